@@ -1,0 +1,108 @@
+"""Sessions and clients, made in one place.
+
+Against the local stack every service points at moto except ``omics``, which points at the
+HealthOmics emulator; host-prefix injection is disabled there (omics operations carry host prefixes
+such as ``workflows-`` that cannot be prepended to ``127.0.0.1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from omics_toolkit import __version__
+from omics_toolkit.constants import (
+    DEFAULT_REGION,
+    LOCAL_ACCESS_KEY,
+    LOCAL_SECRET_KEY,
+)
+
+if TYPE_CHECKING:
+    from omics_toolkit.config import Settings
+
+
+@dataclass
+class AwsContext:
+    """A boto3 session plus the endpoints to use for each service.
+
+    Attributes:
+        session: the boto3 session (profile, region, credentials).
+        endpoints: service name -> endpoint URL; empty against real AWS.
+    """
+
+    session: boto3.Session
+    endpoints: dict[str, str] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name or DEFAULT_REGION
+
+    @property
+    def is_local(self) -> bool:
+        return bool(self.endpoints)
+
+    def client(self, service: str) -> Any:
+        """Return a cached boto3 client for ``service`` with retries, timeouts and endpoint set."""
+        if service not in self._clients:
+            endpoint = self.endpoints.get(service) or self.endpoints.get("default")
+            config = Config(
+                retries={"mode": "standard", "max_attempts": 5},
+                connect_timeout=10,
+                read_timeout=120,
+                user_agent_extra=f"omics-toolkit/{__version__}",
+                inject_host_prefix=not self.is_local,
+            )
+            self._clients[service] = self.session.client(
+                service, endpoint_url=endpoint, config=config
+            )
+        return self._clients[service]
+
+    @cached_property
+    def account_id(self) -> str:
+        return str(self.client("sts").get_caller_identity()["Account"])
+
+    def partition(self) -> str:
+        return self.session.get_partition_for_region(self.region)
+
+    def child_environment(self) -> dict[str, str]:
+        """Environment variables that point a child process (boto3, AWS CLI) at the same stack."""
+        env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if self.is_local:
+            env.update(
+                AWS_ACCESS_KEY_ID=LOCAL_ACCESS_KEY,
+                AWS_SECRET_ACCESS_KEY=LOCAL_SECRET_KEY,
+                AWS_ENDPOINT_URL=self.endpoints["default"],
+                AWS_ENDPOINT_URL_OMICS=self.endpoints["omics"],
+                AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+            )
+        return env
+
+
+def local_context(moto_url: str, omics_url: str, region: str = DEFAULT_REGION) -> AwsContext:
+    """Context for the embedded local stack at the given endpoints (fake credentials)."""
+    session = boto3.Session(
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_SECRET_KEY,
+        region_name=region,
+    )
+    return AwsContext(session=session, endpoints={"default": moto_url, "omics": omics_url})
+
+
+def make_context(settings: Settings) -> AwsContext:
+    """Build the context for ``settings.target``.
+
+    Raises:
+        LocalStackError: target is local and the local stack is not running.
+    """
+    if settings.target == "local":
+        from omics_toolkit.config import read_local_endpoints
+
+        record = read_local_endpoints(settings.local_dir)
+        return local_context(record["moto"], record["omics"], settings.region or DEFAULT_REGION)
+    session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+    return AwsContext(session=session)

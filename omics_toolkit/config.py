@@ -1,0 +1,135 @@
+"""Effective settings: flag > ``OMICS_TOOLKIT_*`` environment > ``omics-toolkit.toml`` > defaults.
+
+Every setting has a unit in its name where it has one (``poll_interval_seconds``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from omics_toolkit.errors import ConfigError, LocalStackError
+
+ENV_PREFIX = "OMICS_TOOLKIT_"
+CONFIG_FILE = "omics-toolkit.toml"
+
+
+def default_home() -> Path:
+    """Directory holding the toolkit's state: the local stack, downloaded data, caches."""
+    return Path(os.environ.get("OMICS_TOOLKIT_HOME", Path.home() / ".omics-toolkit"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The toolkit's effective configuration.
+
+    Attributes:
+        deployment: prefix of every resource name; also the value of the deployment tag.
+        target: ``"local"`` (the embedded stack) or ``"aws"`` (the account of ``profile``).
+        region: AWS region; ``None`` lets boto3 resolve it from the profile/environment.
+        profile: AWS named profile, for ``target="aws"``.
+        home: state directory (local stack state lives in ``home/local``).
+        workflow: name of the directory under ``workflows/`` that the pipeline runs.
+        poll_interval_seconds: how long the state machine waits between status polls.
+        storage_type: HealthOmics run storage type, ``DYNAMIC`` or ``STATIC``.
+        variant_backend: ``"stores"`` (HealthOmics variant store).
+    """
+
+    deployment: str = "omics-toolkit"
+    target: str = "local"
+    region: str | None = None
+    profile: str | None = None
+    home: Path = field(default_factory=default_home)
+    workflow: str = "bcftools-germline"
+    poll_interval_seconds: int = 60
+    storage_type: str = "DYNAMIC"
+    variant_backend: str = "stores"
+
+    @property
+    def local_dir(self) -> Path:
+        return self.home / "local"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the non-``None`` overrides applied (CLI flags)."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, **clean)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = str(kinds[name])
+    try:
+        if "int" in kind and "str" not in kind:
+            return int(value)
+        if "Path" in kind:
+            return Path(value).expanduser()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}={value!r} is not a valid {kind}") from exc
+    return value
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Resolve settings from flags, environment, config file and defaults (in that order).
+
+    Args:
+        config_file: explicit TOML file; default ``./omics-toolkit.toml`` when it exists.
+        **flags: values given on the command line; ``None`` means "not given".
+
+    Raises:
+        ConfigError: unknown key in the file, or a value of the wrong type.
+    """
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_file or Path(CONFIG_FILE)
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(names)}")
+        values.update(data)
+    elif config_file is not None:
+        raise ConfigError(f"config file {config_file} does not exist")
+    for name in names:
+        env = os.environ.get(ENV_PREFIX + name.upper())
+        if env is not None:
+            values[name] = env
+    if "region" not in values and os.environ.get("AWS_REGION"):
+        values["region"] = os.environ["AWS_REGION"]
+    values.update({k: v for k, v in flags.items() if v is not None})
+    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    if settings.target not in ("local", "aws"):
+        raise ConfigError(f"target must be 'local' or 'aws', not {settings.target!r}")
+    if settings.storage_type not in ("DYNAMIC", "STATIC"):
+        raise ConfigError(f"storage_type must be DYNAMIC or STATIC, not {settings.storage_type!r}")
+    return settings
+
+
+def read_local_endpoints(local_dir: Path) -> dict[str, Any]:
+    """Read the running local stack's record (``local_dir/stack.json``).
+
+    Returns:
+        ``{"pid": int, "moto": "http://127.0.0.1:PORT", "omics": "http://127.0.0.1:PORT", ...}``
+
+    Raises:
+        LocalStackError: no stack record, or its process is gone.
+    """
+    record = local_dir / "stack.json"
+    if not record.is_file():
+        raise LocalStackError(
+            f"the local stack is not running (no {record}); start it with `omics-toolkit local start`"
+        )
+    data = json.loads(record.read_text())
+    try:
+        os.kill(int(data["pid"]), 0)
+    except (ProcessLookupError, KeyError, ValueError) as exc:
+        raise LocalStackError(
+            "the local stack's process has exited; restart it with `omics-toolkit local start`"
+        ) from exc
+    return data

@@ -1,0 +1,49 @@
+"""Error hierarchy shared by every layer.
+
+Two tiers reach the CLI: :class:`UserError` (and subclasses) print one line saying what to fix and
+exit 1; anything else is a bug and prints a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ToolkitError(Exception):
+    """Base class of every error raised on purpose by omics-toolkit."""
+
+
+class UserError(ToolkitError):
+    """Something the user can fix: bad input, missing tool, stack not running, ..."""
+
+
+class ConfigError(UserError):
+    """A setting is missing or invalid."""
+
+
+class LocalStackError(UserError):
+    """The embedded local stack is not running or could not be started."""
+
+
+class AwsError(ToolkitError):
+    """An AWS API call failed.
+
+    Attributes:
+        service: botocore service name, e.g. ``"omics"``.
+        operation: API operation name, e.g. ``"StartRun"``.
+        code: AWS error code, e.g. ``"ValidationException"``.
+        message: the service's message.
+    """
+
+    def __init__(self, service: str, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{service}:{operation} failed with {code}: {message}")
+        self.service = service
+        self.operation = operation
+        self.code = code
+        self.message = message
+
+
+class ResourceNotFoundError(AwsError):
+    """The named AWS resource does not exist."""
+
+
+class PipelineError(ToolkitError):
+    """A pipeline step failed; ``cause`` carries the service's own reason."""
