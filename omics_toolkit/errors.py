@@ -47,3 +47,7 @@ class ResourceNotFoundError(AwsError):
 
 class PipelineError(ToolkitError):
     """A pipeline step failed; ``cause`` carries the service's own reason."""
+
+
+class RunOutputsMissingError(PipelineError):
+    """A completed run did not produce the outputs the pipeline imports (name used in ASL Catch)."""

@@ -50,12 +50,16 @@ class AwsContext:
         """Return a cached boto3 client for ``service`` with retries, timeouts and endpoint set."""
         if service not in self._clients:
             endpoint = self.endpoints.get(service) or self.endpoints.get("default")
+            options: dict[str, Any] = {}
+            if self.is_local:
+                # omics host prefixes ("workflows-", ...) cannot be prepended to 127.0.0.1
+                options["inject_host_prefix"] = False
             config = Config(
                 retries={"mode": "standard", "max_attempts": 5},
                 connect_timeout=10,
                 read_timeout=120,
                 user_agent_extra=f"omics-toolkit/{__version__}",
-                inject_host_prefix=not self.is_local,
+                **options,
             )
             self._clients[service] = self.session.client(
                 service, endpoint_url=endpoint, config=config
@@ -90,7 +94,19 @@ def local_context(moto_url: str, omics_url: str, region: str = DEFAULT_REGION) -
         aws_secret_access_key=LOCAL_SECRET_KEY,
         region_name=region,
     )
+    # Default endpoint for every client made from this session, including those libraries such as
+    # PyAthena create themselves (botocore's ``endpoint_url`` config variable, as AWS_ENDPOINT_URL).
+    session._session.set_config_variable("endpoint_url", moto_url)
     return AwsContext(session=session, endpoints={"default": moto_url, "omics": omics_url})
+
+
+def environment_context() -> AwsContext:
+    """Context from the process environment (Lambda handlers, child processes).
+
+    Endpoints come from ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_<SERVICE>`` (read by botocore itself)
+    and host-prefix injection from ``AWS_DISABLE_HOST_PREFIX_INJECTION``.
+    """
+    return AwsContext(session=boto3.Session())
 
 
 def make_context(settings: Settings) -> AwsContext:

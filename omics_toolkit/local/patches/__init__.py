@@ -1,0 +1,21 @@
+"""Patches that make moto's server behave like the AWS services the pipeline uses.
+
+Each module has an idempotent ``apply()`` and names the moto symbols it replaces in ``TARGET`` /
+``TARGETS``; ``tests/unit/local/test_patches_*.py`` fail loudly when moto moves them.
+
+- :mod:`.lambda_exec`: Lambda handlers run in a child Python process (no Docker).
+- :mod:`.sfn_aws_sdk`: Step Functions ``aws-sdk:*`` tasks take PascalCase parameters, return
+  PascalCase output, send ``omics`` calls to the HealthOmics emulator.
+- :mod:`.athena_sql`: Athena queries really run (sqlglot -> DuckDB over Glue tables' Parquet).
+"""
+
+from __future__ import annotations
+
+
+def apply_all() -> None:
+    """Apply every patch (idempotent). Requires moto >=5.2.5,<5.3."""
+    from omics_toolkit.local.patches import athena_sql, lambda_exec, sfn_aws_sdk
+
+    lambda_exec.apply()
+    sfn_aws_sdk.apply()
+    athena_sql.apply()

@@ -1,0 +1,186 @@
+"""The emulator's backend: state, moto clients, worker threads and the operation registry.
+
+Operation handlers are plain functions ``handler(backend, params) -> dict`` registered by name in
+the per-family modules (``references``, ``sequences``, ``workflows``, ``runs``, ``variants``,
+``tags``); ``params`` are validated input members, the result is shaped by the output shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from omics_toolkit.local.omics.errors import OmicsError, invalid, not_implemented
+from omics_toolkit.local.omics.model import ServiceModel, now_iso
+from omics_toolkit.local.omics.state import Record, State
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Backend", dict[str, Any]], dict[str, Any]]
+
+#: Statuses that mean "work in flight" per collection; on reload they become FAILED.
+IN_FLIGHT: dict[str, tuple[str, ...]] = {
+    "referenceImportJobs": ("SUBMITTED", "IN_PROGRESS", "CANCELLING"),
+    "readSetImportJobs": ("SUBMITTED", "IN_PROGRESS", "CANCELLING"),
+    "variantImportJobs": ("SUBMITTED", "IN_PROGRESS"),
+    "annotationImportJobs": ("SUBMITTED", "IN_PROGRESS"),
+    "runs": ("PENDING", "STARTING", "RUNNING", "STOPPING"),
+}
+INTERRUPTED = "interrupted by local stack stop"
+
+
+class Backend:
+    """Everything a handler needs.
+
+    Args:
+        state_dir: emulator state directory (metadata JSON, references, read sets, runs, stores).
+        moto_endpoint: URL of the moto server (S3, Glue, CloudWatch Logs).
+        account_id, region: used in ARNs, omics:// URIs and Glue database names.
+    """
+
+    def __init__(self, state_dir: Path, moto_endpoint: str, account_id: str, region: str) -> None:
+        self.state_dir = state_dir
+        self.moto_endpoint = moto_endpoint
+        self.account_id = account_id
+        self.region = region
+        self.model = ServiceModel()
+        self.state = State(state_dir)
+        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="omics-emu")
+        self.stopping = threading.Event()
+        self.handlers: dict[str, Handler] = {}
+        self._clients: dict[str, Any] = {}
+        self._client_lock = threading.Lock()
+        from omics_toolkit.local.omics import (
+            references,
+            runs,
+            sequences,
+            tags,
+            variants,
+            workflows,
+        )
+
+        for module in (references, sequences, workflows, runs, variants, tags):
+            self.handlers.update(module.OPERATIONS)
+        self.runner = runs.RunManager(self)
+
+    # ------------------------------------------------------------------ lifecycle
+    def load(self) -> None:
+        """Reload persisted state; mark in-flight jobs/runs FAILED (``interrupted by ...``)."""
+        self.state.load()
+        now = now_iso()
+        for collection, statuses in IN_FLIGHT.items():
+            for key, rec in self.state.items(collection):
+                if rec.get("status") in statuses:
+                    changes: dict[str, Any] = {"status": "FAILED", "statusMessage": INTERRUPTED}
+                    if collection == "runs":
+                        changes.update(stopTime=now, failureReason=INTERRUPTED)
+                    else:
+                        changes.update(completionTime=now, updateTime=now)
+                    self.state.update(collection, key, **changes)
+        for collection in ("sequenceStores", "variantStores", "annotationStores", "workflows"):
+            for key, rec in self.state.items(collection):
+                if rec.get("status") == "CREATING":
+                    self.state.update(collection, key, status="ACTIVE")
+
+    def shutdown(self) -> None:
+        """Stop workers (runs are killed) and persist state."""
+        self.stopping.set()
+        self.runner.kill_all()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.state.save()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on a worker thread, logging (not raising) its exceptions."""
+
+        def wrapped() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("background task %s failed", getattr(fn, "__name__", fn))
+
+        self.executor.submit(wrapped)
+
+    # ------------------------------------------------------------------ dispatch
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run the handler of ``operation``; ``NotImplementedException`` if there is none."""
+        handler = self.handlers.get(operation)
+        if handler is None:
+            raise not_implemented(operation)
+        return handler(self, params)
+
+    # ------------------------------------------------------------------ helpers
+    def client(self, service: str) -> Any:
+        """A boto3 client for a moto-served service (credentials testing/testing)."""
+        with self._client_lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(
+                    service,
+                    endpoint_url=self.moto_endpoint,
+                    region_name=self.region,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                    config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+                )
+            return self._clients[service]
+
+    def arn(self, resource: str) -> str:
+        """``arn:aws:omics:<region>:<account>:<resource>``."""
+        return f"arn:aws:omics:{self.region}:{self.account_id}:{resource}"
+
+    def require(self, collection: str, key: str, kind: str) -> Record:
+        """The record or ``ResourceNotFoundException`` naming ``kind``."""
+        rec = self.state.get(collection, key)
+        if rec is None or rec.get("_deleted"):
+            raise OmicsError("ResourceNotFoundException", f"{kind} {key} not found")
+        return rec
+
+    def set_tags(self, arn: str, tags: dict[str, str] | None) -> None:
+        """Merge ``tags`` into the tag set of ``arn``."""
+        if not tags:
+            return
+        with self.state.lock:
+            current = self.state.get("tags", arn) or {}
+            current.update(tags)
+            self.state.put("tags", arn, current)
+
+    def tags_of(self, arn: str) -> dict[str, str]:
+        return self.state.get("tags", arn) or {}
+
+
+def paginate(
+    items: list[Record], max_results: int | None, token: str | None, default: int = 100
+) -> tuple[list[Record], str | None]:
+    """Slice ``items`` for a List* call; tokens are decimal offsets.
+
+    Raises ``ValidationException`` for a malformed token.
+    """
+    start = 0
+    if token:
+        if not token.isdigit():
+            raise invalid(f"invalid pagination token {token!r}")
+        start = int(token)
+    size = max_results or default
+    page = items[start : start + size]
+    nxt = str(start + size) if start + size < len(items) else None
+    return page, nxt
+
+
+def created_between(rec: Record, flt: dict[str, Any], key: str = "creationTime") -> bool:
+    """True if ``rec[key]`` is within ``createdAfter``/``createdBefore`` of a List filter."""
+    from omics_toolkit.local.omics.model import parse_iso
+
+    when = parse_iso(rec[key]) if rec.get(key) else None
+    if when is None:
+        return True
+    if flt.get("createdAfter") is not None and when < flt["createdAfter"]:
+        return False
+    if flt.get("createdBefore") is not None and when > flt["createdBefore"]:
+        return False
+    return True

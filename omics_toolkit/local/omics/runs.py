@@ -1,0 +1,558 @@
+"""Runs and run tasks, executed with miniwdl on the host.
+
+API operations: StartRun, GetRun, ListRuns, CancelRun, DeleteRun, ListRunTasks, GetRunTask.
+
+Lifecycle (worker thread): PENDING -> STARTING (inputs staged: ``s3://`` downloaded from moto,
+``omics://`` reference / read set URIs resolved to the emulator's files) -> RUNNING (``python -m WDL
+run`` subprocess with ``MINIWDL__SCHEDULER__CONTAINER_BACKEND=omics_toolkit_host``) -> COMPLETED
+(outputs uploaded to ``{outputUri}/{runId}/out/{output}/[{i}/]{file}`` and
+``{outputUri}/{runId}/logs/outputs.json``) or FAILED (``failureReason``/``statusMessage`` name the
+failed task and the tail of its stderr). CancelRun: STOPPING, the process group is killed,
+CANCELLED. Run directory: ``<state_dir>/runs/<runId>/`` (``inputs/``, ``inputs.json``, ``wdl/``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omics_toolkit.local.omics.backend import paginate
+from omics_toolkit.local.omics.cwlogs import LOG_GROUP, RunLogs
+from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
+from omics_toolkit.local.omics.model import format_timestamp, now_iso, parse_iso
+from omics_toolkit.local.omics.s3io import SourceError, download, upload
+from omics_toolkit.local.omics.workflows import resolve_definition
+
+if TYPE_CHECKING:
+    from omics_toolkit.local.omics.backend import Backend
+
+log = logging.getLogger(__name__)
+
+RUNS = "runs"
+ACTIVE = ("PENDING", "STARTING", "RUNNING", "STOPPING")
+POLL_SECONDS = 0.25
+CONTAINER_BACKEND = "omics_toolkit_host"
+_OMICS_URI = re.compile(
+    r"^omics://(?P<account>\d{12})\.storage\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<store>\d+)/(?P<kind>reference|readSet)/(?P<id>\d+)(?:/(?P<part>source1|source2|index))?$"
+)
+
+
+def run_dir(b: Backend, run_id: str) -> Path:
+    """``<state_dir>/runs/<runId>``."""
+    return b.state_dir / "runs" / run_id
+
+
+class RunFailure(Exception):
+    """A run failed: ``reason`` (failureReason) and ``message`` (statusMessage)."""
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message or reason
+
+
+# ---------------------------------------------------------------------- API handlers
+def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """StartRun: check workflow (exists, ACTIVE), parameters vs the parameter template, queue.
+
+    Same ``requestId`` returns the run already started. Errors: ResourceNotFoundException
+    (workflow), ValidationException (not ACTIVE, unknown/missing parameter, bad outputUri).
+    """
+    for rec in b.state.values(RUNS):
+        if rec.get("_requestId") == p["requestId"]:
+            return rec
+    source_run = None
+    if p.get("runId"):
+        source_run = b.require(RUNS, p["runId"], "Run")
+    workflow_id = p.get("workflowId") or (source_run or {}).get("workflowId")
+    if not workflow_id:
+        raise invalid("workflowId is required")
+    if p.get("workflowType") == "READY2RUN":
+        raise invalid("the local HealthOmics emulator has no READY2RUN workflows")
+    version = p.get("workflowVersionName") or (source_run or {}).get("workflowVersionName")
+    definition = resolve_definition(b, workflow_id, version)
+    parameters = p.get("parameters")
+    if parameters is None and source_run is not None:
+        parameters = source_run.get("parameters")
+    parameters = parameters or {}
+    if not isinstance(parameters, dict):
+        raise invalid("parameters must be a JSON object")
+    template = definition.get("parameterTemplate") or {}
+    unknown = sorted(k for k in parameters if k not in template)
+    if unknown:
+        raise invalid(
+            f"Parameter(s) not defined in the parameter template of workflow {workflow_id}: "
+            + ", ".join(unknown)
+        )
+    missing = sorted(k for k, v in template.items() if not (v or {}).get("optional") and k not in parameters)
+    if missing:
+        raise invalid(f"Missing required parameter(s) for workflow {workflow_id}: " + ", ".join(missing))
+    output_uri = p["outputUri"]
+    if not output_uri.startswith("s3://"):
+        raise invalid(f"outputUri {output_uri} must be an s3:// URI")
+    ident = b.state.new_numeric_id(RUNS, 7)
+    rec = {
+        "id": ident,
+        "arn": b.arn(f"run/{ident}"),
+        "uuid": str(uuid.uuid4()),
+        "status": "PENDING",
+        "workflowId": workflow_id,
+        "workflowType": "PRIVATE",
+        "workflowVersionName": version,
+        "workflowUuid": definition.get("uuid"),
+        "runId": p.get("runId"),
+        "roleArn": p["roleArn"],
+        "name": p.get("name"),
+        "runGroupId": p.get("runGroupId"),
+        "priority": p.get("priority"),
+        "definition": definition.get("_definitionUri") or "definition.zip",
+        "digest": definition.get("digest"),
+        "parameters": parameters,
+        "storageCapacity": p.get("storageCapacity"),
+        "storageType": p.get("storageType") or "DYNAMIC",
+        "outputUri": output_uri,
+        "runOutputUri": f"{output_uri.rstrip('/')}/{ident}",
+        "logLevel": p.get("logLevel"),
+        "retentionMode": p.get("retentionMode") or "RETAIN",
+        "startedBy": f"arn:aws:iam::{b.account_id}:user/local",
+        "creationTime": now_iso(),
+        "logLocation": {"engineLogStream": f"run/{ident}/engine", "runLogStream": f"run/{ident}"},
+        "networkingMode": p.get("networkingMode") or "RESTRICTED",
+        "workflowName": definition.get("name"),
+        "_requestId": p["requestId"],
+        "_workflowName": definition.get("_workflowName"),
+        "_main": str(Path(definition["_definitionDir"]) / definition["main"]),
+        "_engine": definition.get("engine"),
+        "_tasks": {},
+    }
+    b.state.put(RUNS, ident, rec)
+    b.set_tags(rec["arn"], p.get("tags"))
+    rec["tags"] = b.tags_of(rec["arn"])
+    b.submit(b.runner.execute, ident)
+    return rec
+
+
+def get_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """GetRun."""
+    rec = b.require(RUNS, p["id"], "Run")
+    rec["tags"] = b.tags_of(rec["arn"])
+    return rec
+
+
+def list_runs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """ListRuns, newest first, filtered by name/status/runGroupId."""
+    items = [
+        r
+        for r in reversed(b.state.values(RUNS))
+        if (not p.get("name") or r.get("name") == p["name"])
+        and (not p.get("status") or r["status"] == p["status"])
+        and (not p.get("runGroupId") or r.get("runGroupId") == p["runGroupId"])
+    ]
+    page, nxt = paginate(items, p.get("maxResults"), p.get("startingToken"))
+    return {"items": page, "nextToken": nxt}
+
+
+def cancel_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """CancelRun: STOPPING, the miniwdl process group is killed, then CANCELLED.
+
+    ConflictException when the run already ended.
+    """
+    rec = b.require(RUNS, p["id"], "Run")
+    if rec["status"] not in ("PENDING", "STARTING", "RUNNING"):
+        raise conflict(f"Run {p['id']} cannot be cancelled in status {rec['status']}")
+    b.state.update(RUNS, p["id"], status="STOPPING")
+    b.runner.cancel(p["id"])
+    return {}
+
+
+def delete_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """DeleteRun: only for ended runs (ConflictException otherwise)."""
+    rec = b.require(RUNS, p["id"], "Run")
+    if rec["status"] in ACTIVE:
+        raise conflict(f"Run {p['id']} is {rec['status']}; cancel it before deleting")
+    b.state.delete(RUNS, p["id"])
+    return {}
+
+
+def list_run_tasks(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """ListRunTasks (status filter), in order of first appearance."""
+    rec = b.require(RUNS, p["id"], "Run")
+    tasks = sorted(rec.get("_tasks", {}).values(), key=lambda t: (t.get("creationTime") or "", t["taskId"]))
+    if p.get("status"):
+        tasks = [t for t in tasks if t["status"] == p["status"]]
+    page, nxt = paginate(tasks, p.get("maxResults"), p.get("startingToken"))
+    return {"items": page, "nextToken": nxt}
+
+
+def get_run_task(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """GetRunTask."""
+    rec = b.require(RUNS, p["id"], "Run")
+    for task in rec.get("_tasks", {}).values():
+        if task["taskId"] == p["taskId"]:
+            return task
+    raise OmicsError("ResourceNotFoundException", f"Task {p['taskId']} of run {p['id']} not found")
+
+
+# ---------------------------------------------------------------------- execution
+class RunManager:
+    """Executes runs as miniwdl subprocesses and mirrors their tasks into the run record."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.b = backend
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+
+    def cancel(self, run_id: str) -> None:
+        """Flag a run cancelled and kill its process group (if started)."""
+        with self._lock:
+            self._cancelled.add(run_id)
+            proc = self._procs.get(run_id)
+        if proc is not None:
+            _kill(proc)
+
+    def kill_all(self) -> None:
+        """Kill every running miniwdl process (local stack stop)."""
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _kill(proc)
+
+    def _is_cancelled(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._cancelled
+
+    def execute(self, run_id: str) -> None:
+        """Worker-thread body of one run (see module docstring)."""
+        b = self.b
+        logs = RunLogs(b.client("logs"))
+        stream = f"run/{run_id}"
+        rec = b.state.get(RUNS, run_id)
+        if rec is None or rec["status"] != "PENDING":
+            return
+        try:
+            if self._is_cancelled(run_id):
+                raise _Cancelled()
+            b.state.update(RUNS, run_id, status="STARTING")
+            logs.put(stream, [f"Run {run_id} STARTING"])
+            folder = run_dir(b, run_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            inputs = self._stage_inputs(rec, folder)
+            (folder / "inputs.json").write_text(json.dumps(inputs, indent=1))
+            if self._is_cancelled(run_id):
+                raise _Cancelled()
+            b.state.update(RUNS, run_id, status="RUNNING", startTime=now_iso())
+            logs.put(stream, [f"Run {run_id} RUNNING"])
+            rc = self._run_miniwdl(rec, folder, logs)
+            if self._is_cancelled(run_id):
+                raise _Cancelled()
+            if b.stopping.is_set():
+                raise RunFailure("interrupted by local stack stop")
+            if rc != 0:
+                raise self._diagnose(run_id, folder, rc)
+            outputs = self._upload_outputs(rec, folder)
+            b.state.update(RUNS, run_id, status="COMPLETED", stopTime=now_iso(), _outputs=outputs)
+            logs.put(stream, [f"Run {run_id} COMPLETED"])
+        except _Cancelled:
+            self._sync_tasks(run_id, run_dir(b, run_id), logs, final="CANCELLED")
+            b.state.update(RUNS, run_id, status="CANCELLED", stopTime=now_iso(), statusMessage="Run cancelled by user")
+            logs.put(stream, [f"Run {run_id} CANCELLED"])
+        except RunFailure as exc:
+            self._sync_tasks(run_id, run_dir(b, run_id), logs, final="FAILED")
+            b.state.update(
+                RUNS, run_id, status="FAILED", stopTime=now_iso(), failureReason=exc.reason, statusMessage=exc.message
+            )
+            logs.put(stream, [f"Run {run_id} FAILED: {exc.message}"])
+        except Exception as exc:  # an emulator bug must still end the run
+            log.exception("run %s crashed", run_id)
+            b.state.update(
+                RUNS, run_id, status="FAILED", stopTime=now_iso(), failureReason="INTERNAL_SERVICE_ERROR",
+                statusMessage=f"emulator error: {exc}",
+            )
+        finally:
+            with self._lock:
+                self._procs.pop(run_id, None)
+                self._cancelled.discard(run_id)
+
+    # -- inputs
+    def _stage_inputs(self, rec: dict[str, Any], folder: Path) -> dict[str, Any]:
+        """Map run parameters to miniwdl inputs ``<Workflow>.<param>``, localising URIs."""
+        staged = folder / "inputs"
+        counter = [0]
+
+        def localise(value: Any) -> Any:
+            if isinstance(value, str) and value.startswith("s3://"):
+                counter[0] += 1
+                name = value.rstrip("/").rsplit("/", 1)[-1]
+                try:
+                    return str(download(self.b.client("s3"), value, staged / str(counter[0]) / name))
+                except SourceError as exc:
+                    raise RunFailure(f"input {value} not readable", str(exc)) from exc
+            if isinstance(value, str) and value.startswith("omics://"):
+                return self._resolve_omics(value)
+            if isinstance(value, list):
+                return [localise(v) for v in value]
+            if isinstance(value, dict):
+                return {k: localise(v) for k, v in value.items()}
+            return value
+
+        prefix = rec.get("_workflowName") or "main"
+        return {f"{prefix}.{k}": localise(v) for k, v in (rec.get("parameters") or {}).items()}
+
+    def _resolve_omics(self, uri: str) -> str:
+        m = _OMICS_URI.match(uri)
+        if not m:
+            raise RunFailure("invalid omics:// URI", f"{uri}: not a reference or read set URI")
+        b = self.b
+        if m["account"] != b.account_id:
+            raise RunFailure("input not accessible", f"{uri}: account {m['account']} is not {b.account_id}")
+        if m["kind"] == "reference":
+            ref = b.state.get("references", m["id"])
+            if ref is None or ref["referenceStoreId"] != m["store"]:
+                raise RunFailure("input not found", f"{uri}: reference {m['id']} not found")
+            path = ref["_path"]
+            return path + ".fai" if m["part"] == "index" else path
+        rs = b.state.get("readSets", m["id"])
+        if rs is None or rs["sequenceStoreId"] != m["store"]:
+            raise RunFailure("input not found", f"{uri}: read set {m['id']} not found")
+        part = m["part"] or "source1"
+        path = rs.get("_paths", {}).get(part)
+        if not path:
+            raise RunFailure("input not found", f"{uri}: read set {m['id']} has no {part}")
+        return str(path)
+
+    # -- miniwdl
+    def _run_miniwdl(self, rec: dict[str, Any], folder: Path, logs: RunLogs) -> int:
+        run_id = rec["id"]
+        wdl_dir = folder / "wdl"
+        wdl_dir.mkdir(exist_ok=True)
+        cmd = [
+            sys.executable, "-m", "WDL", "run", rec["_main"],
+            "-i", str(folder / "inputs.json"),
+            "--dir", f"{wdl_dir}/.",
+            "--no-color", "--error-json", "-o", str(folder / "result.json"),
+        ]
+        if rec.get("_engine") == "WDL_LENIENT":
+            cmd.append("--no-quant-check")
+        env = dict(os.environ)
+        env.update(
+            MINIWDL__SCHEDULER__CONTAINER_BACKEND=CONTAINER_BACKEND,
+            MINIWDL__CALL_CACHE__GET="false",
+            MINIWDL__CALL_CACHE__PUT="false",
+            NO_COLOR="1",
+        )
+        engine_log = folder / "engine.log"
+        with engine_log.open("wb") as err, (folder / "engine.stdout").open("wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=folder, start_new_session=True)
+            with self._lock:
+                self._procs[run_id] = proc
+                cancelled = run_id in self._cancelled
+            if cancelled:
+                _kill(proc)
+            while proc.poll() is None:
+                time.sleep(POLL_SECONDS)
+                self._sync_tasks(run_id, wdl_dir, logs)
+        self._sync_tasks(run_id, wdl_dir, logs)
+        logs.put(f"run/{run_id}/engine", engine_log.read_text(errors="replace").splitlines())
+        return proc.returncode
+
+    def _sync_tasks(self, run_id: str, wdl_dir: Path, logs: RunLogs, final: str | None = None) -> None:
+        """Mirror miniwdl call directories (``call-*`` with ``task.log``) into run tasks."""
+        rec = self.b.state.get(RUNS, run_id)
+        if rec is None:
+            return
+        tasks: dict[str, Any] = rec.get("_tasks", {})
+        changed = False
+        for task_log in sorted(wdl_dir.rglob("task.log")) if wdl_dir.is_dir() else []:
+            call_dir = task_log.parent
+            if not call_dir.name.startswith("call-"):
+                continue
+            key = str(call_dir.relative_to(wdl_dir))
+            task = tasks.get(key)
+            if task is None:
+                task_id = str(int(time.time() * 1000) % 9_000_000 + 1_000_000 + len(tasks))
+                while any(t["taskId"] == task_id for t in tasks.values()):
+                    task_id = str(int(task_id) + 1)
+                created = format_timestamp(call_dir.stat().st_mtime)
+                task = {
+                    "taskId": task_id,
+                    "name": call_dir.name[len("call-"):],
+                    "status": "RUNNING",
+                    "creationTime": created,
+                    "startTime": created,
+                    "logStream": f"arn:aws:logs:{self.b.region}:{self.b.account_id}:log-group:{LOG_GROUP}:log-stream:run/{run_id}/task/{task_id}",
+                    "cacheHit": False,
+                    "_logged": False,
+                }
+                tasks[key] = task
+                changed = True
+            if task["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+                continue
+            status, details = _task_state(call_dir, final)
+            if status != task["status"] or details:
+                task.update(details)
+                task["status"] = status
+                changed = True
+            if status in ("COMPLETED", "FAILED", "CANCELLED") and not task["_logged"]:
+                lines = []
+                for name in ("stdout.txt", "stderr.txt"):
+                    f = call_dir / name
+                    if f.exists():
+                        lines += f.read_text(errors="replace").splitlines()
+                logs.put(f"run/{run_id}/task/{task['taskId']}", lines or [f"task {task['name']} {status}"])
+                task["_logged"] = True
+        if changed:
+            self.b.state.update(RUNS, run_id, _tasks=tasks)
+
+    def _diagnose(self, run_id: str, folder: Path, rc: int) -> RunFailure:
+        """Build the failure from the failed task (name + stderr tail) or miniwdl's error JSON."""
+        rec = self.b.state.get(RUNS, run_id) or {}
+        wdl_dir = folder / "wdl"
+        for key, task in (rec.get("_tasks") or {}).items():
+            if task["status"] == "FAILED":
+                tail = _tail(wdl_dir / key / "stderr.txt")
+                reason = f"Task {task['name']} failed"
+                if task.get("_exitStatus") is not None:
+                    reason += f" (exit status {task['_exitStatus']})"
+                message = f"{reason}: {tail}" if tail else reason
+                return RunFailure(f"{reason}: {tail.splitlines()[-1] if tail else ''}".rstrip(": "), message)
+        for candidate in (folder / "result.json", wdl_dir / "error.json"):
+            try:
+                err = json.loads(candidate.read_text())
+            except (OSError, ValueError):
+                continue
+            if "error" in err:
+                text = f"{err.get('error')}: {err.get('message', '')}".strip()
+                cause = err.get("cause") or {}
+                if cause:
+                    text += f" ({cause.get('error', '')}: {cause.get('message', '')})"
+                return RunFailure(text.splitlines()[0][:256], text)
+        tail = _tail(folder / "engine.log")
+        return RunFailure(f"workflow engine exited with status {rc}", tail or None)
+
+    # -- outputs
+    def _upload_outputs(self, rec: dict[str, Any], folder: Path) -> dict[str, Any]:
+        """Upload file outputs; write ``logs/outputs.json``; return its mapping."""
+        try:
+            result = json.loads((folder / "result.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise RunFailure("workflow outputs missing", f"cannot read miniwdl outputs: {exc}") from exc
+        outputs = result.get("outputs", {})
+        base = rec["runOutputUri"]
+        s3 = self.b.client("s3")
+        wdl_dir = folder / "wdl"
+
+        def put(value: Any, prefix: str) -> Any:
+            if isinstance(value, str) and os.path.isabs(value) and os.path.exists(value):
+                path = Path(value)
+                if path.is_dir():
+                    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                        upload(s3, f, f"{prefix}/{path.name}/{f.relative_to(path)}")
+                    return f"{prefix}/{path.name}/"
+                return upload(s3, path, f"{prefix}/{path.name}")
+            if isinstance(value, list):
+                return [put(v, f"{prefix}/{i}") for i, v in enumerate(value)]
+            if isinstance(value, dict):
+                return {k: put(v, f"{prefix}/{k}") for k, v in value.items()}
+            return value
+
+        mapping: dict[str, Any] = {}
+        try:
+            for key, value in outputs.items():
+                name = key.split(".", 1)[1] if "." in key else key
+                mapping[key] = put(value, f"{base}/out/{name}")
+            summary = folder / "outputs.json"
+            summary.write_text(json.dumps(mapping, indent=1))
+            upload(s3, summary, f"{base}/logs/outputs.json")
+        except SourceError as exc:
+            raise RunFailure("output upload failed", str(exc)) from exc
+        del wdl_dir
+        return mapping
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _task_state(call_dir: Path, final: str | None) -> tuple[str, dict[str, Any]]:
+    """Status and resource details of one miniwdl call directory."""
+    details: dict[str, Any] = {}
+    res_path = call_dir / "host_resources.json"
+    exit_status = None
+    if res_path.exists():
+        try:
+            res = json.loads(res_path.read_text())
+        except ValueError:
+            res = {}
+        exit_status = res.get("exit_status")
+        if res.get("declared_cpu"):
+            details["cpus"] = max(1, int(res["declared_cpu"]))
+        if res.get("declared_memory_bytes"):
+            details["memory"] = max(1, round(int(res["declared_memory_bytes"]) / 2**30))
+        if res.get("started_at"):
+            details["startTime"] = format_timestamp(parse_iso(res["started_at"]))
+        if res.get("ended_at"):
+            details["stopTime"] = format_timestamp(parse_iso(res["ended_at"]))
+        details["_exitStatus"] = exit_status
+    if (call_dir / "outputs.json").exists():
+        return "COMPLETED", details
+    if (call_dir / "error.json").exists() or (exit_status not in (None, 0)):
+        tail = _tail(call_dir / "stderr.txt")
+        details["statusMessage"] = tail or f"exit status {exit_status}"
+        details.setdefault("stopTime", now_iso())
+        if final == "CANCELLED" and exit_status is None:
+            return "CANCELLED", details
+        return "FAILED", details
+    if final:
+        details.setdefault("stopTime", now_iso())
+        return ("CANCELLED" if final == "CANCELLED" else "FAILED"), details
+    return "RUNNING", details
+
+
+def _tail(path: Path, lines: int = 20, chars: int = 2000) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])[-chars:]
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group, SIGKILL after 5 s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+
+    def reaper() -> None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    threading.Thread(target=reaper, daemon=True).start()
+
+
+OPERATIONS = {
+    "StartRun": start_run,
+    "GetRun": get_run,
+    "ListRuns": list_runs,
+    "CancelRun": cancel_run,
+    "DeleteRun": delete_run,
+    "ListRunTasks": list_run_tasks,
+    "GetRunTask": get_run_task,
+}

@@ -1,0 +1,68 @@
+"""S3 transfers against moto for imports and runs, with service-style failure messages."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+_S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
+
+
+class SourceError(Exception):
+    """A source could not be read; ``str()`` is the status message (``s3://b/k: NoSuchKey``)."""
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key). Raises ``SourceError`` for other schemes."""
+    m = _S3_URI.match(uri)
+    if not m:
+        raise SourceError(f"{uri}: not an s3:// URI")
+    return m.group(1), m.group(2)
+
+
+def download(s3: Any, uri: str, dest: Path) -> Path:
+    """Copy ``s3://bucket/key`` to ``dest`` (parents created).
+
+    Raises ``SourceError`` with ``"<uri>: <S3 error code>"`` (e.g. ``NoSuchKey``, ``NoSuchBucket``).
+    """
+    bucket, key = split_s3_uri(uri)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        resp = s3.get_object(Bucket=bucket, Key=key)
+        with dest.open("wb") as fh:
+            shutil.copyfileobj(resp["Body"], fh, 1024 * 1024)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Error")
+        raise SourceError(f"{uri}: {code}") from exc
+    except BotoCoreError as exc:
+        raise SourceError(f"{uri}: {exc}") from exc
+    return dest
+
+
+def upload(s3: Any, path: Path, uri: str) -> str:
+    """Upload a local file to ``uri``; return the URI. Raises ``SourceError`` on failure."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        s3.upload_file(str(path), bucket, key)
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else exc
+        raise SourceError(f"{uri}: {code}") from exc
+    return uri
+
+
+def is_gzip(path: Path) -> bool:
+    """True if the file starts with the gzip magic bytes."""
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_text(path: Path) -> Any:
+    """Open a plain or gzip-compressed text file for reading."""
+    if is_gzip(path):
+        return gzip.open(path, "rt", errors="replace")
+    return path.open("r", errors="replace")

@@ -1,0 +1,87 @@
+"""Resource names of one deployment: ``<deployment>-...`` everywhere, so several coexist."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from omics_toolkit.errors import ConfigError
+
+_DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every physical name derived from a deployment name, account and region."""
+
+    deployment: str
+    account: str
+    region: str
+
+    def __post_init__(self) -> None:
+        if not _DEPLOYMENT.match(self.deployment):
+            raise ConfigError(
+                f"deployment name {self.deployment!r} must be 3-32 characters of a-z, 0-9 and '-', "
+                "starting with a letter (it prefixes bucket names)"
+            )
+
+    @property
+    def snake(self) -> str:
+        return self.deployment.replace("-", "_")
+
+    @property
+    def input_bucket(self) -> str:
+        return f"{self.deployment}-input-{self.account}-{self.region}"
+
+    @property
+    def output_bucket(self) -> str:
+        return f"{self.deployment}-output-{self.account}-{self.region}"
+
+    @property
+    def reference_store(self) -> str:
+        return f"{self.deployment}-references"
+
+    @property
+    def sequence_store(self) -> str:
+        return f"{self.deployment}-sequences"
+
+    @property
+    def variant_store(self) -> str:
+        return f"{self.snake}_variants"
+
+    @property
+    def annotation_store(self) -> str:
+        return f"{self.snake}_annotations"
+
+    def workflow(self, name: str) -> str:
+        return f"{self.deployment}-{name}"
+
+    def role(self, purpose: str) -> str:
+        return f"{self.deployment}-{purpose}"
+
+    def function(self, name: str) -> str:
+        return f"{self.deployment}-{name.replace('_', '-')}"
+
+    @property
+    def state_machine(self) -> str:
+        return f"{self.deployment}-germline"
+
+    @property
+    def state_machine_log_group(self) -> str:
+        return f"/aws/vendedlogs/states/{self.state_machine}"
+
+    @property
+    def glue_database(self) -> str:
+        return self.snake
+
+    @property
+    def workgroup(self) -> str:
+        return self.deployment
+
+    @property
+    def run_output_uri(self) -> str:
+        return f"s3://{self.output_bucket}/runs/"
+
+    @property
+    def athena_output_uri(self) -> str:
+        return f"s3://{self.output_bucket}/athena-results/"

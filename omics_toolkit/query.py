@@ -1,0 +1,160 @@
+"""SQL over the deployment's variant data through Athena, returned as pandas DataFrames.
+
+Parameters are bound by Athena itself (``ExecutionParameters`` with ``?`` placeholders, PyAthena's
+``qmark`` paramstyle), never by string formatting. Named parameters (``:contig``) in query files
+are rewritten to ``?`` in order of appearance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omics_toolkit.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from omics_toolkit.aws.session import AwsContext
+    from omics_toolkit.config import Settings
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_PARAM_DOC = re.compile(r"^--\s*@param\s+(\w+)\s+(\w+)\s*(.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class QueryFile:
+    """A documented SQL file from ``queries/``.
+
+    Attributes:
+        name: file stem.
+        sql: the SQL text with ``:name`` placeholders.
+        params: declared parameters ``{name: (type, description)}`` from ``-- @param`` lines.
+    """
+
+    name: str
+    sql: str
+    params: dict[str, tuple[str, str]]
+
+
+def load_query(name_or_path: str) -> QueryFile:
+    """Load ``queries/<name>.sql`` (or a path).
+
+    Raises:
+        UserError: no such file.
+    """
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = QUERIES_DIR / f"{name_or_path.removesuffix('.sql')}.sql"
+    if not path.is_file():
+        known = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
+        raise UserError(f"no query {name_or_path!r}; known queries: {', '.join(known)}")
+    sql = path.read_text()
+    params = {m[1]: (m[2], m[3].strip()) for m in _PARAM_DOC.finditer(sql)}
+    return QueryFile(path.stem, sql, params)
+
+
+def _literal(value: Any, kind: str = "") -> str:
+    """An Athena SQL literal for an execution parameter (strings quoted, quotes doubled)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float) and kind != "varchar":
+        return repr(value)
+    if kind in ("integer", "bigint", "double"):
+        try:
+            float(value)
+        except ValueError as exc:
+            raise UserError(f"parameter value {value!r} is not a number ({kind})") from exc
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def bind_named(sql: str, values: dict[str, Any], declared: dict[str, tuple[str, str]] | None = None
+               ) -> tuple[str, list[str]]:
+    """Rewrite ``:name`` placeholders to ``?`` and return the ordered execution parameters.
+
+    Raises:
+        UserError: a placeholder has no value, or a value was given for no placeholder.
+    """
+    declared = declared or {}
+    # Ignore comment lines when finding placeholders.
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    names = _NAMED.findall(body)
+    missing = sorted({n for n in names if n not in values})
+    if missing:
+        raise UserError(f"missing query parameter(s): {', '.join(missing)} (pass --param name=value)")
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise UserError(f"unknown query parameter(s): {', '.join(unknown)}; the query uses {sorted(set(names))}")
+    ordered = [_literal(values[n], declared.get(n, ("", ""))[0]) for n in names]
+    return _NAMED.sub("?", body), ordered
+
+
+def connect(ctx: AwsContext, settings: Settings) -> Any:
+    """A PyAthena connection to the deployment's workgroup and Glue database."""
+    from pyathena import connect as athena_connect
+
+    from omics_toolkit.provisioning.names import Names
+
+    names = Names(settings.deployment, ctx.account_id, ctx.region)
+    kwargs: dict[str, Any] = {}
+    if ctx.is_local:
+        kwargs["endpoint_url"] = ctx.endpoints["default"]
+    return athena_connect(
+        session=ctx.session, region_name=ctx.region, work_group=names.workgroup,
+        schema_name=names.glue_database, s3_staging_dir=names.athena_output_uri,
+        poll_interval=0.2 if ctx.is_local else 1.0, **kwargs,
+    )
+
+
+def run_query(ctx: AwsContext, settings: Settings, sql: str, parameters: list[Any] | None = None
+              ) -> pd.DataFrame:
+    """Run SQL through Athena (StartQueryExecution, GetQueryExecution, S3 result CSV).
+
+    Args:
+        sql: Athena (Trino) SQL; ``?`` placeholders when ``parameters`` is given.
+        parameters: values for the ``?`` placeholders, in order (Athena ExecutionParameters).
+
+    Returns:
+        A DataFrame with Athena's column names and types.
+
+    Raises:
+        UserError: the query failed; the message is Athena's ``StateChangeReason``.
+    """
+    from pyathena.error import DatabaseError
+    from pyathena.pandas.cursor import PandasCursor
+
+    conn = connect(ctx, settings)
+    try:
+        cursor = conn.cursor(PandasCursor)
+        params = [p if isinstance(p, str) and p[:1] == "'" else _literal(p) for p in parameters or []]
+        if params:
+            cursor.execute(sql, params, paramstyle="qmark")
+        else:
+            cursor.execute(sql)
+        return cursor.as_pandas()
+    except DatabaseError as exc:
+        raise UserError(f"query failed: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def query(sql: str, parameters: list[Any] | dict[str, Any] | None = None, *,
+          settings: Settings | None = None, ctx: AwsContext | None = None) -> pd.DataFrame:
+    """Notebook entry point: SQL -> DataFrame against the configured deployment.
+
+    ``parameters`` is a list for ``?`` placeholders or a dict for ``:name`` placeholders.
+    Settings and endpoints are resolved as for the CLI (local stack by default).
+    """
+    from omics_toolkit.aws.session import make_context
+    from omics_toolkit.config import load_settings
+
+    settings = settings or load_settings()
+    ctx = ctx or make_context(settings)
+    if isinstance(parameters, dict):
+        sql, values = bind_named(sql, parameters)
+        return run_query(ctx, settings, sql, values)
+    return run_query(ctx, settings, sql, parameters)

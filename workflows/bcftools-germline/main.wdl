@@ -1,0 +1,293 @@
+version 1.0
+
+# Germline short-variant calling with bwa + samtools + bcftools.
+#
+# fastq pair --bwa mem (read group ID/SM = sample_name, PL = ILLUMINA)--> aligned.sam.gz
+#   --samtools collate | fixmate -m | sort | markdup--> <sample>.bam + .bai
+#   --bcftools mpileup | call -mv--> <sample>.vcf.gz + .tbi
+#
+# Container images are workflow inputs. Their defaults are the public BioContainers images
+# (quay.io/biocontainers/...). AWS HealthOmics pulls only from private ECR in the run's region:
+# either start the run with a containerRegistryMap that maps "quay.io" to an ECR pull-through
+# cache, or pass `*_image` parameters naming private ECR copies, e.g.
+# 123456789012.dkr.ecr.us-east-1.amazonaws.com/biocontainers/bwa:0.7.18--he4a0461_1.
+# The bwa image needs only bwa and gzip (BioContainers images carry busybox gzip).
+#
+# Outputs `bam`, `bam_index`, `vcf`, `vcf_index` are shared by every germline workflow of
+# omics-toolkit so that the pipeline can import them the same way.
+
+workflow BcftoolsGermline {
+  input {
+    File fastq_1
+    File fastq_2
+    File reference
+    String sample_name
+    String bwa_image = "quay.io/biocontainers/bwa:0.7.18--he4a0461_1"
+    String samtools_image = "quay.io/biocontainers/samtools:1.19--h50ea8bc_0"
+    String bcftools_image = "quay.io/biocontainers/bcftools:1.17--haef29d1_0"
+    Int align_cpu = 8
+    Int align_memory_gib = 16
+  }
+
+  parameter_meta {
+    fastq_1: "Read 1 of the pair, FASTQ (gzip allowed)."
+    fastq_2: "Read 2 of the pair, FASTQ (gzip allowed), same read order as fastq_1."
+    reference: "Reference genome, uncompressed FASTA; its .fai and bwa index are built by the workflow."
+    sample_name: "Sample id; becomes the read group ID/SM, the VCF sample column and the output file names."
+    bwa_image: "Container image with bwa and gzip (private ECR URI on HealthOmics)."
+    samtools_image: "Container image with samtools >= 1.10 (private ECR URI on HealthOmics)."
+    bcftools_image: "Container image with bcftools >= 1.10 (private ECR URI on HealthOmics)."
+    align_cpu: "vCPUs for bwa mem (also its thread count)."
+    align_memory_gib: "Memory for bwa mem, GiB."
+  }
+
+  call BwaIndex {
+    input:
+      reference = reference,
+      image = bwa_image
+  }
+
+  call FaidxReference {
+    input:
+      reference = reference,
+      image = samtools_image
+  }
+
+  call BwaMem {
+    input:
+      fastq_1 = fastq_1,
+      fastq_2 = fastq_2,
+      reference = reference,
+      bwt = BwaIndex.bwt,
+      pac = BwaIndex.pac,
+      ann = BwaIndex.ann,
+      amb = BwaIndex.amb,
+      sa = BwaIndex.sa,
+      sample_name = sample_name,
+      image = bwa_image,
+      cpu = align_cpu,
+      memory_gib = align_memory_gib
+  }
+
+  call MarkDuplicates {
+    input:
+      aligned_sam = BwaMem.aligned_sam,
+      sample_name = sample_name,
+      image = samtools_image
+  }
+
+  call CallVariants {
+    input:
+      bam = MarkDuplicates.bam,
+      bam_index = MarkDuplicates.bam_index,
+      reference = reference,
+      reference_fai = FaidxReference.fai,
+      sample_name = sample_name,
+      image = bcftools_image
+  }
+
+  output {
+    File bam = MarkDuplicates.bam
+    File bam_index = MarkDuplicates.bam_index
+    File vcf = CallVariants.vcf
+    File vcf_index = CallVariants.vcf_index
+  }
+
+  meta {
+    description: "bwa mem + samtools markdup + bcftools mpileup/call germline SNV/indel calling for one sample"
+  }
+}
+
+task BwaIndex {
+  input {
+    File reference
+    String image
+  }
+
+  parameter_meta {
+    reference: "Reference FASTA."
+    image: "Container image with bwa."
+  }
+
+  command <<<
+    set -euo pipefail
+    ln -s "~{reference}" ref.fa
+    bwa index ref.fa
+  >>>
+
+  output {
+    File bwt = "ref.fa.bwt"
+    File pac = "ref.fa.pac"
+    File ann = "ref.fa.ann"
+    File amb = "ref.fa.amb"
+    File sa = "ref.fa.sa"
+  }
+
+  runtime {
+    docker: image
+    cpu: 2
+    memory: "8 GiB"
+  }
+}
+
+task FaidxReference {
+  input {
+    File reference
+    String image
+  }
+
+  parameter_meta {
+    reference: "Reference FASTA."
+    image: "Container image with samtools."
+  }
+
+  command <<<
+    set -euo pipefail
+    ln -s "~{reference}" ref.fa
+    samtools faidx ref.fa
+  >>>
+
+  output {
+    File fai = "ref.fa.fai"
+  }
+
+  runtime {
+    docker: image
+    cpu: 1
+    memory: "2 GiB"
+  }
+}
+
+task BwaMem {
+  input {
+    File fastq_1
+    File fastq_2
+    File reference
+    File bwt
+    File pac
+    File ann
+    File amb
+    File sa
+    String sample_name
+    String image
+    Int cpu = 8
+    Int memory_gib = 16
+  }
+
+  parameter_meta {
+    fastq_1: "Read 1 FASTQ."
+    fastq_2: "Read 2 FASTQ."
+    reference: "Reference FASTA."
+    bwt: "bwa index file ref.fa.bwt (pac, ann, amb, sa likewise)."
+    sample_name: "Read group ID and SM."
+    image: "Container image with bwa and gzip."
+    cpu: "bwa threads and vCPUs."
+    memory_gib: "Memory, GiB."
+  }
+
+  command <<<
+    set -euo pipefail
+    # bwa expects the index files beside the FASTA under one prefix
+    ln -s "~{reference}" ref.fa
+    ln -s "~{bwt}" ref.fa.bwt
+    ln -s "~{pac}" ref.fa.pac
+    ln -s "~{ann}" ref.fa.ann
+    ln -s "~{amb}" ref.fa.amb
+    ln -s "~{sa}" ref.fa.sa
+    bwa mem -t ~{cpu} \
+      -R "@RG\tID:~{sample_name}\tSM:~{sample_name}\tPL:ILLUMINA" \
+      ref.fa "~{fastq_1}" "~{fastq_2}" \
+      | gzip -1 > aligned.sam.gz
+  >>>
+
+  output {
+    File aligned_sam = "aligned.sam.gz"
+  }
+
+  runtime {
+    docker: image
+    cpu: cpu
+    memory: "~{memory_gib} GiB"
+  }
+}
+
+task MarkDuplicates {
+  input {
+    File aligned_sam
+    String sample_name
+    String image
+    Int cpu = 4
+  }
+
+  parameter_meta {
+    aligned_sam: "bwa mem output, SAM (gzip allowed), any order."
+    sample_name: "Output file name stem."
+    image: "Container image with samtools >= 1.10."
+    cpu: "samtools threads and vCPUs."
+  }
+
+  command <<<
+    set -euo pipefail
+    mkdir -p tmp
+    samtools collate -@ ~{cpu} -O -u "~{aligned_sam}" tmp/collate \
+      | samtools fixmate -@ ~{cpu} -m -u - - \
+      | samtools sort -@ ~{cpu} -m 512M -u -T tmp/sort - \
+      | samtools markdup -@ ~{cpu} -T tmp/markdup - "~{sample_name}.bam"
+    samtools index -@ ~{cpu} "~{sample_name}.bam" "~{sample_name}.bam.bai"
+  >>>
+
+  output {
+    File bam = "~{sample_name}.bam"
+    File bam_index = "~{sample_name}.bam.bai"
+  }
+
+  runtime {
+    docker: image
+    cpu: cpu
+    memory: "8 GiB"
+  }
+}
+
+task CallVariants {
+  input {
+    File bam
+    File bam_index
+    File reference
+    File reference_fai
+    String sample_name
+    String image
+    Int cpu = 2
+  }
+
+  parameter_meta {
+    bam: "Coordinate-sorted, duplicate-marked BAM."
+    bam_index: "Its .bai index."
+    reference: "Reference FASTA the reads were aligned to."
+    reference_fai: "samtools faidx index of the reference."
+    sample_name: "Output file name stem."
+    image: "Container image with bcftools >= 1.10."
+    cpu: "vCPUs (bcftools compression threads)."
+  }
+
+  command <<<
+    set -euo pipefail
+    ln -s "~{reference}" ref.fa
+    ln -s "~{reference_fai}" ref.fa.fai
+    ln -s "~{bam}" in.bam
+    ln -s "~{bam_index}" in.bam.bai
+    bcftools mpileup -f ref.fa -a FORMAT/AD,FORMAT/DP -Ou in.bam \
+      | bcftools call -mv --threads ~{cpu} -Oz -o "~{sample_name}.vcf.gz"
+    bcftools index -t "~{sample_name}.vcf.gz"
+  >>>
+
+  output {
+    File vcf = "~{sample_name}.vcf.gz"
+    File vcf_index = "~{sample_name}.vcf.gz.tbi"
+  }
+
+  runtime {
+    docker: image
+    cpu: cpu
+    memory: "4 GiB"
+  }
+}
