@@ -37,6 +37,8 @@ class AwsContext:
     session: boto3.Session
     endpoints: dict[str, str] = field(default_factory=dict)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Every API call made through this context's clients, as ``"service:Operation"``.
+    calls: list[str] = field(default_factory=list, repr=False)
 
     @property
     def region(self) -> str:
@@ -61,10 +63,18 @@ class AwsContext:
                 user_agent_extra=f"omics-toolkit/{__version__}",
                 **options,
             )
-            self._clients[service] = self.session.client(
-                service, endpoint_url=endpoint, config=config
-            )
+            client = self.session.client(service, endpoint_url=endpoint, config=config)
+            client.meta.events.register("before-call", self._record_call)
+            self._clients[service] = client
         return self._clients[service]
+
+    def _record_call(self, model: Any, **_: Any) -> None:
+        self.calls.append(f"{model.service_model.service_name}:{model.name}")
+
+    def mutating_calls(self) -> list[str]:
+        """Calls recorded so far that are not reads (Get/List/Describe/Head/...)."""
+        read_prefixes = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup")
+        return [c for c in self.calls if not c.split(":", 1)[1].startswith(read_prefixes)]
 
     @cached_property
     def account_id(self) -> str:

@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import weakref
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,19 @@ def _rebuild_weak(items: dict[Any, Any]) -> weakref.WeakValueDictionary[Any, Any
     return weakref.WeakValueDictionary(items)
 
 
+def _rebuild_defaultdict(factory: type, items: dict[Any, Any]) -> defaultdict[Any, Any]:
+    return defaultdict(factory, items)
+
+
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, weakref.WeakValueDictionary):
             return _rebuild_weak, (dict(obj.items()),)
+        if isinstance(obj, defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            # e.g. moto Lambda's ``defaultdict(lambda: {})``: replace the lambda by the type it builds
+            sample = obj.default_factory()  # type: ignore[misc]
+            if type(sample) in (dict, list, set, int, str) and sample == type(sample)():
+                return _rebuild_defaultdict, (type(sample), dict(obj))
         return NotImplemented
 
 

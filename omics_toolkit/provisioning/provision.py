@@ -451,6 +451,10 @@ class Provisioner:
 
     # ----------------------------------------------------------------- Step Functions
     def render_definition(self, substitutions: dict[str, str], run_parameters: dict[str, str]) -> str:
+        """Fill the ``${Name}`` placeholders of statemachines/germline.asl.json.
+
+        ``run_parameters`` are extra fixed StartRun parameters (e.g. private ECR image URIs).
+        """
         text = (STATEMACHINES_DIR / "germline.asl.json").read_text()
         for key, value in substitutions.items():
             text = text.replace("${" + key + "}", value)
@@ -669,7 +673,7 @@ class Provisioner:
             "StorageType": self.settings.storage_type, "VariantStoreName": n.variant_store,
             "RunOutputsFunctionArn": fn_arn["run_outputs"], "TagObjectsFunctionArn": fn_arn["tag_objects"],
             "DeploymentTagKey": DEPLOYMENT_TAG, "Deployment": n.deployment, "LifecycleTagKey": LIFECYCLE_TAG,
-        }, workflows.default_run_parameters(workflows.workflow_dir(self.settings.workflow) / "main.wdl"))
+        }, run_parameters={})
         self.ensure_state_machine(definition, sfn_role, log_group_arn)
         self.ensure_s3_invoke_permission(fn_arn["pair_detector"], n.input_bucket)
         self.ensure_notification(n.input_bucket, fn_arn["pair_detector"])

@@ -1,0 +1,9 @@
+.PHONY: demo test check setup
+setup:
+	bash scripts/setup.sh
+demo:
+	bash scripts/demo.sh
+test:
+	bash scripts/test.sh
+check: setup
+	.venv/bin/ruff check omics_toolkit lambdas tests

@@ -1,0 +1,182 @@
+"""Top-level commands: provision, teardown, upload, runs, query, demo, doctor."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from omics_toolkit.cli.common import emit_json, err, out, print_action, state, table
+from omics_toolkit.errors import UserError
+
+
+def _context(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from omics_toolkit.aws.session import make_context
+
+    return make_context(state(ctx).settings)
+
+
+def provision(
+    ctx: typer.Context,
+    reference: Annotated[str | None, typer.Option(help="Reference FASTA (file or s3:// URI) for the reference store.")] = None,
+) -> None:
+    """Create or update every resource of the deployment (idempotent: a re-run changes nothing)."""
+    from omics_toolkit.provisioning.provision import Provisioner
+
+    st = state(ctx)
+    prov = Provisioner(_context(ctx), st.settings, report=None if st.json_output else print_action)
+    err.print(f"provisioning deployment [bold]{st.settings.deployment}[/bold] ({st.settings.target}, {prov.ctx.region})")
+    dep = prov.apply(reference)
+    changed = [a for a in prov.actions if a.action != "unchanged"]
+    if st.json_output:
+        emit_json({"actions": [a.__dict__ for a in prov.actions], "state_machine_arn": dep.state_machine_arn,
+                   "input_bucket": dep.names.input_bucket, "output_bucket": dep.names.output_bucket})
+        return
+    out.print(f"{len(changed)} change(s), {len(prov.actions) - len(changed)} unchanged. "
+              f"Upload FASTQ pairs to s3://{dep.names.input_bucket}/fastq/")
+
+
+def teardown(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    force_delete_data: Annotated[bool, typer.Option(help="Also delete buckets and stores that still hold data.")] = False,
+) -> None:
+    """Delete the deployment's resources (only those tagged with its name)."""
+    from omics_toolkit.provisioning.teardown import Teardown
+
+    st = state(ctx)
+    if not yes and not typer.confirm(f"Delete deployment {st.settings.deployment!r} ({st.settings.target})?"):
+        raise typer.Abort()
+    td = Teardown(_context(ctx), st.settings, report=None if st.json_output else print_action)
+    actions = td.run(force_delete_data=force_delete_data)
+    kept = [a for a in actions if a.action == "kept"]
+    if st.json_output:
+        emit_json([a.__dict__ for a in actions])
+        return
+    out.print(f"{sum(a.action == 'delete' for a in actions)} deleted, {len(kept)} kept")
+
+
+def upload(
+    ctx: typer.Context,
+    r1: Annotated[Path, typer.Argument(help="Mate 1 FASTQ (.fastq/.fq, gzip or not).")],
+    r2: Annotated[Path, typer.Argument(help="Mate 2 FASTQ.")],
+    sample: Annotated[str | None, typer.Option(help="Sample id (default: from the file names).")] = None,
+) -> None:
+    """Upload a FASTQ pair to the input bucket; the pipeline starts when both mates are there."""
+    from omics_toolkit.pipeline.upload import upload_pair
+    from omics_toolkit.provisioning.names import Names
+
+    st = state(ctx)
+    aws = _context(ctx)
+    names = Names(st.settings.deployment, aws.account_id, aws.region)
+    result = upload_pair(aws.client("s3"), names.input_bucket, r1, r2, sample)
+    if st.json_output:
+        emit_json(result)
+    else:
+        out.print(f"uploaded {result['r1']} and {result['r2']}\nexecution: {result['execution_name']} "
+                  "(follow with `omics-toolkit runs`)")
+
+
+def runs(ctx: typer.Context) -> None:
+    """List pipeline executions with their sample, current step and status."""
+    from omics_toolkit.pipeline.status import list_status
+    from omics_toolkit.provisioning.provision import Provisioner
+    from omics_toolkit.provisioning.teardown import discover
+
+    st = state(ctx)
+    dep = discover(Provisioner(_context(ctx), st.settings))
+    items = list_status(dep.names and _context(ctx).client("stepfunctions"), dep.require("state_machine_arn"))
+    if st.json_output:
+        emit_json([i.as_dict() for i in items])
+        return
+    table("pipeline executions", ["sample", "status", "step", "started", "execution", "cause"],
+          [[i.sample, i.status, i.step, i.started.strftime("%Y-%m-%d %H:%M:%S"), i.name,
+            (i.cause or "")[:120]] for i in items])
+
+
+def query(
+    ctx: typer.Context,
+    sql: Annotated[str | None, typer.Argument(help="SQL (Athena engine v3 dialect).")] = None,
+    file: Annotated[str | None, typer.Option("--file", "-f", help="queries/<name>.sql or a path.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="name=value for :name placeholders.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Run SQL through Athena against the deployment's variant data."""
+    from omics_toolkit.query import bind_named, load_query, run_query
+
+    st = state(ctx)
+    if (sql is None) == (file is None):
+        raise UserError("give either SQL text or --file NAME")
+    values = {}
+    for item in param or []:
+        if "=" not in item:
+            raise UserError(f"--param {item!r} must be name=value")
+        key, value = item.split("=", 1)
+        values[key] = value
+    if file:
+        qf = load_query(file)
+        text, params = bind_named(qf.sql, values, qf.params)
+    else:
+        text, params = bind_named(sql or "", values)
+    df = run_query(_context(ctx), st.settings, text, params)
+    if st.json_output or fmt == "json":
+        out.file.write(df.to_json(orient="records", indent=2, default_handler=str) + "\n")
+    elif fmt == "csv":
+        out.file.write(df.to_csv(index=False))
+    elif fmt == "table":
+        table(None, [str(c) for c in df.columns], df.astype(object).values.tolist())
+        err.print(f"{len(df)} row(s)")
+    else:
+        raise UserError(f"--format must be table, csv or json, not {fmt!r}")
+
+
+def demo(ctx: typer.Context) -> None:
+    """Run the whole pipeline on real NA12878 reads on the local stack and check GIAB truth SNVs."""
+    from omics_toolkit.demo import run_demo
+
+    st = state(ctx)
+    result = run_demo(
+        st.settings,
+        on_phase=lambda name: err.print(f"[bold cyan]==> {name}[/bold cyan]"),
+        on_action=print_action,
+        on_step=lambda s: err.print(f"  pipeline {s.name}: {s.status} at {s.step}"),
+    )
+    found, total = len(result.found), len(result.truth)
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    if st.json_output:
+        emit_json({"found": found, "total": total, "missing": result.missing,
+                   "variants": len(result.variants), "seconds": result.seconds})
+    else:
+        err.print(f"[dim]{timing}[/dim]")
+        out.print(f"{len(result.variants)} variant(s) of NA12878 queried through Athena.")
+        out.print(f"GIAB truth SNVs found at their exact positions: [bold]{found}/{total}[/bold]")
+    if found != total:
+        raise UserError(f"missing truth SNVs: {result.missing}")
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Check this machine for what the toolkit needs (tools, Python packages, local stack)."""
+    from importlib.util import find_spec
+
+    from omics_toolkit.local import stack
+
+    st = state(ctx)
+    rows = []
+    for tool, pkg in (("bwa", "bwa"), ("samtools", "samtools"), ("bcftools", "bcftools"),
+                      ("tabix", "tabix"), ("apt-get", "apt"), ("dpkg-deb", "dpkg")):
+        rows.append([tool, "ok" if shutil.which(tool) else f"missing: apt-get install {pkg}"])
+    for module, extra in (("moto", "local"), ("WDL", "local"), ("duckdb", "local"), ("sqlglot", "local"),
+                          ("cyvcf2", "local"), ("pyathena", "core")):
+        rows.append([module, "ok" if find_spec(module) else f"missing: pip install 'omics-toolkit[{extra}]'"])
+    running = stack.status(st.settings.local_dir)
+    rows.append(["local stack", f"running (pid {running['pid']})" if running else "not running"])
+    table("omics-toolkit doctor", ["check", "result"], rows)
+    if any(r[1].startswith("missing") for r in rows):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (provision, teardown, upload, runs, query, demo, doctor):
+        app.command()(command)

@@ -1,0 +1,51 @@
+"""`omics-toolkit local start|status|stop`: the embedded local stack."""
+
+from __future__ import annotations
+
+import typer
+
+from omics_toolkit.cli.common import emit_json, err, out, state
+
+app = typer.Typer(help="The embedded local stack (moto + HealthOmics emulator) on loopback.", no_args_is_help=True)
+
+
+@app.command()
+def start(ctx: typer.Context) -> None:
+    """Start the local stack in the background (no-op when it is already running)."""
+    from omics_toolkit.local import stack
+
+    st = state(ctx)
+    record = stack.start(st.settings.local_dir)
+    if st.json_output:
+        emit_json(record)
+        return
+    out.print(f"local stack running (pid {record['pid']})\n  moto:  {record['moto']}\n  omics: {record['omics']}")
+    if record.get("not_restored"):
+        err.print(f"[yellow]not restored from the previous run:[/yellow] {', '.join(record['not_restored'])}")
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show whether the local stack runs, its endpoints and state directory."""
+    from omics_toolkit.local import stack
+
+    st = state(ctx)
+    record = stack.status(st.settings.local_dir)
+    if st.json_output:
+        emit_json(record)
+        return
+    if not record:
+        out.print(f"local stack not running (state in {st.settings.local_dir})")
+        raise typer.Exit(3)
+    for key, value in record.items():
+        out.print(f"{key:>12}: {value}")
+
+
+@app.command()
+def stop(ctx: typer.Context) -> None:
+    """Stop the local stack; its state is saved in the state directory."""
+    from omics_toolkit.local import stack
+
+    st = state(ctx)
+    stopped = stack.stop(st.settings.local_dir)
+    out.print("local stack stopped" if stopped else "local stack was not running")

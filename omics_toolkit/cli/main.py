@@ -1,0 +1,76 @@
+"""`omics-toolkit` command line: thin commands over the core modules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from omics_toolkit import __version__
+from omics_toolkit.cli import commands, local
+from omics_toolkit.cli.common import State, err
+from omics_toolkit.config import load_settings
+from omics_toolkit.errors import ToolkitError, UserError
+
+app = typer.Typer(
+    name="omics-toolkit",
+    help="Stand up and run an AWS HealthOmics secondary-analysis pipeline (local stack by default).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.add_typer(local.app, name="local")
+commands.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    deployment: Annotated[str | None, typer.Option("--deployment", "-d", help="Deployment name (prefixes every resource).")] = None,
+    target: Annotated[str | None, typer.Option(help="'local' (embedded stack) or 'aws'.")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS named profile (target aws).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config file (default ./omics-toolkit.toml).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks for every error.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    settings = load_settings(config, deployment=deployment, target=target, region=region, profile=profile)
+    ctx.obj = State(settings=settings, json_output=json_output, debug=debug)
+
+
+def run() -> None:
+    """Console entry point: one line for user errors, a traceback (and a bug-report plea) otherwise."""
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    except ToolkitError as exc:
+        if debug:
+            raise
+        err.print(f"[red]failed:[/red] {exc}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors come through here in standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,33 @@
+import pytest
+
+from omics_toolkit.errors import UserError
+from omics_toolkit.query import QUERIES_DIR, bind_named, load_query
+
+
+def test_bind_named_orders_and_quotes():
+    sql, params = bind_named("SELECT * FROM v WHERE c = :contig AND s < :end AND e > :start",
+                             {"contig": "q'1", "start": "10", "end": 20},
+                             {"start": ("bigint", ""), "end": ("bigint", "")})
+    assert sql == "SELECT * FROM v WHERE c = ? AND s < ? AND e > ?"
+    assert params == ["'q''1'", "20", "10"]
+
+
+def test_bind_named_rejects_missing_and_unknown():
+    with pytest.raises(UserError, match="missing query parameter"):
+        bind_named("SELECT :a", {})
+    with pytest.raises(UserError, match="unknown query parameter"):
+        bind_named("SELECT :a", {"a": 1, "b": 2})
+    with pytest.raises(UserError, match="not a number"):
+        bind_named("SELECT :a", {"a": "x; DROP"}, {"a": ("bigint", "")})
+
+
+def test_every_query_file_declares_its_parameters():
+    for path in QUERIES_DIR.glob("*.sql"):
+        qf = load_query(path.stem)
+        _, params = bind_named(qf.sql, {name: "1" for name in qf.params}, qf.params)
+        assert len(params) >= len(qf.params)
+
+
+def test_unknown_query_lists_known():
+    with pytest.raises(UserError, match="variants_in_region"):
+        load_query("nope")
