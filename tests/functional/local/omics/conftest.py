@@ -1,0 +1,126 @@
+"""Fixtures: a real moto server and a HealthOmics emulator in a temporary state directory."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from omics_toolkit.local.omics.server import OmicsEmulator
+
+ROLE = "arn:aws:iam::123456789012:role/omics-service-role"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MOTO_PORT", str(port))
+    mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+    mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def emulator(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OmicsEmulator]:
+    emu = OmicsEmulator(tmp_path_factory.mktemp("omics-state"), moto_url)
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+def _client(service: str, url: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="session")
+def omics(emulator: OmicsEmulator) -> Any:
+    return _client("omics", emulator.url)
+
+
+@pytest.fixture(scope="session")
+def s3(moto_url: str) -> Any:
+    return _client("s3", moto_url)
+
+
+@pytest.fixture(scope="session")
+def glue(moto_url: str) -> Any:
+    return _client("glue", moto_url)
+
+
+@pytest.fixture(scope="session")
+def logs(moto_url: str) -> Any:
+    return _client("logs", moto_url)
+
+
+@pytest.fixture(scope="session")
+def bucket(s3: Any) -> str:
+    s3.create_bucket(Bucket="omics-test")
+    return "omics-test"
+
+
+@pytest.fixture(scope="session")
+def state_dir(emulator: OmicsEmulator) -> Path:
+    return emulator.state_dir
+
+
+def wait_for(fetch: Callable[[], dict[str, Any]], key: str, done: set[str], timeout: float = 30.0) -> dict[str, Any]:
+    """Poll ``fetch()`` every 0.2 s until ``result[key]`` is in ``done``; return the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fetch()
+        if result.get(key) in done:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {key} in {done}: {result.get(key)} ({result})")
+        time.sleep(0.2)
+
+
+FASTA = ">chr1 test\n" + "ACGT" * 50 + "\n" + "GATTACA" * 10 + "\n>chr2\n" + "TTTTGGGGCCCCAAAA" * 8 + "\n"
+
+
+@pytest.fixture(scope="session")
+def reference(omics: Any, s3: Any, bucket: str) -> dict[str, Any]:
+    """A reference store with one imported reference (contigs chr1 length 270, chr2 length 128)."""
+    s3.put_object(Bucket=bucket, Key="ref/genome.fa", Body=FASTA.encode())
+    store = omics.create_reference_store(name="refs")
+    job = omics.start_reference_import_job(
+        referenceStoreId=store["id"],
+        roleArn=ROLE,
+        sources=[{"sourceFile": f"s3://{bucket}/ref/genome.fa", "name": "genome"}],
+    )
+    done = wait_for(
+        lambda: omics.get_reference_import_job(id=job["id"], referenceStoreId=store["id"]),
+        "status",
+        {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES"},
+    )
+    assert done["status"] == "COMPLETED", done
+    ref_id = done["sources"][0]["referenceId"]
+    meta = omics.get_reference_metadata(referenceStoreId=store["id"], id=ref_id)
+    return {"storeId": store["id"], "id": ref_id, "arn": meta["arn"]}
