@@ -18,7 +18,7 @@ app = typer.Typer(
     name="omics-toolkit",
     help="Stand up and run an AWS HealthOmics secondary-analysis pipeline (local stack by default).",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
     add_completion=False,
 )
 app.add_typer(local.app, name="local")

@@ -60,7 +60,9 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
-def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
+def _error(
+    exc: BaseException, error_type: str | None = None, message: str | None = None
+) -> dict[str, Any]:
     stack = traceback.format_list(traceback.extract_tb(exc.__traceback__))
     return {
         "errorMessage": message if message is not None else str(exc),
@@ -107,9 +109,7 @@ def run(handler: str, event: Any, deadline_ms: int) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         return {
             "ok": False,
-            "payload": _error(
-                exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}"
-            ),
+            "payload": _error(exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}"),
         }
     return {"ok": True, "payload": result}
 

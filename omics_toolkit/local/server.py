@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     stack = LocalStack(
         args.state_dir.resolve(),
         args.moto_port,

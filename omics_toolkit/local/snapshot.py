@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import pickle
+import threading
 import weakref
 from collections import defaultdict
 from pathlib import Path
@@ -43,15 +44,28 @@ def _rebuild_weak(items: dict[Any, Any]) -> weakref.WeakValueDictionary[Any, Any
     return weakref.WeakValueDictionary(items)
 
 
+_LOCK_TYPES_FACTORY: dict[type, Any] = {
+    type(threading.Lock()): threading.Lock,
+    type(threading.RLock()): threading.RLock,
+}
+_LOCK_TYPES = tuple(_LOCK_TYPES_FACTORY)
+
+
 def _rebuild_defaultdict(factory: type, items: dict[Any, Any]) -> defaultdict[Any, Any]:
     return defaultdict(factory, items)
 
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, _LOCK_TYPES):
+            # a lock is never held while the server is stopped: restore a fresh one
+            return _LOCK_TYPES_FACTORY[type(obj)], ()
         if isinstance(obj, weakref.WeakValueDictionary):
             return _rebuild_weak, (dict(obj.items()),)
-        if isinstance(obj, defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+        if (
+            isinstance(obj, defaultdict)
+            and getattr(obj.default_factory, "__name__", "") == "<lambda>"
+        ):
             # e.g. moto Lambda's ``defaultdict(lambda: {})``: replace the lambda by the type it builds
             sample = obj.default_factory()  # type: ignore[misc]
             if type(sample) in (dict, list, set, int, str) and sample == type(sample)():
@@ -65,10 +79,22 @@ def _dumps(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def _collect(service: str) -> dict[str, dict[str, Any]]:
+#: Saved in addition to MOTO_SERVICES: the backend moto uses when Step Functions really executes.
+PARSER = "stepfunctions_parser"
+
+
+def _backend_dict(service: str) -> Any:
+    if service == PARSER:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        return stepfunctions_parser_backends
     from moto.backends import get_backend
 
-    backend_dict = get_backend(service)  # type: ignore[call-overload]
+    return get_backend(service)  # type: ignore[call-overload]
+
+
+def _collect(service: str) -> dict[str, dict[str, Any]]:
+    backend_dict = _backend_dict(service)
     return {
         account: dict(dict.items(per_account))
         for account, per_account in dict.items(backend_dict)
@@ -77,9 +103,7 @@ def _collect(service: str) -> dict[str, dict[str, Any]]:
 
 
 def _install(service: str, data: dict[str, dict[str, Any]]) -> None:
-    from moto.backends import get_backend
-
-    backend_dict = get_backend(service)  # type: ignore[call-overload]
+    backend_dict = _backend_dict(service)
     for account, regions in data.items():
         per_account = backend_dict[account]
         for region, backend in regions.items():
@@ -92,7 +116,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save(moto_dir: Path, services: tuple[str, ...] = MOTO_SERVICES) -> list[str]:
+def save(moto_dir: Path, services: tuple[str, ...] = (*MOTO_SERVICES, PARSER)) -> list[str]:
     """Pickle moto's backends for ``services`` into ``moto_dir``.
 
     Call after the moto server has stopped serving (no request in flight).
@@ -130,15 +154,15 @@ def save(moto_dir: Path, services: tuple[str, ...] = MOTO_SERVICES) -> list[str]
 
 def _abort_running_executions() -> None:
     from moto.core.utils import utcnow
-    from moto.stepfunctions.models import stepfunctions_backends
 
-    for per_account in dict.values(stepfunctions_backends):
-        for backend in dict.values(per_account):
-            for machine in getattr(backend, "state_machines", []):
-                for execution in getattr(machine, "executions", []):
-                    if getattr(execution, "status", None) == "RUNNING":
-                        execution.status = "ABORTED"
-                        execution.stop_date = utcnow()
+    for service in ("stepfunctions", PARSER):
+        for per_account in dict.values(_backend_dict(service)):
+            for backend in dict.values(per_account):
+                for machine in getattr(backend, "state_machines", []):
+                    for execution in getattr(machine, "executions", []):
+                        if getattr(execution, "status", None) == "RUNNING":
+                            execution.status = "ABORTED"
+                            execution.stop_date = utcnow()
 
 
 def restore(moto_dir: Path) -> tuple[list[str], list[str]]:
@@ -152,7 +176,15 @@ def restore(moto_dir: Path) -> tuple[list[str], list[str]]:
     manifest_path = moto_dir / MANIFEST
     if not manifest_path.is_file():
         return [], []
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        aside = moto_dir.with_name(
+            f"{moto_dir.name}.unreadable-{int(dt.datetime.now().timestamp())}"
+        )
+        LOG.warning("moto snapshot manifest unreadable (%s); moved to %s", exc, aside)
+        moto_dir.rename(aside)
+        return [], [f"all moto state (unreadable snapshot kept in {aside})"]
     not_restored = [f"{svc} (could not be saved)" for svc in manifest.get("not_saved", [])]
     if manifest.get("moto_version") != moto.__version__:
         LOG.warning(
@@ -161,7 +193,11 @@ def restore(moto_dir: Path) -> tuple[list[str], list[str]]:
             moto.__version__,
         )
         return [], [f"all moto state (saved by moto {manifest.get('moto_version')})"]
-    files = [moto_dir / COMBINED] if (moto_dir / COMBINED).is_file() else sorted(moto_dir.glob("*.pickle"))
+    files = (
+        [moto_dir / COMBINED]
+        if (moto_dir / COMBINED).is_file()
+        else sorted(moto_dir.glob("*.pickle"))
+    )
     restored: list[str] = []
     for path in files:
         try:
@@ -177,7 +213,7 @@ def restore(moto_dir: Path) -> tuple[list[str], list[str]]:
             except Exception as exc:  # noqa: BLE001
                 LOG.warning("could not restore moto %s: %s", svc, exc)
                 not_restored.append(svc)
-    if "stepfunctions" in restored:
+    if "stepfunctions" in restored or PARSER in restored:
         _abort_running_executions()
         not_restored.extend(ALWAYS_NOT_RESTORED)
     return restored, not_restored

@@ -99,7 +99,15 @@ def start(
     if current is not None:
         return current
     local_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "omics_toolkit.local.server", "--state-dir", str(local_dir), "--region", region]
+    cmd = [
+        sys.executable,
+        "-m",
+        "omics_toolkit.local.server",
+        "--state-dir",
+        str(local_dir),
+        "--region",
+        region,
+    ]
     if not with_omics:
         cmd.append("--without-omics")
     with open(local_dir / LOG_FILE, "ab") as log:

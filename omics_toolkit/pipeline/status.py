@@ -46,9 +46,10 @@ class ExecutionStatus:
 def describe(sfn: Any, execution_arn: str) -> ExecutionStatus:
     """Execution status with its current step (DescribeExecution + GetExecutionHistory)."""
     ex = sfn.describe_execution(executionArn=execution_arn)
-    history = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=50)
-    step = next((e["stateEnteredEventDetails"]["name"] for e in history["events"]
-                 if "stateEnteredEventDetails" in e), None)
+    # Newest events first; the highest event id wins either way (moto ignores reverseOrder).
+    history = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)
+    entered = [e for e in history["events"] if "stateEnteredEventDetails" in e]
+    step = max(entered, key=lambda e: e["id"])["stateEnteredEventDetails"]["name"] if entered else None
     try:
         sample = json.loads(ex.get("input", "{}")).get("sample")
     except json.JSONDecodeError:

@@ -81,6 +81,18 @@ def _canon(doc: Any) -> str:
     return json.dumps(doc, sort_keys=True)
 
 
+def reference_name(reference: str) -> str:
+    """Reference name in the store: the FASTA's file name without ``.fa[sta][.gz]``.
+
+    HealthOmics reference names have at least 3 characters (ReferenceName shape), so short stems
+    get a ``reference-`` prefix (``q.fa`` -> ``reference-q``).
+    """
+    name = Path(parse_s3_uri(reference)[1] if reference.startswith("s3://") else reference).name
+    for suffix in (".gz", ".fasta", ".fa", ".fna"):
+        name = name.removesuffix(suffix)
+    return name if len(name) >= 3 else f"reference-{name}"
+
+
 class Provisioner:
     """Apply or tear down one deployment.
 
@@ -256,9 +268,7 @@ class Provisioner:
         """Import the reference FASTA once (found by name); returns ``(reference id, arn)``."""
         omics = self.ctx.client("omics")
         source = reference
-        ref_name = Path(parse_s3_uri(reference)[1] if reference.startswith("s3://") else reference).name
-        for suffix in (".gz", ".fasta", ".fa", ".fna"):
-            ref_name = ref_name.removesuffix(suffix)
+        ref_name = reference_name(reference)
         found = self._find_by_name("list_references", "references", ref_name,
                                    referenceStoreId=store_id, filter={"name": ref_name})
         if found and found.get("status") == "ACTIVE":
@@ -564,7 +574,7 @@ class Provisioner:
             "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
         }
         try:
-            current = athena.get_work_group(WorkGroup=name)["WorkGroup"]
+            current = athena.get_work_group(WorkGroup=name).get("WorkGroup")
         except ClientError:
             current = None
         if current is None:

@@ -265,11 +265,11 @@ class RunManager:
             b.state.update(RUNS, run_id, status="COMPLETED", stopTime=now_iso(), _outputs=outputs)
             logs.put(stream, [f"Run {run_id} COMPLETED"])
         except _Cancelled:
-            self._sync_tasks(run_id, run_dir(b, run_id), logs, final="CANCELLED")
+            self._sync_tasks(run_id, run_dir(b, run_id) / "wdl", logs, final="CANCELLED")
             b.state.update(RUNS, run_id, status="CANCELLED", stopTime=now_iso(), statusMessage="Run cancelled by user")
             logs.put(stream, [f"Run {run_id} CANCELLED"])
         except RunFailure as exc:
-            self._sync_tasks(run_id, run_dir(b, run_id), logs, final="FAILED")
+            self._sync_tasks(run_id, run_dir(b, run_id) / "wdl", logs, final="FAILED")
             b.state.update(
                 RUNS, run_id, status="FAILED", stopTime=now_iso(), failureReason=exc.reason, statusMessage=exc.message
             )
@@ -400,6 +400,8 @@ class RunManager:
             if task["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
                 continue
             status, details = _task_state(call_dir, final)
+            if status == "FAILED" and (final == "CANCELLED" or self._is_cancelled(run_id)):
+                status = "CANCELLED"
             if status != task["status"] or details:
                 task.update(details)
                 task["status"] = status
@@ -451,8 +453,6 @@ class RunManager:
         outputs = result.get("outputs", {})
         base = rec["runOutputUri"]
         s3 = self.b.client("s3")
-        wdl_dir = folder / "wdl"
-
         def put(value: Any, prefix: str) -> Any:
             if isinstance(value, str) and os.path.isabs(value) and os.path.exists(value):
                 path = Path(value)
@@ -477,7 +477,6 @@ class RunManager:
             upload(s3, summary, f"{base}/logs/outputs.json")
         except SourceError as exc:
             raise RunFailure("output upload failed", str(exc)) from exc
-        del wdl_dir
         return mapping
 
 

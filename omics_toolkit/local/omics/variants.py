@@ -147,7 +147,7 @@ def _get_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     return _store_size(b, fam, b.require(fam.stores, p["name"], fam.label))
 
 
-def _list_stores(b: Backend, fam: Family, p: dict[str, Any]) -> list[dict[str, Any]]:
+def _list_stores(b: Backend, fam: Family, p: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
     flt = p.get("filter") or {}
     ids = set(p.get("ids") or [])
     items = [
@@ -156,7 +156,7 @@ def _list_stores(b: Backend, fam: Family, p: dict[str, Any]) -> list[dict[str, A
         if (not flt.get("status") or r["status"] == flt["status"]) and (not ids or r["id"] in ids or r["name"] in ids)
     ]
     page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
-    return [page, nxt]  # type: ignore[list-item]
+    return page, nxt
 
 
 def _delete_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:

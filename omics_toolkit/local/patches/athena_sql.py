@@ -61,7 +61,9 @@ _originals: dict[str, Any] = {}
 class QueryFailed(Exception):
     """A query failed; ``reason`` is Athena's ``StateChangeReason``."""
 
-    def __init__(self, reason: str, category: int = USER_ERROR_CATEGORY, error_type: int = USER_ERROR_TYPE) -> None:
+    def __init__(
+        self, reason: str, category: int = USER_ERROR_CATEGORY, error_type: int = USER_ERROR_TYPE
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.category = category
@@ -135,7 +137,9 @@ class ResolvedTable:
     partition_keys: list[tuple[str, str]]
 
 
-def _glue_table(account_id: str, region: str, database: str, name: str, display: str) -> dict[str, Any]:
+def _glue_table(
+    account_id: str, region: str, database: str, name: str, display: str
+) -> dict[str, Any]:
     from moto.glue.models import glue_backends
 
     backend = glue_backends[account_id][region]
@@ -166,9 +170,13 @@ def resolve_table(account_id: str, region: str, database: str, name: str) -> Res
         sd = table.get("StorageDescriptor") or {}
         location = sd.get("Location")
         if not location:
-            raise QueryFailed(f"HIVE_METASTORE_ERROR: Table '{display}' has no StorageDescriptor.Location")
+            raise QueryFailed(
+                f"HIVE_METASTORE_ERROR: Table '{display}' has no StorageDescriptor.Location"
+            )
         cols = [(c["Name"].lower(), c.get("Type", "string")) for c in sd.get("Columns", [])]
-        parts = [(c["Name"].lower(), c.get("Type", "string")) for c in table.get("PartitionKeys", [])]
+        parts = [
+            (c["Name"].lower(), c.get("Type", "string")) for c in table.get("PartitionKeys", [])
+        ]
         return ResolvedTable(database.lower(), name.lower(), location, cols, parts)
     raise QueryFailed(f"HIVE_METASTORE_ERROR: too many resource-link hops resolving '{display}'")
 
@@ -180,7 +188,9 @@ def _parquet_files(location: str, account_id: str, scratch: Path) -> list[str]:
         root = Path(unquote(parsed.path))
         if root.is_file():
             return [str(root)]
-        return sorted(str(p) for p in root.rglob("*.parquet") if p.is_file()) if root.is_dir() else []
+        return (
+            sorted(str(p) for p in root.rglob("*.parquet") if p.is_file()) if root.is_dir() else []
+        )
     if parsed.scheme in ("s3", "s3a"):
         from moto.s3.models import s3_backends
 
@@ -229,14 +239,20 @@ def _register_view(con: Any, view: str, table: ResolvedTable, files: list[str]) 
         )
     else:
         cols = table.columns + table.partition_keys
-        select = ", ".join(f"CAST(NULL AS {_duck_type(t)}) AS {_quote(c)}" for c, t in cols) or "NULL AS _"
+        select = (
+            ", ".join(f"CAST(NULL AS {_duck_type(t)}) AS {_quote(c)}" for c, t in cols)
+            or "NULL AS _"
+        )
         con.execute(f"CREATE VIEW {_quote(view)} AS SELECT {select} WHERE false")
 
 
 # --------------------------------------------------------------------------- SQL
 
 
-_ALLOWED_START = re.compile(r"^\s*(\(\s*)*(select|with|values)\b", re.IGNORECASE)
+_OTHER_STATEMENTS = frozenset(
+    "ALTER CREATE DELETE DESCRIBE DROP EXECUTE EXPLAIN INSERT MERGE MSCK OPTIMIZE PREPARE SHOW "
+    "UNLOAD UPDATE USE VACUUM DEALLOCATE CALL GRANT REVOKE".split()
+)
 _DATABASE_DDL = re.compile(r"^\s*(create|drop)\s+(database|schema)\b", re.IGNORECASE)
 
 
@@ -245,7 +261,9 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", " ", sql)
 
 
-def translate(sql: str, default_db: str, account_id: str, region: str, con: Any, scratch: Path) -> str:
+def translate(
+    sql: str, default_db: str, account_id: str, region: str, con: Any, scratch: Path
+) -> str:
     """Transpile Athena SQL to DuckDB, registering a view for every Glue table referenced.
 
     Raises:
@@ -262,6 +280,9 @@ def translate(sql: str, default_db: str, account_id: str, region: str, con: Any,
     if len(trees) != 1:
         raise QueryFailed("SYNTAX_ERROR: only one statement per query is allowed")
     tree = trees[0]
+    if not isinstance(tree, exp.Query | exp.Values):
+        first = (sql.split() or [""])[0]
+        raise QueryFailed(f"SYNTAX_ERROR: line 1:1: mismatched input '{first}'")
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     views: dict[tuple[str, str], str] = {}
     for table in list(tree.find_all(exp.Table)):
@@ -275,7 +296,9 @@ def translate(sql: str, default_db: str, account_id: str, region: str, con: Any,
         if key not in views:
             resolved = resolve_table(account_id, region, database, name)
             view = f"__athena_{len(views)}_{name}"
-            _register_view(con, view, resolved, _parquet_files(resolved.location, account_id, scratch))
+            _register_view(
+                con, view, resolved, _parquet_files(resolved.location, account_id, scratch)
+            )
             views[key] = view
         alias = table.alias
         replacement = exp.Table(this=exp.to_identifier(views[key], quoted=True))
@@ -370,11 +393,19 @@ def format_value(value: Any, nested: bool = False) -> str | None:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(str(format_value(v, True)) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{format_value(k, True)}={format_value(v, True)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{format_value(k, True)}={format_value(v, True)}" for k, v in value.items()
+            )
+            + "}"
+        )
     return str(value)
 
 
-def run_query(sql: str, default_db: str, account_id: str, region: str) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
+def run_query(
+    sql: str, default_db: str, account_id: str, region: str
+) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
     """Run Athena SQL; return ``(ColumnInfo list, rows of Athena texts)``.
 
     Raises:
@@ -500,16 +531,20 @@ def start_query_execution(
         execution.config["OutputLocation"] = location
     execution.otk_error = None
     started = time.time()
-    default_db = ((context or {}).get("Database") if isinstance(context, dict) else None) or "default"
+    default_db = (
+        (context or {}).get("Database") if isinstance(context, dict) else None
+    ) or "default"
     try:
-        if not _ALLOWED_START.match(_strip_comments(query)):
-            first = (_strip_comments(query).split() or [""])[0].upper()
+        first = (_strip_comments(query).split() or [""])[0].upper()
+        if first in _OTHER_STATEMENTS:
             raise QueryFailed(
                 f"NOT_SUPPORTED: the local Athena runs SELECT/WITH/VALUES queries only, not {first}"
             )
         sql = bind_parameters(query, execution_parameters)
         column_info, rows = run_query(sql, default_db, self.account_id, self.region_name)
-        header = [{"Data": [{"VarCharValue": c["Name"]} for c in column_info]}] if column_info else []
+        header = (
+            [{"Data": [{"VarCharValue": c["Name"]} for c in column_info]}] if column_info else []
+        )
         body = [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in rows]
         self.query_results[execution.id] = QueryResults(rows=header + body, column_info=column_info)
         if location:
@@ -570,7 +605,9 @@ def get_query_results(self: Any) -> str:
     exec_id = self._get_param("QueryExecutionId")
     max_results = int(self._get_param("MaxResults") or MAX_RESULTS)
     if not 1 <= max_results <= MAX_RESULTS:
-        raise JsonRESTError("InvalidRequestException", f"MaxResults must be between 1 and {MAX_RESULTS}")
+        raise JsonRESTError(
+            "InvalidRequestException", f"MaxResults must be between 1 and {MAX_RESULTS}"
+        )
     token = self._get_param("NextToken")
     start = 0
     if token:
@@ -604,4 +641,3 @@ def apply() -> None:
     if AthenaResponse.__dict__.get("get_query_results") is not get_query_results:
         _originals["get_query_results"] = AthenaResponse.__dict__["get_query_results"]
         AthenaResponse.get_query_results = get_query_results  # type: ignore[method-assign]
-

@@ -207,9 +207,15 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
             payload_obj = outcome["payload"]
             errored = not outcome["ok"]
             if errored:
-                output += json.dumps(
-                    {k: payload_obj.get(k) for k in ("errorMessage", "errorType", "requestId", "stackTrace")}
-                ) + "\n"
+                output += (
+                    json.dumps(
+                        {
+                            k: payload_obj.get(k)
+                            for k in ("errorMessage", "errorType", "requestId", "stackTrace")
+                        }
+                    )
+                    + "\n"
+                )
         else:
             message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}"
             payload_obj = {"errorType": "Runtime.ExitError", "errorMessage": message}

@@ -64,7 +64,6 @@ def boto_client_for(region: str, service: str, state_credentials: Any = None) ->
     omics_url = os.environ.get("AWS_ENDPOINT_URL_OMICS")
     if service == "omics" and omics_url:
         import boto3
-
         from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import (
             TimeoutSeconds,
         )
@@ -83,7 +82,9 @@ def boto_client_for(region: str, service: str, state_credentials: Any = None) ->
                 read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
             ),
         )
-    return _original_boto_client_for(region=region, service=service, state_credentials=state_credentials)
+    return _original_boto_client_for(
+        region=region, service=service, state_credentials=state_credentials
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -174,7 +175,11 @@ def _modules_importing_boto_client_for() -> list[Any]:
     import moto.stepfunctions.parser.asl as asl
 
     for info in pkgutil.walk_packages(asl.__path__, asl.__name__ + "."):
-        if "state_task" in info.name or "resource_eval" in info.name or info.name.endswith("boto_client"):
+        if (
+            "state_task" in info.name
+            or "resource_eval" in info.name
+            or info.name.endswith("boto_client")
+        ):
             try:
                 importlib.import_module(info.name)
             except Exception:  # noqa: BLE001 - optional parts of moto's parser

@@ -62,13 +62,22 @@ def fn(aws: Any) -> dict[str, str]:
     iam, lam = aws.client("iam"), aws.client("lambda")
     role = iam.create_role(RoleName="otk-lambda-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     arn = lam.create_function(
-        FunctionName="otk-fn", Runtime="python3.11", Role=role, Handler="app.handler",
-        Code={"ZipFile": _zip(HANDLER)}, Timeout=10, MemorySize=256,
+        FunctionName="otk-fn",
+        Runtime="python3.11",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": _zip(HANDLER)},
+        Timeout=10,
+        MemorySize=256,
         Environment={"Variables": {"MY_VAR": "hello"}},
     )["FunctionArn"]
     slow = lam.create_function(
-        FunctionName="otk-slow", Runtime="python3.11", Role=role, Handler="app.handler",
-        Code={"ZipFile": _zip(HANDLER)}, Timeout=1,
+        FunctionName="otk-slow",
+        Runtime="python3.11",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": _zip(HANDLER)},
+        Timeout=1,
     )["FunctionArn"]
     return {"arn": arn, "slow": slow, "role": role}
 
@@ -110,7 +119,9 @@ def test_logs_go_to_cloudwatch(aws: Any, fn: dict[str, str]) -> None:
     messages = "\n".join(e["message"] for e in events)
     assert "START RequestId:" in messages and "REPORT RequestId:" in messages
     assert "plain print from handler" in messages
-    structured = [json.loads(m) for m in messages.splitlines() if m.startswith("{") and "got event" in m]
+    structured = [
+        json.loads(m) for m in messages.splitlines() if m.startswith("{") and "got event" in m
+    ]
     assert structured and structured[0]["function_name"] == "otk-fn"
     assert structured[0]["function_request_id"]
 
@@ -135,9 +146,13 @@ def test_s3_notification_invokes_handler(aws: Any, fn: dict[str, str]) -> None:
     assert "seen/in/sample_R1.fastq.gz" in keys
 
 
-def _run(aws: Any, definition: dict[str, Any], name: str, payload: dict[str, Any], role: str) -> dict[str, Any]:
+def _run(
+    aws: Any, definition: dict[str, Any], name: str, payload: dict[str, Any], role: str
+) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
-    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -157,7 +172,9 @@ def test_step_functions_lambda_task_and_catch(aws: Any, fn: dict[str, str]) -> N
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {"FunctionName": fn["arn"], "Payload.$": "$"},
                 "ResultSelector": {"result.$": "$.Payload"},
-                "Catch": [{"ErrorEquals": ["QcFailedError"], "ResultPath": "$.error", "Next": "Caught"}],
+                "Catch": [
+                    {"ErrorEquals": ["QcFailedError"], "ResultPath": "$.error", "Next": "Caught"}
+                ],
                 "End": True,
             },
             "Caught": {"Type": "Pass", "End": True},

@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 
-def _run(aws: Any, name: str, definition: dict[str, Any], payload: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _run(
+    aws: Any, name: str, definition: dict[str, Any], payload: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     sfn = aws.client("stepfunctions")
     arn = sfn.create_state_machine(
-        name=name, definition=json.dumps(definition),
+        name=name,
+        definition=json.dumps(definition),
         roleArn="arn:aws:iam::123456789012:role/otk-sfn-test",
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
@@ -52,7 +55,11 @@ def test_pascal_case_parameters_and_output(aws: Any) -> None:
                 "Resource": "arn:aws:states:::aws-sdk:glue:getDatabase",
                 "Parameters": {"Name.$": "$.missing"},
                 "Catch": [
-                    {"ErrorEquals": ["Glue.EntityNotFoundException"], "ResultPath": "$.error", "Next": "Done"}
+                    {
+                        "ErrorEquals": ["Glue.EntityNotFoundException"],
+                        "ResultPath": "$.error",
+                        "Next": "Done",
+                    }
                 ],
                 "Next": "Done",
             },

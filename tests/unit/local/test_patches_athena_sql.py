@@ -24,15 +24,25 @@ def test_models_used_by_the_patch() -> None:
     from moto.athena import models, responses
 
     exec_params = list(inspect.signature(models.Execution.__init__).parameters)
-    assert exec_params == ["self", "query", "context", "config", "workgroup", "execution_parameters"], (
-        f"moto.athena.models.Execution{exec_params} changed; port athena_sql"
-    )
+    assert exec_params == [
+        "self",
+        "query",
+        "context",
+        "config",
+        "workgroup",
+        "execution_parameters",
+    ], f"moto.athena.models.Execution{exec_params} changed; port athena_sql"
     qr_params = list(inspect.signature(models.QueryResults.__init__).parameters)
     assert qr_params == ["self", "rows", "column_info"], f"moto QueryResults{qr_params} changed"
     for name in ("get_query_execution", "get_query_results", "_get_param", "athena_backend"):
         assert hasattr(responses.AthenaResponse, name), f"moto AthenaResponse.{name} is gone"
-    source = inspect.getsource(athena_sql._originals.get("get_query_execution") or responses.AthenaResponse.get_query_execution)
-    assert '"Status"' in source and "json.dumps" in source, "AthenaResponse.get_query_execution changed shape"
+    source = inspect.getsource(
+        athena_sql._originals.get("get_query_execution")
+        or responses.AthenaResponse.get_query_execution
+    )
+    assert '"Status"' in source and "json.dumps" in source, (
+        "AthenaResponse.get_query_execution changed shape"
+    )
 
 
 def test_apply_is_idempotent() -> None:
@@ -48,7 +58,9 @@ def test_apply_is_idempotent() -> None:
 
 def test_bind_parameters_skips_literals_and_comments() -> None:
     sql = "SELECT '?' AS q, \"a?\" FROM t -- ?\nWHERE x = ? AND y = ? /* ? */"
-    assert athena_sql.bind_parameters(sql, ["'v'", "100"]).endswith("WHERE x = 'v' AND y = 100 /* ? */")
+    assert athena_sql.bind_parameters(sql, ["'v'", "100"]).endswith(
+        "WHERE x = 'v' AND y = 100 /* ? */"
+    )
     with pytest.raises(athena_sql.QueryFailed, match="expected 2 but found 1"):
         athena_sql.bind_parameters(sql, ["1"])
 
@@ -64,9 +76,10 @@ def test_value_formatting_like_athena() -> None:
     assert f([1, 2]) == "[1, 2]"
     assert f({"a": 1}) == "{a=1}"
     assert f(dt.datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02 03:04:05.000"
-    assert athena_sql.results_csv(
-        [{"Name": "a"}, {"Name": "b"}], [['x"y', None]]
-    ) == b'"a","b"\n"x""y",\n'
+    assert (
+        athena_sql.results_csv([{"Name": "a"}, {"Name": "b"}], [['x"y', None]])
+        == b'"a","b"\n"x""y",\n'
+    )
 
 
 def test_athena_type_names() -> None:
@@ -77,5 +90,13 @@ def test_athena_type_names() -> None:
         "SELECT 'a' s, 1 i, 1::BIGINT b, 1.5::DOUBLE d, true t, [1] l, MAP {'k': 1} m, DATE '2024-01-01' dd, 1.5::DECIMAL(5,2) dec"
     )
     assert [athena_sql.athena_type(t)[0] for t in rel.types] == [
-        "varchar", "integer", "bigint", "double", "boolean", "array", "map", "date", "decimal",
+        "varchar",
+        "integer",
+        "bigint",
+        "double",
+        "boolean",
+        "array",
+        "map",
+        "date",
+        "decimal",
     ]

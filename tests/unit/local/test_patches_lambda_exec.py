@@ -52,16 +52,31 @@ def test_function_attributes_used_by_the_patch(monkeypatch: pytest.MonkeyPatch) 
         iam = boto3.client("iam", region_name="us-east-1")
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         boto3.client("lambda", region_name="us-east-1").create_function(
-            FunctionName="f", Runtime="python3.11", Role=role, Handler="app.h",
+            FunctionName="f",
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.h",
             Code={"ZipFile": buf.getvalue()},
         )
         fn = lambda_backends["123456789012"]["us-east-1"].get_function("f")
         for name in (
-            "code_bytes", "code_sha_256", "handler", "timeout", "memory_size", "environment_vars",
-            "logs_group_name", "logs_backend", "function_arn", "version", "run_time", "region",
+            "code_bytes",
+            "code_sha_256",
+            "handler",
+            "timeout",
+            "memory_size",
+            "environment_vars",
+            "logs_group_name",
+            "logs_backend",
+            "function_arn",
+            "version",
+            "run_time",
+            "region",
             "function_name",
         ):
-            assert hasattr(fn, name), f"moto LambdaFunction lost attribute {name!r}; port lambda_exec"
+            assert hasattr(fn, name), (
+                f"moto LambdaFunction lost attribute {name!r}; port lambda_exec"
+            )
         assert fn.code_bytes == buf.getvalue()
 
 
@@ -91,9 +106,17 @@ def test_runtime_error_payload_has_lambda_shape(tmp_path, monkeypatch) -> None:
 def test_runtime_import_and_marshal_errors(tmp_path, monkeypatch) -> None:
     (tmp_path / "bad.py").write_text("def handler(event, context):\n    return object()\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert lambda_runtime.run("nope.handler", {}, 0)["payload"]["errorType"] == "Runtime.ImportModuleError"
-    assert lambda_runtime.run("bad.missing", {}, 0)["payload"]["errorType"] == "Runtime.HandlerNotFound"
-    assert lambda_runtime.run("bad.handler", {}, 0)["payload"]["errorType"] == "Runtime.MarshalError"
+    assert (
+        lambda_runtime.run("nope.handler", {}, 0)["payload"]["errorType"]
+        == "Runtime.ImportModuleError"
+    )
+    assert (
+        lambda_runtime.run("bad.missing", {}, 0)["payload"]["errorType"]
+        == "Runtime.HandlerNotFound"
+    )
+    assert (
+        lambda_runtime.run("bad.handler", {}, 0)["payload"]["errorType"] == "Runtime.MarshalError"
+    )
 
 
 def test_extract_code_once_per_sha(tmp_path, monkeypatch) -> None:

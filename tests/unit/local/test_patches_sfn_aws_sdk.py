@@ -7,9 +7,7 @@ import inspect
 
 from omics_toolkit.local.patches import sfn_aws_sdk
 
-SDK_MODULE = (
-    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk"
-)
+SDK_MODULE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk"
 
 
 def _sdk_class():
@@ -68,7 +66,8 @@ def test_apply_replaces_every_import() -> None:
         name
         for name, mod in sys.modules.items()
         if name.startswith("moto.stepfunctions")
-        and getattr(mod, "boto_client_for", sfn_aws_sdk.boto_client_for) is not sfn_aws_sdk.boto_client_for
+        and getattr(mod, "boto_client_for", sfn_aws_sdk.boto_client_for)
+        is not sfn_aws_sdk.boto_client_for
     ]
     assert stale == [], f"modules still holding moto's boto_client_for: {stale}"
 
@@ -98,7 +97,12 @@ def test_parameters_become_boto_members() -> None:
 
     task = cls.__new__(cls)
     task.resource = Resource()
-    params = {"WorkflowId": "1", "Parameters": {"Sample": "x"}, "RoleArn": "arn", "OutputUri": "s3://b/"}
+    params = {
+        "WorkflowId": "1",
+        "Parameters": {"Sample": "x"},
+        "RoleArn": "arn",
+        "OutputUri": "s3://b/",
+    }
     task._normalise_parameters(params)
     assert params == {
         "workflowId": "1",
@@ -108,7 +112,12 @@ def test_parameters_become_boto_members() -> None:
     }
     response = {"id": "1", "status": "PENDING", "tags": {"k": "v"}}
     Resource.api_action = "getRun"
-    response = {"id": "1", "status": "RUNNING", "creationTime": dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "tags": {"myKey": "v"}}
+    response = {
+        "id": "1",
+        "status": "RUNNING",
+        "creationTime": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        "tags": {"myKey": "v"},
+    }
     task._normalise_response(response)
     assert response == {
         "Id": "1",
