@@ -57,24 +57,44 @@ def load_query(name_or_path: str) -> QueryFile:
     return QueryFile(path.stem, sql, params)
 
 
-def _literal(value: Any, kind: str = "") -> str:
-    """An Athena SQL literal for an execution parameter (strings quoted, quotes doubled)."""
+def to_literal(value: Any) -> str:
+    """The Athena SQL literal for a Python value (an ``ExecutionParameters`` entry).
+
+    ``None`` -> ``NULL``; bool -> ``TRUE``/``FALSE``; int/float -> digits; anything else a string
+    literal with quotes doubled.
+    """
+    if value is None:
+        return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float) and kind != "varchar":
+    if isinstance(value, int | float):
         return repr(value)
-    if kind in ("integer", "bigint", "double"):
-        try:
-            float(value)
-        except ValueError as exc:
-            raise UserError(f"parameter value {value!r} is not a number ({kind})") from exc
-        return str(value)
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def coerce(name: str, value: Any, kind: str) -> Any:
+    """Convert a parameter given as text (CLI ``--param``) to its declared SQL type.
+
+    Raises:
+        UserError: the value is not of the declared type.
+    """
+    try:
+        if kind in ("integer", "bigint", "int"):
+            return int(value)
+        if kind in ("double", "real"):
+            return float(value)
+        if kind == "boolean" and isinstance(value, str):
+            return {"true": True, "false": False}[value.lower()]
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"parameter {name}={value!r} is not a valid {kind}") from exc
+    return value
+
+
 def bind_named(sql: str, values: dict[str, Any], declared: dict[str, tuple[str, str]] | None = None
-               ) -> tuple[str, list[str]]:
-    """Rewrite ``:name`` placeholders to ``?`` and return the ordered execution parameters.
+               ) -> tuple[str, list[Any]]:
+    """Rewrite ``:name`` placeholders to ``?`` and return the parameter values in order.
+
+    Values are coerced to the types declared with ``-- @param`` lines.
 
     Raises:
         UserError: a placeholder has no value, or a value was given for no placeholder.
@@ -89,7 +109,7 @@ def bind_named(sql: str, values: dict[str, Any], declared: dict[str, tuple[str, 
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise UserError(f"unknown query parameter(s): {', '.join(unknown)}; the query uses {sorted(set(names))}")
-    ordered = [_literal(values[n], declared.get(n, ("", ""))[0]) for n in names]
+    ordered = [coerce(n, values[n], declared.get(n, ("", ""))[0]) for n in names]
     return _NAMED.sub("?", body), ordered
 
 
@@ -116,7 +136,8 @@ def run_query(ctx: AwsContext, settings: Settings, sql: str, parameters: list[An
 
     Args:
         sql: Athena (Trino) SQL; ``?`` placeholders when ``parameters`` is given.
-        parameters: values for the ``?`` placeholders, in order (Athena ExecutionParameters).
+        parameters: Python values for the ``?`` placeholders, in order; sent as Athena
+            ExecutionParameters (SQL literals made by :func:`to_literal`).
 
     Returns:
         A DataFrame with Athena's column names and types.
@@ -130,7 +151,7 @@ def run_query(ctx: AwsContext, settings: Settings, sql: str, parameters: list[An
     conn = connect(ctx, settings)
     try:
         cursor = conn.cursor(PandasCursor)
-        params = [p if isinstance(p, str) and p[:1] == "'" else _literal(p) for p in parameters or []]
+        params = [to_literal(p) for p in parameters or []]
         if params:
             cursor.execute(sql, params, paramstyle="qmark")
         else:

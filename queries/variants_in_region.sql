@@ -12,7 +12,8 @@ SELECT sampleid,
        array_join(alternatealleles, ',') AS alternatealleles,
        qual,
        array_join(filters, ';') AS filters,
-       array_join(transform(calls, c -> CAST(c AS varchar)), CASE WHEN phased THEN '|' ELSE '/' END) AS gt,
+       CASE WHEN phased THEN array_join(transform(calls, c -> CAST(c AS varchar)), '|')
+            ELSE array_join(transform(calls, c -> CAST(c AS varchar)), '/') END AS gt,
        depth,
        conditionalquality AS gq
 FROM variants

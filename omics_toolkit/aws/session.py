@@ -106,7 +106,7 @@ def local_context(moto_url: str, omics_url: str, region: str = DEFAULT_REGION) -
     )
     # Default endpoint for every client made from this session, including those libraries such as
     # PyAthena create themselves (botocore's ``endpoint_url`` config variable, as AWS_ENDPOINT_URL).
-    session._session.set_config_variable("endpoint_url", moto_url)
+    session._session.get_component("config_store").set_config_variable("endpoint_url", moto_url)
     return AwsContext(session=session, endpoints={"default": moto_url, "omics": omics_url})
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from omics_toolkit.errors import UserError
-from omics_toolkit.query import QUERIES_DIR, bind_named, load_query
+from omics_toolkit.query import QUERIES_DIR, bind_named, load_query, to_literal
 
 
 def test_bind_named_orders_and_quotes():
@@ -9,7 +9,9 @@ def test_bind_named_orders_and_quotes():
                              {"contig": "q'1", "start": "10", "end": 20},
                              {"start": ("bigint", ""), "end": ("bigint", "")})
     assert sql == "SELECT * FROM v WHERE c = ? AND s < ? AND e > ?"
-    assert params == ["'q''1'", "20", "10"]
+    assert params == ["q'1", 20, 10]
+    assert [to_literal(p) for p in params] == ["'q''1'", "20", "10"]
+    assert to_literal(None) == "NULL" and to_literal(True) == "TRUE" and to_literal(1.5) == "1.5"
 
 
 def test_bind_named_rejects_missing_and_unknown():
@@ -17,7 +19,7 @@ def test_bind_named_rejects_missing_and_unknown():
         bind_named("SELECT :a", {})
     with pytest.raises(UserError, match="unknown query parameter"):
         bind_named("SELECT :a", {"a": 1, "b": 2})
-    with pytest.raises(UserError, match="not a number"):
+    with pytest.raises(UserError, match="not a valid bigint"):
         bind_named("SELECT :a", {"a": "x; DROP"}, {"a": ("bigint", "")})
 
 

@@ -7,6 +7,7 @@ Each module has an idempotent ``apply()`` and names the moto symbols it replaces
 - :mod:`.sfn_aws_sdk`: Step Functions ``aws-sdk:*`` tasks take PascalCase parameters, return
   PascalCase output, send ``omics`` calls to the HealthOmics emulator.
 - :mod:`.athena_sql`: Athena queries really run (sqlglot -> DuckDB over Glue tables' Parquet).
+- :mod:`.sfn_json_path`: definite JSONPaths (``$.a[0].b``) yield a value, not a one-item list.
 - :mod:`.s3_bucket_policy`: conditional ``Deny`` statements (TLS-only policies) apply only when
   their condition holds, as in S3.
 """
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 def apply_all() -> None:
     """Apply every patch (idempotent). Requires moto >=5.2.5,<5.3."""
-    from omics_toolkit.local.patches import athena_sql, lambda_exec, s3_bucket_policy, sfn_aws_sdk
+    from omics_toolkit.local.patches import athena_sql, lambda_exec, s3_bucket_policy, sfn_aws_sdk, sfn_json_path
 
     lambda_exec.apply()
     sfn_aws_sdk.apply()
     athena_sql.apply()
     s3_bucket_policy.apply()
+    sfn_json_path.apply()
