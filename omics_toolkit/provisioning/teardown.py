@@ -105,7 +105,8 @@ class Teardown(Provisioner):
         athena = self.ctx.client("athena")
         name = self.names.workgroup
         try:
-            athena.get_work_group(WorkGroup=name)
+            if not athena.get_work_group(WorkGroup=name).get("WorkGroup"):
+                return
         except ClientError:
             return
         arn = self.arn("athena", f"workgroup/{name}")

@@ -36,6 +36,12 @@ def test_upload_to_queryable_variants(local_stack, tmp_path):
     status = wait_for_execution(sfn, arn, poll_seconds=1, timeout_seconds=600)
     assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
 
+    # Inputs are tagged for lifecycle, contents untouched.
+    tags = s3.get_object_tagging(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")["TagSet"]
+    assert {"Key": LIFECYCLE_TAG, "Value": "processed"} in tags
+    body = s3.get_object(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")["Body"].read()
+    assert body == r1.read_bytes()
+
     # Same content uploaded again: no second execution.
     upload_pair(s3, dep.names.input_bucket, r1, r2)
     assert len(list_executions(sfn, dep.state_machine_arn)) == 1
@@ -59,8 +65,3 @@ def test_upload_to_queryable_variants(local_stack, tmp_path):
     summary = run_query(ctx, settings, load_query("sample_summary").sql)
     assert int(summary.loc[0, "snvs"]) >= 14
 
-    # Inputs are tagged for lifecycle, tags merged, contents untouched.
-    tags = s3.get_object_tagging(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")["TagSet"]
-    assert {"Key": LIFECYCLE_TAG, "Value": "processed"} in tags
-    body = s3.get_object(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")["Body"].read()
-    assert body == r1.read_bytes()
