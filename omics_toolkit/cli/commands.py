@@ -152,6 +152,8 @@ def demo(ctx: typer.Context) -> None:
         err.print(f"[dim]{timing}[/dim]")
         out.print(f"{len(result.variants)} variant(s) of NA12878 queried through Athena.")
         out.print(f"GIAB truth SNVs found at their exact positions: [bold]{found}/{total}[/bold]")
+        err.print("The local stack keeps running: try `omics-toolkit runs` or `omics-toolkit query --file "
+                  "sample_summary`; stop it with `omics-toolkit local stop`.")
     if found != total:
         raise UserError(f"missing truth SNVs: {result.missing}")
 
