@@ -7,3 +7,4 @@ test:
 	bash scripts/test.sh
 check: setup
 	.venv/bin/ruff check omics_toolkit lambdas tests
+	.venv/bin/ruff format --check omics_toolkit lambdas tests

@@ -92,7 +92,9 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
             raise ConfigError(f"{path}: {exc}") from exc
         unknown = set(data) - names
         if unknown:
-            raise ConfigError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(names)}")
+            raise ConfigError(
+                f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(names)}"
+            )
         values.update(data)
     elif config_file is not None:
         raise ConfigError(f"config file {config_file} does not exist")

@@ -53,14 +53,21 @@ class DemoResult:
 
 def truth_found(variants: pd.DataFrame, truth: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """Truth SNVs whose 0-based ``start`` (POS - 1) is called as an SNV at that position."""
-    called = {(str(r.contigname), int(r.start)) for r in variants.itertuples()
-              if len(str(r.referenceallele)) == 1}
+    called = {
+        (str(r.contigname), int(r.start))
+        for r in variants.itertuples()
+        if len(str(r.referenceallele)) == 1
+    }
     return [(contig, pos) for contig, pos in truth if (contig, pos - 1) in called]
 
 
-def run_demo(settings: Settings, *, on_phase: Callable[[str], None] = lambda _: None,
-             on_action: Callable[[Action], None] = lambda _: None,
-             on_step: Callable[[ExecutionStatus], None] = lambda _: None) -> DemoResult:
+def run_demo(
+    settings: Settings,
+    *,
+    on_phase: Callable[[str], None] = lambda _: None,
+    on_action: Callable[[Action], None] = lambda _: None,
+    on_step: Callable[[ExecutionStatus], None] = lambda _: None,
+) -> DemoResult:
     """Fetch the data, start the local stack, provision, upload, follow the run, query, compare.
 
     Raises:
@@ -73,7 +80,9 @@ def run_demo(settings: Settings, *, on_phase: Callable[[str], None] = lambda _: 
         seconds[name] = time.monotonic()
         on_phase(name)
 
-    settings = replace(settings, poll_interval_seconds=min(settings.poll_interval_seconds, DEMO_POLL_SECONDS))
+    settings = replace(
+        settings, poll_interval_seconds=min(settings.poll_interval_seconds, DEMO_POLL_SECONDS)
+    )
     phase("check tools")
     data.require_tools(*TOOLS)
     phase("fetch data")
@@ -98,17 +107,28 @@ def run_demo(settings: Settings, *, on_phase: Callable[[str], None] = lambda _: 
     _wait_until_started(sfn, execution_arn)
     status = wait_for_execution(sfn, execution_arn, on_step=on_step, poll_seconds=1.0)
     if status.status != "SUCCEEDED":
-        raise PipelineError(f"execution {status.name} {status.status} at {status.step}: "
-                            f"{status.error}: {status.cause}")
+        raise PipelineError(
+            f"execution {status.name} {status.status} at {status.step}: "
+            f"{status.error}: {status.cause}"
+        )
     phase("query")
-    variants = run_query(ctx, settings, 'SELECT contigname, start, "end", referenceallele, alternatealleles, '
-                         "qual, calls FROM variants WHERE sampleid = ? ORDER BY contigname, start",
-                         [SAMPLE])
+    variants = run_query(
+        ctx,
+        settings,
+        'SELECT contigname, start, "end", referenceallele, alternatealleles, '
+        "qual, calls FROM variants WHERE sampleid = ? ORDER BY contigname, start",
+        [SAMPLE],
+    )
     phase("done")
     names = list(seconds)
     durations = {a: seconds[b] - seconds[a] for a, b in zip(names, names[1:], strict=False)}
-    return DemoResult(truth=truth, found=truth_found(variants, truth), variants=variants,
-                      execution=status, seconds=durations)
+    return DemoResult(
+        truth=truth,
+        found=truth_found(variants, truth),
+        variants=variants,
+        execution=status,
+        seconds=durations,
+    )
 
 
 def _wait_until_started(sfn: Any, execution_arn: str, timeout_seconds: float = 60) -> None:
@@ -122,5 +142,6 @@ def _wait_until_started(sfn: Any, execution_arn: str, timeout_seconds: float = 6
             if time.monotonic() > deadline:
                 raise PipelineError(
                     f"no execution {execution_arn.rsplit(':', 1)[-1]} {timeout_seconds:.0f} s after upload: "
-                    "check the pair detector's logs (/aws/lambda/<deployment>-pair-detector)") from exc
+                    "check the pair detector's logs (/aws/lambda/<deployment>-pair-detector)"
+                ) from exc
             time.sleep(0.5)

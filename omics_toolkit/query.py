@@ -90,8 +90,9 @@ def coerce(name: str, value: Any, kind: str) -> Any:
     return value
 
 
-def bind_named(sql: str, values: dict[str, Any], declared: dict[str, tuple[str, str]] | None = None
-               ) -> tuple[str, list[Any]]:
+def bind_named(
+    sql: str, values: dict[str, Any], declared: dict[str, tuple[str, str]] | None = None
+) -> tuple[str, list[Any]]:
     """Rewrite ``:name`` placeholders to ``?`` and return the parameter values in order.
 
     Values are coerced to the types declared with ``-- @param`` lines.
@@ -105,10 +106,14 @@ def bind_named(sql: str, values: dict[str, Any], declared: dict[str, tuple[str, 
     names = _NAMED.findall(body)
     missing = sorted({n for n in names if n not in values})
     if missing:
-        raise UserError(f"missing query parameter(s): {', '.join(missing)} (pass --param name=value)")
+        raise UserError(
+            f"missing query parameter(s): {', '.join(missing)} (pass --param name=value)"
+        )
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise UserError(f"unknown query parameter(s): {', '.join(unknown)}; the query uses {sorted(set(names))}")
+        raise UserError(
+            f"unknown query parameter(s): {', '.join(unknown)}; the query uses {sorted(set(names))}"
+        )
     ordered = [coerce(n, values[n], declared.get(n, ("", ""))[0]) for n in names]
     return _NAMED.sub("?", body), ordered
 
@@ -124,14 +129,19 @@ def connect(ctx: AwsContext, settings: Settings) -> Any:
     if ctx.is_local:
         kwargs["endpoint_url"] = ctx.endpoints["default"]
     return athena_connect(
-        session=ctx.session, region_name=ctx.region, work_group=names.workgroup,
-        schema_name=names.glue_database, s3_staging_dir=names.athena_output_uri,
-        poll_interval=0.2 if ctx.is_local else 1.0, **kwargs,
+        session=ctx.session,
+        region_name=ctx.region,
+        work_group=names.workgroup,
+        schema_name=names.glue_database,
+        s3_staging_dir=names.athena_output_uri,
+        poll_interval=0.2 if ctx.is_local else 1.0,
+        **kwargs,
     )
 
 
-def run_query(ctx: AwsContext, settings: Settings, sql: str, parameters: list[Any] | None = None
-              ) -> pd.DataFrame:
+def run_query(
+    ctx: AwsContext, settings: Settings, sql: str, parameters: list[Any] | None = None
+) -> pd.DataFrame:
     """Run SQL through Athena (StartQueryExecution, GetQueryExecution, S3 result CSV).
 
     Args:
@@ -163,8 +173,13 @@ def run_query(ctx: AwsContext, settings: Settings, sql: str, parameters: list[An
         conn.close()
 
 
-def query(sql: str, parameters: list[Any] | dict[str, Any] | None = None, *,
-          settings: Settings | None = None, ctx: AwsContext | None = None) -> pd.DataFrame:
+def query(
+    sql: str,
+    parameters: list[Any] | dict[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    ctx: AwsContext | None = None,
+) -> pd.DataFrame:
     """Notebook entry point: SQL -> DataFrame against the configured deployment.
 
     ``parameters`` is a list for ``?`` placeholders or a dict for ``:name`` placeholders.

@@ -20,7 +20,10 @@ _aws = environment_context()
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     outputs = resolve_outputs(
-        _aws.client("omics"), _aws.client("s3"), run_id=event["runId"], output_uri=event["outputUri"]
+        _aws.client("omics"),
+        _aws.client("s3"),
+        run_id=event["runId"],
+        output_uri=event["outputUri"],
     )
     logger.info("run outputs", extra=outputs)
     return outputs

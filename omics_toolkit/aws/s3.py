@@ -61,7 +61,9 @@ def merge_object_tags(s3: Any, uri: str, tags: dict[str, str]) -> dict[str, str]
     """
     bucket, key = parse_s3_uri(uri)
     with translate("s3", "GetObjectTagging"):
-        current = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+        current = {
+            t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+        }
     merged = {**current, **tags}
     if merged == current:
         return current

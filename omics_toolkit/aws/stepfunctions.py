@@ -10,7 +10,9 @@ from botocore.exceptions import ClientError
 from omics_toolkit.aws.errors import error_code
 
 
-def start_execution_once(sfn: Any, state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
+def start_execution_once(
+    sfn: Any, state_machine_arn: str, name: str, payload: dict[str, Any]
+) -> bool:
     """Start an execution named ``name`` unless one with that name exists (StartExecution).
 
     Returns:

@@ -20,34 +20,51 @@ def _context(ctx: typer.Context):  # type: ignore[no-untyped-def]
 
 def provision(
     ctx: typer.Context,
-    reference: Annotated[str | None, typer.Option(help="Reference FASTA (file or s3:// URI) for the reference store.")] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Reference FASTA (file or s3:// URI) for the reference store."),
+    ] = None,
 ) -> None:
     """Create or update every resource of the deployment (idempotent: a re-run changes nothing)."""
     from omics_toolkit.provisioning.provision import Provisioner
 
     st = state(ctx)
     prov = Provisioner(_context(ctx), st.settings, report=None if st.json_output else print_action)
-    err.print(f"provisioning deployment [bold]{st.settings.deployment}[/bold] ({st.settings.target}, {prov.ctx.region})")
+    err.print(
+        f"provisioning deployment [bold]{st.settings.deployment}[/bold] ({st.settings.target}, {prov.ctx.region})"
+    )
     dep = prov.apply(reference)
     changed = [a for a in prov.actions if a.action != "unchanged"]
     if st.json_output:
-        emit_json({"actions": [a.__dict__ for a in prov.actions], "state_machine_arn": dep.state_machine_arn,
-                   "input_bucket": dep.names.input_bucket, "output_bucket": dep.names.output_bucket})
+        emit_json(
+            {
+                "actions": [a.__dict__ for a in prov.actions],
+                "state_machine_arn": dep.state_machine_arn,
+                "input_bucket": dep.names.input_bucket,
+                "output_bucket": dep.names.output_bucket,
+            }
+        )
         return
-    out.print(f"{len(changed)} change(s), {len(prov.actions) - len(changed)} unchanged. "
-              f"Upload FASTQ pairs to s3://{dep.names.input_bucket}/fastq/")
+    out.print(
+        f"{len(changed)} change(s), {len(prov.actions) - len(changed)} unchanged. "
+        f"Upload FASTQ pairs to s3://{dep.names.input_bucket}/fastq/"
+    )
 
 
 def teardown(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-    force_delete_data: Annotated[bool, typer.Option(help="Also delete buckets and stores that still hold data.")] = False,
+    force_delete_data: Annotated[
+        bool, typer.Option(help="Also delete buckets and stores that still hold data.")
+    ] = False,
 ) -> None:
     """Delete the deployment's resources (only those tagged with its name)."""
     from omics_toolkit.provisioning.teardown import Teardown
 
     st = state(ctx)
-    if not yes and not typer.confirm(f"Delete deployment {st.settings.deployment!r} ({st.settings.target})?"):
+    if not yes and not typer.confirm(
+        f"Delete deployment {st.settings.deployment!r} ({st.settings.target})?"
+    ):
         raise typer.Abort()
     td = Teardown(_context(ctx), st.settings, report=None if st.json_output else print_action)
     actions = td.run(force_delete_data=force_delete_data)
@@ -62,7 +79,9 @@ def upload(
     ctx: typer.Context,
     r1: Annotated[Path, typer.Argument(help="Mate 1 FASTQ (.fastq/.fq, gzip or not).")],
     r2: Annotated[Path, typer.Argument(help="Mate 2 FASTQ.")],
-    sample: Annotated[str | None, typer.Option(help="Sample id (default: from the file names).")] = None,
+    sample: Annotated[
+        str | None, typer.Option(help="Sample id (default: from the file names).")
+    ] = None,
 ) -> None:
     """Upload a FASTQ pair to the input bucket; the pipeline starts when both mates are there."""
     from omics_toolkit.pipeline.upload import upload_pair
@@ -75,8 +94,10 @@ def upload(
     if st.json_output:
         emit_json(result)
     else:
-        out.print(f"uploaded {result['r1']} and {result['r2']}\nexecution: {result['execution_name']} "
-                  "(follow with `omics-toolkit runs`)")
+        out.print(
+            f"uploaded {result['r1']} and {result['r2']}\nexecution: {result['execution_name']} "
+            "(follow with `omics-toolkit runs`)"
+        )
 
 
 def runs(ctx: typer.Context) -> None:
@@ -87,20 +108,38 @@ def runs(ctx: typer.Context) -> None:
 
     st = state(ctx)
     dep = discover(Provisioner(_context(ctx), st.settings))
-    items = list_status(dep.names and _context(ctx).client("stepfunctions"), dep.require("state_machine_arn"))
+    items = list_status(
+        dep.names and _context(ctx).client("stepfunctions"), dep.require("state_machine_arn")
+    )
     if st.json_output:
         emit_json([i.as_dict() for i in items])
         return
-    table("pipeline executions", ["sample", "status", "step", "started", "execution", "cause"],
-          [[i.sample, i.status, i.step, i.started.strftime("%Y-%m-%d %H:%M:%S"), i.name,
-            (i.cause or "")[:120]] for i in items])
+    table(
+        "pipeline executions",
+        ["sample", "status", "step", "started", "execution", "cause"],
+        [
+            [
+                i.sample,
+                i.status,
+                i.step,
+                i.started.strftime("%Y-%m-%d %H:%M:%S"),
+                i.name,
+                (i.cause or "")[:120],
+            ]
+            for i in items
+        ],
+    )
 
 
 def query(
     ctx: typer.Context,
     sql: Annotated[str | None, typer.Argument(help="SQL (Athena engine v3 dialect).")] = None,
-    file: Annotated[str | None, typer.Option("--file", "-f", help="queries/<name>.sql or a path.")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="name=value for :name placeholders.")] = None,
+    file: Annotated[
+        str | None, typer.Option("--file", "-f", help="queries/<name>.sql or a path.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="name=value for :name placeholders.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Run SQL through Athena against the deployment's variant data."""
@@ -146,14 +185,23 @@ def demo(ctx: typer.Context) -> None:
     found, total = len(result.found), len(result.truth)
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     if st.json_output:
-        emit_json({"found": found, "total": total, "missing": result.missing,
-                   "variants": len(result.variants), "seconds": result.seconds})
+        emit_json(
+            {
+                "found": found,
+                "total": total,
+                "missing": result.missing,
+                "variants": len(result.variants),
+                "seconds": result.seconds,
+            }
+        )
     else:
         err.print(f"[dim]{timing}[/dim]")
         out.print(f"{len(result.variants)} variant(s) of NA12878 queried through Athena.")
         out.print(f"GIAB truth SNVs found at their exact positions: [bold]{found}/{total}[/bold]")
-        err.print("The local stack keeps running: try `omics-toolkit runs` or `omics-toolkit query --file "
-                  "sample_summary`; stop it with `omics-toolkit local stop`.")
+        err.print(
+            "The local stack keeps running: try `omics-toolkit runs` or `omics-toolkit query --file "
+            "sample_summary`; stop it with `omics-toolkit local stop`."
+        )
     if found != total:
         raise UserError(f"missing truth SNVs: {result.missing}")
 
@@ -166,12 +214,29 @@ def doctor(ctx: typer.Context) -> None:
 
     st = state(ctx)
     rows = []
-    for tool, pkg in (("bwa", "bwa"), ("samtools", "samtools"), ("bcftools", "bcftools"),
-                      ("tabix", "tabix"), ("apt-get", "apt"), ("dpkg-deb", "dpkg")):
+    for tool, pkg in (
+        ("bwa", "bwa"),
+        ("samtools", "samtools"),
+        ("bcftools", "bcftools"),
+        ("tabix", "tabix"),
+        ("apt-get", "apt"),
+        ("dpkg-deb", "dpkg"),
+    ):
         rows.append([tool, "ok" if shutil.which(tool) else f"missing: apt-get install {pkg}"])
-    for module, extra in (("moto", "local"), ("WDL", "local"), ("duckdb", "local"), ("sqlglot", "local"),
-                          ("cyvcf2", "local"), ("pyathena", "core")):
-        rows.append([module, "ok" if find_spec(module) else f"missing: pip install 'omics-toolkit[{extra}]'"])
+    for module, extra in (
+        ("moto", "local"),
+        ("WDL", "local"),
+        ("duckdb", "local"),
+        ("sqlglot", "local"),
+        ("cyvcf2", "local"),
+        ("pyathena", "core"),
+    ):
+        rows.append(
+            [
+                module,
+                "ok" if find_spec(module) else f"missing: pip install 'omics-toolkit[{extra}]'",
+            ]
+        )
     running = stack.status(st.settings.local_dir)
     rows.append(["local stack", f"running (pid {running['pid']})" if running else "not running"])
     table("omics-toolkit doctor", ["check", "result"], rows)

@@ -41,8 +41,14 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     out.print(t)
 
 
-ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "unchanged": "dim",
-                "kept": "magenta", "absent": "dim"}
+ACTION_STYLE = {
+    "create": "green",
+    "update": "yellow",
+    "delete": "red",
+    "unchanged": "dim",
+    "kept": "magenta",
+    "absent": "dim",
+}
 
 
 def print_action(action: Any) -> None:

@@ -6,7 +6,9 @@ import typer
 
 from omics_toolkit.cli.common import emit_json, err, out, state
 
-app = typer.Typer(help="The embedded local stack (moto + HealthOmics emulator) on loopback.", no_args_is_help=True)
+app = typer.Typer(
+    help="The embedded local stack (moto + HealthOmics emulator) on loopback.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -19,9 +21,13 @@ def start(ctx: typer.Context) -> None:
     if st.json_output:
         emit_json(record)
         return
-    out.print(f"local stack running (pid {record['pid']})\n  moto:  {record['moto']}\n  omics: {record['omics']}")
+    out.print(
+        f"local stack running (pid {record['pid']})\n  moto:  {record['moto']}\n  omics: {record['omics']}"
+    )
     if record.get("not_restored"):
-        err.print(f"[yellow]not restored from the previous run:[/yellow] {', '.join(record['not_restored'])}")
+        err.print(
+            f"[yellow]not restored from the previous run:[/yellow] {', '.join(record['not_restored'])}"
+        )
 
 
 @app.command()

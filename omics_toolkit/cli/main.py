@@ -34,16 +34,25 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    deployment: Annotated[str | None, typer.Option("--deployment", "-d", help="Deployment name (prefixes every resource).")] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option("--deployment", "-d", help="Deployment name (prefixes every resource)."),
+    ] = None,
     target: Annotated[str | None, typer.Option(help="'local' (embedded stack) or 'aws'.")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
     profile: Annotated[str | None, typer.Option(help="AWS named profile (target aws).")] = None,
-    config: Annotated[Path | None, typer.Option(help="Config file (default ./omics-toolkit.toml).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Config file (default ./omics-toolkit.toml).")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks for every error.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
 ) -> None:
-    settings = load_settings(config, deployment=deployment, target=target, region=region, profile=profile)
+    settings = load_settings(
+        config, deployment=deployment, target=target, region=region, profile=profile
+    )
     ctx.obj = State(settings=settings, json_output=json_output, debug=debug)
 
 

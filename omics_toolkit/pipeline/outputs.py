@@ -35,7 +35,9 @@ def resolve_outputs(omics: Any, s3: Any, *, run_id: str, output_uri: str) -> dic
     try:
         summary = get_json(s3, f"{base}/logs/outputs.json")
     except ResourceNotFoundError as exc:
-        raise RunOutputsMissingError(f"run {run_id}: no output summary at {base}/logs/outputs.json") from exc
+        raise RunOutputsMissingError(
+            f"run {run_id}: no output summary at {base}/logs/outputs.json"
+        ) from exc
     by_name = {key.rsplit(".", 1)[-1]: value for key, value in summary.items()}
     missing = [name for name in REQUIRED_OUTPUTS if not isinstance(by_name.get(name), str)]
     if missing:

@@ -47,16 +47,28 @@ def describe(sfn: Any, execution_arn: str) -> ExecutionStatus:
     """Execution status with its current step (DescribeExecution + GetExecutionHistory)."""
     ex = sfn.describe_execution(executionArn=execution_arn)
     # Newest events first; the highest event id wins either way (moto ignores reverseOrder).
-    history = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)
+    history = sfn.get_execution_history(
+        executionArn=execution_arn, reverseOrder=True, maxResults=100
+    )
     entered = [e for e in history["events"] if "stateEnteredEventDetails" in e]
-    step = max(entered, key=lambda e: e["id"])["stateEnteredEventDetails"]["name"] if entered else None
+    step = (
+        max(entered, key=lambda e: e["id"])["stateEnteredEventDetails"]["name"] if entered else None
+    )
     try:
         sample = json.loads(ex.get("input", "{}")).get("sample")
     except json.JSONDecodeError:
         sample = None
-    return ExecutionStatus(name=ex["name"], sample=sample, status=ex["status"], step=step,
-                           started=ex["startDate"], stopped=ex.get("stopDate"), error=ex.get("error"),
-                           cause=ex.get("cause"), arn=ex["executionArn"])
+    return ExecutionStatus(
+        name=ex["name"],
+        sample=sample,
+        status=ex["status"],
+        step=step,
+        started=ex["startDate"],
+        stopped=ex.get("stopDate"),
+        error=ex.get("error"),
+        cause=ex.get("cause"),
+        arn=ex["executionArn"],
+    )
 
 
 def list_status(sfn: Any, state_machine_arn: str) -> list[ExecutionStatus]:
@@ -64,9 +76,15 @@ def list_status(sfn: Any, state_machine_arn: str) -> list[ExecutionStatus]:
     return [describe(sfn, e["executionArn"]) for e in list_executions(sfn, state_machine_arn)]
 
 
-def wait_for_execution(sfn: Any, execution_arn: str, *, on_step: Callable[[ExecutionStatus], None] | None = None,
-                       poll_seconds: float = 1.0, timeout_seconds: float = 3600,
-                       sleep: Callable[[float], None] = time.sleep) -> ExecutionStatus:
+def wait_for_execution(
+    sfn: Any,
+    execution_arn: str,
+    *,
+    on_step: Callable[[ExecutionStatus], None] | None = None,
+    poll_seconds: float = 1.0,
+    timeout_seconds: float = 3600,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ExecutionStatus:
     """Poll an execution until it stops; ``on_step`` is called whenever the step or status changes.
 
     Raises:

@@ -32,8 +32,9 @@ class TriggerResult:
     execution_name: str | None = None
 
 
-def execution_input(sample: str, bucket: str, r1_key: str, r2_key: str, name: str,
-                    poll_interval_seconds: int) -> dict[str, Any]:
+def execution_input(
+    sample: str, bucket: str, r1_key: str, r2_key: str, name: str, poll_interval_seconds: int
+) -> dict[str, Any]:
     """The state machine's input for one pair (see statemachines/germline.asl.json)."""
     return {
         "sample": sample,
@@ -45,8 +46,15 @@ def execution_input(sample: str, bucket: str, r1_key: str, r2_key: str, name: st
     }
 
 
-def handle_object(s3: Any, sfn: Any, *, bucket: str, raw_key: str, state_machine_arn: str,
-                  poll_interval_seconds: int) -> TriggerResult:
+def handle_object(
+    s3: Any,
+    sfn: Any,
+    *,
+    bucket: str,
+    raw_key: str,
+    state_machine_arn: str,
+    poll_interval_seconds: int,
+) -> TriggerResult:
     """Start the pipeline for the pair ``raw_key`` belongs to, once both mates exist.
 
     Args:
@@ -59,22 +67,37 @@ def handle_object(s3: Any, sfn: Any, *, bucket: str, raw_key: str, state_machine
     mate = parse_mate(key)
     if mate is None:
         return TriggerResult(key=key, action="ignored")
-    heads = {mate.key: head_object(s3, bucket, mate.key), mate.mate_key: head_object(s3, bucket, mate.mate_key)}
+    heads = {
+        mate.key: head_object(s3, bucket, mate.key),
+        mate.mate_key: head_object(s3, bucket, mate.mate_key),
+    }
     if heads[mate.key] is None or heads[mate.mate_key] is None:
         return TriggerResult(key=key, action="waiting", sample=mate.sample)
     r1 = (mate.r1_key, str(heads[mate.r1_key]["ETag"]))  # type: ignore[index]
     r2 = (mate.r2_key, str(heads[mate.r2_key]["ETag"]))  # type: ignore[index]
     name = execution_name(mate.sample, r1, r2)
-    payload = execution_input(mate.sample, bucket, mate.r1_key, mate.r2_key, name, poll_interval_seconds)
+    payload = execution_input(
+        mate.sample, bucket, mate.r1_key, mate.r2_key, name, poll_interval_seconds
+    )
     started = start_execution_once(sfn, state_machine_arn, name, payload)
-    log.info("pair %s/%s -> execution %s (%s)", mate.r1_key, mate.r2_key, name,
-             "started" if started else "already exists")
-    return TriggerResult(key=key, action="started" if started else "already-started",
-                         sample=mate.sample, execution_name=name)
+    log.info(
+        "pair %s/%s -> execution %s (%s)",
+        mate.r1_key,
+        mate.r2_key,
+        name,
+        "started" if started else "already exists",
+    )
+    return TriggerResult(
+        key=key,
+        action="started" if started else "already-started",
+        sample=mate.sample,
+        execution_name=name,
+    )
 
 
-def handle_s3_event(event: dict[str, Any], s3: Any, sfn: Any, *, state_machine_arn: str,
-                    poll_interval_seconds: int) -> list[dict[str, Any]]:
+def handle_s3_event(
+    event: dict[str, Any], s3: Any, sfn: Any, *, state_machine_arn: str, poll_interval_seconds: int
+) -> list[dict[str, Any]]:
     """Handle every record of an S3 event notification (not only the first).
 
     Returns:
@@ -85,7 +108,8 @@ def handle_s3_event(event: dict[str, Any], s3: Any, sfn: Any, *, state_machine_a
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue
         result = handle_object(
-            s3, sfn,
+            s3,
+            sfn,
             bucket=record["s3"]["bucket"]["name"],
             raw_key=record["s3"]["object"]["key"],
             state_machine_arn=state_machine_arn,

@@ -35,8 +35,11 @@ def plan_upload(first: Path, second: Path, sample: str | None) -> UploadPlan:
             raise UserError(f"{path} does not exist")
     if sample:
         ext = ".fastq.gz" if first.name.endswith(".gz") else ".fastq"
-        return UploadPlan(sample, (first, f"{INPUT_PREFIX}{sample}_R1{ext}"),
-                          (second, f"{INPUT_PREFIX}{sample}_R2{ext}"))
+        return UploadPlan(
+            sample,
+            (first, f"{INPUT_PREFIX}{sample}_R1{ext}"),
+            (second, f"{INPUT_PREFIX}{sample}_R2{ext}"),
+        )
     m1, m2 = parse_mate(first.name), parse_mate(second.name)
     if not m1 or not m2 or m1.mate_key != m2.key:
         raise UserError(
@@ -48,7 +51,9 @@ def plan_upload(first: Path, second: Path, sample: str | None) -> UploadPlan:
     return UploadPlan(m1.sample, (first, INPUT_PREFIX + m1.key), (second, INPUT_PREFIX + m2.key))
 
 
-def upload_pair(s3: Any, bucket: str, first: Path, second: Path, sample: str | None = None) -> dict[str, str]:
+def upload_pair(
+    s3: Any, bucket: str, first: Path, second: Path, sample: str | None = None
+) -> dict[str, str]:
     """Upload both mates (S3 PutObject via managed transfer); the second upload triggers the run.
 
     Returns:
@@ -60,5 +65,9 @@ def upload_pair(s3: Any, bucket: str, first: Path, second: Path, sample: str | N
         s3.upload_file(str(path), bucket, key)
         etags.append(s3.head_object(Bucket=bucket, Key=key)["ETag"])
     k1, k2 = plan.mate1[1], plan.mate2[1]
-    return {"sample": plan.sample, "r1": f"s3://{bucket}/{k1}", "r2": f"s3://{bucket}/{k2}",
-            "execution_name": execution_name(plan.sample, (k1, etags[0]), (k2, etags[1]))}
+    return {
+        "sample": plan.sample,
+        "r1": f"s3://{bucket}/{k1}",
+        "r2": f"s3://{bucket}/{k2}",
+        "execution_name": execution_name(plan.sample, (k1, etags[0]), (k2, etags[1])),
+    }

@@ -11,12 +11,14 @@ def trust(service: str, account: str) -> Doc:
     """Trust policy for an AWS service principal, limited to this account (confused deputy)."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-        }],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
     }
 
 
@@ -34,17 +36,20 @@ def allow(actions: list[str], resources: list[str], condition: Doc | None = None
 def tls_only_bucket_policy(bucket: str, partition: str = "aws") -> Doc:
     """Deny every request to the bucket that does not use TLS."""
     arn = f"arn:{partition}:s3:::{bucket}"
-    return policy({
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    })
+    return policy(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
 
 
 def lambda_logs(partition: str, region: str, account: str, function: str) -> Doc:
     group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}"
-    return allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                 [group, f"{group}:*"])
+    return allow(
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [group, f"{group}:*"]
+    )

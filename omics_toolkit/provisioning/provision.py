@@ -103,8 +103,13 @@ class Provisioner:
         sleep: injectable for tests; used while waiting for asynchronous HealthOmics jobs.
     """
 
-    def __init__(self, ctx: AwsContext, settings: Settings, report: Reporter | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        ctx: AwsContext,
+        settings: Settings,
+        report: Reporter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.ctx = ctx
         self.settings = settings
         self.names = Names(settings.deployment, ctx.account_id, ctx.region)
@@ -126,8 +131,13 @@ class Provisioner:
         account = self.ctx.account_id if service not in ("s3",) else ""
         return f"arn:{self.partition}:{service}:{reg}:{account}:{resource}"
 
-    def _wait(self, what: str, get_status: Callable[[], tuple[str, str]], done: set[str],
-              timeout_seconds: float = 3600) -> None:
+    def _wait(
+        self,
+        what: str,
+        get_status: Callable[[], tuple[str, str]],
+        done: set[str],
+        timeout_seconds: float = 3600,
+    ) -> None:
         deadline = time.monotonic() + timeout_seconds
         while True:
             status, message = get_status()
@@ -154,19 +164,36 @@ class Provisioner:
             s3.create_bucket(**kwargs)
             created = True
         changes: list[str] = []
-        block = {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
-                                   "RestrictPublicBuckets")}
+        block = {
+            k: True
+            for k in (
+                "BlockPublicAcls",
+                "IgnorePublicAcls",
+                "BlockPublicPolicy",
+                "RestrictPublicBuckets",
+            )
+        }
         try:
-            current_block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+            current_block = s3.get_public_access_block(Bucket=bucket)[
+                "PublicAccessBlockConfiguration"
+            ]
         except ClientError:
             current_block = {}
         if current_block != block:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
             changes.append("public access block")
-        sse = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-                          "BucketKeyEnabled": True}]}
+        sse = {
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        }
         try:
-            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+                "Rules"
+            ]
             current_sse = rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
         except ClientError:
             current_sse = None
@@ -189,26 +216,43 @@ class Provisioner:
         except ClientError:
             current_rules = []
         if _canon(current_rules) != _canon(lifecycle):
-            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle})
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle}
+            )
             changes.append("lifecycle rules")
         try:
-            current_tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+            current_tags = {
+                t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+            }
         except ClientError:
             current_tags = {}
         if {**current_tags, **self.tags} != current_tags:
-            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tags_list({**current_tags, **self.tags})})
+            s3.put_bucket_tagging(
+                Bucket=bucket, Tagging={"TagSet": _tags_list({**current_tags, **self.tags})}
+            )
             changes.append("tags")
-        self._record("s3 bucket", bucket, "create" if created else ("update" if changes else "unchanged"),
-                     ", ".join(changes) if not created else "")
+        self._record(
+            "s3 bucket",
+            bucket,
+            "create" if created else ("update" if changes else "unchanged"),
+            ", ".join(changes) if not created else "",
+        )
 
     def lifecycle_rules(self, prefix_days: int) -> list[dict[str, Any]]:
         """Processed objects (tagged by the pipeline) move to Glacier Instant Retrieval; never expire."""
         return [
-            {"ID": "processed-to-glacier-ir", "Status": "Enabled",
-             "Filter": {"Tag": {"Key": LIFECYCLE_TAG, "Value": "processed"}},
-             "Transitions": [{"Days": prefix_days, "StorageClass": "GLACIER_IR"}]},
-            {"ID": "abort-incomplete-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
-             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+            {
+                "ID": "processed-to-glacier-ir",
+                "Status": "Enabled",
+                "Filter": {"Tag": {"Key": LIFECYCLE_TAG, "Value": "processed"}},
+                "Transitions": [{"Days": prefix_days, "StorageClass": "GLACIER_IR"}],
+            },
+            {
+                "ID": "abort-incomplete-uploads",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            },
         ]
 
     # ----------------------------------------------------------------- IAM
@@ -226,16 +270,23 @@ class Provisioner:
         except ClientError as exc:
             if error_code(exc) != "NoSuchEntity":
                 raise
-            role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_doc),
-                                   Description=f"omics-toolkit {self.names.deployment}: {service}",
-                                   Tags=_tags_list(self.tags))["Role"]
+            role = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(trust_doc),
+                Description=f"omics-toolkit {self.names.deployment}: {service}",
+                Tags=_tags_list(self.tags),
+            )["Role"]
             action, changes = "create", []
         try:
-            current = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")["PolicyDocument"]
+            current = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")[
+                "PolicyDocument"
+            ]
         except ClientError:
             current = None
         if current is None or _canon(current) != _canon(inline):
-            iam.put_role_policy(RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline))
+            iam.put_role_policy(
+                RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline)
+            )
             if action != "create":
                 changes.append("inline policy")
         if changes:
@@ -244,23 +295,30 @@ class Provisioner:
         return str(role["Arn"])
 
     # ----------------------------------------------------------------- HealthOmics
-    def _find_by_name(self, list_op: str, key: str, name: str, **kwargs: Any) -> dict[str, Any] | None:
+    def _find_by_name(
+        self, list_op: str, key: str, name: str, **kwargs: Any
+    ) -> dict[str, Any] | None:
         omics = self.ctx.client("omics")
         for page in omics.get_paginator(list_op).paginate(**kwargs):
             for item in page[key]:
-                if item.get("name") == name and item.get("status") not in ("DELETING", "DELETED", "FAILED"):
+                if item.get("name") == name and item.get("status") not in (
+                    "DELETING",
+                    "DELETED",
+                    "FAILED",
+                ):
                     return dict(item)
         return None
 
     def ensure_reference_store(self) -> str:
         omics = self.ctx.client("omics")
         name = self.names.reference_store
-        found = self._find_by_name("list_reference_stores", "referenceStores", name, filter={"name": name})
+        found = self._find_by_name(
+            "list_reference_stores", "referenceStores", name, filter={"name": name}
+        )
         if found:
             self._record("reference store", name, "unchanged", found["id"])
             return str(found["id"])
-        store = omics.create_reference_store(name=name, tags=self.tags,
-                                             clientToken=f"{name}-store")
+        store = omics.create_reference_store(name=name, tags=self.tags, clientToken=f"{name}-store")
         self._record("reference store", name, "create", store["id"])
         return str(store["id"])
 
@@ -269,25 +327,39 @@ class Provisioner:
         omics = self.ctx.client("omics")
         source = reference
         ref_name = reference_name(reference)
-        found = self._find_by_name("list_references", "references", ref_name,
-                                   referenceStoreId=store_id, filter={"name": ref_name})
+        found = self._find_by_name(
+            "list_references",
+            "references",
+            ref_name,
+            referenceStoreId=store_id,
+            filter={"name": ref_name},
+        )
         if found and found.get("status") == "ACTIVE":
             self._record("reference", ref_name, "unchanged", found["id"])
             return str(found["id"]), str(found["arn"])
         if not reference.startswith("s3://"):
             path = Path(reference)
             if not path.is_file():
-                raise UserError(f"reference FASTA {path} does not exist; pass --reference FILE or s3://URI")
+                raise UserError(
+                    f"reference FASTA {path} does not exist; pass --reference FILE or s3://URI"
+                )
             key = f"reference/{path.name}"
             self.ctx.client("s3").upload_file(str(path), self.names.output_bucket, key)
             source = f"s3://{self.names.output_bucket}/{key}"
         token = hashlib.sha256(f"{store_id}:{ref_name}:{source}".encode()).hexdigest()[:32]
         job = omics.start_reference_import_job(
-            referenceStoreId=store_id, roleArn=role_arn, clientToken=token,
-            sources=[{"sourceFile": source, "name": ref_name, "tags": self.tags}])
-        self._wait(f"reference import {job['id']}",
-                   lambda: self._job_status(omics.get_reference_import_job(id=job["id"], referenceStoreId=store_id)),
-                   {"COMPLETED"})
+            referenceStoreId=store_id,
+            roleArn=role_arn,
+            clientToken=token,
+            sources=[{"sourceFile": source, "name": ref_name, "tags": self.tags}],
+        )
+        self._wait(
+            f"reference import {job['id']}",
+            lambda: self._job_status(
+                omics.get_reference_import_job(id=job["id"], referenceStoreId=store_id)
+            ),
+            {"COMPLETED"},
+        )
         detail = omics.get_reference_import_job(id=job["id"], referenceStoreId=store_id)
         ref_id = detail["sources"][0]["referenceId"]
         meta = omics.get_reference_metadata(id=ref_id, referenceStoreId=store_id)
@@ -301,7 +373,9 @@ class Provisioner:
     def ensure_sequence_store(self) -> str:
         omics = self.ctx.client("omics")
         name = self.names.sequence_store
-        found = self._find_by_name("list_sequence_stores", "sequenceStores", name, filter={"name": name})
+        found = self._find_by_name(
+            "list_sequence_stores", "sequenceStores", name, filter={"name": name}
+        )
         if found:
             self._record("sequence store", name, "unchanged", found["id"])
             return str(found["id"])
@@ -314,15 +388,23 @@ class Provisioner:
         name = self.names.variant_store
         found = self._find_by_name("list_variant_stores", "variantStores", name, filter={})
         if not found:
-            omics.create_variant_store(name=name, reference={"referenceArn": reference_arn},
-                                       description=f"omics-toolkit {self.names.deployment}", tags=self.tags)
+            omics.create_variant_store(
+                name=name,
+                reference={"referenceArn": reference_arn},
+                description=f"omics-toolkit {self.names.deployment}",
+                tags=self.tags,
+            )
             action = "create"
         else:
             action = "unchanged"
-        self._wait(f"variant store {name}",
-                   lambda: (str(omics.get_variant_store(name=name)["status"]),
-                            str(omics.get_variant_store(name=name).get("statusMessage", ""))),
-                   {"ACTIVE"})
+        self._wait(
+            f"variant store {name}",
+            lambda: (
+                str(omics.get_variant_store(name=name)["status"]),
+                str(omics.get_variant_store(name=name).get("statusMessage", "")),
+            ),
+            {"ACTIVE"},
+        )
         store = omics.get_variant_store(name=name)
         self._record("variant store", name, action, store["id"])
         return str(store["id"])
@@ -332,14 +414,21 @@ class Provisioner:
         name = self.names.annotation_store
         found = self._find_by_name("list_annotation_stores", "annotationStores", name, filter={})
         if not found:
-            omics.create_annotation_store(name=name, reference={"referenceArn": reference_arn},
-                                          storeFormat="VCF", tags=self.tags,
-                                          description=f"omics-toolkit {self.names.deployment}")
+            omics.create_annotation_store(
+                name=name,
+                reference={"referenceArn": reference_arn},
+                storeFormat="VCF",
+                tags=self.tags,
+                description=f"omics-toolkit {self.names.deployment}",
+            )
             action = "create"
         else:
             action = "unchanged"
-        self._wait(f"annotation store {name}",
-                   lambda: (str(omics.get_annotation_store(name=name)["status"]), ""), {"ACTIVE"})
+        self._wait(
+            f"annotation store {name}",
+            lambda: (str(omics.get_annotation_store(name=name)["status"]), ""),
+            {"ACTIVE"},
+        )
         store = omics.get_annotation_store(name=name)
         self._record("annotation store", name, action, store["id"])
         return str(store["id"])
@@ -360,52 +449,111 @@ class Provisioner:
                     self._record("workflow", name, "unchanged", item["id"])
                     return str(item["id"])
         if len(package) > 4_400_000:
-            raise UserError(f"workflow package is {len(package)} bytes, over the 4.4 MB definitionZip limit")
+            raise UserError(
+                f"workflow package is {len(package)} bytes, over the 4.4 MB definitionZip limit"
+            )
         created = omics.create_workflow(
-            name=name, engine="WDL", main="main.wdl", definitionZip=package,
+            name=name,
+            engine="WDL",
+            main="main.wdl",
+            definitionZip=package,
             parameterTemplate=workflows.parameter_template(main),
             description=f"{self.settings.workflow} (omics-toolkit {self.names.deployment})",
-            storageType=self.settings.storage_type, **({"storageCapacity": 1200} if self.settings.storage_type == "STATIC" else {}),
-            tags={**self.tags, DIGEST_TAG: digest}, requestId=f"{name}-{digest[:32]}")
-        self._wait(f"workflow {name}",
-                   lambda: (str(omics.get_workflow(id=created["id"])["status"]),
-                            str(omics.get_workflow(id=created["id"]).get("statusMessage", ""))),
-                   {"ACTIVE"})
+            storageType=self.settings.storage_type,
+            **({"storageCapacity": 1200} if self.settings.storage_type == "STATIC" else {}),
+            tags={**self.tags, DIGEST_TAG: digest},
+            requestId=f"{name}-{digest[:32]}",
+        )
+        self._wait(
+            f"workflow {name}",
+            lambda: (
+                str(omics.get_workflow(id=created["id"])["status"]),
+                str(omics.get_workflow(id=created["id"]).get("statusMessage", "")),
+            ),
+            {"ACTIVE"},
+        )
         self._record("workflow", name, "create", f"{created['id']} digest {digest[:12]}")
         return str(created["id"])
 
     # ----------------------------------------------------------------- Lambda
-    def ensure_function(self, function: str, role_arn: str, environment: dict[str, str],
-                        timeout_seconds: int = 60) -> str:
+    def ensure_function(
+        self, function: str, role_arn: str, environment: dict[str, str], timeout_seconds: int = 60
+    ) -> str:
         lam = self.ctx.client("lambda")
         name = self.names.function(function)
         code = lambda_zip(function)
         config = {
-            "Runtime": LAMBDA_RUNTIME, "Role": role_arn, "Handler": "app.lambda_handler",
-            "Timeout": timeout_seconds, "MemorySize": 256,
+            "Runtime": LAMBDA_RUNTIME,
+            "Role": role_arn,
+            "Handler": "app.lambda_handler",
+            "Timeout": timeout_seconds,
+            "MemorySize": 256,
             "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": function, **environment}},
         }
+        if not self.ctx.is_local:
+            config["Layers"] = [self.powertools_layer_arn()]
         try:
             current = lam.get_function_configuration(FunctionName=name)
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
-            created = self._retry_iam_propagation(lambda: lam.create_function(
-                FunctionName=name, Code={"ZipFile": code}, Tags=self.tags,
-                Description=f"omics-toolkit {self.names.deployment}: {function}", **config))
+            created = self._retry_iam_propagation(
+                lambda: lam.create_function(
+                    FunctionName=name,
+                    Code={"ZipFile": code},
+                    Tags=self.tags,
+                    Description=f"omics-toolkit {self.names.deployment}: {function}",
+                    **config,
+                )
+            )
             self._record("lambda function", name, "create")
             return str(created["FunctionArn"])
         changes = []
         if current.get("CodeSha256") != code_sha256(code):
             lam.update_function_code(FunctionName=name, ZipFile=code)
             changes.append("code")
-        differs = {k for k, v in config.items()
-                   if (current.get(k) if k != "Environment" else {"Variables": current.get("Environment", {}).get("Variables", {})}) != v}
+        layers = config.pop("Layers", [])
+        differs = {
+            k
+            for k, v in config.items()
+            if (
+                current.get(k)
+                if k != "Environment"
+                else {"Variables": current.get("Environment", {}).get("Variables", {})}
+            )
+            != v
+        }
+        if [layer["Arn"] for layer in current.get("Layers", [])] != layers:
+            differs.add("Layers")
+        config["Layers"] = layers
         if differs:
             lam.update_function_configuration(FunctionName=name, **config)
             changes.append("configuration: " + ", ".join(sorted(differs)))
-        self._record("lambda function", name, "update" if changes else "unchanged", "; ".join(changes))
+        self._record(
+            "lambda function", name, "update" if changes else "unchanged", "; ".join(changes)
+        )
         return str(current["FunctionArn"])
+
+    def powertools_layer_arn(self) -> str:
+        """ARN of the AWS-managed Powertools layer matching the installed powertools version.
+
+        Source: the public SSM parameter
+        ``/aws/service/powertools/python/x86_64/<runtime>/<version>`` (Powertools docs, "Lambda
+        Layer"). The local stack needs no layer: handlers run with the toolkit's own environment.
+
+        Raises:
+            UserError: the parameter cannot be read (region without the layer, missing permission).
+        """
+        from importlib.metadata import version
+
+        name = f"/aws/service/powertools/python/x86_64/{LAMBDA_RUNTIME}/{version('aws-lambda-powertools')}"
+        try:
+            return str(self.ctx.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+        except ClientError as exc:
+            raise UserError(
+                f"cannot resolve the Powertools layer from SSM parameter {name}: {exc}; "
+                "check ssm:GetParameter permission and that the region offers the layer"
+            ) from exc
 
     def _retry_iam_propagation(self, call: Callable[[], Any]) -> Any:
         """Retry a create call while a new IAM role has not propagated yet (real AWS: ~10 s)."""
@@ -413,7 +561,11 @@ class Provisioner:
             try:
                 return call()
             except ClientError as exc:
-                if error_code(exc) != "InvalidParameterValueException" or "role" not in str(exc).lower() or attempt == 7:
+                if (
+                    error_code(exc) != "InvalidParameterValueException"
+                    or "role" not in str(exc).lower()
+                    or attempt == 7
+                ):
                     raise
                 self._sleep(2 ** min(attempt, 3))
         raise AssertionError("unreachable")
@@ -422,15 +574,22 @@ class Provisioner:
         lam = self.ctx.client("lambda")
         sid = f"{self.names.deployment}-s3-invoke"
         try:
-            statements = json.loads(lam.get_policy(FunctionName=function_arn)["Policy"])["Statement"]
+            statements = json.loads(lam.get_policy(FunctionName=function_arn)["Policy"])[
+                "Statement"
+            ]
         except ClientError:
             statements = []
         if any(s.get("Sid") == sid for s in statements):
             self._record("lambda permission", sid, "unchanged")
             return
-        lam.add_permission(FunctionName=function_arn, StatementId=sid, Action="lambda:InvokeFunction",
-                           Principal="s3.amazonaws.com", SourceArn=f"arn:{self.partition}:s3:::{bucket}",
-                           SourceAccount=self.ctx.account_id)
+        lam.add_permission(
+            FunctionName=function_arn,
+            StatementId=sid,
+            Action="lambda:InvokeFunction",
+            Principal="s3.amazonaws.com",
+            SourceArn=f"arn:{self.partition}:s3:::{bucket}",
+            SourceAccount=self.ctx.account_id,
+        )
         self._record("lambda permission", sid, "create")
 
     def ensure_notification(self, bucket: str, function_arn: str) -> None:
@@ -438,29 +597,56 @@ class Provisioner:
         s3 = self.ctx.client("s3")
         current = s3.get_bucket_notification_configuration(Bucket=bucket)
         current.pop("ResponseMetadata", None)
-        ours = [{"Id": f"{self.names.deployment}-fastq{suffix.replace('.', '-')}",
-                 "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"],
-                 "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}}}
-                for suffix in FASTQ_SUFFIXES]
+        ours = [
+            {
+                "Id": f"{self.names.deployment}-fastq{suffix.replace('.', '-')}",
+                "LambdaFunctionArn": function_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
+            }
+            for suffix in FASTQ_SUFFIXES
+        ]
         our_ids = {c["Id"] for c in ours}
-        others = [c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in our_ids]
-        mine = sorted((c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") in our_ids),
-                      key=lambda c: c["Id"])
+        others = [
+            c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in our_ids
+        ]
+        mine = sorted(
+            (c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") in our_ids),
+            key=lambda c: c["Id"],
+        )
 
         def norm(configs: list[dict[str, Any]]) -> str:
-            return _canon([{"Id": c["Id"], "Arn": c["LambdaFunctionArn"], "Events": sorted(c["Events"]),
-                            "Rules": sorted((r["Name"].lower(), r["Value"]) for r in c.get("Filter", {}).get("Key", {}).get("FilterRules", []))}
-                           for c in sorted(configs, key=lambda c: c["Id"])])
+            return _canon(
+                [
+                    {
+                        "Id": c["Id"],
+                        "Arn": c["LambdaFunctionArn"],
+                        "Events": sorted(c["Events"]),
+                        "Rules": sorted(
+                            (r["Name"].lower(), r["Value"])
+                            for r in c.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+                        ),
+                    }
+                    for c in sorted(configs, key=lambda c: c["Id"])
+                ]
+            )
+
         if norm(mine) == norm(ours):
             self._record("s3 notification", bucket, "unchanged")
             return
         current["LambdaFunctionConfigurations"] = others + ours
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
-        self._record("s3 notification", bucket, "update" if mine else "create",
-                     f"kept {len(others)} other configuration(s)")
+        self._record(
+            "s3 notification",
+            bucket,
+            "update" if mine else "create",
+            f"kept {len(others)} other configuration(s)",
+        )
 
     # ----------------------------------------------------------------- Step Functions
-    def render_definition(self, substitutions: dict[str, str], run_parameters: dict[str, str]) -> str:
+    def render_definition(
+        self, substitutions: dict[str, str], run_parameters: dict[str, str]
+    ) -> str:
         """Fill the ``${Name}`` placeholders of statemachines/germline.asl.json.
 
         ``run_parameters`` are extra fixed StartRun parameters (e.g. private ECR image URIs).
@@ -490,16 +676,26 @@ class Provisioner:
         sfn = self.ctx.client("stepfunctions")
         name = self.names.state_machine
         arn = self.arn("states", f"stateMachine:{name}")
-        logging_config = {"level": "ERROR", "includeExecutionData": True,
-                          "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}]}
+        logging_config = {
+            "level": "ERROR",
+            "includeExecutionData": True,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
+        }
         try:
             current = sfn.describe_state_machine(stateMachineArn=arn)
         except ClientError as exc:
             if error_code(exc) != "StateMachineDoesNotExist":
                 raise
-            created = self._retry_iam_propagation(lambda: sfn.create_state_machine(
-                name=name, definition=definition, roleArn=role_arn, type="STANDARD",
-                loggingConfiguration=logging_config, tags=[{"key": k, "value": v} for k, v in self.tags.items()]))
+            created = self._retry_iam_propagation(
+                lambda: sfn.create_state_machine(
+                    name=name,
+                    definition=definition,
+                    roleArn=role_arn,
+                    type="STANDARD",
+                    loggingConfiguration=logging_config,
+                    tags=[{"key": k, "value": v} for k, v in self.tags.items()],
+                )
+            )
             self._record("state machine", name, "create")
             return str(created["stateMachineArn"])
         changes = []
@@ -508,9 +704,15 @@ class Provisioner:
         if current["roleArn"] != role_arn:
             changes.append("role")
         if changes:
-            sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn,
-                                     loggingConfiguration=logging_config)
-        self._record("state machine", name, "update" if changes else "unchanged", ", ".join(changes))
+            sfn.update_state_machine(
+                stateMachineArn=arn,
+                definition=definition,
+                roleArn=role_arn,
+                loggingConfiguration=logging_config,
+            )
+        self._record(
+            "state machine", name, "update" if changes else "unchanged", ", ".join(changes)
+        )
         return arn
 
     # ----------------------------------------------------------------- Glue, Lake Formation, Athena
@@ -523,18 +725,29 @@ class Provisioner:
         except ClientError as exc:
             if error_code(exc) != "EntityNotFoundException":
                 raise
-            glue.create_database(DatabaseInput={"Name": name, "Description": f"omics-toolkit {self.names.deployment}"},
-                                 Tags=self.tags)
+            glue.create_database(
+                DatabaseInput={
+                    "Name": name,
+                    "Description": f"omics-toolkit {self.names.deployment}",
+                },
+                Tags=self.tags,
+            )
             self._record("glue database", name, "create")
 
     def ensure_resource_link(self, link: str, target_database: str, target_table: str) -> None:
         """A Glue resource link (CreateTable with TargetTable) to a store's shared table."""
         glue = self.ctx.client("glue")
-        target = {"CatalogId": self.ctx.account_id, "DatabaseName": target_database, "Name": target_table}
+        target = {
+            "CatalogId": self.ctx.account_id,
+            "DatabaseName": target_database,
+            "Name": target_table,
+        }
         try:
             table = glue.get_table(DatabaseName=self.names.glue_database, Name=link)["Table"]
             if table.get("TargetTable") == target:
-                self._record("glue resource link", link, "unchanged", f"-> {target_database}.{target_table}")
+                self._record(
+                    "glue resource link", link, "unchanged", f"-> {target_database}.{target_table}"
+                )
                 return
             glue.delete_table(DatabaseName=self.names.glue_database, Name=link)
             action = "update"
@@ -542,19 +755,24 @@ class Provisioner:
             if error_code(exc) != "EntityNotFoundException":
                 raise
             action = "create"
-        glue.create_table(DatabaseName=self.names.glue_database,
-                          TableInput={"Name": link, "TargetTable": target})
+        glue.create_table(
+            DatabaseName=self.names.glue_database, TableInput={"Name": link, "TargetTable": target}
+        )
         self._record("glue resource link", link, action, f"-> {target_database}.{target_table}")
 
-    def ensure_lake_formation_grants(self, principal_arn: str,
-                                     grants: list[tuple[str, str, list[str]]]) -> None:
+    def ensure_lake_formation_grants(
+        self, principal_arn: str, grants: list[tuple[str, str, list[str]]]
+    ) -> None:
         """Grant ``(database, table, permissions)`` to ``principal_arn`` unless already granted."""
         lf = self.ctx.client("lakeformation")
         principal = {"DataLakePrincipalIdentifier": principal_arn}
         for database, table, permissions in grants:
-            resource = {"Table": {"CatalogId": self.ctx.account_id, "DatabaseName": database, "Name": table}}
+            resource = {
+                "Table": {"CatalogId": self.ctx.account_id, "DatabaseName": database, "Name": table}
+            }
             existing = lf.list_permissions(Principal=principal, Resource=resource).get(
-                "PrincipalResourcePermissions", [])
+                "PrincipalResourcePermissions", []
+            )
             have = {p for e in existing for p in e.get("Permissions", [])}
             label = f"{database}.{table}"
             if set(permissions) <= have:
@@ -567,8 +785,10 @@ class Provisioner:
         athena = self.ctx.client("athena")
         name = self.names.workgroup
         config = {
-            "ResultConfiguration": {"OutputLocation": self.names.athena_output_uri,
-                                    "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"}},
+            "ResultConfiguration": {
+                "OutputLocation": self.names.athena_output_uri,
+                "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+            },
             "EnforceWorkGroupConfiguration": True,
             "PublishCloudWatchMetricsEnabled": True,
             "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
@@ -578,15 +798,25 @@ class Provisioner:
         except ClientError:
             current = None
         if current is None:
-            athena.create_work_group(Name=name, Configuration=config, Tags=_tags_list(self.tags),
-                                     Description=f"omics-toolkit {self.names.deployment}")
+            athena.create_work_group(
+                Name=name,
+                Configuration=config,
+                Tags=_tags_list(self.tags),
+                Description=f"omics-toolkit {self.names.deployment}",
+            )
             self._record("athena workgroup", name, "create")
             return
-        location = current.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
+        location = (
+            current.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
+        )
         if location != self.names.athena_output_uri:
-            athena.update_work_group(WorkGroup=name, ConfigurationUpdates={
-                "ResultConfigurationUpdates": {"OutputLocation": self.names.athena_output_uri},
-                "EnforceWorkGroupConfiguration": True})
+            athena.update_work_group(
+                WorkGroup=name,
+                ConfigurationUpdates={
+                    "ResultConfigurationUpdates": {"OutputLocation": self.names.athena_output_uri},
+                    "EnforceWorkGroupConfiguration": True,
+                },
+            )
             self._record("athena workgroup", name, "update", "result location")
             return
         self._record("athena workgroup", name, "unchanged")
@@ -611,16 +841,27 @@ class Provisioner:
         self.ensure_bucket(n.output_bucket, self.lifecycle_rules(30))
         in_arn, out_arn = f"arn:{p}:s3:::{n.input_bucket}", f"arn:{p}:s3:::{n.output_bucket}"
 
-        import_role = self.ensure_role(n.role("omics-import"), "omics.amazonaws.com", [
-            policies.allow(["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*", f"{out_arn}/runs/*"]),
-            policies.allow(["s3:GetBucketLocation", "s3:ListBucket"], [in_arn, out_arn]),
-        ])
+        import_role = self.ensure_role(
+            n.role("omics-import"),
+            "omics.amazonaws.com",
+            [
+                policies.allow(
+                    ["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*", f"{out_arn}/runs/*"]
+                ),
+                policies.allow(["s3:GetBucketLocation", "s3:ListBucket"], [in_arn, out_arn]),
+            ],
+        )
         ref_store = self.ensure_reference_store()
         existing = self._find_existing_reference(ref_store)
         if existing is None and reference is None:
-            raise UserError("the reference store has no reference yet: pass --reference FASTA (file or s3:// URI)")
-        ref_id, ref_arn = existing if existing and reference is None else self.ensure_reference(
-            ref_store, reference or "", import_role)
+            raise UserError(
+                "the reference store has no reference yet: pass --reference FASTA (file or s3:// URI)"
+            )
+        ref_id, ref_arn = (
+            existing
+            if existing and reference is None
+            else self.ensure_reference(ref_store, reference or "", import_role)
+        )
         seq_store = self.ensure_sequence_store()
         variant_store = self.ensure_variant_store(ref_arn)
         annotation_store = self.ensure_annotation_store(ref_arn)
@@ -628,62 +869,131 @@ class Provisioner:
 
         omics = f"arn:{p}:omics:{region}:{account}"
         wf_log = f"arn:{p}:logs:{region}:{account}:log-group:/aws/omics/WorkflowLog"
-        run_role = self.ensure_role(n.role("omics-run"), "omics.amazonaws.com", [
-            policies.allow(["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*"]),
-            policies.allow(["s3:PutObject"], [f"{out_arn}/runs/*"]),
-            policies.allow(["s3:ListBucket", "s3:GetBucketLocation"], [in_arn, out_arn]),
-            policies.allow(["omics:GetReference", "omics:GetReferenceMetadata"],
-                           [f"{omics}:referenceStore/{ref_store}/reference/{ref_id}"]),
-            policies.allow(["omics:GetReadSet", "omics:GetReadSetMetadata"],
-                           [f"{omics}:sequenceStore/{seq_store}/readSet/*"]),
-            policies.allow(["logs:CreateLogGroup"], [f"{wf_log}:*"]),
-            policies.allow(["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                           [f"{wf_log}:log-stream:*"]),
-            policies.allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                           [f"arn:{p}:ecr:{region}:{account}:repository/*"]),
-        ])
-        fn_arn = {f: f"arn:{p}:lambda:{region}:{account}:function:{n.function(f)}" for f in FUNCTIONS}
-        sm_arn = f"arn:{p}:states:{region}:{account}:stateMachine:{n.state_machine}"
-        sfn_role = self.ensure_role(n.role("states"), "states.amazonaws.com", [
-            policies.allow(["omics:StartReadSetImportJob", "omics:GetReadSetImportJob"],
-                           [f"{omics}:sequenceStore/{seq_store}", f"{omics}:sequenceStore/{seq_store}/*"]),
-            policies.allow(["omics:StartRun", "omics:TagResource"],
-                           [f"{omics}:workflow/{workflow_id}", f"{omics}:run/*"]),
-            policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
-            policies.allow(["omics:StartVariantImportJob", "omics:GetVariantImportJob"],
-                           [f"{omics}:variantStore/{n.variant_store}"]),
-            policies.allow(["iam:PassRole"], [run_role, import_role],
-                           {"StringEquals": {"iam:PassedToService": "omics.amazonaws.com"}}),
-            policies.allow(["lambda:InvokeFunction"], [fn_arn["run_outputs"], fn_arn["tag_objects"]]),
-            policies.allow(["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
-                            "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
-                            "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], ["*"]),
-        ])
-        roles = {
-            "pair_detector": [policies.allow(["s3:GetObject"], [f"{in_arn}/*"]),
-                              policies.allow(["states:StartExecution"], [sm_arn])],
-            "run_outputs": [policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
-                            policies.allow(["s3:GetObject"], [f"{out_arn}/runs/*"])],
-            "tag_objects": [policies.allow(["s3:GetObjectTagging", "s3:PutObjectTagging"],
-                                           [f"{in_arn}/*", f"{out_arn}/runs/*"])],
+        run_role = self.ensure_role(
+            n.role("omics-run"),
+            "omics.amazonaws.com",
+            [
+                policies.allow(["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*"]),
+                policies.allow(["s3:PutObject"], [f"{out_arn}/runs/*"]),
+                policies.allow(["s3:ListBucket", "s3:GetBucketLocation"], [in_arn, out_arn]),
+                policies.allow(
+                    ["omics:GetReference", "omics:GetReferenceMetadata"],
+                    [f"{omics}:referenceStore/{ref_store}/reference/{ref_id}"],
+                ),
+                policies.allow(
+                    ["omics:GetReadSet", "omics:GetReadSetMetadata"],
+                    [f"{omics}:sequenceStore/{seq_store}/readSet/*"],
+                ),
+                policies.allow(["logs:CreateLogGroup"], [f"{wf_log}:*"]),
+                policies.allow(
+                    ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                    [f"{wf_log}:log-stream:*"],
+                ),
+                policies.allow(
+                    [
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchCheckLayerAvailability",
+                    ],
+                    [f"arn:{p}:ecr:{region}:{account}:repository/*"],
+                ),
+            ],
+        )
+        fn_arn = {
+            f: f"arn:{p}:lambda:{region}:{account}:function:{n.function(f)}" for f in FUNCTIONS
         }
-        env = {"pair_detector": {"STATE_MACHINE_ARN": sm_arn,
-                                 "POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds)}}
+        sm_arn = f"arn:{p}:states:{region}:{account}:stateMachine:{n.state_machine}"
+        sfn_role = self.ensure_role(
+            n.role("states"),
+            "states.amazonaws.com",
+            [
+                policies.allow(
+                    ["omics:StartReadSetImportJob", "omics:GetReadSetImportJob"],
+                    [f"{omics}:sequenceStore/{seq_store}", f"{omics}:sequenceStore/{seq_store}/*"],
+                ),
+                policies.allow(
+                    ["omics:StartRun", "omics:TagResource"],
+                    [f"{omics}:workflow/{workflow_id}", f"{omics}:run/*"],
+                ),
+                policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
+                policies.allow(
+                    ["omics:StartVariantImportJob", "omics:GetVariantImportJob"],
+                    [f"{omics}:variantStore/{n.variant_store}"],
+                ),
+                policies.allow(
+                    ["iam:PassRole"],
+                    [run_role, import_role],
+                    {"StringEquals": {"iam:PassedToService": "omics.amazonaws.com"}},
+                ),
+                policies.allow(
+                    ["lambda:InvokeFunction"], [fn_arn["run_outputs"], fn_arn["tag_objects"]]
+                ),
+                policies.allow(
+                    [
+                        "logs:CreateLogDelivery",
+                        "logs:GetLogDelivery",
+                        "logs:UpdateLogDelivery",
+                        "logs:DeleteLogDelivery",
+                        "logs:ListLogDeliveries",
+                        "logs:PutResourcePolicy",
+                        "logs:DescribeResourcePolicies",
+                        "logs:DescribeLogGroups",
+                    ],
+                    ["*"],
+                ),
+            ],
+        )
+        roles = {
+            "pair_detector": [
+                policies.allow(["s3:GetObject"], [f"{in_arn}/*"]),
+                policies.allow(["states:StartExecution"], [sm_arn]),
+            ],
+            "run_outputs": [
+                policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
+                policies.allow(["s3:GetObject"], [f"{out_arn}/runs/*"]),
+            ],
+            "tag_objects": [
+                policies.allow(
+                    ["s3:GetObjectTagging", "s3:PutObjectTagging"],
+                    [f"{in_arn}/*", f"{out_arn}/runs/*"],
+                )
+            ],
+        }
+        env = {
+            "pair_detector": {
+                "STATE_MACHINE_ARN": sm_arn,
+                "POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds),
+            }
+        }
         for function, statements in roles.items():
-            role = self.ensure_role(n.role(f"lambda-{function.replace('_', '-')}"), "lambda.amazonaws.com",
-                                    [*statements, policies.lambda_logs(p, region, account, n.function(function))])
+            role = self.ensure_role(
+                n.role(f"lambda-{function.replace('_', '-')}"),
+                "lambda.amazonaws.com",
+                [*statements, policies.lambda_logs(p, region, account, n.function(function))],
+            )
             self.ensure_function(function, role, env.get(function, {}))
 
         log_group_arn = self.ensure_log_group(n.state_machine_log_group)
-        definition = self.render_definition({
-            "SequenceStoreId": seq_store, "ImportRoleArn": import_role, "ReferenceArn": ref_arn,
-            "ReferenceUri": f"omics://{account}.storage.{region}.amazonaws.com/{ref_store}/reference/{ref_id}",
-            "ReadSetUriPrefix": f"omics://{account}.storage.{region}.amazonaws.com/{seq_store}/readSet/",
-            "WorkflowId": workflow_id, "RunRoleArn": run_role, "OutputUri": n.run_output_uri,
-            "StorageType": self.settings.storage_type, "VariantStoreName": n.variant_store,
-            "RunOutputsFunctionArn": fn_arn["run_outputs"], "TagObjectsFunctionArn": fn_arn["tag_objects"],
-            "DeploymentTagKey": DEPLOYMENT_TAG, "Deployment": n.deployment, "LifecycleTagKey": LIFECYCLE_TAG,
-        }, run_parameters={})
+        definition = self.render_definition(
+            {
+                "SequenceStoreId": seq_store,
+                "ImportRoleArn": import_role,
+                "ReferenceArn": ref_arn,
+                "ReferenceUri": f"omics://{account}.storage.{region}.amazonaws.com/{ref_store}/reference/{ref_id}",
+                "ReadSetUriPrefix": f"omics://{account}.storage.{region}.amazonaws.com/{seq_store}/readSet/",
+                "WorkflowId": workflow_id,
+                "RunRoleArn": run_role,
+                "OutputUri": n.run_output_uri,
+                "StorageType": self.settings.storage_type,
+                "VariantStoreName": n.variant_store,
+                "RunOutputsFunctionArn": fn_arn["run_outputs"],
+                "TagObjectsFunctionArn": fn_arn["tag_objects"],
+                "DeploymentTagKey": DEPLOYMENT_TAG,
+                "Deployment": n.deployment,
+                "LifecycleTagKey": LIFECYCLE_TAG,
+            },
+            run_parameters={},
+        )
         self.ensure_state_machine(definition, sfn_role, log_group_arn)
         self.ensure_s3_invoke_permission(fn_arn["pair_detector"], n.input_bucket)
         self.ensure_notification(n.input_bucket, fn_arn["pair_detector"])
@@ -694,16 +1004,25 @@ class Provisioner:
         self.ensure_resource_link("variants", variant_db, n.variant_store)
         self.ensure_resource_link("annotations", annotation_db, n.annotation_store)
         caller = str(self.ctx.client("sts").get_caller_identity()["Arn"])
-        self.ensure_lake_formation_grants(caller, [
-            (n.glue_database, "variants", ["DESCRIBE"]),
-            (n.glue_database, "annotations", ["DESCRIBE"]),
-            (variant_db, n.variant_store, ["DESCRIBE", "SELECT"]),
-            (annotation_db, n.annotation_store, ["DESCRIBE", "SELECT"]),
-        ])
+        self.ensure_lake_formation_grants(
+            caller,
+            [
+                (n.glue_database, "variants", ["DESCRIBE"]),
+                (n.glue_database, "annotations", ["DESCRIBE"]),
+                (variant_db, n.variant_store, ["DESCRIBE", "SELECT"]),
+                (annotation_db, n.annotation_store, ["DESCRIBE", "SELECT"]),
+            ],
+        )
         self.ensure_workgroup()
-        return Deployment(names=n, reference_store_id=ref_store, reference_id=ref_id,
-                          sequence_store_id=seq_store, workflow_id=workflow_id, state_machine_arn=sm_arn,
-                          variant_store_id=variant_store)
+        return Deployment(
+            names=n,
+            reference_store_id=ref_store,
+            reference_id=ref_id,
+            sequence_store_id=seq_store,
+            workflow_id=workflow_id,
+            state_machine_arn=sm_arn,
+            variant_store_id=variant_store,
+        )
 
     def _find_existing_reference(self, store_id: str) -> tuple[str, str] | None:
         omics = self.ctx.client("omics")

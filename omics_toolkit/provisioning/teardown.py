@@ -47,7 +47,9 @@ class Teardown(Provisioner):
         self._workgroup()
         self._glue()
         omics = self.ctx.client("omics")
-        for page in omics.get_paginator("list_workflows").paginate(name=n.workflow(self.settings.workflow), type="PRIVATE"):
+        for page in omics.get_paginator("list_workflows").paginate(
+            name=n.workflow(self.settings.workflow), type="PRIVATE"
+        ):
             for wf in page["items"]:
                 if self._ours(self._omics_tags(wf["arn"])):
                     omics.delete_workflow(id=wf["id"])
@@ -56,8 +58,12 @@ class Teardown(Provisioner):
         self._analytics_store("annotation", n.annotation_store, force_delete_data)
         self._sequence_store(force_delete_data)
         self._reference_store()
-        for role in ("omics-import", "omics-run", "states",
-                     *(f"lambda-{f.replace('_', '-')}" for f in FUNCTIONS)):
+        for role in (
+            "omics-import",
+            "omics-run",
+            "states",
+            *(f"lambda-{f.replace('_', '-')}" for f in FUNCTIONS),
+        ):
             self._role(n.role(role))
         for bucket in (n.input_bucket, n.output_bucket):
             self._bucket(bucket, force_delete_data)
@@ -76,14 +82,20 @@ class Teardown(Provisioner):
         kept = [c for c in configs if not str(c.get("Id", "")).startswith(prefix)]
         if len(kept) != len(configs):
             current["LambdaFunctionConfigurations"] = kept
-            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
-            self._record("s3 notification", bucket, "delete", f"kept {len(kept)} other configuration(s)")
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=current
+            )
+            self._record(
+                "s3 notification", bucket, "delete", f"kept {len(kept)} other configuration(s)"
+            )
 
     def _state_machine(self) -> None:
         sfn = self.ctx.client("stepfunctions")
         arn = self.arn("states", f"stateMachine:{self.names.state_machine}")
         try:
-            tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]}
+            tags = {
+                t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]
+            }
             sfn.describe_state_machine(stateMachineArn=arn)
         except ClientError:
             self._record("state machine", self.names.state_machine, "absent")
@@ -110,7 +122,10 @@ class Teardown(Provisioner):
         except ClientError:
             return
         arn = self.arn("athena", f"workgroup/{name}")
-        tags = {t["Key"]: t["Value"] for t in athena.list_tags_for_resource(ResourceARN=arn).get("Tags", [])}
+        tags = {
+            t["Key"]: t["Value"]
+            for t in athena.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
+        }
         if self._ours(tags):
             athena.delete_work_group(WorkGroup=name, RecursiveDeleteOption=True)
             self._record("athena workgroup", name, "delete")
@@ -129,10 +144,20 @@ class Teardown(Provisioner):
             return
         for perm in lf.list_permissions().get("PrincipalResourcePermissions", []):
             table = perm.get("Resource", {}).get("Table", {})
-            if table.get("DatabaseName") == db or str(table.get("Name", "")) in (self.names.variant_store, self.names.annotation_store):
-                lf.revoke_permissions(Principal=perm["Principal"], Resource=perm["Resource"],
-                                      Permissions=perm["Permissions"])
-                self._record("lake formation grant", f"{table.get('DatabaseName')}.{table.get('Name')}", "delete")
+            if table.get("DatabaseName") == db or str(table.get("Name", "")) in (
+                self.names.variant_store,
+                self.names.annotation_store,
+            ):
+                lf.revoke_permissions(
+                    Principal=perm["Principal"],
+                    Resource=perm["Resource"],
+                    Permissions=perm["Permissions"],
+                )
+                self._record(
+                    "lake formation grant",
+                    f"{table.get('DatabaseName')}.{table.get('Name')}",
+                    "delete",
+                )
         for page in glue.get_paginator("get_tables").paginate(DatabaseName=db):
             for table in page["TableList"]:
                 glue.delete_table(DatabaseName=db, Name=table["Name"])
@@ -151,26 +176,42 @@ class Teardown(Provisioner):
             self._record(f"{kind} store", name, "kept", "not tagged by this deployment")
             return
         if store.get("storeSizeBytes", 0) and not force:
-            self._record(f"{kind} store", name, "kept",
-                         f"holds {store['storeSizeBytes']} bytes of imported data; use --force-delete-data")
+            self._record(
+                f"{kind} store",
+                name,
+                "kept",
+                f"holds {store['storeSizeBytes']} bytes of imported data; use --force-delete-data",
+            )
             return
         getattr(omics, f"delete_{kind}_store")(name=name, force=True)
         self._record(f"{kind} store", name, "delete")
 
     def _sequence_store(self, force: bool) -> None:
         omics = self.ctx.client("omics")
-        found = self._find_by_name("list_sequence_stores", "sequenceStores", self.names.sequence_store,
-                                   filter={"name": self.names.sequence_store})
+        found = self._find_by_name(
+            "list_sequence_stores",
+            "sequenceStores",
+            self.names.sequence_store,
+            filter={"name": self.names.sequence_store},
+        )
         if not found or not self._ours(self._omics_tags(found["arn"])):
             return
-        read_sets = [r["id"] for page in omics.get_paginator("list_read_sets").paginate(sequenceStoreId=found["id"])
-                     for r in page["readSets"] if r.get("status") not in ("DELETING", "DELETED")]
+        read_sets = [
+            r["id"]
+            for page in omics.get_paginator("list_read_sets").paginate(sequenceStoreId=found["id"])
+            for r in page["readSets"]
+            if r.get("status") not in ("DELETING", "DELETED")
+        ]
         if read_sets and not force:
-            self._record("sequence store", found["name"], "kept",
-                         f"holds {len(read_sets)} read set(s); use --force-delete-data")
+            self._record(
+                "sequence store",
+                found["name"],
+                "kept",
+                f"holds {len(read_sets)} read set(s); use --force-delete-data",
+            )
             return
         for i in range(0, len(read_sets), 100):
-            omics.batch_delete_read_set(sequenceStoreId=found["id"], ids=read_sets[i:i + 100])
+            omics.batch_delete_read_set(sequenceStoreId=found["id"], ids=read_sets[i : i + 100])
         if read_sets:
             self._record("read sets", found["name"], "delete", f"{len(read_sets)} read set(s)")
         omics.delete_sequence_store(id=found["id"])
@@ -178,8 +219,12 @@ class Teardown(Provisioner):
 
     def _reference_store(self) -> None:
         omics = self.ctx.client("omics")
-        found = self._find_by_name("list_reference_stores", "referenceStores", self.names.reference_store,
-                                   filter={"name": self.names.reference_store})
+        found = self._find_by_name(
+            "list_reference_stores",
+            "referenceStores",
+            self.names.reference_store,
+            filter={"name": self.names.reference_store},
+        )
         if not found or not self._ours(self._omics_tags(found["arn"])):
             return
         for page in omics.get_paginator("list_references").paginate(referenceStoreId=found["id"]):
@@ -218,14 +263,22 @@ class Teardown(Provisioner):
             return
         versions: list[dict[str, Any]] = []
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            versions += [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                         for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            versions += [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
         if versions and not force:
-            self._record("s3 bucket", bucket, "kept",
-                         f"holds {len(versions)} object version(s); use --force-delete-data")
+            self._record(
+                "s3 bucket",
+                bucket,
+                "kept",
+                f"holds {len(versions)} object version(s); use --force-delete-data",
+            )
             return
         for i in range(0, len(versions), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": versions[i:i + 1000], "Quiet": True})
+            s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": versions[i : i + 1000], "Quiet": True}
+            )
         s3.delete_bucket(Bucket=bucket)
         self._record("s3 bucket", bucket, "delete", f"{len(versions)} object version(s)")
 
@@ -238,11 +291,19 @@ def discover(prov: Provisioner) -> Deployment:
     """
     n = prov.names
     dep = Deployment(names=n)
-    ref = prov._find_by_name("list_reference_stores", "referenceStores", n.reference_store,
-                             filter={"name": n.reference_store})
+    ref = prov._find_by_name(
+        "list_reference_stores",
+        "referenceStores",
+        n.reference_store,
+        filter={"name": n.reference_store},
+    )
     dep.reference_store_id = ref["id"] if ref else None
-    seq = prov._find_by_name("list_sequence_stores", "sequenceStores", n.sequence_store,
-                             filter={"name": n.sequence_store})
+    seq = prov._find_by_name(
+        "list_sequence_stores",
+        "sequenceStores",
+        n.sequence_store,
+        filter={"name": n.sequence_store},
+    )
     dep.sequence_store_id = seq["id"] if seq else None
     sfn = prov.ctx.client("stepfunctions")
     arn = prov.arn("states", f"stateMachine:{n.state_machine}")

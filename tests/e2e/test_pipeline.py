@@ -17,29 +17,41 @@ from omics_toolkit.demo import truth_found
 from omics_toolkit.pipeline.status import wait_for_execution
 from omics_toolkit.pipeline.upload import upload_pair
 from omics_toolkit.provisioning.provision import Provisioner
-from omics_toolkit.query import load_query, bind_named, run_query
+from omics_toolkit.query import bind_named, load_query, run_query
 
 pytestmark = pytest.mark.slow
 
 
 def test_upload_to_queryable_variants(local_stack, tmp_path):
-    settings = Settings(deployment="e2e", home=Path(os.environ["OMICS_TOOLKIT_HOME"]), poll_interval_seconds=1)
+    settings = Settings(
+        deployment="e2e", home=Path(os.environ["OMICS_TOOLKIT_HOME"]), poll_interval_seconds=1
+    )
     ctx = local_context(local_stack["moto"], local_stack["omics"])
     demo = fetch_demo_data()
     r1, r2 = bam_to_fastq_pair(demo.bam, tmp_path, "NA12878")
     dep = Provisioner(ctx, settings).apply(str(demo.reference))
 
     s3 = ctx.client("s3")
-    uploaded = upload_pair(s3, dep.names.input_bucket, r2, r1)  # mates in either order on the command line
+    uploaded = upload_pair(
+        s3, dep.names.input_bucket, r2, r1
+    )  # mates in either order on the command line
     sfn = ctx.client("stepfunctions")
-    arn = dep.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + uploaded["execution_name"]
+    arn = (
+        dep.state_machine_arn.replace(":stateMachine:", ":execution:")
+        + ":"
+        + uploaded["execution_name"]
+    )
     status = wait_for_execution(sfn, arn, poll_seconds=1, timeout_seconds=600)
     assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
 
     # Inputs are tagged for lifecycle, contents untouched.
-    tags = s3.get_object_tagging(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")["TagSet"]
+    tags = s3.get_object_tagging(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")[
+        "TagSet"
+    ]
     assert {"Key": LIFECYCLE_TAG, "Value": "processed"} in tags
-    body = s3.get_object(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")["Body"].read()
+    body = s3.get_object(Bucket=dep.names.input_bucket, Key="fastq/NA12878_R1.fastq.gz")[
+        "Body"
+    ].read()
     assert body == r1.read_bytes()
 
     # Same content uploaded again: no second execution.
@@ -52,7 +64,9 @@ def test_upload_to_queryable_variants(local_stack, tmp_path):
     assert sorted(r["fileType"] for r in read_sets) == ["BAM", "FASTQ"]
 
     qf = load_query("variants_in_region")
-    sql, params = bind_named(qf.sql, {"contig": "q", "region_start": 0, "region_end": 12356}, qf.params)
+    sql, params = bind_named(
+        qf.sql, {"contig": "q", "region_start": 0, "region_end": 12356}, qf.params
+    )
     df = run_query(ctx, settings, sql, params)
     truth = truth_snvs(demo.truth_vcf)
     assert len(truth) == 14
@@ -64,4 +78,3 @@ def test_upload_to_queryable_variants(local_stack, tmp_path):
 
     summary = run_query(ctx, settings, load_query("sample_summary").sql)
     assert int(summary.loc[0, "snvs"]) >= 14
-

@@ -5,9 +5,11 @@ from omics_toolkit.query import QUERIES_DIR, bind_named, load_query, to_literal
 
 
 def test_bind_named_orders_and_quotes():
-    sql, params = bind_named("SELECT * FROM v WHERE c = :contig AND s < :end AND e > :start",
-                             {"contig": "q'1", "start": "10", "end": 20},
-                             {"start": ("bigint", ""), "end": ("bigint", "")})
+    sql, params = bind_named(
+        "SELECT * FROM v WHERE c = :contig AND s < :end AND e > :start",
+        {"contig": "q'1", "start": "10", "end": 20},
+        {"start": ("bigint", ""), "end": ("bigint", "")},
+    )
     assert sql == "SELECT * FROM v WHERE c = ? AND s < ? AND e > ?"
     assert params == ["q'1", 20, 10]
     assert [to_literal(p) for p in params] == ["'q''1'", "20", "10"]

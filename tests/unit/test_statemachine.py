@@ -30,6 +30,7 @@ def test_every_transition_targets_an_existing_state():
                 assert t in names, f"{name} -> {t}"
             for branch in state.get("Branches", []):
                 check(branch)
+
     check(definition)
 
 
@@ -49,7 +50,9 @@ def test_error_names_in_catchers_exist():
         for err in re.findall(r'"([^"]+)"', group):
             if err.startswith(("States.", "Omics.", "Lambda.")):
                 continue
-            assert hasattr(errors, err), f"{err} used in ASL but not defined in omics_toolkit.errors"
+            assert hasattr(errors, err), (
+                f"{err} used in ASL but not defined in omics_toolkit.errors"
+            )
 
 
 def test_waits_use_configurable_poll_interval():

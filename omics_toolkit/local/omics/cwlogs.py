@@ -55,6 +55,8 @@ class RunLogs:
             now = int(time.time() * 1000)
             for i in range(0, len(lines), _BATCH):
                 events = [{"timestamp": now, "message": m} for m in lines[i : i + _BATCH]]
-                self.logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=events)
+                self.logs.put_log_events(
+                    logGroupName=LOG_GROUP, logStreamName=stream, logEvents=events
+                )
         except (ClientError, BotoCoreError) as exc:
             log.warning("could not write CloudWatch log stream %s: %s", stream, exc)

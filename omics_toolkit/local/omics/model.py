@@ -192,7 +192,9 @@ class ServiceModel:
             try:
                 body_doc = json.loads(body)
             except ValueError as exc:
-                raise OmicsError("SerializationException", f"request body is not JSON: {exc}") from exc
+                raise OmicsError(
+                    "SerializationException", f"request body is not JSON: {exc}"
+                ) from exc
             if not isinstance(body_doc, dict):
                 raise OmicsError("SerializationException", "request body must be a JSON object")
         for name, member in shape["members"].items():
@@ -207,7 +209,9 @@ class ServiceModel:
                     values = qs[wire]
                     if target["type"] == "list":
                         item = self.shapes[target["member"]["shape"]]
-                        parsed.params[name] = [self._from_text(v, item, name, errors) for v in values]
+                        parsed.params[name] = [
+                            self._from_text(v, item, name, errors) for v in values
+                        ]
                     else:
                         parsed.params[name] = self._from_text(values[-1], target, name, errors)
             elif location == "header":
@@ -235,7 +239,9 @@ class ServiceModel:
             if kind == "timestamp":
                 return _parse_timestamp(text)
         except ValueError:
-            errors.append(f"Value '{text}' at '{path}' failed to satisfy constraint: Member must be of type {kind}")
+            errors.append(
+                f"Value '{text}' at '{path}' failed to satisfy constraint: Member must be of type {kind}"
+            )
             return None
         return text
 
@@ -300,7 +306,9 @@ class ServiceModel:
             try:
                 return base64.b64decode(value, validate=True)
             except (binascii.Error, ValueError):
-                errors.append(f"Value at '{path}' failed to satisfy constraint: Member must be base64-encoded")
+                errors.append(
+                    f"Value at '{path}' failed to satisfy constraint: Member must be base64-encoded"
+                )
                 return None
         if kind == "timestamp":
             try:
@@ -327,7 +335,9 @@ class ServiceModel:
         if errors:
             raise ValidationError(errors)
 
-    def _check_structure(self, value: dict[str, Any], shape_name: str, prefix: str, errors: list[str]) -> None:
+    def _check_structure(
+        self, value: dict[str, Any], shape_name: str, prefix: str, errors: list[str]
+    ) -> None:
         shape = self.shapes[shape_name]
         if shape.get("document"):
             return
@@ -350,9 +360,13 @@ class ServiceModel:
             self._check_size(len(value), shape, value, path, errors)
             for i, item in enumerate(value):
                 if item is None:
-                    errors.append(f"Value null at '{path}.{i + 1}.member' failed to satisfy constraint: Member must not be null")
+                    errors.append(
+                        f"Value null at '{path}.{i + 1}.member' failed to satisfy constraint: Member must not be null"
+                    )
                 else:
-                    self._check_value(item, shape["member"]["shape"], f"{path}.{i + 1}.member", errors)
+                    self._check_value(
+                        item, shape["member"]["shape"], f"{path}.{i + 1}.member", errors
+                    )
             return
         if kind == "map":
             self._check_size(len(value), shape, value, path, errors)
@@ -393,7 +407,9 @@ class ServiceModel:
                 )
 
     @staticmethod
-    def _check_size(size: int, shape: dict[str, Any], value: Any, path: str, errors: list[str]) -> None:
+    def _check_size(
+        size: int, shape: dict[str, Any], value: Any, path: str, errors: list[str]
+    ) -> None:
         shown = value if isinstance(value, str) else "[...]" if isinstance(value, list) else value
         if isinstance(value, dict):
             shown = "{...}"
@@ -409,7 +425,9 @@ class ServiceModel:
             )
 
     # ------------------------------------------------------------------ output
-    def serialize(self, operation: str, result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    def serialize(
+        self, operation: str, result: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """Shape ``result`` per the output shape: (JSON body, response headers).
 
         Only members of the output shape are kept; timestamps become iso8601 strings; blobs are
@@ -460,7 +478,9 @@ class ServiceModel:
 
 
 def _type_error(value: Any, path: str, kind: str) -> str:
-    return f"Value '{value}' at '{path}' failed to satisfy constraint: Member must be of type {kind}"
+    return (
+        f"Value '{value}' at '{path}' failed to satisfy constraint: Member must be of type {kind}"
+    )
 
 
 def _parse_timestamp(text: str) -> dt.datetime:

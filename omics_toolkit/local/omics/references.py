@@ -162,7 +162,11 @@ def _run_import(b: Backend, job_id: str) -> None:
                 "creationType": "IMPORT",
                 "creationJobId": job_id,
                 "files": {
-                    "source": {"totalParts": 1, "partSize": max(size, 1), "contentLength": max(size, 1)}
+                    "source": {
+                        "totalParts": 1,
+                        "partSize": max(size, 1),
+                        "contentLength": max(size, 1),
+                    }
                 },
                 "_path": str(path),
                 "_contigs": contigs,
@@ -177,7 +181,12 @@ def _run_import(b: Backend, job_id: str) -> None:
         status = "FAILED" if len(failures) == len(sources) else "COMPLETED_WITH_FAILURES"
         message = "; ".join(failures)[:127]
     b.state.update(
-        JOBS, job_id, status=status, statusMessage=message, sources=sources, completionTime=now_iso()
+        JOBS,
+        job_id,
+        status=status,
+        statusMessage=message,
+        sources=sources,
+        completionTime=now_iso(),
     )
 
 
@@ -198,7 +207,9 @@ def _import_fasta(b: Backend, uri: str, ref_id: str) -> tuple[Path, dict[str, in
                     raise SourceError(f"{uri}: FASTA header without a name at line {lineno}")
                 contigs[current] = 0
             elif current is None:
-                raise SourceError(f"{uri}: not a FASTA file (line {lineno} precedes any '>' header)")
+                raise SourceError(
+                    f"{uri}: not a FASTA file (line {lineno} precedes any '>' header)"
+                )
             else:
                 contigs[current] += len(line.strip())
             out.write(line if line.endswith("\n") else line + "\n")
@@ -239,7 +250,9 @@ def list_reference_import_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
 def _reference(b: Backend, store_id: str, ref_id: str) -> dict[str, Any]:
     ref = b.state.get(REFS, ref_id)
     if ref is None or ref["referenceStoreId"] != store_id:
-        raise OmicsError("ResourceNotFoundException", f"Reference {ref_id} not found in store {store_id}")
+        raise OmicsError(
+            "ResourceNotFoundException", f"Reference {ref_id} not found in store {store_id}"
+        )
     return ref
 
 

@@ -95,9 +95,13 @@ def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
             f"Parameter(s) not defined in the parameter template of workflow {workflow_id}: "
             + ", ".join(unknown)
         )
-    missing = sorted(k for k, v in template.items() if not (v or {}).get("optional") and k not in parameters)
+    missing = sorted(
+        k for k, v in template.items() if not (v or {}).get("optional") and k not in parameters
+    )
     if missing:
-        raise invalid(f"Missing required parameter(s) for workflow {workflow_id}: " + ", ".join(missing))
+        raise invalid(
+            f"Missing required parameter(s) for workflow {workflow_id}: " + ", ".join(missing)
+        )
     output_uri = p["outputUri"]
     if not output_uri.startswith("s3://"):
         raise invalid(f"outputUri {output_uri} must be an s3:// URI")
@@ -188,7 +192,9 @@ def delete_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
 def list_run_tasks(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """ListRunTasks (status filter), in order of first appearance."""
     rec = b.require(RUNS, p["id"], "Run")
-    tasks = sorted(rec.get("_tasks", {}).values(), key=lambda t: (t.get("creationTime") or "", t["taskId"]))
+    tasks = sorted(
+        rec.get("_tasks", {}).values(), key=lambda t: (t.get("creationTime") or "", t["taskId"])
+    )
     if p.get("status"):
         tasks = [t for t in tasks if t["status"] == p["status"]]
     page, nxt = paginate(tasks, p.get("maxResults"), p.get("startingToken"))
@@ -266,18 +272,33 @@ class RunManager:
             logs.put(stream, [f"Run {run_id} COMPLETED"])
         except _Cancelled:
             self._sync_tasks(run_id, run_dir(b, run_id) / "wdl", logs, final="CANCELLED")
-            b.state.update(RUNS, run_id, status="CANCELLED", stopTime=now_iso(), statusMessage="Run cancelled by user")
+            b.state.update(
+                RUNS,
+                run_id,
+                status="CANCELLED",
+                stopTime=now_iso(),
+                statusMessage="Run cancelled by user",
+            )
             logs.put(stream, [f"Run {run_id} CANCELLED"])
         except RunFailure as exc:
             self._sync_tasks(run_id, run_dir(b, run_id) / "wdl", logs, final="FAILED")
             b.state.update(
-                RUNS, run_id, status="FAILED", stopTime=now_iso(), failureReason=exc.reason, statusMessage=exc.message
+                RUNS,
+                run_id,
+                status="FAILED",
+                stopTime=now_iso(),
+                failureReason=exc.reason,
+                statusMessage=exc.message,
             )
             logs.put(stream, [f"Run {run_id} FAILED: {exc.message}"])
         except Exception as exc:  # an emulator bug must still end the run
             log.exception("run %s crashed", run_id)
             b.state.update(
-                RUNS, run_id, status="FAILED", stopTime=now_iso(), failureReason="INTERNAL_SERVICE_ERROR",
+                RUNS,
+                run_id,
+                status="FAILED",
+                stopTime=now_iso(),
+                failureReason="INTERNAL_SERVICE_ERROR",
                 statusMessage=f"emulator error: {exc}",
             )
         finally:
@@ -296,7 +317,9 @@ class RunManager:
                 counter[0] += 1
                 name = value.rstrip("/").rsplit("/", 1)[-1]
                 try:
-                    return str(download(self.b.client("s3"), value, staged / str(counter[0]) / name))
+                    return str(
+                        download(self.b.client("s3"), value, staged / str(counter[0]) / name)
+                    )
                 except SourceError as exc:
                     raise RunFailure(f"input {value} not readable", str(exc)) from exc
             if isinstance(value, str) and value.startswith("omics://"):
@@ -316,7 +339,9 @@ class RunManager:
             raise RunFailure("invalid omics:// URI", f"{uri}: not a reference or read set URI")
         b = self.b
         if m["account"] != b.account_id:
-            raise RunFailure("input not accessible", f"{uri}: account {m['account']} is not {b.account_id}")
+            raise RunFailure(
+                "input not accessible", f"{uri}: account {m['account']} is not {b.account_id}"
+            )
         if m["kind"] == "reference":
             ref = b.state.get("references", m["id"])
             if ref is None or ref["referenceStoreId"] != m["store"]:
@@ -338,10 +363,19 @@ class RunManager:
         wdl_dir = folder / "wdl"
         wdl_dir.mkdir(exist_ok=True)
         cmd = [
-            sys.executable, "-m", "WDL", "run", rec["_main"],
-            "-i", str(folder / "inputs.json"),
-            "--dir", f"{wdl_dir}/.",
-            "--no-color", "--error-json", "-o", str(folder / "result.json"),
+            sys.executable,
+            "-m",
+            "WDL",
+            "run",
+            rec["_main"],
+            "-i",
+            str(folder / "inputs.json"),
+            "--dir",
+            f"{wdl_dir}/.",
+            "--no-color",
+            "--error-json",
+            "-o",
+            str(folder / "result.json"),
         ]
         if rec.get("_engine") == "WDL_LENIENT":
             cmd.append("--no-quant-check")
@@ -354,7 +388,9 @@ class RunManager:
         )
         engine_log = folder / "engine.log"
         with engine_log.open("wb") as err, (folder / "engine.stdout").open("wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=folder, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=err, env=env, cwd=folder, start_new_session=True
+            )
             with self._lock:
                 self._procs[run_id] = proc
                 cancelled = run_id in self._cancelled
@@ -367,7 +403,9 @@ class RunManager:
         logs.put(f"run/{run_id}/engine", engine_log.read_text(errors="replace").splitlines())
         return proc.returncode
 
-    def _sync_tasks(self, run_id: str, wdl_dir: Path, logs: RunLogs, final: str | None = None) -> None:
+    def _sync_tasks(
+        self, run_id: str, wdl_dir: Path, logs: RunLogs, final: str | None = None
+    ) -> None:
         """Mirror miniwdl call directories (``call-*`` with ``task.log``) into run tasks."""
         rec = self.b.state.get(RUNS, run_id)
         if rec is None:
@@ -387,7 +425,7 @@ class RunManager:
                 created = format_timestamp(call_dir.stat().st_mtime)
                 task = {
                     "taskId": task_id,
-                    "name": call_dir.name[len("call-"):],
+                    "name": call_dir.name[len("call-") :],
                     "status": "RUNNING",
                     "creationTime": created,
                     "startTime": created,
@@ -412,7 +450,10 @@ class RunManager:
                     f = call_dir / name
                     if f.exists():
                         lines += f.read_text(errors="replace").splitlines()
-                logs.put(f"run/{run_id}/task/{task['taskId']}", lines or [f"task {task['name']} {status}"])
+                logs.put(
+                    f"run/{run_id}/task/{task['taskId']}",
+                    lines or [f"task {task['name']} {status}"],
+                )
                 task["_logged"] = True
         if changed:
             self.b.state.update(RUNS, run_id, _tasks=tasks)
@@ -428,7 +469,9 @@ class RunManager:
                 if task.get("_exitStatus") is not None:
                     reason += f" (exit status {task['_exitStatus']})"
                 message = f"{reason}: {tail}" if tail else reason
-                return RunFailure(f"{reason}: {tail.splitlines()[-1] if tail else ''}".rstrip(": "), message)
+                return RunFailure(
+                    f"{reason}: {tail.splitlines()[-1] if tail else ''}".rstrip(": "), message
+                )
         for candidate in (folder / "result.json", wdl_dir / "error.json"):
             try:
                 err = json.loads(candidate.read_text())
@@ -449,10 +492,13 @@ class RunManager:
         try:
             result = json.loads((folder / "result.json").read_text())
         except (OSError, ValueError) as exc:
-            raise RunFailure("workflow outputs missing", f"cannot read miniwdl outputs: {exc}") from exc
+            raise RunFailure(
+                "workflow outputs missing", f"cannot read miniwdl outputs: {exc}"
+            ) from exc
         outputs = result.get("outputs", {})
         base = rec["runOutputUri"]
         s3 = self.b.client("s3")
+
         def put(value: Any, prefix: str) -> Any:
             if isinstance(value, str) and os.path.isabs(value) and os.path.exists(value):
                 path = Path(value)

@@ -71,7 +71,8 @@ def create_sequence_store(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     b.state.put(STORES, ident, rec)
     b.set_tags(rec["arn"], p.get("tags"))
     timer = threading.Timer(
-        STORE_ACTIVATION_SECONDS, lambda: b.state.update(STORES, ident, status="ACTIVE", updateTime=now_iso())
+        STORE_ACTIVATION_SECONDS,
+        lambda: b.state.update(STORES, ident, status="ACTIVE", updateTime=now_iso()),
     )
     timer.daemon = True
     timer.start()
@@ -157,9 +158,13 @@ def check_fastq(path: Path, uri: str) -> tuple[int, int]:
             if not head[0].startswith("@"):
                 raise SourceError(f"{uri}: not a FASTQ file: first line does not start with '@'")
             if not head[2].startswith("+"):
-                raise SourceError(f"{uri}: malformed FASTQ record: third line does not start with '+'")
+                raise SourceError(
+                    f"{uri}: malformed FASTQ record: third line does not start with '+'"
+                )
             if len(head[1].rstrip("\n")) != len(head[3].rstrip("\n")):
-                raise SourceError(f"{uri}: malformed FASTQ record: sequence and quality lengths differ")
+                raise SourceError(
+                    f"{uri}: malformed FASTQ record: sequence and quality lengths differ"
+                )
             reads, bases = 1, len(head[1].strip())
             for lineno, line in enumerate(fh, 5):
                 if lineno % 4 == 2:
@@ -257,7 +262,12 @@ def _run_import(b: Backend, job_id: str) -> None:
         status = "FAILED" if len(failures) == len(sources) else "COMPLETED_WITH_FAILURES"
         message = "; ".join(failures)[:127]
     b.state.update(
-        JOBS, job_id, status=status, statusMessage=message, sources=sources, completionTime=now_iso()
+        JOBS,
+        job_id,
+        status=status,
+        statusMessage=message,
+        sources=sources,
+        completionTime=now_iso(),
     )
 
 
@@ -298,7 +308,11 @@ def list_read_sets(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
             return False
         return created_between(r, flt)
 
-    items = [r for r in b.state.values(READSETS) if r["sequenceStoreId"] == p["sequenceStoreId"] and keep(r)]
+    items = [
+        r
+        for r in b.state.values(READSETS)
+        if r["sequenceStoreId"] == p["sequenceStoreId"] and keep(r)
+    ]
     page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
     return {"readSets": page, "nextToken": nxt}
 
@@ -306,7 +320,9 @@ def list_read_sets(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
 def _read_set(b: Backend, store_id: str, rs_id: str) -> dict[str, Any]:
     rs = b.state.get(READSETS, rs_id)
     if rs is None or rs["sequenceStoreId"] != store_id:
-        raise OmicsError("ResourceNotFoundException", f"Read set {rs_id} not found in store {store_id}")
+        raise OmicsError(
+            "ResourceNotFoundException", f"Read set {rs_id} not found in store {store_id}"
+        )
     return rs
 
 

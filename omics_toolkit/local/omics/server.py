@@ -76,7 +76,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, {"message": exc.message}, {"x-amzn-ErrorType": exc.code})
         except Exception as exc:
             log.exception("%s crashed", operation)
-            self._send(500, {"message": f"internal error: {exc}"}, {"x-amzn-ErrorType": "InternalServerException"})
+            self._send(
+                500,
+                {"message": f"internal error: {exc}"},
+                {"x-amzn-ErrorType": "InternalServerException"},
+            )
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(payload).encode()
@@ -139,7 +143,9 @@ class OmicsEmulator:
         server.backend = backend
         self.backend = backend
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="omics-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="omics-emulator", daemon=True
+        )
         self._thread.start()
         log.info("HealthOmics emulator listening on %s (state %s)", self.url, self.state_dir)
         return self.url

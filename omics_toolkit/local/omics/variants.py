@@ -45,7 +45,9 @@ class Family:
         self.arn_type = f"{kind}Store"
         self.folder = f"{kind}-stores"
         self.label = f"{kind.capitalize()} store"
-        self.columns = vcf_parquet.VARIANT_COLUMNS if kind == "variant" else vcf_parquet.ANNOTATION_COLUMNS
+        self.columns = (
+            vcf_parquet.VARIANT_COLUMNS if kind == "variant" else vcf_parquet.ANNOTATION_COLUMNS
+        )
 
 
 VARIANT = Family("variant")
@@ -65,7 +67,9 @@ def database_name(b: Backend, fam: Family, store_id: str) -> str:
 def _create_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     name = p.get("name")
     if not name:
-        raise invalid("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
+        raise invalid(
+            "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null"
+        )
     if b.state.get(fam.stores, name) is not None:
         raise conflict(f"{fam.label} with name {name} already exists")
     ref_arn = (p.get("reference") or {}).get("referenceArn")
@@ -111,7 +115,9 @@ def _activate(b: Backend, fam: Family, name: str) -> None:
     glue = b.client("glue")
     db = database_name(b, fam, rec["id"])
     try:
-        glue.create_database(DatabaseInput={"Name": db, "Description": f"HealthOmics {fam.kind} store {name}"})
+        glue.create_database(
+            DatabaseInput={"Name": db, "Description": f"HealthOmics {fam.kind} store {name}"}
+        )
         glue.create_table(
             DatabaseName=db,
             TableInput={
@@ -131,14 +137,22 @@ def _activate(b: Backend, fam: Family, name: str) -> None:
             },
         )
     except (ClientError, BotoCoreError) as exc:
-        b.state.update(fam.stores, name, status="FAILED", statusMessage=f"Glue: {exc}"[:1000], updateTime=now_iso())
+        b.state.update(
+            fam.stores,
+            name,
+            status="FAILED",
+            statusMessage=f"Glue: {exc}"[:1000],
+            updateTime=now_iso(),
+        )
         return
     b.state.update(fam.stores, name, status="ACTIVE", updateTime=now_iso())
 
 
 def _store_size(b: Backend, fam: Family, rec: dict[str, Any]) -> dict[str, Any]:
     folder = data_dir(b, fam, rec["id"])
-    rec["storeSizeBytes"] = sum(f.stat().st_size for f in folder.glob("*.parquet")) if folder.is_dir() else 0
+    rec["storeSizeBytes"] = (
+        sum(f.stat().st_size for f in folder.glob("*.parquet")) if folder.is_dir() else 0
+    )
     rec["tags"] = b.tags_of(rec["storeArn"])
     return rec
 
@@ -147,13 +161,16 @@ def _get_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     return _store_size(b, fam, b.require(fam.stores, p["name"], fam.label))
 
 
-def _list_stores(b: Backend, fam: Family, p: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+def _list_stores(
+    b: Backend, fam: Family, p: dict[str, Any]
+) -> tuple[list[dict[str, Any]], str | None]:
     flt = p.get("filter") or {}
     ids = set(p.get("ids") or [])
     items = [
         _store_size(b, fam, r)
         for r in b.state.values(fam.stores)
-        if (not flt.get("status") or r["status"] == flt["status"]) and (not ids or r["id"] in ids or r["name"] in ids)
+        if (not flt.get("status") or r["status"] == flt["status"])
+        and (not ids or r["id"] in ids or r["name"] in ids)
     ]
     page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
     return page, nxt
@@ -163,7 +180,9 @@ def _delete_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     """Delete one store: its Glue database (and table), its data directory and jobs' targets."""
     rec = b.require(fam.stores, p["name"], fam.label)
     running = [
-        j for j in b.state.values(fam.jobs) if j["destinationName"] == p["name"] and j["status"] in ("SUBMITTED", "IN_PROGRESS")
+        j
+        for j in b.state.values(fam.jobs)
+        if j["destinationName"] == p["name"] and j["status"] in ("SUBMITTED", "IN_PROGRESS")
     ]
     if running and not p.get("force"):
         raise conflict(f"{fam.label} {p['name']} has import jobs in progress; retry with force")
@@ -185,7 +204,9 @@ def _delete_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
 def _start_import(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     store = b.require(fam.stores, p["destinationName"], fam.label)
     if store["status"] != "ACTIVE":
-        raise invalid(f"{fam.label} {p['destinationName']} is not ACTIVE (status {store['status']})")
+        raise invalid(
+            f"{fam.label} {p['destinationName']} is not ACTIVE (status {store['status']})"
+        )
     job_id = str(uuid.uuid4())
     now = now_iso()
     rec: dict[str, Any] = {
@@ -222,7 +243,9 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
         if store is None:
             raise vcf_parquet.VcfError(f"{fam.label} {job['destinationName']} no longer exists")
         if store.get("storeFormat", "VCF") != "VCF":
-            raise vcf_parquet.VcfError(f"the local emulator imports VCF annotation stores only, not {store['storeFormat']}")
+            raise vcf_parquet.VcfError(
+                f"the local emulator imports VCF annotation stores only, not {store['storeFormat']}"
+            )
         contigs: set[str] | None = None
         ref_arn = (store.get("reference") or {}).get("referenceArn")
         if ref_arn:
@@ -238,30 +261,46 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
                 name = item["source"].rsplit("/", 1)[-1] or "input.vcf"
                 try:
                     local = download(b.client("s3"), item["source"], Path(tmp) / str(n) / name)
-                    rows.extend(vcf_parquet.iter_rows(local, job_id, fam is VARIANT, contigs, item["source"]))
+                    rows.extend(
+                        vcf_parquet.iter_rows(
+                            local, job_id, fam is VARIANT, contigs, item["source"]
+                        )
+                    )
                 except (SourceError, vcf_parquet.VcfError) as exc:
                     item["jobStatus"] = "FAILED"
                     item["statusMessage"] = str(exc)
                     raise vcf_parquet.VcfError(str(exc)) from exc
                 item["jobStatus"] = "COMPLETED"
-        vcf_parquet.write_parquet(rows, fam.columns, data_dir(b, fam, store["id"]) / f"{job_id}.parquet")
+        vcf_parquet.write_parquet(
+            rows, fam.columns, data_dir(b, fam, store["id"]) / f"{job_id}.parquet"
+        )
     except vcf_parquet.VcfError as exc:
         for item in items:
             if item["jobStatus"] in ("SUBMITTED", "IN_PROGRESS"):
                 item["jobStatus"] = "CANCELLED"
         now = now_iso()
         b.state.update(
-            fam.jobs, job_id, status="FAILED", statusMessage=str(exc)[:1000], items=items, updateTime=now, completionTime=now
+            fam.jobs,
+            job_id,
+            status="FAILED",
+            statusMessage=str(exc)[:1000],
+            items=items,
+            updateTime=now,
+            completionTime=now,
         )
         return
     now = now_iso()
-    b.state.update(fam.jobs, job_id, status="COMPLETED", items=items, updateTime=now, completionTime=now)
+    b.state.update(
+        fam.jobs, job_id, status="COMPLETED", items=items, updateTime=now, completionTime=now
+    )
 
 
 def _get_job(b: Backend, fam: Family, job_id: str) -> dict[str, Any]:
     rec = b.state.get(fam.jobs, job_id)
     if rec is None:
-        raise OmicsError("ResourceNotFoundException", f"{fam.kind.capitalize()} import job {job_id} not found")
+        raise OmicsError(
+            "ResourceNotFoundException", f"{fam.kind.capitalize()} import job {job_id} not found"
+        )
     return rec
 
 

@@ -115,7 +115,9 @@ def _format(variant: Any, name: str) -> Any:
         return None
 
 
-def iter_rows(path: Path, job_id: str, per_sample: bool, known_contigs: set[str] | None, uri: str) -> Iterator[dict[str, Any]]:
+def iter_rows(
+    path: Path, job_id: str, per_sample: bool, known_contigs: set[str] | None, uri: str
+) -> Iterator[dict[str, Any]]:
     """Rows of one VCF (plain or bgzip) in the store schema.
 
     Raises ``VcfError`` for an unreadable VCF or a contig absent from ``known_contigs``.
@@ -174,10 +176,14 @@ def iter_rows(path: Path, job_id: str, per_sample: bool, known_contigs: set[str]
         vcf.close()
 
 
-def write_parquet(rows: list[dict[str, Any]], columns: list[tuple[str, str, pa.DataType]], dest: Path) -> int:
+def write_parquet(
+    rows: list[dict[str, Any]], columns: list[tuple[str, str, pa.DataType]], dest: Path
+) -> int:
     """Write rows with the exact column types; return the file size in bytes."""
     schema = arrow_schema(columns)
-    table = pa.Table.from_pylist([{c: r.get(c) for c, _, _ in columns} for r in rows], schema=schema)
+    table = pa.Table.from_pylist(
+        [{c: r.get(c) for c, _, _ in columns} for r in rows], schema=schema
+    )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".parquet.tmp")
     pq.write_table(table, tmp)

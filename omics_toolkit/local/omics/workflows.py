@@ -112,7 +112,9 @@ def _prepare(b: Backend, collection: str, key: str, folder: Path) -> None:
         main = _find_main(target, rec.get("main"))
         changes: dict[str, Any] = {"main": main, "digest": hashlib.sha256(data).hexdigest()}
         if rec.get("engine") not in ("WDL", "WDL_LENIENT"):
-            raise DefinitionError(f"the local HealthOmics emulator runs WDL workflows only, not {rec.get('engine')}")
+            raise DefinitionError(
+                f"the local HealthOmics emulator runs WDL workflows only, not {rec.get('engine')}"
+            )
         workflow_name, template = _inspect_wdl(target / main)
         changes["_workflowName"] = workflow_name
         if not rec.get("parameterTemplate"):
@@ -157,7 +159,12 @@ def _inspect_wdl(path: Path) -> tuple[str, dict[str, Any]]:
 
     try:
         doc = WDL.load(str(path))
-    except (WDL.Error.SyntaxError, WDL.Error.ValidationError, WDL.Error.MultipleValidationErrors, WDL.Error.ImportError) as exc:
+    except (
+        WDL.Error.SyntaxError,
+        WDL.Error.ValidationError,
+        WDL.Error.MultipleValidationErrors,
+        WDL.Error.ImportError,
+    ) as exc:
         raise DefinitionError(f"{path.name}: WDL error: {exc}") from exc
     except Exception as exc:  # miniwdl raises assorted errors for bad documents
         raise DefinitionError(f"{path.name}: WDL error: {exc}") from exc
@@ -178,7 +185,9 @@ def _inspect_wdl(path: Path) -> tuple[str, dict[str, Any]]:
 def get_workflow(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """GetWorkflow (``definition`` is the stored definition's location)."""
     rec = b.require(WORKFLOWS, p["id"], "Workflow")
-    rec["definition"] = rec.get("_definitionUri") or f"file://{workflow_dir(b, p['id']) / 'definition.zip'}"
+    rec["definition"] = (
+        rec.get("_definitionUri") or f"file://{workflow_dir(b, p['id']) / 'definition.zip'}"
+    )
     rec["tags"] = b.tags_of(rec["arn"])
     return rec
 
@@ -187,7 +196,9 @@ def list_workflows(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """ListWorkflows (filter by ``name``; ``type`` READY2RUN lists nothing)."""
     if p.get("type") == "READY2RUN":
         return {"items": []}
-    items = [w for w in b.state.values(WORKFLOWS) if not p.get("name") or w.get("name") == p["name"]]
+    items = [
+        w for w in b.state.values(WORKFLOWS) if not p.get("name") or w.get("name") == p["name"]
+    ]
     page, nxt = paginate(items, p.get("maxResults"), p.get("startingToken"))
     return {"items": page, "nextToken": nxt}
 
@@ -247,7 +258,10 @@ def get_workflow_version(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     b.require(WORKFLOWS, p["workflowId"], "Workflow")
     key = f"{p['workflowId']}/{p['versionName']}"
     rec = b.require(VERSIONS, key, "Workflow version")
-    rec["definition"] = rec.get("_definitionUri") or f"file://{workflow_dir(b, p['workflowId'], p['versionName']) / 'definition.zip'}"
+    rec["definition"] = (
+        rec.get("_definitionUri")
+        or f"file://{workflow_dir(b, p['workflowId'], p['versionName']) / 'definition.zip'}"
+    )
     rec["tags"] = b.tags_of(rec["arn"])
     return rec
 

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 def apply_all() -> None:
     """Apply every patch (idempotent). Requires moto >=5.2.5,<5.3."""
-    from omics_toolkit.local.patches import athena_sql, lambda_exec, s3_bucket_policy, sfn_aws_sdk, sfn_json_path
+    from omics_toolkit.local.patches import (
+        athena_sql,
+        lambda_exec,
+        s3_bucket_policy,
+        sfn_aws_sdk,
+        sfn_json_path,
+    )
 
     lambda_exec.apply()
     sfn_aws_sdk.apply()

@@ -52,5 +52,8 @@ def apply() -> None:
     # Import the parser so every module that binds the name exists before rebinding.
     importlib.import_module("moto.stepfunctions.parser.asl.parse.asl_parser")
     for name, mod in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions") and getattr(mod, "extract_json", None) is _original:
+        if (
+            name.startswith("moto.stepfunctions")
+            and getattr(mod, "extract_json", None) is _original
+        ):
             mod.extract_json = extract_json

@@ -22,7 +22,9 @@ def _ctx(stack):
 
 
 def _settings() -> Settings:
-    return Settings(deployment=DEPLOYMENT, home=Path(os.environ["OMICS_TOOLKIT_HOME"]), poll_interval_seconds=1)
+    return Settings(
+        deployment=DEPLOYMENT, home=Path(os.environ["OMICS_TOOLKIT_HOME"]), poll_interval_seconds=1
+    )
 
 
 def _tagged_leftovers(ctx) -> list[str]:
@@ -48,12 +50,19 @@ def _tagged_leftovers(ctx) -> list[str]:
         if sm["name"].startswith(DEPLOYMENT + "-"):
             left.append(f"state machine {sm['name']}")
     omics = ctx.client("omics")
-    for op, key in (("list_reference_stores", "referenceStores"), ("list_sequence_stores", "sequenceStores"),
-                    ("list_variant_stores", "variantStores"), ("list_annotation_stores", "annotationStores"),
-                    ("list_workflows", "items")):
+    for op, key in (
+        ("list_reference_stores", "referenceStores"),
+        ("list_sequence_stores", "sequenceStores"),
+        ("list_variant_stores", "variantStores"),
+        ("list_annotation_stores", "annotationStores"),
+        ("list_workflows", "items"),
+    ):
         for item in getattr(omics, op)()[key]:
             arn = item.get("arn") or item.get("storeArn")
-            if omics.list_tags_for_resource(resourceArn=arn)["tags"].get(DEPLOYMENT_TAG) == DEPLOYMENT:
+            if (
+                omics.list_tags_for_resource(resourceArn=arn)["tags"].get(DEPLOYMENT_TAG)
+                == DEPLOYMENT
+            ):
                 left.append(f"{key} {item['name']}")
     for db in ctx.client("glue").get_databases()["DatabaseList"]:
         if db["Name"] == DEPLOYMENT.replace("-", "_"):
@@ -81,7 +90,9 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(local_stack, refere
     second = Provisioner(ctx, _settings())
     dep2 = second.apply(reference)
     assert ctx.mutating_calls() == [], ctx.mutating_calls()
-    assert {a.action for a in second.actions} == {"unchanged"}, [a for a in second.actions if a.action != "unchanged"]
+    assert {a.action for a in second.actions} == {"unchanged"}, [
+        a for a in second.actions if a.action != "unchanged"
+    ]
     assert dep2.workflow_id == dep.workflow_id and dep2.sequence_store_id == dep.sequence_store_id
 
     # A notification configuration the user added survives provisioning and teardown.

@@ -10,14 +10,26 @@ def test_patched_moto_symbol_exists_with_expected_signature():
     module_name, _, name = sfn_json_path.TARGET.rpartition(".")
     module = importlib.import_module(module_name)
     target = getattr(module, name, None)
-    assert target is not None, f"moto moved {sfn_json_path.TARGET}: update omics_toolkit/local/patches/sfn_json_path.py"
+    assert target is not None, (
+        f"moto moved {sfn_json_path.TARGET}: update omics_toolkit/local/patches/sfn_json_path.py"
+    )
     assert list(inspect.signature(target).parameters) == ["path", "data"]
 
 
-@pytest.mark.parametrize(("path", "definite"), [
-    ("$.a[0].b", True), ("$.a.b", True), ("$", True), ("$.a[*].b", False), ("$.a[0:2]", False),
-    ("$..b", False), ("$.a[?(@.x == 1)]", False), ("$.a[0,1]", False), ("$.a.*", False),
-])
+@pytest.mark.parametrize(
+    ("path", "definite"),
+    [
+        ("$.a[0].b", True),
+        ("$.a.b", True),
+        ("$", True),
+        ("$.a[*].b", False),
+        ("$.a[0:2]", False),
+        ("$..b", False),
+        ("$.a[?(@.x == 1)]", False),
+        ("$.a[0,1]", False),
+        ("$.a.*", False),
+    ],
+)
 def test_definite_paths(path, definite):
     assert sfn_json_path.is_definite(path) is definite
 

@@ -21,7 +21,10 @@ def test_sample_option_renames(tmp_path):
     a.write_text("x")
     b.write_text("y")
     plan = plan_upload(a, b, "NA12878")
-    assert plan.mate1 == (a, "fastq/NA12878_R1.fastq.gz") and plan.mate2[1] == "fastq/NA12878_R2.fastq.gz"
+    assert (
+        plan.mate1 == (a, "fastq/NA12878_R1.fastq.gz")
+        and plan.mate2[1] == "fastq/NA12878_R2.fastq.gz"
+    )
 
 
 def test_unpaired_names_are_refused_with_advice(tmp_path):

@@ -1,6 +1,5 @@
-import json
-import zipfile
 import io
+import zipfile
 
 import pytest
 

@@ -90,7 +90,9 @@ def state_dir(emulator: OmicsEmulator) -> Path:
     return emulator.state_dir
 
 
-def wait_for(fetch: Callable[[], dict[str, Any]], key: str, done: set[str], timeout: float = 30.0) -> dict[str, Any]:
+def wait_for(
+    fetch: Callable[[], dict[str, Any]], key: str, done: set[str], timeout: float = 30.0
+) -> dict[str, Any]:
     """Poll ``fetch()`` every 0.2 s until ``result[key]`` is in ``done``; return the last result."""
     deadline = time.monotonic() + timeout
     while True:
@@ -98,11 +100,21 @@ def wait_for(fetch: Callable[[], dict[str, Any]], key: str, done: set[str], time
         if result.get(key) in done:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {key} in {done}: {result.get(key)} ({result})")
+            raise AssertionError(
+                f"timed out waiting for {key} in {done}: {result.get(key)} ({result})"
+            )
         time.sleep(0.2)
 
 
-FASTA = ">chr1 test\n" + "ACGT" * 50 + "\n" + "GATTACA" * 10 + "\n>chr2\n" + "TTTTGGGGCCCCAAAA" * 8 + "\n"
+FASTA = (
+    ">chr1 test\n"
+    + "ACGT" * 50
+    + "\n"
+    + "GATTACA" * 10
+    + "\n>chr2\n"
+    + "TTTTGGGGCCCCAAAA" * 8
+    + "\n"
+)
 
 
 @pytest.fixture(scope="session")

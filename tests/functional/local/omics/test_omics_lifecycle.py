@@ -38,7 +38,9 @@ def _zip(text: str) -> bytes:
 
 
 def _sleepy(omics: Any, request_id: str) -> str:
-    wf = omics.create_workflow(name="sleepy", engine="WDL", definitionZip=_zip(SLEEPY_WDL), requestId=request_id)
+    wf = omics.create_workflow(
+        name="sleepy", engine="WDL", definitionZip=_zip(SLEEPY_WDL), requestId=request_id
+    )
     wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE"})
     return wf["id"]
 
@@ -51,14 +53,25 @@ def _sleeping(seconds: int) -> bool:
 def test_cancel_run_kills_the_task_and_ends_cancelled(omics: Any, bucket: str) -> None:
     wf = _sleepy(omics, "sleepy-cancel")
     run = omics.start_run(
-        workflowId=wf, roleArn=ROLE, outputUri=f"s3://{bucket}/runs/", parameters={"seconds": 47},
-        requestId="cancel-me", storageType="DYNAMIC",
+        workflowId=wf,
+        roleArn=ROLE,
+        outputUri=f"s3://{bucket}/runs/",
+        parameters={"seconds": 47},
+        requestId="cancel-me",
+        storageType="DYNAMIC",
     )
     wait_for(lambda: omics.get_run(id=run["id"]), "status", {"RUNNING"})
-    wait_for(lambda: (omics.list_run_tasks(id=run["id"])["items"] or [{}])[0], "status", {"RUNNING"})
+    wait_for(
+        lambda: (omics.list_run_tasks(id=run["id"])["items"] or [{}])[0], "status", {"RUNNING"}
+    )
     omics.cancel_run(id=run["id"])
     assert omics.get_run(id=run["id"])["status"] in ("STOPPING", "CANCELLED")
-    done = wait_for(lambda: omics.get_run(id=run["id"]), "status", {"CANCELLED", "FAILED", "COMPLETED"}, timeout=20)
+    done = wait_for(
+        lambda: omics.get_run(id=run["id"]),
+        "status",
+        {"CANCELLED", "FAILED", "COMPLETED"},
+        timeout=20,
+    )
     assert done["status"] == "CANCELLED"
     assert [t["status"] for t in omics.list_run_tasks(id=run["id"])["items"]] == ["CANCELLED"]
     deadline = time.monotonic() + 10
@@ -74,14 +87,20 @@ def test_cancel_run_kills_the_task_and_ends_cancelled(omics: Any, bucket: str) -
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_state_survives_restart_and_in_flight_runs_fail(moto_url: str, bucket: str, tmp_path: Path) -> None:
+def test_state_survives_restart_and_in_flight_runs_fail(
+    moto_url: str, bucket: str, tmp_path: Path
+) -> None:
     emu = OmicsEmulator(tmp_path / "omics", moto_url)
     omics = _client("omics", emu.start())
     store = omics.create_sequence_store(name="persisted")
     wf = _sleepy(omics, "sleepy-persist")
     run = omics.start_run(
-        workflowId=wf, roleArn=ROLE, outputUri=f"s3://{bucket}/runs/", parameters={"seconds": 53},
-        requestId="interrupted", storageType="DYNAMIC",
+        workflowId=wf,
+        roleArn=ROLE,
+        outputUri=f"s3://{bucket}/runs/",
+        parameters={"seconds": 53},
+        requestId="interrupted",
+        storageType="DYNAMIC",
     )
     wait_for(lambda: omics.get_run(id=run["id"]), "status", {"RUNNING"})
     emu.stop()
@@ -93,8 +112,12 @@ def test_state_survives_restart_and_in_flight_runs_fail(moto_url: str, bucket: s
         assert after["status"] == "FAILED"
         assert after["statusMessage"] == "interrupted by local stack stop"
         same = omics.start_run(
-            workflowId=wf, roleArn=ROLE, outputUri=f"s3://{bucket}/runs/", parameters={"seconds": 53},
-            requestId="interrupted", storageType="DYNAMIC",
+            workflowId=wf,
+            roleArn=ROLE,
+            outputUri=f"s3://{bucket}/runs/",
+            parameters={"seconds": 53},
+            requestId="interrupted",
+            storageType="DYNAMIC",
         )
         assert same["id"] == run["id"]
     finally:

@@ -94,7 +94,9 @@ def hello(omics: Any) -> str:
         },
     )
     assert wf["status"] == "CREATING"
-    again = omics.create_workflow(name="hello", engine="WDL", definitionZip=_zip(HELLO_WDL), requestId="create-hello")
+    again = omics.create_workflow(
+        name="hello", engine="WDL", definitionZip=_zip(HELLO_WDL), requestId="create-hello"
+    )
     assert again["id"] == wf["id"]
     done = wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE", "FAILED"})
     assert done["status"] == "ACTIVE", done
@@ -103,7 +105,9 @@ def hello(omics: Any) -> str:
 
 def test_workflow_from_s3_uri_derives_parameter_template(omics: Any, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="wf/boom.zip", Body=_zip(FAIL_WDL))
-    wf = omics.create_workflow(name="boom", engine="WDL", definitionUri=f"s3://{bucket}/wf/boom.zip", requestId="boom-1")
+    wf = omics.create_workflow(
+        name="boom", engine="WDL", definitionUri=f"s3://{bucket}/wf/boom.zip", requestId="boom-1"
+    )
     done = wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE", "FAILED"})
     assert done["status"] == "ACTIVE", done
     assert done["parameterTemplate"] == {"msg": {"description": "String", "optional": False}}
@@ -111,10 +115,20 @@ def test_workflow_from_s3_uri_derives_parameter_template(omics: Any, s3: Any, bu
     assert wf["id"] in [w["id"] for w in omics.list_workflows()["items"]]
 
 
-def test_start_run_rejects_unknown_and_missing_parameters(omics: Any, hello: str, bucket: str) -> None:
-    base = {"workflowId": hello, "roleArn": ROLE, "outputUri": f"s3://{bucket}/out/", "storageType": "DYNAMIC"}
+def test_start_run_rejects_unknown_and_missing_parameters(
+    omics: Any, hello: str, bucket: str
+) -> None:
+    base = {
+        "workflowId": hello,
+        "roleArn": ROLE,
+        "outputUri": f"s3://{bucket}/out/",
+        "storageType": "DYNAMIC",
+    }
     with pytest.raises(ClientError) as exc:
-        omics.start_run(**base, parameters={"reads": "s3://x/y", "genome": "s3://x/g", "greeting": "hi", "bogus": 1})
+        omics.start_run(
+            **base,
+            parameters={"reads": "s3://x/y", "genome": "s3://x/g", "greeting": "hi", "bogus": 1},
+        )
     assert _code(exc) == "ValidationException"
     assert "bogus" in str(exc.value)
     with pytest.raises(ClientError) as exc:
@@ -133,12 +147,22 @@ def test_run_executes_wdl_uploads_outputs_and_records_tasks(
     genome = f"omics://123456789012.storage.us-east-1.amazonaws.com/{reference['storeId']}/reference/{reference['id']}"
     params = {"reads": f"s3://{bucket}/in/reads.txt", "genome": genome, "greeting": "hello"}
     run = omics.start_run(
-        workflowId=hello, roleArn=ROLE, outputUri=f"s3://{bucket}/runs/", parameters=params,
-        requestId="run-hello-1", name="hello-run", storageType="DYNAMIC",
+        workflowId=hello,
+        roleArn=ROLE,
+        outputUri=f"s3://{bucket}/runs/",
+        parameters=params,
+        requestId="run-hello-1",
+        name="hello-run",
+        storageType="DYNAMIC",
     )
     same = omics.start_run(
-        workflowId=hello, roleArn=ROLE, outputUri=f"s3://{bucket}/runs/", parameters=params,
-        requestId="run-hello-1", name="hello-run", storageType="DYNAMIC",
+        workflowId=hello,
+        roleArn=ROLE,
+        outputUri=f"s3://{bucket}/runs/",
+        parameters=params,
+        requestId="run-hello-1",
+        name="hello-run",
+        storageType="DYNAMIC",
     )
     assert same["id"] == run["id"]
     assert run["status"] == "PENDING" and run["id"].isdigit()
@@ -149,28 +173,43 @@ def test_run_executes_wdl_uploads_outputs_and_records_tasks(
     prefix = f"runs/{run['id']}"
     report = s3.get_object(Bucket=bucket, Key=f"{prefix}/out/report/report.txt")["Body"].read()
     assert report == b"hello 3 2\n"
-    summary = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/logs/outputs.json")["Body"].read())
+    summary = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"{prefix}/logs/outputs.json")["Body"].read()
+    )
     assert summary["Hello.report"] == f"s3://{bucket}/{prefix}/out/report/report.txt"
     assert summary["Hello.parts"] == [
         f"s3://{bucket}/{prefix}/out/parts/0/part_1.txt",
         f"s3://{bucket}/{prefix}/out/parts/1/part_2.txt",
     ]
     tasks = omics.list_run_tasks(id=run["id"])["items"]
-    assert [(t["name"], t["status"], t["cpus"], t["memory"]) for t in tasks] == [("count", "COMPLETED", 2, 1)]
+    assert [(t["name"], t["status"], t["cpus"], t["memory"]) for t in tasks] == [
+        ("count", "COMPLETED", 2, 1)
+    ]
     task = omics.get_run_task(id=run["id"], taskId=tasks[0]["taskId"])
     assert task["logStream"].endswith(f"run/{run['id']}/task/{tasks[0]['taskId']}")
-    events = logs.get_log_events(logGroupName="/aws/omics/WorkflowLog", logStreamName=f"run/{run['id']}/task/{tasks[0]['taskId']}")
+    events = logs.get_log_events(
+        logGroupName="/aws/omics/WorkflowLog",
+        logStreamName=f"run/{run['id']}/task/{tasks[0]['taskId']}",
+    )
     assert "counted" in [e["message"] for e in events["events"]]
-    run_events = logs.get_log_events(logGroupName="/aws/omics/WorkflowLog", logStreamName=f"run/{run['id']}")
+    run_events = logs.get_log_events(
+        logGroupName="/aws/omics/WorkflowLog", logStreamName=f"run/{run['id']}"
+    )
     assert any("COMPLETED" in e["message"] for e in run_events["events"])
 
 
 def test_failed_task_fails_run_with_task_name_and_stderr(omics: Any, s3: Any, bucket: str) -> None:
-    wf = omics.create_workflow(name="boom2", engine="WDL", definitionZip=_zip(FAIL_WDL), requestId="boom-2")
+    wf = omics.create_workflow(
+        name="boom2", engine="WDL", definitionZip=_zip(FAIL_WDL), requestId="boom-2"
+    )
     wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE"})
     run = omics.start_run(
-        workflowId=wf["id"], roleArn=ROLE, outputUri=f"s3://{bucket}/runs/", parameters={"msg": "kaboom"},
-        requestId="run-boom", storageType="DYNAMIC",
+        workflowId=wf["id"],
+        roleArn=ROLE,
+        outputUri=f"s3://{bucket}/runs/",
+        parameters={"msg": "kaboom"},
+        requestId="run-boom",
+        storageType="DYNAMIC",
     )
     done = wait_for(lambda: omics.get_run(id=run["id"]), "status", RUN_DONE, timeout=60)
     assert done["status"] == "FAILED"
@@ -181,11 +220,21 @@ def test_failed_task_fails_run_with_task_name_and_stderr(omics: Any, s3: Any, bu
 
 
 def test_invalid_wdl_fails_workflow_and_runs_are_refused(omics: Any, bucket: str) -> None:
-    wf = omics.create_workflow(name="broken", engine="WDL", definitionZip=_zip("version 1.0\nworkflow {"), requestId="broken-1")
+    wf = omics.create_workflow(
+        name="broken",
+        engine="WDL",
+        definitionZip=_zip("version 1.0\nworkflow {"),
+        requestId="broken-1",
+    )
     done = wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE", "FAILED"})
     assert done["status"] == "FAILED"
     assert "main.wdl: WDL error" in done["statusMessage"]
     with pytest.raises(ClientError) as exc:
-        omics.start_run(workflowId=wf["id"], roleArn=ROLE, outputUri=f"s3://{bucket}/runs/", storageType="DYNAMIC")
+        omics.start_run(
+            workflowId=wf["id"],
+            roleArn=ROLE,
+            outputUri=f"s3://{bucket}/runs/",
+            storageType="DYNAMIC",
+        )
     assert _code(exc) == "ValidationException"
     assert "is not ACTIVE" in str(exc.value)

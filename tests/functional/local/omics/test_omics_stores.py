@@ -24,7 +24,9 @@ def test_reference_import_copies_fasta_and_records_contigs(
 ) -> None:
     meta = omics.get_reference_metadata(referenceStoreId=reference["storeId"], id=reference["id"])
     assert meta["status"] == "ACTIVE"
-    assert meta["arn"].endswith(f"referenceStore/{reference['storeId']}/reference/{reference['id']}")
+    assert meta["arn"].endswith(
+        f"referenceStore/{reference['storeId']}/reference/{reference['id']}"
+    )
     assert len(reference["storeId"]) == 10 and reference["storeId"].isdigit()
     fasta = state_dir / "references" / reference["id"] / "reference.fasta"
     assert fasta.read_text().startswith(">chr1 test\n")
@@ -33,7 +35,9 @@ def test_reference_import_copies_fasta_and_records_contigs(
     assert [r["id"] for r in refs] == [reference["id"]]
 
 
-def test_reference_import_of_missing_object_fails_with_s3_error(omics: Any, reference: dict[str, Any], bucket: str) -> None:
+def test_reference_import_of_missing_object_fails_with_s3_error(
+    omics: Any, reference: dict[str, Any], bucket: str
+) -> None:
     job = omics.start_reference_import_job(
         referenceStoreId=reference["storeId"],
         roleArn=ROLE,
@@ -47,7 +51,11 @@ def test_reference_import_of_missing_object_fails_with_s3_error(omics: Any, refe
         clientToken="missing-ref",
     )
     assert again["id"] == job["id"]
-    done = wait_for(lambda: omics.get_reference_import_job(id=job["id"], referenceStoreId=reference["storeId"]), "status", JOB_DONE)
+    done = wait_for(
+        lambda: omics.get_reference_import_job(id=job["id"], referenceStoreId=reference["storeId"]),
+        "status",
+        JOB_DONE,
+    )
     assert done["status"] == "FAILED"
     assert done["sources"][0]["statusMessage"] == f"s3://{bucket}/ref/absent.fa: NoSuchKey"
 
@@ -81,7 +89,11 @@ def test_read_set_import_of_fastq_pair_makes_one_read_set(
             }
         ],
     )
-    done = wait_for(lambda: omics.get_read_set_import_job(id=job["id"], sequenceStoreId=store["id"]), "status", JOB_DONE)
+    done = wait_for(
+        lambda: omics.get_read_set_import_job(id=job["id"], sequenceStoreId=store["id"]),
+        "status",
+        JOB_DONE,
+    )
     assert done["status"] == "COMPLETED", done
     read_sets = omics.list_read_sets(sequenceStoreId=store["id"])["readSets"]
     assert len(read_sets) == 1
@@ -96,22 +108,34 @@ def test_read_set_import_of_fastq_pair_makes_one_read_set(
     assert omics.list_read_sets(sequenceStoreId=store["id"])["readSets"] == []
 
 
-def test_read_set_import_rejects_bad_fastq_and_bam_without_reference(omics: Any, s3: Any, bucket: str) -> None:
+def test_read_set_import_rejects_bad_fastq_and_bam_without_reference(
+    omics: Any, s3: Any, bucket: str
+) -> None:
     s3.put_object(Bucket=bucket, Key="reads/bad.fastq.gz", Body=b"\x1f\x8bnot really gzip")
     store = omics.create_sequence_store(name="seqs-bad")
     wait_for(lambda: omics.get_sequence_store(id=store["id"]), "status", {"ACTIVE"})
     src = {"sourceFileType": "FASTQ", "subjectId": "s", "sampleId": "s"}
     job = omics.start_read_set_import_job(
-        sequenceStoreId=store["id"], roleArn=ROLE,
+        sequenceStoreId=store["id"],
+        roleArn=ROLE,
         sources=[dict(src, sourceFiles={"source1": f"s3://{bucket}/reads/bad.fastq.gz"})],
     )
-    done = wait_for(lambda: omics.get_read_set_import_job(id=job["id"], sequenceStoreId=store["id"]), "status", JOB_DONE)
+    done = wait_for(
+        lambda: omics.get_read_set_import_job(id=job["id"], sequenceStoreId=store["id"]),
+        "status",
+        JOB_DONE,
+    )
     assert done["status"] == "FAILED"
-    assert done["sources"][0]["statusMessage"].startswith(f"s3://{bucket}/reads/bad.fastq.gz: unreadable FASTQ")
+    assert done["sources"][0]["statusMessage"].startswith(
+        f"s3://{bucket}/reads/bad.fastq.gz: unreadable FASTQ"
+    )
     with pytest.raises(ClientError) as exc:
         omics.start_read_set_import_job(
-            sequenceStoreId=store["id"], roleArn=ROLE,
-            sources=[dict(src, sourceFileType="BAM", sourceFiles={"source1": f"s3://{bucket}/x.bam"})],
+            sequenceStoreId=store["id"],
+            roleArn=ROLE,
+            sources=[
+                dict(src, sourceFileType="BAM", sourceFiles={"source1": f"s3://{bucket}/x.bam"})
+            ],
         )
     assert _code(exc) == "ValidationException"
     assert "referenceArn is required" in str(exc.value)
@@ -136,7 +160,9 @@ def test_variant_store_glue_table_and_parquet_import(
     omics: Any, s3: Any, glue: Any, bucket: str, reference: dict[str, Any], state_dir: Path
 ) -> None:
     s3.put_object(Bucket=bucket, Key="vcf/s.vcf.gz", Body=gzip.compress(VCF.encode()))
-    store = omics.create_variant_store(name="cohort_vs", reference={"referenceArn": reference["arn"]})
+    store = omics.create_variant_store(
+        name="cohort_vs", reference={"referenceArn": reference["arn"]}
+    )
     with pytest.raises(ClientError) as exc:
         omics.create_variant_store(name="cohort_vs", reference={"referenceArn": reference["arn"]})
     assert _code(exc) == "ConflictException"
@@ -144,14 +170,25 @@ def test_variant_store_glue_table_and_parquet_import(
     db = f"variant_123456789012_{store['id']}"
     table = glue.get_table(DatabaseName=db, Name="cohort_vs")["Table"]
     cols = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
-    assert cols["start"] == "int" and cols["calls"] == "array<int>" and cols["attributes"] == "map<string,string>"
-    assert table["StorageDescriptor"]["Location"] == f"file://{state_dir}/variant-stores/{store['id']}/data/"
+    assert (
+        cols["start"] == "int"
+        and cols["calls"] == "array<int>"
+        and cols["attributes"] == "map<string,string>"
+    )
+    assert (
+        table["StorageDescriptor"]["Location"]
+        == f"file://{state_dir}/variant-stores/{store['id']}/data/"
+    )
     assert table["Parameters"]["classification"] == "parquet"
 
-    job = omics.start_variant_import_job(destinationName="cohort_vs", roleArn=ROLE, items=[{"source": f"s3://{bucket}/vcf/s.vcf.gz"}])
+    job = omics.start_variant_import_job(
+        destinationName="cohort_vs", roleArn=ROLE, items=[{"source": f"s3://{bucket}/vcf/s.vcf.gz"}]
+    )
     done = wait_for(lambda: omics.get_variant_import_job(jobId=job["jobId"]), "status", JOB_DONE)
     assert done["status"] == "COMPLETED", done
-    tbl = pq.read_table(state_dir / "variant-stores" / store["id"] / "data" / f"{job['jobId']}.parquet")
+    tbl = pq.read_table(
+        state_dir / "variant-stores" / store["id"] / "data" / f"{job['jobId']}.parquet"
+    )
     assert str(tbl.schema.field("start").type) == "int32"
     attributes = tbl.schema.field("attributes").type
     assert pa.types.is_map(attributes) and attributes.item_type == pa.string()
@@ -159,28 +196,52 @@ def test_variant_store_glue_table_and_parquet_import(
     rows = tbl.to_pylist()
     assert len(rows) == 4  # 2 variants x 2 samples
     first = rows[0]
-    assert (first["contigname"], first["start"], first["end"], first["sampleid"]) == ("chr1", 185, 186, "S1")
+    assert (first["contigname"], first["start"], first["end"], first["sampleid"]) == (
+        "chr1",
+        185,
+        186,
+        "S1",
+    )
     assert first["calls"] == [0, 1] and first["phased"] is False
-    assert first["alleledepths"] == [5, 5] and first["depth"] == 10 and first["conditionalquality"] == 30
-    assert first["phredlikelihoods"] == [30, 0, 40] and first["filters"] == ["PASS"] and first["names"] == ["rs1"]
+    assert (
+        first["alleledepths"] == [5, 5]
+        and first["depth"] == 10
+        and first["conditionalquality"] == 30
+    )
+    assert (
+        first["phredlikelihoods"] == [30, 0, 40]
+        and first["filters"] == ["PASS"]
+        and first["names"] == ["rs1"]
+    )
     assert dict(first["attributes"]) == {"DP": "10"} and first["importjobid"] == job["jobId"]
     assert rows[1]["calls"] == [1, 1] and rows[1]["phased"] is True
     deletion = rows[2]
-    assert (deletion["start"], deletion["end"], deletion["calls"], deletion["qual"]) == (199, 201, [-1, -1], None)
+    assert (deletion["start"], deletion["end"], deletion["calls"], deletion["qual"]) == (
+        199,
+        201,
+        [-1, -1],
+        None,
+    )
     assert deletion["filters"] == ["q10"]
 
 
-def test_variant_import_fails_for_contig_not_in_reference(omics: Any, s3: Any, bucket: str, reference: dict[str, Any]) -> None:
+def test_variant_import_fails_for_contig_not_in_reference(
+    omics: Any, s3: Any, bucket: str, reference: dict[str, Any]
+) -> None:
     s3.put_object(Bucket=bucket, Key="vcf/chrz.vcf", Body=VCF.replace("chr1\t", "chrZ\t").encode())
     omics.create_variant_store(name="other_vs", reference={"referenceArn": reference["arn"]})
     wait_for(lambda: omics.get_variant_store(name="other_vs"), "status", {"ACTIVE"})
-    job = omics.start_variant_import_job(destinationName="other_vs", roleArn=ROLE, items=[{"source": f"s3://{bucket}/vcf/chrz.vcf"}])
+    job = omics.start_variant_import_job(
+        destinationName="other_vs", roleArn=ROLE, items=[{"source": f"s3://{bucket}/vcf/chrz.vcf"}]
+    )
     done = wait_for(lambda: omics.get_variant_import_job(jobId=job["jobId"]), "status", JOB_DONE)
     assert done["status"] == "FAILED"
     assert "contig chrZ" in done["statusMessage"]
 
 
-def test_delete_variant_store_removes_only_its_glue_objects(omics: Any, glue: Any, reference: dict[str, Any], state_dir: Path) -> None:
+def test_delete_variant_store_removes_only_its_glue_objects(
+    omics: Any, glue: Any, reference: dict[str, Any], state_dir: Path
+) -> None:
     a = omics.create_variant_store(name="del_a", reference={"referenceArn": reference["arn"]})
     b = omics.create_variant_store(name="del_b", reference={"referenceArn": reference["arn"]})
     for name in ("del_a", "del_b"):
@@ -189,7 +250,12 @@ def test_delete_variant_store_removes_only_its_glue_objects(omics: Any, glue: An
     with pytest.raises(ClientError) as exc:
         glue.get_database(Name=f"variant_123456789012_{a['id']}")
     assert _code(exc) == "EntityNotFoundException"
-    assert glue.get_table(DatabaseName=f"variant_123456789012_{b['id']}", Name="del_b")["Table"]["Name"] == "del_b"
+    assert (
+        glue.get_table(DatabaseName=f"variant_123456789012_{b['id']}", Name="del_b")["Table"][
+            "Name"
+        ]
+        == "del_b"
+    )
     assert not (state_dir / "variant-stores" / a["id"]).exists()
     with pytest.raises(ClientError) as exc:
         omics.get_variant_store(name="del_a")

@@ -27,7 +27,9 @@ def test_every_operation_routes_to_itself(model: ServiceModel) -> None:
 def test_literal_segment_wins_and_labels_are_decoded(model: ServiceModel) -> None:
     route, labels = model.match("POST", "/sequencestore/1234567890/readset/batch/delete")
     assert route.operation == "BatchDeleteReadSet"
-    route, labels = model.match("GET", "/tags/arn%3Aaws%3Aomics%3Aus-east-1%3A123456789012%3Arun%2F1234567")
+    route, labels = model.match(
+        "GET", "/tags/arn%3Aaws%3Aomics%3Aus-east-1%3A123456789012%3Arun%2F1234567"
+    )
     assert route.operation == "ListTagsForResource"
     assert labels == {"resourceArn": "arn:aws:omics:us-east-1:123456789012:run/1234567"}
 
@@ -59,8 +61,14 @@ def test_missing_required_member(model: ServiceModel) -> None:
 def test_bad_enum_pattern_length_and_range(model: ServiceModel) -> None:
     msg = _validate(model, "ListRuns", {"status": "DONE", "maxResults": 0})
     assert msg.startswith("2 validation errors detected: ")
-    assert "Value 'DONE' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [PENDING," in msg
-    assert "Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1" in msg
+    assert (
+        "Value 'DONE' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [PENDING,"
+        in msg
+    )
+    assert (
+        "Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        in msg
+    )
     msg = _validate(model, "GetReferenceStore", {"id": "12345"})
     assert "Member must have length greater than or equal to 10" in msg
     msg = _validate(model, "GetReferenceStore", {"id": "abcdefghijkl"})
@@ -71,7 +79,9 @@ def test_nested_list_items_are_checked(model: ServiceModel) -> None:
     params = {
         "sequenceStoreId": "1234567890",
         "roleArn": "arn:aws:iam::123456789012:role/r",
-        "sources": [{"sourceFiles": {"source1": "http://x/y"}, "sourceFileType": "FASTQ", "subjectId": "s"}],
+        "sources": [
+            {"sourceFiles": {"source1": "http://x/y"}, "sourceFileType": "FASTQ", "subjectId": "s"}
+        ],
     }
     msg = _validate(model, "StartReadSetImportJob", params)
     assert "Value null at 'sources.1.member.sampleId'" in msg
@@ -81,7 +91,11 @@ def test_nested_list_items_are_checked(model: ServiceModel) -> None:
 def test_valid_request_passes_and_java_unicode_classes_compile(model: ServiceModel) -> None:
     model.validate("CreateSequenceStore", {"name": "my store ü-1", "tags": {"k": "v"}})
     pattern = compile_pattern(r"[\p{L}||\p{M}||\p{Z}||\p{S}||\p{N}||\p{P}]+")
-    assert pattern is not None and pattern.fullmatch("any name: ok/ü") and not pattern.fullmatch("tab\there")
+    assert (
+        pattern is not None
+        and pattern.fullmatch("any name: ok/ü")
+        and not pattern.fullmatch("tab\there")
+    )
 
 
 def test_parse_converts_query_uri_and_blob_members(model: ServiceModel) -> None:
@@ -89,7 +103,9 @@ def test_parse_converts_query_uri_and_blob_members(model: ServiceModel) -> None:
     parsed = model.parse(route, labels, "maxResults=5&status=RUNNING", {}, b"")
     assert parsed.params == {"id": "1234567", "maxResults": 5, "status": "RUNNING"}
     route, labels = model.match("POST", "/workflow")
-    parsed = model.parse(route, labels, "", {}, b'{"definitionZip": "UEsDBA==", "requestId": "r", "bogus": 1}')
+    parsed = model.parse(
+        route, labels, "", {}, b'{"definitionZip": "UEsDBA==", "requestId": "r", "bogus": 1}'
+    )
     assert parsed.params == {"definitionZip": b"PK\x03\x04", "requestId": "r"}
     with pytest.raises(ValidationError) as exc:
         model.parse(route, labels, "", {}, b'{"storageCapacity": "ten"}')
@@ -101,7 +117,11 @@ def test_serialize_keeps_only_output_members_and_formats_timestamps(model: Servi
         "GetReferenceStore",
         {"id": "1234567890", "arn": "arn:x", "creationTime": 0, "_private": 1, "unknown": 2},
     )
-    assert body == {"id": "1234567890", "arn": "arn:x", "creationTime": "1970-01-01T00:00:00.000000Z"}
+    assert body == {
+        "id": "1234567890",
+        "arn": "arn:x",
+        "creationTime": "1970-01-01T00:00:00.000000Z",
+    }
     assert headers == {}
 
 
