@@ -37,7 +37,6 @@ LOG = logging.getLogger(__name__)
 COMBINED = "backends.pickle"
 MANIFEST = "manifest.json"
 #: Always true after a restore; shown to users by the CLI.
-ALWAYS_NOT_RESTORED = ["stepfunctions executions running at stop (marked ABORTED)"]
 
 
 def _rebuild_weak(items: dict[Any, Any]) -> weakref.WeakValueDictionary[Any, Any]:
@@ -152,9 +151,11 @@ def save(moto_dir: Path, services: tuple[str, ...] = (*MOTO_SERVICES, PARSER)) -
     return not_saved
 
 
-def _abort_running_executions() -> None:
+def _abort_running_executions() -> list[str]:
+    """Mark executions that were RUNNING at stop as ABORTED; return their names."""
     from moto.core.utils import utcnow
 
+    aborted: list[str] = []
     for service in ("stepfunctions", PARSER):
         for per_account in dict.values(_backend_dict(service)):
             for backend in dict.values(per_account):
@@ -163,6 +164,8 @@ def _abort_running_executions() -> None:
                         if getattr(execution, "status", None) == "RUNNING":
                             execution.status = "ABORTED"
                             execution.stop_date = utcnow()
+                            aborted.append(str(getattr(execution, "name", "?")))
+    return aborted
 
 
 def restore(moto_dir: Path) -> tuple[list[str], list[str]]:
@@ -214,6 +217,10 @@ def restore(moto_dir: Path) -> tuple[list[str], list[str]]:
                 LOG.warning("could not restore moto %s: %s", svc, exc)
                 not_restored.append(svc)
     if "stepfunctions" in restored or PARSER in restored:
-        _abort_running_executions()
-        not_restored.extend(ALWAYS_NOT_RESTORED)
+        aborted = sorted(set(_abort_running_executions()))
+        if aborted:
+            not_restored.append(
+                f"{len(aborted)} Step Functions execution(s) running at stop, now ABORTED: "
+                + ", ".join(aborted)
+            )
     return restored, not_restored
