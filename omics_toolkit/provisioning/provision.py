@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ class Deployment:
     workflow_id: str | None = None
     state_machine_arn: str | None = None
     variant_store_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def require(self, attr: str) -> str:
         value = getattr(self, attr)
@@ -384,53 +383,39 @@ class Provisioner:
         return str(store["id"])
 
     def ensure_variant_store(self, reference_arn: str) -> str:
-        omics = self.ctx.client("omics")
-        name = self.names.variant_store
-        found = self._find_by_name("list_variant_stores", "variantStores", name, filter={})
-        if not found:
-            omics.create_variant_store(
-                name=name,
-                reference={"referenceArn": reference_arn},
-                description=f"omics-toolkit {self.names.deployment}",
-                tags=self.tags,
-            )
-            action = "create"
-        else:
-            action = "unchanged"
-        self._wait(
-            f"variant store {name}",
-            lambda: (
-                str(omics.get_variant_store(name=name)["status"]),
-                str(omics.get_variant_store(name=name).get("statusMessage", "")),
-            ),
-            {"ACTIVE"},
+        """The deployment's variant store (CreateVariantStore); returns its id."""
+        return self._ensure_analytics_store(
+            "variant", self.names.variant_store, reference={"referenceArn": reference_arn}
         )
-        store = omics.get_variant_store(name=name)
-        self._record("variant store", name, action, store["id"])
-        return str(store["id"])
 
     def ensure_annotation_store(self, reference_arn: str) -> str:
-        omics = self.ctx.client("omics")
-        name = self.names.annotation_store
-        found = self._find_by_name("list_annotation_stores", "annotationStores", name, filter={})
-        if not found:
-            omics.create_annotation_store(
-                name=name,
-                reference={"referenceArn": reference_arn},
-                storeFormat="VCF",
-                tags=self.tags,
-                description=f"omics-toolkit {self.names.deployment}",
-            )
-            action = "create"
-        else:
-            action = "unchanged"
-        self._wait(
-            f"annotation store {name}",
-            lambda: (str(omics.get_annotation_store(name=name)["status"]), ""),
-            {"ACTIVE"},
+        """The deployment's VCF-format annotation store (CreateAnnotationStore); returns its id."""
+        return self._ensure_analytics_store(
+            "annotation",
+            self.names.annotation_store,
+            reference={"referenceArn": reference_arn},
+            storeFormat="VCF",
         )
-        store = omics.get_annotation_store(name=name)
-        self._record("annotation store", name, action, store["id"])
+
+    def _ensure_analytics_store(self, kind: str, name: str, **create: Any) -> str:
+        omics = self.ctx.client("omics")
+        get = getattr(omics, f"get_{kind}_store")
+        found = self._find_by_name(f"list_{kind}_stores", f"{kind}Stores", name, filter={})
+        if not found:
+            getattr(omics, f"create_{kind}_store")(
+                name=name,
+                description=f"omics-toolkit {self.names.deployment}",
+                tags=self.tags,
+                **create,
+            )
+
+        def status() -> tuple[str, str]:
+            store = get(name=name)
+            return str(store["status"]), str(store.get("statusMessage", ""))
+
+        self._wait(f"{kind} store {name}", status, {"ACTIVE"})
+        store = get(name=name)
+        self._record(f"{kind} store", name, "unchanged" if found else "create", store["id"])
         return str(store["id"])
 
     def ensure_workflow(self) -> str:

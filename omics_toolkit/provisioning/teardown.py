@@ -6,7 +6,6 @@ Buckets, sequence stores and variant stores that still hold data are kept unless
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -312,5 +311,4 @@ def discover(prov: Provisioner) -> Deployment:
         dep.state_machine_arn = arn
     except ClientError:
         dep.state_machine_arn = None
-    dep.extra["tags"] = json.dumps({DEPLOYMENT_TAG: n.deployment})
     return dep
