@@ -78,3 +78,31 @@ def test_upload_to_queryable_variants(local_stack, tmp_path):
 
     summary = run_query(ctx, settings, load_query("sample_summary").sql)
     assert int(summary.loc[0, "snvs"]) >= 14
+
+
+def test_bad_reads_fail_with_the_real_cause_and_keep_the_input(local_stack, tmp_path):
+    settings = Settings(
+        deployment="e2e-fail", home=Path(os.environ["OMICS_TOOLKIT_HOME"]), poll_interval_seconds=1
+    )
+    ctx = local_context(local_stack["moto"], local_stack["omics"])
+    dep = Provisioner(ctx, settings).apply(str(fetch_demo_data().reference))
+    r1, r2 = tmp_path / "broken_R1.fastq.gz", tmp_path / "broken_R2.fastq.gz"
+    r1.write_bytes(b"\x1f\x8b\x08\x00 truncated gzip")
+    r2.write_bytes(b"\x1f\x8b\x08\x00 truncated gzip")
+    s3 = ctx.client("s3")
+    uploaded = upload_pair(s3, dep.names.input_bucket, r1, r2)
+    sfn = ctx.client("stepfunctions")
+    arn = (
+        dep.state_machine_arn.replace(":stateMachine:", ":execution:")
+        + ":"
+        + uploaded["execution_name"]
+    )
+    status = wait_for_execution(sfn, arn, poll_seconds=1, timeout_seconds=300)
+    assert status.status == "FAILED"
+    assert status.error == "ReadSetImportFailed"
+    assert "gzip" in status.cause.lower() or "fastq" in status.cause.lower(), status.cause
+    # Nothing lost: the uploaded objects are still there, byte for byte.
+    body = s3.get_object(Bucket=dep.names.input_bucket, Key="fastq/broken_R1.fastq.gz")[
+        "Body"
+    ].read()
+    assert body == r1.read_bytes()
