@@ -79,7 +79,16 @@ def run() -> None:
     except Exception as exc:  # click usage errors come through here in standalone_mode=False
         import click
 
+        from omics_toolkit.aws.errors import user_message
+
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
+        message = None if debug else user_message(exc)
+        if message:
+            err.print(f"[red]error:[/red] {message}")
+            sys.exit(1)
+        err.print(
+            "[red]internal error[/red] (a bug in omics-toolkit: please report it with the traceback)"
+        )
         raise

@@ -1,0 +1,37 @@
+"""User errors print one line saying what to fix, exit 1, and never a traceback."""
+
+import subprocess
+import sys
+
+
+def _cli(*args: str, home) -> subprocess.CompletedProcess:
+    env = {"OMICS_TOOLKIT_HOME": str(home), "PATH": "/usr/bin:/bin", "HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "omics_toolkit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_unknown_profile(tmp_path):
+    r = _cli("--target", "aws", "--profile", "no-such-profile", "runs", home=tmp_path)
+    assert r.returncode == 1
+    assert "no-such-profile" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_local_stack_not_running(tmp_path):
+    r = _cli("runs", home=tmp_path)
+    assert r.returncode == 1
+    assert "omics-toolkit local start" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_setting(tmp_path):
+    r = _cli("--target", "azure", "runs", home=tmp_path)
+    assert r.returncode == 1 and "target must be 'local' or 'aws'" in r.stderr
+
+
+def test_version(tmp_path):
+    r = _cli("--version", home=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "0.1.0"
