@@ -9,8 +9,15 @@ need_apt=()
 for tool in "${APT_PACKAGES[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
-python=${PYTHON:-python3}
-if ! "$python" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+ok_python() { "$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  for candidate in python3 python3.13 python3.12 python3.11; do
+    if command -v "$candidate" >/dev/null && ok_python "$candidate"; then python=$candidate; break; fi
+  done
+fi
+if [ -z "$python" ]; then
+  python=python3
   need_apt+=(python3 python3-venv)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -19,8 +26,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
-  echo "omics-toolkit needs Python >= 3.11 ($python is $("$python" --version))" >&2; exit 1; }
+ok_python "$python" || {
+  echo "omics-toolkit needs Python >= 3.11 with venv ($python is $("$python" --version 2>&1));" \
+       "install python3.11 or newer, or set PYTHON=/path/to/python3.11" >&2; exit 1; }
 
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
