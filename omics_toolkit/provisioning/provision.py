@@ -931,6 +931,8 @@ class Provisioner:
         roles = {
             "pair_detector": [
                 policies.allow(["s3:GetObject"], [f"{in_arn}/*"]),
+                # Without ListBucket, HeadObject of a mate not yet uploaded is 403, not 404.
+                policies.allow(["s3:ListBucket"], [in_arn]),
                 policies.allow(["states:StartExecution"], [sm_arn]),
             ],
             "run_outputs": [
