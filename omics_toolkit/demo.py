@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from omics_toolkit import data
 from omics_toolkit.aws.session import make_context
 from omics_toolkit.config import Settings
+from omics_toolkit.constants import DEFAULT_REGION
 from omics_toolkit.errors import PipelineError
 from omics_toolkit.pipeline.status import ExecutionStatus, wait_for_execution
 from omics_toolkit.pipeline.upload import upload_pair
@@ -93,7 +94,7 @@ def run_demo(
         phase("start local stack")
         from omics_toolkit.local import stack
 
-        stack.start(settings.local_dir)
+        stack.start(settings.local_dir, region=settings.region or DEFAULT_REGION)
     ctx = make_context(settings)
     phase("provision")
     prov = Provisioner(ctx, settings, report=on_action)

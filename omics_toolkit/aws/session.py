@@ -129,6 +129,15 @@ def make_context(settings: Settings) -> AwsContext:
         from omics_toolkit.config import read_local_endpoints
 
         record = read_local_endpoints(settings.local_dir)
-        return local_context(record["moto"], record["omics"], settings.region or DEFAULT_REGION)
+        region = str(record.get("region") or DEFAULT_REGION)
+        if settings.region and settings.region != region:
+            from omics_toolkit.errors import ConfigError
+
+            raise ConfigError(
+                f"the local stack runs in {region} but the region setting is {settings.region}: "
+                f"restart it in {settings.region} (`omics-toolkit local stop && omics-toolkit local start`) "
+                f"or pass --region {region}"
+            )
+        return local_context(record["moto"], record["omics"], region)
     session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
     return AwsContext(session=session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from omics_toolkit.cli.common import emit_json, err, out, state
+from omics_toolkit.constants import DEFAULT_REGION
 
 app = typer.Typer(
     help="The embedded local stack (moto + HealthOmics emulator) on loopback.", no_args_is_help=True
@@ -17,7 +18,7 @@ def start(ctx: typer.Context) -> None:
     from omics_toolkit.local import stack
 
     st = state(ctx)
-    record = stack.start(st.settings.local_dir)
+    record = stack.start(st.settings.local_dir, region=st.settings.region or DEFAULT_REGION)
     if st.json_output:
         emit_json(record)
         return

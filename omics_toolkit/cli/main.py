@@ -60,7 +60,9 @@ def run() -> None:
     """Console entry point: one line for user errors, a traceback (and a bug-report plea) otherwise."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        if isinstance(result, int) and result:
+            sys.exit(result)  # typer.Exit(n) is returned, not raised, without standalone mode
     except UserError as exc:
         if debug:
             raise

@@ -17,7 +17,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from omics_toolkit import workflows
 from omics_toolkit.aws.errors import error_code
 from omics_toolkit.aws.s3 import parse_s3_uri
 from omics_toolkit.aws.session import AwsContext
@@ -419,6 +418,8 @@ class Provisioner:
         return str(store["id"])
 
     def ensure_workflow(self) -> str:
+        from omics_toolkit import workflows  # miniwdl: imported only when provisioning workflows
+
         omics = self.ctx.client("omics")
         directory = workflows.workflow_dir(self.settings.workflow)
         main = directory / "main.wdl"
@@ -433,10 +434,6 @@ class Provisioner:
                 if tags.get(DIGEST_TAG) == digest:
                     self._record("workflow", name, "unchanged", item["id"])
                     return str(item["id"])
-        if len(package) > 4_400_000:
-            raise UserError(
-                f"workflow package is {len(package)} bytes, over the 4.4 MB definitionZip limit"
-            )
         created = omics.create_workflow(
             name=name,
             engine="WDL",
@@ -449,14 +446,12 @@ class Provisioner:
             tags={**self.tags, DIGEST_TAG: digest},
             requestId=f"{name}-{digest[:32]}",
         )
-        self._wait(
-            f"workflow {name}",
-            lambda: (
-                str(omics.get_workflow(id=created["id"])["status"]),
-                str(omics.get_workflow(id=created["id"]).get("statusMessage", "")),
-            ),
-            {"ACTIVE"},
-        )
+
+        def status() -> tuple[str, str]:
+            workflow = omics.get_workflow(id=created["id"])
+            return str(workflow["status"]), str(workflow.get("statusMessage", ""))
+
+        self._wait(f"workflow {name}", status, {"ACTIVE"})
         self._record("workflow", name, "create", f"{created['id']} digest {digest[:12]}")
         return str(created["id"])
 
@@ -497,6 +492,7 @@ class Provisioner:
         if current.get("CodeSha256") != code_sha256(code):
             lam.update_function_code(FunctionName=name, ZipFile=code)
             changes.append("code")
+            self._wait_function_updated(name)
         layers = config.pop("Layers", [])
         differs = {
             k
@@ -518,6 +514,20 @@ class Provisioner:
             "lambda function", name, "update" if changes else "unchanged", "; ".join(changes)
         )
         return str(current["FunctionArn"])
+
+    def _wait_function_updated(self, name: str) -> None:
+        """Lambda rejects a second update while ``LastUpdateStatus`` is InProgress."""
+        lam = self.ctx.client("lambda")
+
+        def status() -> tuple[str, str]:
+            conf = lam.get_function_configuration(FunctionName=name)
+            state = str(conf.get("LastUpdateStatus", "Successful"))
+            return (
+                "COMPLETED" if state == "Successful" else "FAILED" if state == "Failed" else state,
+                str(conf.get("LastUpdateStatusReason", "")),
+            )
+
+        self._wait(f"lambda function {name} update", status, {"COMPLETED"}, timeout_seconds=300)
 
     def powertools_layer_arn(self) -> str:
         """ARN of the AWS-managed Powertools layer matching the installed powertools version.

@@ -43,16 +43,29 @@ def test_every_task_has_retry_and_catch_or_is_in_a_branch_caught_by_its_parallel
             assert state.get("Retry"), name
 
 
-def test_error_names_in_catchers_exist():
+def test_lambda_error_names_in_catchers_are_toolkit_exceptions():
+    """Names in ErrorEquals that are not AWS's (States.*, Omics.*, Lambda.*) must be exception
+    classes the Lambda handlers raise (Lambda reports the class name as errorType)."""
     text = ASL.read_text()
-    names = set(re.findall(r'"ErrorEquals": \[([^\]]*)\]', text))
-    for group in names:
-        for err in re.findall(r'"([^"]+)"', group):
-            if err.startswith(("States.", "Omics.", "Lambda.")):
-                continue
-            assert hasattr(errors, err), (
-                f"{err} used in ASL but not defined in omics_toolkit.errors"
-            )
+    groups = re.findall(r'"ErrorEquals": \[([^\]]*)\]', text)
+    names = {n for g in groups for n in re.findall(r'"([^"]+)"', g)}
+    ours = {n for n in names if not n.startswith(("States.", "Omics.", "Lambda."))}
+    assert ours, "the state machine catches no toolkit error by name"
+    for name in ours:
+        cls = getattr(errors, name, None)
+        assert isinstance(cls, type) and issubclass(cls, Exception), (
+            f"{name} is not in omics_toolkit.errors"
+        )
+
+
+def test_retried_tasks_are_idempotent():
+    """A task retried on 5xx must carry an idempotency token (StartVariantImportJob has none)."""
+    definition = json.loads(ASL.read_text())
+    for name, state in _states(definition):
+        if state.get("Type") != "Task" or not state["Resource"].endswith("startVariantImportJob"):
+            continue
+        retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
+        assert retried <= {"Omics.ThrottlingException"}, (name, retried)
 
 
 def test_waits_use_configurable_poll_interval():
