@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from omics_toolkit import data
 from omics_toolkit.aws.session import make_context
+from omics_toolkit.aws.stepfunctions import execution_arn
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEFAULT_REGION
 from omics_toolkit.errors import PipelineError
@@ -101,12 +102,11 @@ def run_demo(
     deployment = prov.apply(reference=str(demo.reference))
     phase("upload")
     uploaded = upload_pair(ctx.client("s3"), prov.names.input_bucket, r1, r2, SAMPLE)
-    arn = deployment.require("state_machine_arn").replace(":stateMachine:", ":execution:")
-    execution_arn = f"{arn}:{uploaded['execution_name']}"
+    arn = execution_arn(deployment.require("state_machine_arn"), uploaded["execution_name"])
     phase("pipeline")
     sfn = ctx.client("stepfunctions")
-    _wait_until_started(sfn, execution_arn)
-    status = wait_for_execution(sfn, execution_arn, on_step=on_step, poll_seconds=1.0)
+    _wait_until_started(sfn, arn)
+    status = wait_for_execution(sfn, arn, on_step=on_step, poll_seconds=1.0)
     if status.status != "SUCCEEDED":
         raise PipelineError(
             f"execution {status.name} {status.status} at {status.step}: "

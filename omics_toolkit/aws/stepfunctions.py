@@ -10,15 +10,30 @@ from botocore.exceptions import ClientError
 from omics_toolkit.aws.errors import error_code
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """ARN of the execution ``name`` of a state machine."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
 def start_execution_once(
     sfn: Any, state_machine_arn: str, name: str, payload: dict[str, Any]
 ) -> bool:
     """Start an execution named ``name`` unless one with that name exists (StartExecution).
 
+    The name is the idempotency key. An existing execution is detected first
+    (DescribeExecution), because StartExecution answers 200 again, without starting anything,
+    for the same name and input while that execution is still running.
+
     Returns:
-        ``True`` when this call started it, ``False`` when it was already running or done
-        (``ExecutionAlreadyExists``): the name is the idempotency key.
+        ``True`` when this call started it, ``False`` when it existed (running or finished:
+        ``ExecutionAlreadyExists`` for 90 days after it ends).
     """
+    try:
+        sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))
+        return False
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionDoesNotExist":
+            raise
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
     except ClientError as exc:

@@ -141,7 +141,14 @@ class Teardown(Provisioner):
         if not self._ours(tags):
             self._record("glue database", db, "kept", "not tagged by this deployment")
             return
-        for perm in lf.list_permissions().get("PrincipalResourcePermissions", []):
+        permissions, token = [], None
+        while True:  # ListPermissions has no paginator in botocore
+            page = lf.list_permissions(**({"NextToken": token} if token else {}))
+            permissions += page.get("PrincipalResourcePermissions", [])
+            token = page.get("NextToken")
+            if not token:
+                break
+        for perm in permissions:
             table = perm.get("Resource", {}).get("Table", {})
             if table.get("DatabaseName") == db or str(table.get("Name", "")) in (
                 self.names.variant_store,
@@ -225,6 +232,20 @@ class Teardown(Provisioner):
             filter={"name": self.names.reference_store},
         )
         if not found or not self._ours(self._omics_tags(found["arn"])):
+            return
+        users = [
+            a.name
+            for a in self.actions
+            if a.action == "kept"
+            and a.kind in ("sequence store", "variant store", "annotation store")
+        ]
+        if users:
+            self._record(
+                "reference store",
+                found["name"],
+                "kept",
+                f"its references are used by kept store(s) {', '.join(users)}",
+            )
             return
         for page in omics.get_paginator("list_references").paginate(referenceStoreId=found["id"]):
             for ref in page["references"]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from omics_toolkit.aws.session import local_context
-from omics_toolkit.aws.stepfunctions import list_executions
+from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import LIFECYCLE_TAG
 from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data, truth_snvs
@@ -36,11 +36,7 @@ def test_upload_to_queryable_variants(local_stack, tmp_path):
         s3, dep.names.input_bucket, r2, r1
     )  # mates in either order on the command line
     sfn = ctx.client("stepfunctions")
-    arn = (
-        dep.state_machine_arn.replace(":stateMachine:", ":execution:")
-        + ":"
-        + uploaded["execution_name"]
-    )
+    arn = execution_arn(dep.state_machine_arn, uploaded["execution_name"])
     status = wait_for_execution(sfn, arn, poll_seconds=1, timeout_seconds=600)
     assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
 
@@ -92,11 +88,7 @@ def test_bad_reads_fail_with_the_real_cause_and_keep_the_input(local_stack, tmp_
     s3 = ctx.client("s3")
     uploaded = upload_pair(s3, dep.names.input_bucket, r1, r2)
     sfn = ctx.client("stepfunctions")
-    arn = (
-        dep.state_machine_arn.replace(":stateMachine:", ":execution:")
-        + ":"
-        + uploaded["execution_name"]
-    )
+    arn = execution_arn(dep.state_machine_arn, uploaded["execution_name"])
     status = wait_for_execution(sfn, arn, poll_seconds=1, timeout_seconds=300)
     assert status.status == "FAILED"
     assert status.error == "ReadSetImportFailed"
