@@ -37,6 +37,9 @@ class Settings:
         poll_interval_seconds: how long the state machine waits between status polls.
         storage_type: HealthOmics run storage type, ``DYNAMIC`` or ``STATIC``.
         variant_backend: ``"stores"`` (HealthOmics variant store).
+        run_parameters: fixed StartRun parameters added to every run, e.g. private ECR image
+            URIs ``{"bwa_image": "<account>.dkr.ecr.<region>.amazonaws.com/bwa:0.7.17"}``
+            (config file ``[run_parameters]`` table only). Each must be a workflow input.
     """
 
     deployment: str = "omics-toolkit"
@@ -48,6 +51,7 @@ class Settings:
     poll_interval_seconds: int = 60
     storage_type: str = "DYNAMIC"
     variant_backend: str = "stores"
+    run_parameters: dict[str, str] = field(default_factory=dict)
 
     @property
     def local_dir(self) -> Path:
@@ -62,6 +66,12 @@ class Settings:
 def _coerce(name: str, value: Any) -> Any:
     kinds = {f.name: f.type for f in fields(Settings)}
     kind = str(kinds[name])
+    if kind.startswith("dict"):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(
+                f'setting {name} must be a table of strings, e.g. [{name}] key = "value"'
+            )
+        return dict(value)
     try:
         if "int" in kind and "str" not in kind:
             return int(value)
@@ -98,7 +108,7 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
         values.update(data)
     elif config_file is not None:
         raise ConfigError(f"config file {config_file} does not exist")
-    for name in names:
+    for name in names - {"run_parameters"}:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None:
             values[name] = env

@@ -22,7 +22,7 @@ from omics_toolkit.aws.s3 import parse_s3_uri
 from omics_toolkit.aws.session import AwsContext
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG, LIFECYCLE_TAG
-from omics_toolkit.errors import ToolkitError, UserError
+from omics_toolkit.errors import ConfigError, ToolkitError, UserError
 from omics_toolkit.provisioning import policies
 from omics_toolkit.provisioning.names import Names
 from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR, code_sha256, lambda_zip
@@ -32,6 +32,8 @@ FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects")
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 LAMBDA_RUNTIME = "python3.11"
 DIGEST_TAG = "omics-toolkit:digest"
+#: StartRun parameters the state machine fills from the execution (not settable by users).
+PIPELINE_RUN_PARAMETERS = frozenset({"fastq_1", "fastq_2", "reference", "sample_name"})
 
 
 @dataclass
@@ -639,6 +641,28 @@ class Provisioner:
         )
 
     # ----------------------------------------------------------------- Step Functions
+    def run_parameters(self) -> dict[str, str]:
+        """The settings' fixed StartRun parameters, checked against the workflow's inputs.
+
+        Raises:
+            ConfigError: a parameter is not an input of the workflow, or is one the pipeline sets.
+        """
+        from omics_toolkit import workflows
+
+        fixed = dict(self.settings.run_parameters)
+        if not fixed:
+            return fixed
+        main = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        template = workflows.parameter_template(main)
+        settable = sorted(set(template) - PIPELINE_RUN_PARAMETERS)
+        wrong = sorted(set(fixed) - set(settable))
+        if wrong:
+            raise ConfigError(
+                f"run_parameters {wrong} cannot be set for workflow {self.settings.workflow}; "
+                f"settable inputs: {settable}"
+            )
+        return fixed
+
     def render_definition(
         self, substitutions: dict[str, str], run_parameters: dict[str, str]
     ) -> str:
@@ -989,7 +1013,7 @@ class Provisioner:
                 "Deployment": n.deployment,
                 "LifecycleTagKey": LIFECYCLE_TAG,
             },
-            run_parameters={},
+            run_parameters=self.run_parameters(),
         )
         self.ensure_state_machine(definition, sfn_role, log_group_arn)
         self.ensure_s3_invoke_permission(fn_arn["pair_detector"], n.input_bucket)

@@ -107,3 +107,45 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(local_stack, refere
 
     Teardown(_ctx(local_stack), _settings()).run(force_delete_data=True)
     assert _tagged_leftovers(_ctx(local_stack)) == []
+
+
+def test_run_parameters_are_checked_against_the_workflow(local_stack):
+    from dataclasses import replace
+
+    from omics_toolkit.errors import ConfigError
+
+    ok = replace(
+        _settings(),
+        run_parameters={"bwa_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/bwa:1"},
+    )
+    prov = Provisioner(_ctx(local_stack), ok)
+    assert prov.run_parameters() == ok.run_parameters
+    definition = prov.render_definition(
+        {
+            k: "x"
+            for k in (
+                "SequenceStoreId",
+                "ImportRoleArn",
+                "ReferenceArn",
+                "ReferenceUri",
+                "ReadSetUriPrefix",
+                "WorkflowId",
+                "RunRoleArn",
+                "OutputUri",
+                "StorageType",
+                "VariantStoreName",
+                "RunOutputsFunctionArn",
+                "TagObjectsFunctionArn",
+                "DeploymentTagKey",
+                "Deployment",
+                "LifecycleTagKey",
+            )
+        },
+        prov.run_parameters(),
+    )
+    assert '"bwa_image": "123456789012.dkr.ecr' in definition
+    for bad in ({"no_such_input": "x"}, {"fastq_1": "s3://b/k"}):
+        with pytest.raises(ConfigError, match="cannot be set"):
+            Provisioner(
+                _ctx(local_stack), replace(_settings(), run_parameters=bad)
+            ).run_parameters()
