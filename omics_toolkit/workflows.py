@@ -8,10 +8,8 @@ so what HealthOmics is sent is exactly what ``miniwdl check`` accepted.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import WDL
 import WDL.Lint
 
 from omics_toolkit.errors import UserError
+from omics_toolkit.ziputil import deterministic_zip
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +29,6 @@ _CANDIDATE_DIRS = (
     _PACKAGE_DIR / "_data" / "workflows",  # shipped as package data (wheel)
     _PACKAGE_DIR.parent / "workflows",  # source checkout / editable install
 )
-
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-_ZIP_FILE_MODE = 0o644
 
 
 class WorkflowCheckError(UserError):
@@ -233,15 +229,7 @@ def package_workflow(directory: Path) -> bytes:
             )
         entries[real.relative_to(root).as_posix()] = real
 
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so external_attr carries the mode
-            info.external_attr = (0o100000 | _ZIP_FILE_MODE) << 16
-            archive.writestr(info, entries[name].read_bytes(), compresslevel=9)
-    data = buffer.getvalue()
+    data = deterministic_zip((name, path.read_bytes()) for name, path in entries.items())
     if len(data) > 4_400_000:
         raise UserError(
             f"workflow zip of {root} is {len(data)} bytes, over the 4.4 MB definitionZip limit; "

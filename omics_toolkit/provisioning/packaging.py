@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import zipfile
 from pathlib import Path
 
 import omics_toolkit
 from omics_toolkit.errors import UserError
+from omics_toolkit.ziputil import deterministic_zip
 
 PACKAGE_DIR = Path(omics_toolkit.__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 LAMBDAS_DIR = REPO_DIR / "lambdas"
 STATEMACHINES_DIR = REPO_DIR / "statemachines"
-#: Parts of the package a Lambda never needs (the local stack, the CLI, notebook helpers).
-_EXCLUDED = ("local", "cli", "query.py", "demo.py", "data.py")
-_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-def _add(zf: zipfile.ZipFile, path: Path, arcname: str) -> None:
-    info = zipfile.ZipInfo(arcname, date_time=_EPOCH)
-    info.external_attr = 0o644 << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    zf.writestr(info, path.read_bytes())
+#: The parts of the package Lambda handlers import (no CLI, local stack, pandas or miniwdl).
+_INCLUDED = ("__init__.py", "py.typed", "errors.py", "config.py", "constants.py", "aws", "pipeline")
 
 
 def lambda_zip(function: str) -> bytes:
@@ -44,14 +35,10 @@ def lambda_zip(function: str) -> bytes:
     ]
     for p in PACKAGE_DIR.rglob("*.py"):
         rel = p.relative_to(PACKAGE_DIR)
-        if rel.parts[0] in _EXCLUDED or "__pycache__" in rel.parts:
+        if rel.parts[0] not in _INCLUDED or "__pycache__" in rel.parts:
             continue
         files.append((p, f"omics_toolkit/{rel.as_posix()}"))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path, arcname in sorted(files, key=lambda item: item[1]):
-            _add(zf, path, arcname)
-    return buf.getvalue()
+    return deterministic_zip((arcname, path.read_bytes()) for path, arcname in files)
 
 
 def code_sha256(data: bytes) -> str:
