@@ -137,11 +137,14 @@ def read_local_endpoints(local_dir: Path) -> dict[str, Any]:
         raise LocalStackError(
             f"the local stack is not running (no {record}); start it with `omics-toolkit local start`"
         )
-    data = json.loads(record.read_text())
     try:
+        data = json.loads(record.read_text())
         os.kill(int(data["pid"]), 0)
-    except (ProcessLookupError, KeyError, ValueError) as exc:
+    except PermissionError:
+        pass  # the pid exists (owned by another user): trust the record, the endpoints will tell
+    except (ProcessLookupError, KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         raise LocalStackError(
-            "the local stack's process has exited; restart it with `omics-toolkit local start`"
+            f"the local stack recorded in {record} is not running; restart it with "
+            "`omics-toolkit local start`"
         ) from exc
     return data
