@@ -35,3 +35,15 @@ def test_bad_setting(tmp_path):
 def test_version(tmp_path):
     r = _cli("--version", home=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "0.1.0"
+
+
+def test_exit_codes_of_status_commands(tmp_path):
+    assert _cli("local", "status", home=tmp_path).returncode == 3  # not running
+    doctor = subprocess.run(
+        [sys.executable, "-m", "omics_toolkit", "doctor"],
+        capture_output=True,
+        text=True,
+        env={"OMICS_TOOLKIT_HOME": str(tmp_path), "PATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert doctor.returncode == 1 and "apt-get install bwa" in doctor.stdout
