@@ -56,10 +56,16 @@ def run_dir(b: Backend, run_id: str) -> Path:
 class RunFailure(Exception):
     """A run failed: ``reason`` (failureReason) and ``message`` (statusMessage)."""
 
+    #: GetRun ``failureReason`` is at most 64 characters (FailureReason shape); the whole text
+    #: goes to ``statusMessage``.
+    MAX_REASON = 64
+
     def __init__(self, reason: str, message: str | None = None) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.message = message or reason
+        self.reason = (
+            reason if len(reason) <= self.MAX_REASON else reason[: self.MAX_REASON - 1] + "…"
+        )
 
 
 # ---------------------------------------------------------------------- API handlers

@@ -215,6 +215,7 @@ def test_failed_task_fails_run_with_task_name_and_stderr(omics: Any, s3: Any, bu
     assert done["status"] == "FAILED"
     assert "explode" in done["failureReason"] and "kaboom" in done["failureReason"]
     assert "about to fail" in done["statusMessage"]
+    assert len(done["failureReason"]) <= 64  # FailureReason shape: max 64 characters
     tasks = omics.list_run_tasks(id=run["id"])["items"]
     assert [(t["name"], t["status"]) for t in tasks] == [("explode", "FAILED")]
 
