@@ -309,18 +309,27 @@ class Provisioner:
                     return dict(item)
         return None
 
-    def ensure_reference_store(self) -> str:
-        omics = self.ctx.client("omics")
-        name = self.names.reference_store
-        found = self._find_by_name(
-            "list_reference_stores", "referenceStores", name, filter={"name": name}
-        )
+    def find_store(self, kind: str) -> dict[str, Any] | None:
+        """The deployment's ``reference`` or ``sequence`` store, found by name (List*Stores)."""
+        name = getattr(self.names, f"{kind}_store")
+        key = f"{kind}Stores"
+        return self._find_by_name(f"list_{kind}_stores", key, name, filter={"name": name})
+
+    def _ensure_store(self, kind: str) -> str:
+        """Create the ``reference`` or ``sequence`` store unless it exists; returns its id."""
+        name = getattr(self.names, f"{kind}_store")
+        found = self.find_store(kind)
         if found:
-            self._record("reference store", name, "unchanged", found["id"])
+            self._record(f"{kind} store", name, "unchanged", found["id"])
             return str(found["id"])
-        store = omics.create_reference_store(name=name, tags=self.tags, clientToken=f"{name}-store")
-        self._record("reference store", name, "create", store["id"])
+        create = getattr(self.ctx.client("omics"), f"create_{kind}_store")
+        store = create(name=name, tags=self.tags, clientToken=f"{name}-store")
+        self._record(f"{kind} store", name, "create", store["id"])
         return str(store["id"])
+
+    def ensure_reference_store(self) -> str:
+        """The deployment's reference store (CreateReferenceStore); returns its id."""
+        return self._ensure_store("reference")
 
     def ensure_reference(self, store_id: str, reference: str, role_arn: str) -> tuple[str, str]:
         """Import the reference FASTA once (found by name); returns ``(reference id, arn)``."""
@@ -371,17 +380,8 @@ class Provisioner:
         return str(job["status"]), str(job.get("statusMessage", ""))
 
     def ensure_sequence_store(self) -> str:
-        omics = self.ctx.client("omics")
-        name = self.names.sequence_store
-        found = self._find_by_name(
-            "list_sequence_stores", "sequenceStores", name, filter={"name": name}
-        )
-        if found:
-            self._record("sequence store", name, "unchanged", found["id"])
-            return str(found["id"])
-        store = omics.create_sequence_store(name=name, tags=self.tags, clientToken=f"{name}-store")
-        self._record("sequence store", name, "create", store["id"])
-        return str(store["id"])
+        """The deployment's sequence store (CreateSequenceStore); returns its id."""
+        return self._ensure_store("sequence")
 
     def ensure_variant_store(self, reference_arn: str) -> str:
         """The deployment's variant store (CreateVariantStore); returns its id."""

@@ -194,12 +194,7 @@ class Teardown(Provisioner):
 
     def _sequence_store(self, force: bool) -> None:
         omics = self.ctx.client("omics")
-        found = self._find_by_name(
-            "list_sequence_stores",
-            "sequenceStores",
-            self.names.sequence_store,
-            filter={"name": self.names.sequence_store},
-        )
+        found = self.find_store("sequence")
         if not found or not self._ours(self._omics_tags(found["arn"])):
             return
         read_sets = [
@@ -225,12 +220,7 @@ class Teardown(Provisioner):
 
     def _reference_store(self) -> None:
         omics = self.ctx.client("omics")
-        found = self._find_by_name(
-            "list_reference_stores",
-            "referenceStores",
-            self.names.reference_store,
-            filter={"name": self.names.reference_store},
-        )
+        found = self.find_store("reference")
         if not found or not self._ours(self._omics_tags(found["arn"])):
             return
         users = [
@@ -311,19 +301,9 @@ def discover(prov: Provisioner) -> Deployment:
     """
     n = prov.names
     dep = Deployment(names=n)
-    ref = prov._find_by_name(
-        "list_reference_stores",
-        "referenceStores",
-        n.reference_store,
-        filter={"name": n.reference_store},
-    )
+    ref = prov.find_store("reference")
     dep.reference_store_id = ref["id"] if ref else None
-    seq = prov._find_by_name(
-        "list_sequence_stores",
-        "sequenceStores",
-        n.sequence_store,
-        filter={"name": n.sequence_store},
-    )
+    seq = prov.find_store("sequence")
     dep.sequence_store_id = seq["id"] if seq else None
     sfn = prov.ctx.client("stepfunctions")
     arn = prov.arn("states", f"stateMachine:{n.state_machine}")
