@@ -184,3 +184,54 @@ def created_between(rec: Record, flt: dict[str, Any], key: str = "creationTime")
     if flt.get("createdBefore") is not None and when > flt["createdBefore"]:
         return False
     return True
+
+
+def find_by_client_token(
+    b: Backend, collection: str, token: str | None, field: str = "_clientToken", **match: str
+) -> Record | None:
+    """The record an earlier call with the same idempotency token created.
+
+    ``field`` is where the token was stored (``_clientToken``, or ``_requestId`` for StartRun and
+    CreateWorkflow); ``match`` narrows the search (e.g. ``referenceStoreId=...``: import-job tokens
+    are scoped to a store).
+    """
+    if not token:
+        return None
+    for rec in b.state.values(collection):
+        if rec.get(field) == token and all(rec.get(k) == v for k, v in match.items()):
+            return rec
+    return None
+    for rec in b.state.values(collection):
+        if rec.get("_clientToken") == token and all(rec.get(k) == v for k, v in match.items()):
+            return rec
+    return None
+
+
+def get_store_job(
+    b: Backend, jobs: str, job_id: str, store_key: str, store_id: str, label: str
+) -> Record:
+    """Get*ImportJob for a job that must belong to the store given in the request.
+
+    Raises ``ResourceNotFoundException`` for an unknown job or one of another store.
+    """
+    job = b.require(jobs, job_id, label)
+    if job[store_key] != store_id:
+        raise OmicsError("ResourceNotFoundException", f"{label} {job_id} not found")
+    return job
+
+
+def list_store_jobs(
+    b: Backend, p: dict[str, Any], *, jobs: str, stores: str, store_key: str, store_label: str
+) -> dict[str, Any]:
+    """List*ImportJobs of one store, with ``filter`` status/createdAfter/createdBefore."""
+    b.require(stores, p[store_key], store_label)
+    flt = p.get("filter") or {}
+    items = [
+        j
+        for j in b.state.values(jobs)
+        if j[store_key] == p[store_key]
+        and (not flt.get("status") or j["status"] == flt["status"])
+        and created_between(j, flt)
+    ]
+    page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
+    return {"importJobs": page, "nextToken": nxt}

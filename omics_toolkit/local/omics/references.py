@@ -18,7 +18,13 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.backend import created_between, paginate
+from omics_toolkit.local.omics.backend import (
+    created_between,
+    find_by_client_token,
+    get_store_job,
+    list_store_jobs,
+    paginate,
+)
 from omics_toolkit.local.omics.errors import OmicsError, conflict
 from omics_toolkit.local.omics.model import now_iso
 from omics_toolkit.local.omics.s3io import SourceError, download, open_text
@@ -41,10 +47,9 @@ def reference_dir(backend: Backend, ref_id: str) -> Path:
 def create_reference_store(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """CreateReferenceStore: a store with a 10-digit id; same ``clientToken`` -> same store."""
     token = p.get("clientToken")
-    if token:
-        for rec in b.state.values(STORES):
-            if rec.get("_clientToken") == token:
-                return rec
+    existing = find_by_client_token(b, STORES, token)
+    if existing:
+        return existing
     ident = b.state.new_numeric_id(STORES, 10)
     rec = {
         "id": ident,
@@ -94,10 +99,9 @@ def start_reference_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     store_id = p["referenceStoreId"]
     b.require(STORES, store_id, "Reference store")
     token = p.get("clientToken")
-    if token:
-        for rec in b.state.values(JOBS):
-            if rec.get("_clientToken") == token and rec["referenceStoreId"] == store_id:
-                return rec
+    existing = find_by_client_token(b, JOBS, token, referenceStoreId=store_id)
+    if existing:
+        return existing
     ident = b.state.new_numeric_id(JOBS, 10)
     sources = [
         {
@@ -226,25 +230,16 @@ def _import_fasta(b: Backend, uri: str, ref_id: str) -> tuple[Path, dict[str, in
 
 def get_reference_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """GetReferenceImportJob."""
-    job = b.require(JOBS, p["id"], "Reference import job")
-    if job["referenceStoreId"] != p["referenceStoreId"]:
-        raise OmicsError("ResourceNotFoundException", f"Reference import job {p['id']} not found")
-    return job
+    return get_store_job(
+        b, JOBS, p["id"], "referenceStoreId", p["referenceStoreId"], "Reference import job"
+    )
 
 
 def list_reference_import_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """ListReferenceImportJobs with ``filter`` status/createdAfter/createdBefore."""
-    b.require(STORES, p["referenceStoreId"], "Reference store")
-    flt = p.get("filter") or {}
-    items = [
-        j
-        for j in b.state.values(JOBS)
-        if j["referenceStoreId"] == p["referenceStoreId"]
-        and (not flt.get("status") or j["status"] == flt["status"])
-        and created_between(j, flt)
-    ]
-    page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
-    return {"importJobs": page, "nextToken": nxt}
+    return list_store_jobs(
+        b, p, jobs=JOBS, stores=STORES, store_key="referenceStoreId", store_label="Reference store"
+    )
 
 
 def _reference(b: Backend, store_id: str, ref_id: str) -> dict[str, Any]:

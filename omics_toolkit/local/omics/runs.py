@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.backend import paginate
+from omics_toolkit.local.omics.backend import find_by_client_token, paginate
 from omics_toolkit.local.omics.cwlogs import LOG_GROUP, RunLogs
 from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
 from omics_toolkit.local.omics.model import format_timestamp, now_iso, parse_iso
@@ -75,9 +75,9 @@ def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     Same ``requestId`` returns the run already started. Errors: ResourceNotFoundException
     (workflow), ValidationException (not ACTIVE, unknown/missing parameter, bad outputUri).
     """
-    for rec in b.state.values(RUNS):
-        if rec.get("_requestId") == p["requestId"]:
-            return rec
+    existing = find_by_client_token(b, RUNS, p["requestId"], field="_requestId")
+    if existing:
+        return existing
     source_run = None
     if p.get("runId"):
         source_run = b.require(RUNS, p["runId"], "Run")

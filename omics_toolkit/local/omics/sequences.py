@@ -19,7 +19,13 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.backend import created_between, paginate
+from omics_toolkit.local.omics.backend import (
+    created_between,
+    find_by_client_token,
+    get_store_job,
+    list_store_jobs,
+    paginate,
+)
 from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
 from omics_toolkit.local.omics.model import now_iso
 from omics_toolkit.local.omics.references import resolve_reference_arn
@@ -44,10 +50,9 @@ def readset_dir(b: Backend, read_set_id: str) -> Path:
 def create_sequence_store(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """CreateSequenceStore: CREATING, ACTIVE shortly after; same ``clientToken`` -> same store."""
     token = p.get("clientToken")
-    if token:
-        for rec in b.state.values(STORES):
-            if rec.get("_clientToken") == token:
-                return rec
+    existing = find_by_client_token(b, STORES, token)
+    if existing:
+        return existing
     ident = b.state.new_numeric_id(STORES, 10)
     now = now_iso()
     rec = {
@@ -124,10 +129,9 @@ def start_read_set_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         if src.get("referenceArn") and resolve_reference_arn(b, src["referenceArn"]) is None:
             raise invalid(f"sources.{i}: reference {src['referenceArn']} does not exist")
     token = p.get("clientToken")
-    if token:
-        for rec in b.state.values(JOBS):
-            if rec.get("_clientToken") == token and rec["sequenceStoreId"] == store_id:
-                return rec
+    existing = find_by_client_token(b, JOBS, token, sequenceStoreId=store_id)
+    if existing:
+        return existing
     ident = b.state.new_numeric_id(JOBS, 10)
     sources = [dict(s, status="NOT_STARTED") for s in p["sources"]]
     rec = {
@@ -273,25 +277,16 @@ def _run_import(b: Backend, job_id: str) -> None:
 
 def get_read_set_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """GetReadSetImportJob."""
-    job = b.require(JOBS, p["id"], "Read set import job")
-    if job["sequenceStoreId"] != p["sequenceStoreId"]:
-        raise OmicsError("ResourceNotFoundException", f"Read set import job {p['id']} not found")
-    return job
+    return get_store_job(
+        b, JOBS, p["id"], "sequenceStoreId", p["sequenceStoreId"], "Read set import job"
+    )
 
 
 def list_read_set_import_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """ListReadSetImportJobs with ``filter`` status/created*."""
-    b.require(STORES, p["sequenceStoreId"], "Sequence store")
-    flt = p.get("filter") or {}
-    items = [
-        j
-        for j in b.state.values(JOBS)
-        if j["sequenceStoreId"] == p["sequenceStoreId"]
-        and (not flt.get("status") or j["status"] == flt["status"])
-        and created_between(j, flt)
-    ]
-    page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
-    return {"importJobs": page, "nextToken": nxt}
+    return list_store_jobs(
+        b, p, jobs=JOBS, stores=STORES, store_key="sequenceStoreId", store_label="Sequence store"
+    )
 
 
 def list_read_sets(b: Backend, p: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.backend import paginate
+from omics_toolkit.local.omics.backend import find_by_client_token, paginate
 from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
 from omics_toolkit.local.omics.model import now_iso
 from omics_toolkit.local.omics.s3io import SourceError, download
@@ -56,9 +56,9 @@ def _check_source(p: dict[str, Any]) -> None:
 
 def create_workflow(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """CreateWorkflow; the same ``requestId`` returns the workflow created by the first call."""
-    for rec in b.state.values(WORKFLOWS):
-        if rec.get("_requestId") == p["requestId"]:
-            return rec
+    existing = find_by_client_token(b, WORKFLOWS, p["requestId"], field="_requestId")
+    if existing:
+        return existing
     _check_source(p)
     ident = b.state.new_numeric_id(WORKFLOWS, 7)
     rec = {
