@@ -36,7 +36,12 @@ class Settings:
         workflow: name of the directory under ``workflows/`` that the pipeline runs.
         poll_interval_seconds: how long the state machine waits between status polls.
         storage_type: HealthOmics run storage type, ``DYNAMIC`` or ``STATIC``.
-        variant_backend: ``"stores"`` (HealthOmics variant store).
+        variant_backend: where imported variants live: ``"stores"`` (HealthOmics variant and
+            annotation stores; refused to accounts new since 2025-11-07), ``"none"`` (VCFs stay
+            in the output bucket, no SQL), or ``"auto"`` (stores where the account can create
+            them, else ``"none"`` with a message naming the alternative).
+        kms_key_arn: customer-managed KMS key for the buckets (SSE-KMS) and the Athena results;
+            ``None`` means SSE-S3.
         run_parameters: fixed StartRun parameters added to every run, e.g. private ECR image
             URIs ``{"bwa_image": "<account>.dkr.ecr.<region>.amazonaws.com/bwa:0.7.17"}``
             (config file ``[run_parameters]`` table only). Each must be a workflow input.
@@ -50,7 +55,8 @@ class Settings:
     workflow: str = "bcftools-germline"
     poll_interval_seconds: int = 60
     storage_type: str = "DYNAMIC"
-    variant_backend: str = "stores"
+    variant_backend: str = "auto"
+    kms_key_arn: str | None = None
     run_parameters: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -82,18 +88,36 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
-def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
-    """Resolve settings from flags, environment, config file and defaults (in that order).
+#: Values each setting may take (checked after resolution).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "target": ("local", "aws"),
+    "storage_type": ("DYNAMIC", "STATIC"),
+    "variant_backend": ("auto", "stores", "none"),
+}
+
+
+def resolve_settings(
+    config_file: Path | None = None, **flags: Any
+) -> tuple[Settings, dict[str, str]]:
+    """Resolve settings and say where each value came from.
+
+    Precedence: flag > ``OMICS_TOOLKIT_<NAME>`` environment > config file > defaults
+    (``region`` also falls back to ``AWS_REGION`` before the file's value is overridden by flags).
 
     Args:
         config_file: explicit TOML file; default ``./omics-toolkit.toml`` when it exists.
         **flags: values given on the command line; ``None`` means "not given".
 
+    Returns:
+        ``(settings, sources)``; ``sources[name]`` is ``"flag"``, ``"env OMICS_TOOLKIT_..."``,
+        ``"file <path>"`` or ``"default"``.
+
     Raises:
-        ConfigError: unknown key in the file, or a value of the wrong type.
+        ConfigError: unknown key in the file, a value of the wrong type or outside its choices.
     """
     names = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     path = config_file or Path(CONFIG_FILE)
     if path.is_file():
         try:
@@ -106,21 +130,39 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
                 f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(names)}"
             )
         values.update(data)
+        sources.update({k: f"file {path}" for k in data})
     elif config_file is not None:
         raise ConfigError(f"config file {config_file} does not exist")
     for name in names - {"run_parameters"}:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None:
             values[name] = env
+            sources[name] = f"env {ENV_PREFIX}{name.upper()}"
     if "region" not in values and os.environ.get("AWS_REGION"):
         values["region"] = os.environ["AWS_REGION"]
-    values.update({k: v for k, v in flags.items() if v is not None})
+        sources["region"] = "env AWS_REGION"
+    given = {k: v for k, v in flags.items() if v is not None}
+    values.update(given)
+    sources.update({k: "flag" for k in given})
     settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
-    if settings.target not in ("local", "aws"):
-        raise ConfigError(f"target must be 'local' or 'aws', not {settings.target!r}")
-    if settings.storage_type not in ("DYNAMIC", "STATIC"):
-        raise ConfigError(f"storage_type must be DYNAMIC or STATIC, not {settings.storage_type!r}")
-    return settings
+    for name, allowed in CHOICES.items():
+        if getattr(settings, name) not in allowed:
+            raise ConfigError(
+                f"{name} must be one of {', '.join(allowed)}, not {getattr(settings, name)!r} "
+                f"(from {sources.get(name, 'default')})"
+            )
+    return settings, {name: sources.get(name, "default") for name in sorted(names)}
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Resolve settings from flags, environment, config file and defaults (in that order).
+
+    See :func:`resolve_settings`.
+
+    Raises:
+        ConfigError: unknown key in the file, or a value of the wrong type.
+    """
+    return resolve_settings(config_file, **flags)[0]
 
 
 def read_local_endpoints(local_dir: Path) -> dict[str, Any]:

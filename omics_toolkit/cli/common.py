@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import typer
@@ -22,6 +22,8 @@ class State:
     settings: Settings
     json_output: bool = False
     debug: bool = False
+    #: Where each setting's value came from (``flag``, ``env ...``, ``file ...``, ``default``).
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 def state(ctx: typer.Context) -> State:
@@ -48,6 +50,7 @@ ACTION_STYLE = {
     "unchanged": "dim",
     "kept": "magenta",
     "absent": "dim",
+    "skipped": "yellow",
 }
 
 

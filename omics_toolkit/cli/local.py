@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from omics_toolkit.cli.common import emit_json, err, out, state
@@ -13,12 +15,26 @@ app = typer.Typer(
 
 
 @app.command()
-def start(ctx: typer.Context) -> None:
+def start(
+    ctx: typer.Context,
+    new_customer: Annotated[
+        bool | None,
+        typer.Option(
+            "--new-customer/--existing-customer",
+            help="Act as an AWS account that is new since 2025-11-07: HealthOmics refuses to "
+            "create variant and annotation stores (kept across restarts; default: unchanged).",
+        ),
+    ] = None,
+) -> None:
     """Start the local stack in the background (no-op when it is already running)."""
     from omics_toolkit.local import stack
 
     st = state(ctx)
     record = stack.start(st.settings.local_dir, region=st.settings.region or DEFAULT_REGION)
+    if new_customer is not None:
+        record["emulator_options"] = stack.emulator_options(
+            st.settings.local_dir, new_customer=new_customer
+        )
     if st.json_output:
         emit_json(record)
         return

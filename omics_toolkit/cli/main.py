@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from omics_toolkit import __version__
-from omics_toolkit.cli import commands, local
+from omics_toolkit.cli import commands, config_cmd, local
 from omics_toolkit.cli.common import State, err
-from omics_toolkit.config import load_settings
+from omics_toolkit.config import resolve_settings
 from omics_toolkit.errors import ToolkitError, UserError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(local.app, name="local")
+app.add_typer(config_cmd.app, name="config")
 commands.register(app)
 
 
@@ -50,10 +51,10 @@ def main(
     debug: Annotated[bool, typer.Option(help="Show tracebacks for every error.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
 ) -> None:
-    settings = load_settings(
+    settings, sources = resolve_settings(
         config, deployment=deployment, target=target, region=region, profile=profile
     )
-    ctx.obj = State(settings=settings, json_output=json_output, debug=debug)
+    ctx.obj = State(settings=settings, json_output=json_output, debug=debug, sources=sources)
 
 
 def run() -> None:

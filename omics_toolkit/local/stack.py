@@ -181,3 +181,41 @@ def stop(local_dir: Path, timeout_seconds: float = 30) -> bool:
         LOG.warning("local stack was killed; its state since the last start was not saved")
     (local_dir / STACK_FILE).unlink(missing_ok=True)
     return True
+
+
+def emulator_options(local_dir: Path, **changes: Any) -> dict[str, Any]:
+    """Read (no ``changes``) or change the HealthOmics emulator's options.
+
+    Options (persisted with the stack's state): ``new_customer`` (bool) -- when ``True`` the
+    emulator refuses CreateVariantStore/CreateAnnotationStore as HealthOmics does for accounts that
+    are new since 2025-11-07.
+
+    Returns:
+        All options after the change.
+
+    Raises:
+        LocalStackError: the stack (or its emulator) is not running.
+        ValueError: unknown option or wrong type (the emulator's message).
+    """
+    import urllib.error
+    import urllib.request
+
+    from omics_toolkit.local.omics.server import CONTROL_PATH
+
+    record = status(local_dir)
+    if not record or not record.get("omics_ok"):
+        raise LocalStackError(
+            "the local HealthOmics emulator is not running; start it with `omics-toolkit local start`"
+        )
+    data = json.dumps(changes).encode() if changes else None
+    request = urllib.request.Request(
+        str(record["omics"]) + CONTROL_PATH,
+        data=data,
+        method="POST" if changes else "GET",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        raise ValueError(json.loads(exc.read() or b"{}").get("message", str(exc))) from exc

@@ -32,6 +32,12 @@ FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects")
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 LAMBDA_RUNTIME = "python3.11"
 DIGEST_TAG = "omics-toolkit:digest"
+#: Operation-name prefixes of read-only calls (everything else mutates).
+READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search")
+#: Placeholder for identifiers a plan cannot know before the resource exists.
+AFTER_APPLY = "(known after apply)"
+#: CreateWorkflow ``definitionZip`` limit (HealthOmics quotas: 4.4 MB); larger -> definitionUri.
+DEFINITION_ZIP_MAX_BYTES = 4_400_000
 #: StartRun parameters the state machine fills from the execution (not settable by users).
 PIPELINE_RUN_PARAMETERS = frozenset({"fastq_1", "fastq_2", "reference", "sample_name"})
 
@@ -55,6 +61,7 @@ class Deployment:
     reference_id: str | None = None
     sequence_store_id: str | None = None
     workflow_id: str | None = None
+    workflow_version: str | None = None
     state_machine_arn: str | None = None
     variant_store_id: str | None = None
 
@@ -71,6 +78,10 @@ class Deployment:
 Reporter = Callable[[Action], None]
 
 
+class PlanMutationError(ToolkitError):
+    """A dry run (``omics-toolkit plan``) tried to change something: a bug in the toolkit."""
+
+
 def _tags_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
@@ -79,6 +90,20 @@ def _canon(doc: Any) -> str:
     if isinstance(doc, str):
         doc = json.loads(doc)
     return json.dumps(doc, sort_keys=True)
+
+
+def _token(*parts: str) -> str:
+    """Deterministic idempotency token (``clientToken``/``requestId``) from the given parts."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _statement_diff(current: Any, wanted: dict[str, Any]) -> str:
+    """``+N/-M statements`` between two policy documents (for plan details)."""
+    if isinstance(current, str):
+        current = json.loads(current)
+    have = {_canon(st) for st in (current or {}).get("Statement", [])}
+    want = {_canon(st) for st in wanted.get("Statement", [])}
+    return f"+{len(want - have)}/-{len(have - want)} statements"
 
 
 def reference_name(reference: str) -> str:
@@ -101,6 +126,8 @@ class Provisioner:
         settings: effective settings (deployment name, workflow, storage type, poll interval).
         report: called with every :class:`Action` as it happens (progress display).
         sleep: injectable for tests; used while waiting for asynchronous HealthOmics jobs.
+        dry_run: plan only: read the current state and report what would change; any mutating
+            call raises :class:`PlanMutationError` (a bug) before it is sent.
     """
 
     def __init__(
@@ -109,8 +136,11 @@ class Provisioner:
         settings: Settings,
         report: Reporter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        dry_run: bool = False,
     ) -> None:
         self.ctx = ctx
+        self.dry_run = dry_run
+        self._guarded: set[str] = set()
         self.settings = settings
         self.names = Names(settings.deployment, ctx.account_id, ctx.region)
         self.tags = {DEPLOYMENT_TAG: settings.deployment}
@@ -121,6 +151,36 @@ class Provisioner:
         self.poll_seconds = 1.0 if ctx.is_local else 15.0
 
     # ----------------------------------------------------------------- helpers
+    def client(self, service: str) -> Any:
+        """The context's client for ``service``; in a dry run, mutating calls are refused."""
+        client = self.ctx.client(service)
+        if self.dry_run and service not in self._guarded:
+            client.meta.events.register(
+                "before-call", self._refuse_mutation, unique_id=f"plan-guard-{id(self)}"
+            )
+            self._guarded.add(service)
+        return client
+
+    def _refuse_mutation(self, model: Any, **_: Any) -> None:
+        if self.dry_run and not model.name.startswith(READ_PREFIXES):
+            raise PlanMutationError(
+                f"plan attempted {model.service_model.service_name}:{model.name} (a bug: plans only read)"
+            )
+
+    def end_plan(self) -> None:
+        """Unregister the dry-run guard from the shared clients (the context may be reused)."""
+        for service in self._guarded:
+            self.ctx.client(service).meta.events.unregister(
+                "before-call", unique_id=f"plan-guard-{id(self)}"
+            )
+        self._guarded.clear()
+
+    def _change(self, changes: list[str], label: str, call: Callable[[], Any]) -> None:
+        """Record ``label`` as a differing field and make ``call`` unless this is a dry run."""
+        changes.append(label)
+        if not self.dry_run:
+            call()
+
     def _record(self, kind: str, name: str, action: str, detail: str = "") -> None:
         item = Action(kind, name, action, detail)
         self.actions.append(item)
@@ -151,18 +211,47 @@ class Provisioner:
 
     # ----------------------------------------------------------------- S3
     def ensure_bucket(self, bucket: str, lifecycle: list[dict[str, Any]]) -> None:
-        s3 = self.ctx.client("s3")
+        """A private bucket: block public access, SSE-S3 (or SSE-KMS with ``kms_key_arn``),
+        versioning, TLS-only policy, the lifecycle rules and the deployment tag (merged with the
+        bucket's other tags). Reports the differing fields.
+
+        Raises:
+            UserError: the bucket exists but this account cannot read it (another owner).
+        """
+        s3 = self.client("s3")
         try:
-            s3.head_bucket(Bucket=bucket)
-            created = False
+            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=self.ctx.account_id)
         except ClientError as exc:
             if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                raise UserError(f"bucket {bucket} exists but is not accessible: {exc}") from exc
+                raise UserError(
+                    f"bucket {bucket} exists but is not accessible to account "
+                    f"{self.ctx.account_id} ({error_code(exc)}); choose another --deployment name"
+                ) from exc
             kwargs: dict[str, Any] = {"Bucket": bucket}
             if self.ctx.region != "us-east-1":
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.ctx.region}
+            self._record("s3 bucket", bucket, "create", self._bucket_summary())
+            if self.dry_run:
+                return
             s3.create_bucket(**kwargs)
-            created = True
+            self._configure_bucket(bucket, lifecycle)
+            return
+        changes = self._configure_bucket(bucket, lifecycle)
+        self._record("s3 bucket", bucket, "update" if changes else "unchanged", ", ".join(changes))
+
+    def _bucket_summary(self) -> str:
+        sse = f"SSE-KMS {self.settings.kms_key_arn}" if self.settings.kms_key_arn else "SSE-S3"
+        return f"{sse}, versioned, TLS-only, public access blocked, lifecycle rules"
+
+    def _sse_rule(self) -> dict[str, Any]:
+        default: dict[str, Any] = {"SSEAlgorithm": "AES256"}
+        if self.settings.kms_key_arn:
+            default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.settings.kms_key_arn}
+        return {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+
+    def _configure_bucket(self, bucket: str, lifecycle: list[dict[str, Any]]) -> list[str]:
+        """Bring an existing bucket's settings to the wanted state; returns the changed fields."""
+        s3 = self.client("s3")
         changes: list[str] = []
         block = {
             k: True
@@ -180,46 +269,61 @@ class Provisioner:
         except ClientError:
             current_block = {}
         if current_block != block:
-            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
-            changes.append("public access block")
-        sse = {
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-                    "BucketKeyEnabled": True,
-                }
-            ]
-        }
+            self._change(
+                changes,
+                "public access block",
+                lambda: s3.put_public_access_block(
+                    Bucket=bucket, PublicAccessBlockConfiguration=block
+                ),
+            )
+        rule = self._sse_rule()
         try:
             rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
                 "Rules"
             ]
-            current_sse = rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
-        except ClientError:
-            current_sse = None
-        if current_sse != "AES256":
-            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=sse)
-            changes.append("encryption")
+            current_sse = rules[0]["ApplyServerSideEncryptionByDefault"]
+        except (ClientError, IndexError, KeyError):
+            current_sse = {}
+        wanted_sse = rule["ApplyServerSideEncryptionByDefault"]
+        if {k: current_sse.get(k) for k in wanted_sse} != wanted_sse:
+            self._change(
+                changes,
+                "encryption",
+                lambda: s3.put_bucket_encryption(
+                    Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]}
+                ),
+            )
         if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-            changes.append("versioning")
+            self._change(
+                changes,
+                "versioning",
+                lambda: s3.put_bucket_versioning(
+                    Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+                ),
+            )
         wanted_policy = policies.tls_only_bucket_policy(bucket, self.partition)
         try:
             current_policy = _canon(s3.get_bucket_policy(Bucket=bucket)["Policy"])
         except ClientError:
             current_policy = None
         if current_policy != _canon(wanted_policy):
-            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted_policy))
-            changes.append("TLS-only policy")
+            self._change(
+                changes,
+                "TLS-only policy",
+                lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted_policy)),
+            )
         try:
             current_rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
         except ClientError:
             current_rules = []
         if _canon(current_rules) != _canon(lifecycle):
-            s3.put_bucket_lifecycle_configuration(
-                Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle}
+            self._change(
+                changes,
+                "lifecycle rules",
+                lambda: s3.put_bucket_lifecycle_configuration(
+                    Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle}
+                ),
             )
-            changes.append("lifecycle rules")
         try:
             current_tags = {
                 t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
@@ -227,16 +331,14 @@ class Provisioner:
         except ClientError:
             current_tags = {}
         if {**current_tags, **self.tags} != current_tags:
-            s3.put_bucket_tagging(
-                Bucket=bucket, Tagging={"TagSet": _tags_list({**current_tags, **self.tags})}
+            self._change(
+                changes,
+                "tags",
+                lambda: s3.put_bucket_tagging(
+                    Bucket=bucket, Tagging={"TagSet": _tags_list({**current_tags, **self.tags})}
+                ),
             )
-            changes.append("tags")
-        self._record(
-            "s3 bucket",
-            bucket,
-            "create" if created else ("update" if changes else "unchanged"),
-            ", ".join(changes) if not created else "",
-        )
+        return changes
 
     def lifecycle_rules(self, prefix_days: int) -> list[dict[str, Any]]:
         """Processed objects (tagged by the pipeline) move to Glacier Instant Retrieval; never expire."""
@@ -257,26 +359,39 @@ class Provisioner:
 
     # ----------------------------------------------------------------- IAM
     def ensure_role(self, name: str, service: str, statements: list[dict[str, Any]]) -> str:
-        iam = self.ctx.client("iam")
+        """An IAM role assumable by ``service`` (this account only) with one inline policy
+        ``least-privilege``; returns its ARN (predictable, so a plan can use it too)."""
+        iam = self.client("iam")
         trust_doc = policies.trust(service, self.ctx.account_id)
         inline = policies.policy(*statements)
+        arn = f"arn:{self.partition}:iam::{self.ctx.account_id}:role/{name}"
+        changes: list[str] = []
         try:
             role = iam.get_role(RoleName=name)["Role"]
-            action = "unchanged"
-            changes = []
-            if _canon(role["AssumeRolePolicyDocument"]) != _canon(trust_doc):
-                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust_doc))
-                changes.append("trust policy")
         except ClientError as exc:
             if error_code(exc) != "NoSuchEntity":
                 raise
+            self._record("iam role", name, "create", f"trusts {service}")
+            if self.dry_run:
+                return arn
             role = iam.create_role(
                 RoleName=name,
                 AssumeRolePolicyDocument=json.dumps(trust_doc),
                 Description=f"omics-toolkit {self.names.deployment}: {service}",
                 Tags=_tags_list(self.tags),
             )["Role"]
-            action, changes = "create", []
+            iam.put_role_policy(
+                RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline)
+            )
+            return str(role["Arn"])
+        if _canon(role["AssumeRolePolicyDocument"]) != _canon(trust_doc):
+            self._change(
+                changes,
+                "trust policy",
+                lambda: iam.update_assume_role_policy(
+                    RoleName=name, PolicyDocument=json.dumps(trust_doc)
+                ),
+            )
         try:
             current = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")[
                 "PolicyDocument"
@@ -284,21 +399,21 @@ class Provisioner:
         except ClientError:
             current = None
         if current is None or _canon(current) != _canon(inline):
-            iam.put_role_policy(
-                RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline)
+            self._change(
+                changes,
+                "inline policy" + (f" ({_statement_diff(current, inline)})" if current else ""),
+                lambda: iam.put_role_policy(
+                    RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline)
+                ),
             )
-            if action != "create":
-                changes.append("inline policy")
-        if changes:
-            action = "update"
-        self._record("iam role", name, action, ", ".join(changes))
+        self._record("iam role", name, "update" if changes else "unchanged", ", ".join(changes))
         return str(role["Arn"])
 
     # ----------------------------------------------------------------- HealthOmics
     def _find_by_name(
         self, list_op: str, key: str, name: str, **kwargs: Any
     ) -> dict[str, Any] | None:
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         for page in omics.get_paginator(list_op).paginate(**kwargs):
             for item in page[key]:
                 if item.get("name") == name and item.get("status") not in (
@@ -322,10 +437,23 @@ class Provisioner:
         if found:
             self._record(f"{kind} store", name, "unchanged", found["id"])
             return str(found["id"])
-        create = getattr(self.ctx.client("omics"), f"create_{kind}_store")
-        store = create(name=name, tags=self.tags, clientToken=f"{name}-store")
+        if self.dry_run:
+            self._record(f"{kind} store", name, "create")
+            return AFTER_APPLY
+        create = getattr(self.client("omics"), f"create_{kind}_store")
+        store = create(
+            name=name,
+            tags=self.tags,
+            clientToken=_token(self.ctx.account_id, self.ctx.region, name, "store"),
+            **self._store_sse(),
+        )
         self._record(f"{kind} store", name, "create", store["id"])
         return str(store["id"])
+
+    def _store_sse(self) -> dict[str, Any]:
+        if not self.settings.kms_key_arn:
+            return {}
+        return {"sseConfig": {"type": "KMS", "keyArn": self.settings.kms_key_arn}}
 
     def ensure_reference_store(self) -> str:
         """The deployment's reference store (CreateReferenceStore); returns its id."""
@@ -333,9 +461,12 @@ class Provisioner:
 
     def ensure_reference(self, store_id: str, reference: str, role_arn: str) -> tuple[str, str]:
         """Import the reference FASTA once (found by name); returns ``(reference id, arn)``."""
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         source = reference
         ref_name = reference_name(reference)
+        if store_id == AFTER_APPLY:
+            self._record("reference", ref_name, "create", f"import {reference}")
+            return AFTER_APPLY, AFTER_APPLY
         found = self._find_by_name(
             "list_references",
             "references",
@@ -346,6 +477,9 @@ class Provisioner:
         if found and found.get("status") == "ACTIVE":
             self._record("reference", ref_name, "unchanged", found["id"])
             return str(found["id"]), str(found["arn"])
+        if self.dry_run:
+            self._record("reference", ref_name, "create", f"import {reference}")
+            return AFTER_APPLY, AFTER_APPLY
         if not reference.startswith("s3://"):
             path = Path(reference)
             if not path.is_file():
@@ -353,9 +487,9 @@ class Provisioner:
                     f"reference FASTA {path} does not exist; pass --reference FILE or s3://URI"
                 )
             key = f"reference/{path.name}"
-            self.ctx.client("s3").upload_file(str(path), self.names.output_bucket, key)
+            self.client("s3").upload_file(str(path), self.names.output_bucket, key)
             source = f"s3://{self.names.output_bucket}/{key}"
-        token = hashlib.sha256(f"{store_id}:{ref_name}:{source}".encode()).hexdigest()[:32]
+        token = _token(store_id, ref_name, source)
         job = omics.start_reference_import_job(
             referenceStoreId=store_id,
             roleArn=role_arn,
@@ -383,14 +517,22 @@ class Provisioner:
         """The deployment's sequence store (CreateSequenceStore); returns its id."""
         return self._ensure_store("sequence")
 
-    def ensure_variant_store(self, reference_arn: str) -> str:
-        """The deployment's variant store (CreateVariantStore); returns its id."""
+    def ensure_variant_store(self, reference_arn: str) -> str | None:
+        """The deployment's variant store (CreateVariantStore); returns its id.
+
+        Returns ``None`` (and reports ``skipped``) when ``variant_backend`` is ``auto`` and the
+        account may not create stores (new customers since 2025-11-07).
+
+        Raises:
+            UserError: ``variant_backend = "stores"`` and HealthOmics refuses to create stores.
+        """
         return self._ensure_analytics_store(
             "variant", self.names.variant_store, reference={"referenceArn": reference_arn}
         )
 
-    def ensure_annotation_store(self, reference_arn: str) -> str:
-        """The deployment's VCF-format annotation store (CreateAnnotationStore); returns its id."""
+    def ensure_annotation_store(self, reference_arn: str) -> str | None:
+        """The deployment's VCF-format annotation store (CreateAnnotationStore); see
+        :meth:`ensure_variant_store` for the ``None`` return and errors."""
         return self._ensure_analytics_store(
             "annotation",
             self.names.annotation_store,
@@ -398,17 +540,50 @@ class Provisioner:
             storeFormat="VCF",
         )
 
-    def _ensure_analytics_store(self, kind: str, name: str, **create: Any) -> str:
-        omics = self.ctx.client("omics")
+    def _ensure_analytics_store(self, kind: str, name: str, **create: Any) -> str | None:
+        omics = self.client("omics")
         get = getattr(omics, f"get_{kind}_store")
         found = self._find_by_name(f"list_{kind}_stores", f"{kind}Stores", name, filter={})
+        if found and self.dry_run:
+            self._record(f"{kind} store", name, "unchanged", found["id"])
+            return str(found["id"])
         if not found:
-            getattr(omics, f"create_{kind}_store")(
-                name=name,
-                description=f"omics-toolkit {self.names.deployment}",
-                tags=self.tags,
-                **create,
-            )
+            if self.dry_run:
+                self._record(
+                    f"{kind} store",
+                    name,
+                    "create",
+                    "refused to accounts new since 2025-11-07; then skipped"
+                    if self.settings.variant_backend == "auto"
+                    else "",
+                )
+                return AFTER_APPLY
+            try:
+                getattr(omics, f"create_{kind}_store")(
+                    name=name,
+                    description=f"omics-toolkit {self.names.deployment}",
+                    tags=self.tags,
+                    **self._store_sse(),
+                    **create,
+                )
+            except ClientError as exc:
+                if error_code(exc) != "AccessDeniedException":
+                    raise
+                reason = exc.response.get("Error", {}).get("Message", "access denied")
+                if self.settings.variant_backend == "stores":
+                    raise UserError(
+                        f"HealthOmics refused to create the {kind} store {name}: {reason}. "
+                        'Accounts new since 2025-11-07 cannot have stores: set variant_backend = "none" '
+                        '(VCFs stay in the output bucket) or "auto" in omics-toolkit.toml'
+                    ) from exc
+                self._record(
+                    f"{kind} store",
+                    name,
+                    "skipped",
+                    f"{reason}; VCFs stay in s3://{self.names.output_bucket}/runs/ "
+                    "(the AWS-recommended alternative is S3 Tables with Athena)",
+                )
+                return None
 
         def status() -> tuple[str, str]:
             store = get(name=name)
@@ -419,49 +594,134 @@ class Provisioner:
         self._record(f"{kind} store", name, "unchanged" if found else "create", store["id"])
         return str(store["id"])
 
-    def ensure_workflow(self) -> str:
+    def ensure_workflow(self, registry_map: dict[str, Any] | None = None) -> tuple[str, str | None]:
+        """The deployment's private workflow (CreateWorkflow), or a new version of it
+        (CreateWorkflowVersion) when its digest changed.
+
+        The digest covers the packaged WDL (main.wdl and its imports) and every creation setting
+        (parameter template, storage, container registry map). Definitions up to 4.4 MB go as
+        ``definitionZip``; larger ones are uploaded to the output bucket and passed as
+        ``definitionUri``. Workflows and versions are immutable, so nothing is ever updated in
+        place.
+
+        Args:
+            registry_map: ``containerRegistryMap`` (ECR pull-through prefixes of the upstream
+                registries the WDL's images come from), or ``None``.
+
+        Returns:
+            ``(workflow id, version name)``; the version is ``None`` for the workflow's own
+            definition (the first one provisioned).
+        """
         from omics_toolkit import workflows  # miniwdl: imported only when provisioning workflows
 
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         directory = workflows.workflow_dir(self.settings.workflow)
-        main = directory / "main.wdl"
         package = workflows.package_workflow(directory)
-        digest = workflows.content_digest(package)
+        settings: dict[str, Any] = {
+            "engine": "WDL",
+            "main": "main.wdl",
+            "parameterTemplate": workflows.parameter_template(directory / "main.wdl"),
+            "storageType": self.settings.storage_type,
+        }
+        if self.settings.storage_type == "STATIC":
+            settings["storageCapacity"] = 1200
+        if registry_map:
+            settings["containerRegistryMap"] = registry_map
+        digest = hashlib.sha256(
+            (workflows.content_digest(package) + _canon(settings)).encode()
+        ).hexdigest()
         name = self.names.workflow(self.settings.workflow)
+        found = None
         for page in omics.get_paginator("list_workflows").paginate(name=name, type="PRIVATE"):
             for item in page["items"]:
-                if item.get("name") != name or item.get("status") in ("DELETED", "FAILED"):
-                    continue
-                tags = omics.list_tags_for_resource(resourceArn=item["arn"])["tags"]
-                if tags.get(DIGEST_TAG) == digest:
-                    self._record("workflow", name, "unchanged", item["id"])
-                    return str(item["id"])
-        created = omics.create_workflow(
-            name=name,
-            engine="WDL",
-            main="main.wdl",
-            definitionZip=package,
-            parameterTemplate=workflows.parameter_template(main),
-            description=f"{self.settings.workflow} (omics-toolkit {self.names.deployment})",
-            storageType=self.settings.storage_type,
-            **({"storageCapacity": 1200} if self.settings.storage_type == "STATIC" else {}),
-            tags={**self.tags, DIGEST_TAG: digest},
-            requestId=f"{name}-{digest[:32]}",
+                if item.get("name") == name and item.get("status") not in ("DELETED", "FAILED"):
+                    found = item
+        if found is None:
+            self._record("workflow", name, "create", f"digest {digest[:12]}")
+            if self.dry_run:
+                return AFTER_APPLY, None
+            created = omics.create_workflow(
+                name=name,
+                description=f"{self.settings.workflow} (omics-toolkit {self.names.deployment})",
+                tags={**self.tags, DIGEST_TAG: digest},
+                requestId=_token(self.ctx.account_id, self.ctx.region, name, digest),
+                **self._workflow_definition(name, package, digest),
+                **settings,
+            )
+            self._wait_workflow(name, lambda: omics.get_workflow(id=created["id"]))
+            return str(created["id"]), None
+        workflow_id = str(found["id"])
+        tags = omics.list_tags_for_resource(resourceArn=found["arn"])["tags"]
+        if tags.get(DIGEST_TAG) == digest:
+            self._record("workflow", name, "unchanged", f"{workflow_id} digest {digest[:12]}")
+            return workflow_id, None
+        version = f"sha256-{digest[:16]}"
+        try:
+            omics.get_workflow_version(workflowId=workflow_id, versionName=version)
+            self._record("workflow version", f"{name}/{version}", "unchanged", workflow_id)
+            return workflow_id, version
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+        self._record(
+            "workflow version",
+            f"{name}/{version}",
+            "create",
+            f"content digest {str(tags.get(DIGEST_TAG, '?'))[:12]} -> {digest[:12]}",
         )
+        if self.dry_run:
+            return workflow_id, version
+        omics.create_workflow_version(
+            workflowId=workflow_id,
+            versionName=version,
+            description=f"{self.settings.workflow} digest {digest[:12]}",
+            tags=self.tags,
+            requestId=_token(self.ctx.account_id, self.ctx.region, name, version),
+            **self._workflow_definition(name, package, digest),
+            **settings,
+        )
+        self._wait_workflow(
+            f"{name}/{version}",
+            lambda: omics.get_workflow_version(workflowId=workflow_id, versionName=version),
+        )
+        return workflow_id, version
 
+    def kms_statements(self) -> list[dict[str, Any]]:
+        """kms:Decrypt/GenerateDataKey on the customer-managed key, when one is configured."""
+        if not self.settings.kms_key_arn:
+            return []
+        return [policies.allow(["kms:Decrypt", "kms:GenerateDataKey"], [self.settings.kms_key_arn])]
+
+    def container_registry_map(self) -> dict[str, Any] | None:
+        """ECR pull-through rules for the workflow's upstream registries; returns the
+        ``containerRegistryMap`` for CreateWorkflow (``None`` when no upstream is used)."""
+        return None
+
+    def _workflow_definition(self, name: str, package: bytes, digest: str) -> dict[str, Any]:
+        """``definitionZip`` up to 4.4 MB, else the zip in the output bucket as ``definitionUri``."""
+        if len(package) <= DEFINITION_ZIP_MAX_BYTES:
+            return {"definitionZip": package}
+        key = f"workflows/{name}/{digest}.zip"
+        self.client("s3").put_object(
+            Bucket=self.names.output_bucket,
+            Key=key,
+            Body=package,
+            ExpectedBucketOwner=self.ctx.account_id,
+        )
+        return {"definitionUri": f"s3://{self.names.output_bucket}/{key}"}
+
+    def _wait_workflow(self, label: str, get: Callable[[], dict[str, Any]]) -> None:
         def status() -> tuple[str, str]:
-            workflow = omics.get_workflow(id=created["id"])
+            workflow = get()
             return str(workflow["status"]), str(workflow.get("statusMessage", ""))
 
-        self._wait(f"workflow {name}", status, {"ACTIVE"})
-        self._record("workflow", name, "create", f"{created['id']} digest {digest[:12]}")
-        return str(created["id"])
+        self._wait(f"workflow {label}", status, {"ACTIVE"})
 
     # ----------------------------------------------------------------- Lambda
     def ensure_function(
         self, function: str, role_arn: str, environment: dict[str, str], timeout_seconds: int = 60
     ) -> str:
-        lam = self.ctx.client("lambda")
+        lam = self.client("lambda")
         name = self.names.function(function)
         code = lambda_zip(function)
         config = {
@@ -479,6 +739,9 @@ class Provisioner:
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
+            self._record("lambda function", name, "create", f"{len(code)} bytes")
+            if self.dry_run:
+                return self.arn("lambda", f"function:{name}")
             created = self._retry_iam_propagation(
                 lambda: lam.create_function(
                     FunctionName=name,
@@ -488,13 +751,15 @@ class Provisioner:
                     **config,
                 )
             )
-            self._record("lambda function", name, "create")
             return str(created["FunctionArn"])
-        changes = []
+        changes: list[str] = []
         if current.get("CodeSha256") != code_sha256(code):
-            lam.update_function_code(FunctionName=name, ZipFile=code)
-            changes.append("code")
-            self._wait_function_updated(name)
+
+            def update_code() -> None:
+                lam.update_function_code(FunctionName=name, ZipFile=code)
+                self._wait_function_updated(name)
+
+            self._change(changes, "code", update_code)
         layers = config.pop("Layers", [])
         differs = {
             k
@@ -510,8 +775,11 @@ class Provisioner:
             differs.add("Layers")
         config["Layers"] = layers
         if differs:
-            lam.update_function_configuration(FunctionName=name, **config)
-            changes.append("configuration: " + ", ".join(sorted(differs)))
+            self._change(
+                changes,
+                "configuration: " + ", ".join(sorted(differs)),
+                lambda: lam.update_function_configuration(FunctionName=name, **config),
+            )
         self._record(
             "lambda function", name, "update" if changes else "unchanged", "; ".join(changes)
         )
@@ -519,7 +787,7 @@ class Provisioner:
 
     def _wait_function_updated(self, name: str) -> None:
         """Lambda rejects a second update while ``LastUpdateStatus`` is InProgress."""
-        lam = self.ctx.client("lambda")
+        lam = self.client("lambda")
 
         def status() -> tuple[str, str]:
             conf = lam.get_function_configuration(FunctionName=name)
@@ -545,7 +813,7 @@ class Provisioner:
 
         name = f"/aws/service/powertools/python/x86_64/{LAMBDA_RUNTIME}/{version('aws-lambda-powertools')}"
         try:
-            return str(self.ctx.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+            return str(self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
         except ClientError as exc:
             raise UserError(
                 f"cannot resolve the Powertools layer from SSM parameter {name}: {exc}; "
@@ -568,7 +836,7 @@ class Provisioner:
         raise AssertionError("unreachable")
 
     def ensure_s3_invoke_permission(self, function_arn: str, bucket: str) -> None:
-        lam = self.ctx.client("lambda")
+        lam = self.client("lambda")
         sid = f"{self.names.deployment}-s3-invoke"
         try:
             statements = json.loads(lam.get_policy(FunctionName=function_arn)["Policy"])[
@@ -579,6 +847,9 @@ class Provisioner:
         if any(s.get("Sid") == sid for s in statements):
             self._record("lambda permission", sid, "unchanged")
             return
+        self._record("lambda permission", sid, "create", f"s3:{bucket} may invoke")
+        if self.dry_run:
+            return
         lam.add_permission(
             FunctionName=function_arn,
             StatementId=sid,
@@ -587,12 +858,16 @@ class Provisioner:
             SourceArn=f"arn:{self.partition}:s3:::{bucket}",
             SourceAccount=self.ctx.account_id,
         )
-        self._record("lambda permission", sid, "create")
 
     def ensure_notification(self, bucket: str, function_arn: str) -> None:
         """Merge this deployment's FASTQ notifications into the bucket's configuration."""
-        s3 = self.ctx.client("s3")
-        current = s3.get_bucket_notification_configuration(Bucket=bucket)
+        s3 = self.client("s3")
+        try:
+            current = s3.get_bucket_notification_configuration(Bucket=bucket)
+        except ClientError as exc:
+            if not (self.dry_run and error_code(exc) in ("NoSuchBucket", "404")):
+                raise
+            current = {}
         current.pop("ResponseMetadata", None)
         ours = [
             {
@@ -632,7 +907,10 @@ class Provisioner:
             self._record("s3 notification", bucket, "unchanged")
             return
         current["LambdaFunctionConfigurations"] = others + ours
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
+        if not self.dry_run:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=current
+            )
         self._record(
             "s3 notification",
             bucket,
@@ -664,11 +942,20 @@ class Provisioner:
         return fixed
 
     def render_definition(
-        self, substitutions: dict[str, str], run_parameters: dict[str, str]
+        self,
+        substitutions: dict[str, str],
+        run_parameters: dict[str, str],
+        workflow_version: str | None = None,
+        variant_import: bool = True,
     ) -> str:
         """Fill the ``${Name}`` placeholders of statemachines/germline.asl.json.
 
-        ``run_parameters`` are extra fixed StartRun parameters (e.g. private ECR image URIs).
+        Args:
+            substitutions: placeholder name -> value.
+            run_parameters: extra fixed StartRun parameters (e.g. private ECR image URIs).
+            workflow_version: StartRun ``workflowVersionName`` (``None``: the workflow itself).
+            variant_import: ``False`` replaces the VCF import branch by a Pass state (no variant
+                store: the VCF stays in the output bucket).
         """
         text = (STATEMACHINES_DIR / "germline.asl.json").read_text()
         for key, value in substitutions.items():
@@ -678,21 +965,42 @@ class Provisioner:
             raise ToolkitError(f"state machine placeholders without a value: {missing}")
         definition = json.loads(text)
         definition["States"]["StartRun"]["Parameters"]["Parameters"].update(run_parameters)
+        if workflow_version:
+            definition["States"]["StartRun"]["Parameters"]["WorkflowVersionName"] = workflow_version
+        if not variant_import:
+            branches = definition["States"]["ImportResults"]["Branches"]
+            branches[1] = {
+                "StartAt": "VcfKeptInBucket",
+                "States": {
+                    "VcfKeptInBucket": {
+                        "Type": "Pass",
+                        "Comment": "No variant store (variant_backend none): the VCF stays in S3.",
+                        "Result": {"skipped": "no variant store"},
+                        "End": True,
+                    }
+                },
+            }
         return json.dumps(definition, indent=2, sort_keys=True)
 
     def ensure_log_group(self, name: str) -> str:
-        logs = self.ctx.client("logs")
+        logs = self.client("logs")
         groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
-        if not any(g["logGroupName"] == name for g in groups):
-            logs.create_log_group(logGroupName=name, tags=self.tags)
-            logs.put_retention_policy(logGroupName=name, retentionInDays=90)
-            self._record("log group", name, "create")
+        group = next((g for g in groups if g["logGroupName"] == name), None)
+        if group is None:
+            self._record("log group", name, "create", "retention 90 days")
+            if not self.dry_run:
+                logs.create_log_group(logGroupName=name, tags=self.tags)
+                logs.put_retention_policy(logGroupName=name, retentionInDays=90)
+        elif group.get("retentionInDays") != 90:
+            self._record("log group", name, "update", "retention 90 days")
+            if not self.dry_run:
+                logs.put_retention_policy(logGroupName=name, retentionInDays=90)
         else:
             self._record("log group", name, "unchanged")
         return self.arn("logs", f"log-group:{name}:*")
 
     def ensure_state_machine(self, definition: str, role_arn: str, log_group_arn: str) -> str:
-        sfn = self.ctx.client("stepfunctions")
+        sfn = self.client("stepfunctions")
         name = self.names.state_machine
         arn = self.arn("states", f"stateMachine:{name}")
         logging_config = {
@@ -705,6 +1013,9 @@ class Provisioner:
         except ClientError as exc:
             if error_code(exc) != "StateMachineDoesNotExist":
                 raise
+            self._record("state machine", name, "create", "STANDARD, logging ERROR")
+            if self.dry_run:
+                return arn
             created = self._retry_iam_propagation(
                 lambda: sfn.create_state_machine(
                     name=name,
@@ -715,14 +1026,15 @@ class Provisioner:
                     tags=[{"key": k, "value": v} for k, v in self.tags.items()],
                 )
             )
-            self._record("state machine", name, "create")
             return str(created["stateMachineArn"])
         changes = []
         if _canon(current["definition"]) != _canon(definition):
             changes.append("definition")
         if current["roleArn"] != role_arn:
             changes.append("role")
-        if changes:
+        if _canon(current.get("loggingConfiguration", {})) != _canon(logging_config):
+            changes.append("logging")
+        if changes and not self.dry_run:
             sfn.update_state_machine(
                 stateMachineArn=arn,
                 definition=definition,
@@ -736,7 +1048,7 @@ class Provisioner:
 
     # ----------------------------------------------------------------- Glue, Lake Formation, Athena
     def ensure_glue_database(self) -> None:
-        glue = self.ctx.client("glue")
+        glue = self.client("glue")
         name = self.names.glue_database
         try:
             glue.get_database(Name=name)
@@ -744,6 +1056,9 @@ class Provisioner:
         except ClientError as exc:
             if error_code(exc) != "EntityNotFoundException":
                 raise
+            self._record("glue database", name, "create")
+            if self.dry_run:
+                return
             glue.create_database(
                 DatabaseInput={
                     "Name": name,
@@ -751,11 +1066,10 @@ class Provisioner:
                 },
                 Tags=self.tags,
             )
-            self._record("glue database", name, "create")
 
     def ensure_resource_link(self, link: str, target_database: str, target_table: str) -> None:
         """A Glue resource link (CreateTable with TargetTable) to a store's shared table."""
-        glue = self.ctx.client("glue")
+        glue = self.client("glue")
         target = {
             "CatalogId": self.ctx.account_id,
             "DatabaseName": target_database,
@@ -768,22 +1082,25 @@ class Provisioner:
                     "glue resource link", link, "unchanged", f"-> {target_database}.{target_table}"
                 )
                 return
-            glue.delete_table(DatabaseName=self.names.glue_database, Name=link)
             action = "update"
+            if not self.dry_run:
+                glue.delete_table(DatabaseName=self.names.glue_database, Name=link)
         except ClientError as exc:
             if error_code(exc) != "EntityNotFoundException":
                 raise
             action = "create"
-        glue.create_table(
-            DatabaseName=self.names.glue_database, TableInput={"Name": link, "TargetTable": target}
-        )
+        if not self.dry_run:
+            glue.create_table(
+                DatabaseName=self.names.glue_database,
+                TableInput={"Name": link, "TargetTable": target},
+            )
         self._record("glue resource link", link, action, f"-> {target_database}.{target_table}")
 
     def ensure_lake_formation_grants(
         self, principal_arn: str, grants: list[tuple[str, str, list[str]]]
     ) -> None:
         """Grant ``(database, table, permissions)`` to ``principal_arn`` unless already granted."""
-        lf = self.ctx.client("lakeformation")
+        lf = self.client("lakeformation")
         principal = {"DataLakePrincipalIdentifier": principal_arn}
         for database, table, permissions in grants:
             resource = {
@@ -797,16 +1114,24 @@ class Provisioner:
             if set(permissions) <= have:
                 self._record("lake formation grant", label, "unchanged", "+".join(permissions))
                 continue
-            lf.grant_permissions(Principal=principal, Resource=resource, Permissions=permissions)
+            if not self.dry_run:
+                lf.grant_permissions(
+                    Principal=principal, Resource=resource, Permissions=permissions
+                )
             self._record("lake formation grant", label, "create", "+".join(permissions))
 
     def ensure_workgroup(self) -> None:
-        athena = self.ctx.client("athena")
+        """Athena workgroup on engine version 3, results encrypted (SSE-S3 or SSE-KMS) in the
+        output bucket, configuration enforced."""
+        athena = self.client("athena")
         name = self.names.workgroup
+        encryption: dict[str, Any] = {"EncryptionOption": "SSE_S3"}
+        if self.settings.kms_key_arn:
+            encryption = {"EncryptionOption": "SSE_KMS", "KmsKey": self.settings.kms_key_arn}
         config = {
             "ResultConfiguration": {
                 "OutputLocation": self.names.athena_output_uri,
-                "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+                "EncryptionConfiguration": encryption,
             },
             "EnforceWorkGroupConfiguration": True,
             "PublishCloudWatchMetricsEnabled": True,
@@ -817,28 +1142,42 @@ class Provisioner:
         except ClientError:
             current = None
         if current is None:
-            athena.create_work_group(
-                Name=name,
-                Configuration=config,
-                Tags=_tags_list(self.tags),
-                Description=f"omics-toolkit {self.names.deployment}",
-            )
-            self._record("athena workgroup", name, "create")
+            self._record("athena workgroup", name, "create", "engine version 3, encrypted results")
+            if not self.dry_run:
+                athena.create_work_group(
+                    Name=name,
+                    Configuration=config,
+                    Tags=_tags_list(self.tags),
+                    Description=f"omics-toolkit {self.names.deployment}",
+                )
             return
-        location = (
-            current.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
-        )
-        if location != self.names.athena_output_uri:
+        have = current.get("Configuration", {})
+        result = have.get("ResultConfiguration", {})
+        changes: list[str] = []
+        if result.get("OutputLocation") != self.names.athena_output_uri:
+            changes.append("result location")
+        if {k: result.get("EncryptionConfiguration", {}).get(k) for k in encryption} != encryption:
+            changes.append("result encryption")
+        if not have.get("EnforceWorkGroupConfiguration", False):
+            changes.append("enforce configuration")
+        engine = have.get("EngineVersion", {}).get("SelectedEngineVersion")
+        if engine not in (None, "Athena engine version 3"):
+            changes.append("engine version")
+        if changes and not self.dry_run:
             athena.update_work_group(
                 WorkGroup=name,
                 ConfigurationUpdates={
-                    "ResultConfigurationUpdates": {"OutputLocation": self.names.athena_output_uri},
+                    "ResultConfigurationUpdates": {
+                        "OutputLocation": self.names.athena_output_uri,
+                        "EncryptionConfiguration": encryption,
+                    },
                     "EnforceWorkGroupConfiguration": True,
+                    "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
                 },
             )
-            self._record("athena workgroup", name, "update", "result location")
-            return
-        self._record("athena workgroup", name, "unchanged")
+        self._record(
+            "athena workgroup", name, "update" if changes else "unchanged", ", ".join(changes)
+        )
 
     # ----------------------------------------------------------------- the whole deployment
     def apply(self, reference: str | None) -> Deployment:
@@ -868,10 +1207,11 @@ class Provisioner:
                     ["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*", f"{out_arn}/runs/*"]
                 ),
                 policies.allow(["s3:GetBucketLocation", "s3:ListBucket"], [in_arn, out_arn]),
+                *self.kms_statements(),
             ],
         )
         ref_store = self.ensure_reference_store()
-        existing = self._find_existing_reference(ref_store)
+        existing = None if ref_store == AFTER_APPLY else self._find_existing_reference(ref_store)
         if existing is None and reference is None:
             raise UserError(
                 "the reference store has no reference yet: pass --reference FASTA (file or s3:// URI)"
@@ -882,9 +1222,16 @@ class Provisioner:
             else self.ensure_reference(ref_store, reference or "", import_role)
         )
         seq_store = self.ensure_sequence_store()
-        variant_store = self.ensure_variant_store(ref_arn)
-        annotation_store = self.ensure_annotation_store(ref_arn)
-        workflow_id = self.ensure_workflow()
+        variant_store = annotation_store = None
+        if self.settings.variant_backend == "none":
+            for kind, name in (("variant", n.variant_store), ("annotation", n.annotation_store)):
+                self._record(f"{kind} store", name, "skipped", 'variant_backend = "none"')
+        else:
+            variant_store = self.ensure_variant_store(ref_arn)
+            annotation_store = (
+                self.ensure_annotation_store(ref_arn) if variant_store is not None else None
+            )
+        workflow_id, workflow_version = self.ensure_workflow(self.container_registry_map())
 
         omics = f"arn:{p}:omics:{region}:{account}"
         wf_log = f"arn:{p}:logs:{region}:{account}:log-group:/aws/omics/WorkflowLog"
@@ -916,6 +1263,7 @@ class Provisioner:
                     ],
                     [f"arn:{p}:ecr:{region}:{account}:repository/*"],
                 ),
+                *self.kms_statements(),
             ],
         )
         fn_arn = {
@@ -935,9 +1283,15 @@ class Provisioner:
                     [f"{omics}:workflow/{workflow_id}", f"{omics}:run/*"],
                 ),
                 policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
-                policies.allow(
-                    ["omics:StartVariantImportJob", "omics:GetVariantImportJob"],
-                    [f"{omics}:variantStore/{n.variant_store}"],
+                *(
+                    [
+                        policies.allow(
+                            ["omics:StartVariantImportJob", "omics:GetVariantImportJob"],
+                            [f"{omics}:variantStore/{n.variant_store}"],
+                        )
+                    ]
+                    if variant_store
+                    else []
                 ),
                 policies.allow(
                     ["iam:PassRole"],
@@ -972,6 +1326,7 @@ class Provisioner:
             "run_outputs": [
                 policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
                 policies.allow(["s3:GetObject"], [f"{out_arn}/runs/*"]),
+                *self.kms_statements(),
             ],
             "tag_objects": [
                 policies.allow(
@@ -1014,26 +1369,29 @@ class Provisioner:
                 "LifecycleTagKey": LIFECYCLE_TAG,
             },
             run_parameters=self.run_parameters(),
+            workflow_version=workflow_version,
+            variant_import=variant_store is not None,
         )
         self.ensure_state_machine(definition, sfn_role, log_group_arn)
         self.ensure_s3_invoke_permission(fn_arn["pair_detector"], n.input_bucket)
         self.ensure_notification(n.input_bucket, fn_arn["pair_detector"])
 
         self.ensure_glue_database()
-        variant_db = f"variant_{account}_{variant_store}"
-        annotation_db = f"annotation_{account}_{annotation_store}"
-        self.ensure_resource_link("variants", variant_db, n.variant_store)
-        self.ensure_resource_link("annotations", annotation_db, n.annotation_store)
-        caller = str(self.ctx.client("sts").get_caller_identity()["Arn"])
-        self.ensure_lake_formation_grants(
-            caller,
-            [
-                (n.glue_database, "variants", ["DESCRIBE"]),
-                (n.glue_database, "annotations", ["DESCRIBE"]),
-                (variant_db, n.variant_store, ["DESCRIBE", "SELECT"]),
-                (annotation_db, n.annotation_store, ["DESCRIBE", "SELECT"]),
-            ],
-        )
+        if variant_store and annotation_store:
+            variant_db = f"variant_{account}_{variant_store}"
+            annotation_db = f"annotation_{account}_{annotation_store}"
+            self.ensure_resource_link("variants", variant_db, n.variant_store)
+            self.ensure_resource_link("annotations", annotation_db, n.annotation_store)
+            caller = str(self.client("sts").get_caller_identity()["Arn"])
+            self.ensure_lake_formation_grants(
+                caller,
+                [
+                    (n.glue_database, "variants", ["DESCRIBE"]),
+                    (n.glue_database, "annotations", ["DESCRIBE"]),
+                    (variant_db, n.variant_store, ["DESCRIBE", "SELECT"]),
+                    (annotation_db, n.annotation_store, ["DESCRIBE", "SELECT"]),
+                ],
+            )
         self.ensure_workgroup()
         return Deployment(
             names=n,
@@ -1041,12 +1399,13 @@ class Provisioner:
             reference_id=ref_id,
             sequence_store_id=seq_store,
             workflow_id=workflow_id,
+            workflow_version=workflow_version,
             state_machine_arn=sm_arn,
             variant_store_id=variant_store,
         )
 
     def _find_existing_reference(self, store_id: str) -> tuple[str, str] | None:
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         for page in omics.get_paginator("list_references").paginate(referenceStoreId=store_id):
             for ref in page["references"]:
                 if ref.get("status") == "ACTIVE":

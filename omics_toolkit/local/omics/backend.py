@@ -7,6 +7,7 @@ the per-family modules (``references``, ``sequences``, ``workflows``, ``runs``, 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -34,6 +35,14 @@ IN_FLIGHT: dict[str, tuple[str, ...]] = {
     "runs": ("PENDING", "STARTING", "RUNNING", "STOPPING"),
 }
 INTERRUPTED = "interrupted by local stack stop"
+#: Emulator options (control endpoint ``/_toolkit/options``), persisted in ``OPTIONS_FILE``.
+DEFAULT_OPTIONS: dict[str, Any] = {"new_customer": False}
+OPTIONS_FILE = "options.json"
+#: Message of the refusal; the real service's exact wording is not published (assumed).
+NEW_CUSTOMER_MESSAGE = (
+    "AWS HealthOmics variant stores and annotation stores are no longer open to new customers "
+    "(since 2025-11-07); use Amazon S3 Tables (Apache Iceberg) with Amazon Athena instead"
+)
 
 
 class Backend:
@@ -69,6 +78,36 @@ class Backend:
         for module in (references, sequences, workflows, runs, variants, tags):
             self.handlers.update(module.OPERATIONS)
         self.runner = runs.RunManager(self)
+        self.options = self._read_options()
+
+    # ------------------------------------------------------------------ emulator options
+    def _read_options(self) -> dict[str, Any]:
+        path = self.state_dir / OPTIONS_FILE
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+        return {**DEFAULT_OPTIONS, **{k: v for k, v in stored.items() if k in DEFAULT_OPTIONS}}
+
+    def set_options(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change emulator options (persisted across restarts); returns all options.
+
+        Options: ``new_customer`` (bool) -- refuse CreateVariantStore/CreateAnnotationStore as
+        HealthOmics does for accounts that are new since 2025-11-07.
+
+        Raises:
+            ValueError: unknown option or a value of the wrong type.
+        """
+        for key, value in changes.items():
+            if key not in DEFAULT_OPTIONS:
+                raise ValueError(
+                    f"unknown emulator option {key!r}; known: {sorted(DEFAULT_OPTIONS)}"
+                )
+            if type(value) is not type(DEFAULT_OPTIONS[key]):
+                raise ValueError(
+                    f"emulator option {key} must be {type(DEFAULT_OPTIONS[key]).__name__}"
+                )
+        self.options.update(changes)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / OPTIONS_FILE).write_text(json.dumps(self.options, indent=2))
+        return dict(self.options)
 
     # ------------------------------------------------------------------ lifecycle
     def load(self) -> None:

@@ -26,6 +26,10 @@ from omics_toolkit.local.omics.errors import OmicsError
 log = logging.getLogger(__name__)
 
 
+#: Emulator control endpoint (options such as ``new_customer``); outside the AWS API paths.
+CONTROL_PATH = "/_toolkit/options"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -60,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         raw_path, _, query = self.path.partition("?")
+        if raw_path == CONTROL_PATH:
+            self._control(body)
+            return
         operation = "?"
         try:
             route, labels = model.match(self.command, raw_path)
@@ -81,6 +88,20 @@ class _Handler(BaseHTTPRequestHandler):
                 {"message": f"internal error: {exc}"},
                 {"x-amzn-ErrorType": "InternalServerException"},
             )
+
+    def _control(self, body: bytes) -> None:
+        """``GET``/``POST /_toolkit/options``: read or change emulator options (not an AWS API)."""
+        backend = self.server.backend
+        if self.command == "GET":
+            self._send(200, dict(backend.options), {})
+            return
+        try:
+            changes = json.loads(body or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("the body must be a JSON object of options")
+            self._send(200, backend.set_options(changes), {})
+        except ValueError as exc:
+            self._send(400, {"message": str(exc)}, {})
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(payload).encode()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from omics_toolkit.local.omics import vcf_parquet
-from omics_toolkit.local.omics.backend import paginate
+from omics_toolkit.local.omics.backend import NEW_CUSTOMER_MESSAGE, paginate
 from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
 from omics_toolkit.local.omics.model import now_iso
 from omics_toolkit.local.omics.references import resolve_reference_arn
@@ -65,6 +65,10 @@ def database_name(b: Backend, fam: Family, store_id: str) -> str:
 
 
 def _create_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
+    if b.options.get("new_customer"):
+        # The service refuses accounts that are new since 2025-11-07 (error code assumed: the
+        # documentation names no code; AccessDeniedException is the model's 403 error shape).
+        raise OmicsError("AccessDeniedException", NEW_CUSTOMER_MESSAGE, 403)
     name = p.get("name")
     if not name:
         raise invalid(

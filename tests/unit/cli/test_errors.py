@@ -29,7 +29,7 @@ def test_local_stack_not_running(tmp_path):
 
 def test_bad_setting(tmp_path):
     r = _cli("--target", "azure", "runs", home=tmp_path)
-    assert r.returncode == 1 and "target must be 'local' or 'aws'" in r.stderr
+    assert r.returncode == 1 and "target must be one of local, aws" in r.stderr
 
 
 def test_version(tmp_path):
