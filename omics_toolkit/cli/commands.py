@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,47 @@ def _context(ctx: typer.Context):  # type: ignore[no-untyped-def]
     return make_context(state(ctx).settings)
 
 
+def _summary(actions: list[Any]) -> str:
+    counts: dict[str, int] = {}
+    for a in actions:
+        counts[a.action] = counts.get(a.action, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+def plan(
+    ctx: typer.Context,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Reference FASTA (file or s3:// URI) that provision would import."),
+    ] = None,
+    destroy: Annotated[
+        bool, typer.Option("--destroy", help="Show what teardown would delete instead.")
+    ] = False,
+) -> None:
+    """Show what provision (or teardown with --destroy) would do, without changing anything.
+
+    Every resource is listed as create / update (with the differing fields) / unchanged /
+    delete / kept / skipped. Only read calls are made.
+    """
+    from omics_toolkit.provisioning.provision import Provisioner
+    from omics_toolkit.provisioning.teardown import Teardown
+
+    st = state(ctx)
+    aws = _context(ctx)
+    report = None if st.json_output else print_action
+    if destroy:
+        td = Teardown(aws, st.settings, report=report, dry_run=True)
+        actions = td.run(force_delete_data=False)
+    else:
+        prov = Provisioner(aws, st.settings, report=report, dry_run=True)
+        prov.apply(reference)
+        actions = prov.actions
+    if st.json_output:
+        emit_json([a.__dict__ for a in actions])
+        return
+    out.print(f"plan for deployment {st.settings.deployment}: {_summary(actions)}")
+
+
 def provision(
     ctx: typer.Context,
     reference: Annotated[
@@ -25,16 +66,42 @@ def provision(
         typer.Option(help="Reference FASTA (file or s3:// URI) for the reference store."),
     ] = None,
 ) -> None:
-    """Create or update every resource of the deployment (idempotent: a re-run changes nothing)."""
+    """Create or update every resource of the deployment (idempotent: a re-run changes nothing).
+
+    The plan is computed first (read calls only), then applied with a progress display.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from omics_toolkit.provisioning.provision import Provisioner
 
     st = state(ctx)
-    prov = Provisioner(_context(ctx), st.settings, report=None if st.json_output else print_action)
+    aws = _context(ctx)
     err.print(
-        f"provisioning deployment [bold]{st.settings.deployment}[/bold] ({st.settings.target}, {prov.ctx.region})"
+        f"provisioning deployment [bold]{st.settings.deployment}[/bold] "
+        f"({st.settings.target}, {aws.region})"
     )
-    dep = prov.apply(reference)
-    changed = [a for a in prov.actions if a.action != "unchanged"]
+    planner = Provisioner(aws, st.settings, dry_run=True)
+    planner.apply(reference)
+    planner.end_plan()
+    total = len(planner.actions)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=st.json_output,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("provisioning", total=total)
+
+        def report(action: Any) -> None:
+            progress.update(task, advance=1, description=f"{action.kind}: {action.name}")
+            if not st.json_output:
+                print_action(action, progress.console)
+
+        prov = Provisioner(aws, st.settings, report=report)
+        dep = prov.apply(reference)
     if st.json_output:
         emit_json(
             {
@@ -42,12 +109,13 @@ def provision(
                 "state_machine_arn": dep.state_machine_arn,
                 "input_bucket": dep.names.input_bucket,
                 "output_bucket": dep.names.output_bucket,
+                "workflow_id": dep.workflow_id,
+                "workflow_version": dep.workflow_version,
             }
         )
         return
     out.print(
-        f"{len(changed)} change(s), {len(prov.actions) - len(changed)} unchanged. "
-        f"Upload FASTQ pairs to s3://{dep.names.input_bucket}/fastq/"
+        f"{_summary(prov.actions)}. Upload FASTQ pairs to s3://{dep.names.input_bucket}/fastq/"
     )
 
 
@@ -58,15 +126,29 @@ def teardown(
         bool, typer.Option(help="Also delete buckets and stores that still hold data.")
     ] = False,
 ) -> None:
-    """Delete the deployment's resources (only those tagged with its name)."""
+    """Delete the deployment's resources (only those tagged with its name), dependents first.
+
+    Shows what would be deleted and asks for confirmation unless --yes. Buckets and stores that
+    hold data are kept (and reported) unless --force-delete-data.
+    """
     from omics_toolkit.provisioning.teardown import Teardown
 
     st = state(ctx)
-    if not yes and not typer.confirm(
-        f"Delete deployment {st.settings.deployment!r} ({st.settings.target})?"
-    ):
-        raise typer.Abort()
-    td = Teardown(_context(ctx), st.settings, report=None if st.json_output else print_action)
+    aws = _context(ctx)
+    if not yes:
+        preview = Teardown(aws, st.settings, report=print_action, dry_run=True)
+        preview.run(force_delete_data=force_delete_data)
+        preview.end_plan()
+        deletions = [a for a in preview.actions if a.action == "delete"]
+        if not deletions:
+            out.print(f"nothing of deployment {st.settings.deployment!r} to delete")
+            return
+        if not typer.confirm(
+            f"Delete these {len(deletions)} resource(s) of deployment "
+            f"{st.settings.deployment!r} ({st.settings.target})?"
+        ):
+            raise typer.Abort()
+    td = Teardown(aws, st.settings, report=None if st.json_output else print_action)
     actions = td.run(force_delete_data=force_delete_data)
     kept = [a for a in actions if a.action == "kept"]
     if st.json_output:
@@ -245,5 +327,5 @@ def doctor(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (provision, teardown, upload, runs, query, demo, doctor):
+    for command in (plan, provision, teardown, upload, runs, query, demo, doctor):
         app.command()(command)

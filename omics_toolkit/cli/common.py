@@ -51,10 +51,15 @@ ACTION_STYLE = {
     "kept": "magenta",
     "absent": "dim",
     "skipped": "yellow",
+    "wait": "cyan",
+    "cancel": "yellow",
 }
 
 
-def print_action(action: Any) -> None:
+def print_action(action: Any, console: Console | None = None) -> None:
+    """One line per resource on stderr: ``   create  s3 bucket: name  detail``."""
     style = ACTION_STYLE.get(action.action, "")
     detail = f"  [dim]{action.detail}[/dim]" if action.detail else ""
-    err.print(f"  [{style}]{action.action:>9}[/{style}]  {action.kind}: {action.name}{detail}")
+    (console or err).print(
+        f"  [{style}]{action.action:>9}[/{style}]  {action.kind}: {action.name}{detail}"
+    )

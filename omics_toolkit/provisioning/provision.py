@@ -32,6 +32,8 @@ FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects")
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 LAMBDA_RUNTIME = "python3.11"
 DIGEST_TAG = "omics-toolkit:digest"
+#: State machine tag recording where variants went (``stores`` or ``none``) at the last apply.
+VARIANT_BACKEND_TAG = "omics-toolkit:variant-backend"
 #: Operation-name prefixes of read-only calls (everything else mutates).
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search")
 #: Placeholder for identifiers a plan cannot know before the resource exists.
@@ -999,10 +1001,28 @@ class Provisioner:
             self._record("log group", name, "unchanged")
         return self.arn("logs", f"log-group:{name}:*")
 
-    def ensure_state_machine(self, definition: str, role_arn: str, log_group_arn: str) -> str:
+    def _state_machine_tags(self) -> dict[str, str]:
+        """Tags of the deployment's state machine; ``{}`` when it does not exist yet."""
+        sfn = self.client("stepfunctions")
+        try:
+            tags = sfn.list_tags_for_resource(
+                resourceArn=self.arn("states", f"stateMachine:{self.names.state_machine}")
+            )["tags"]
+        except ClientError:
+            return {}
+        return {t["key"]: t["value"] for t in tags}
+
+    def ensure_state_machine(
+        self,
+        definition: str,
+        role_arn: str,
+        log_group_arn: str,
+        extra_tags: dict[str, str] | None = None,
+    ) -> str:
         sfn = self.client("stepfunctions")
         name = self.names.state_machine
         arn = self.arn("states", f"stateMachine:{name}")
+        wanted_tags = {**self.tags, **(extra_tags or {})}
         logging_config = {
             "level": "ERROR",
             "includeExecutionData": True,
@@ -1023,7 +1043,7 @@ class Provisioner:
                     roleArn=role_arn,
                     type="STANDARD",
                     loggingConfiguration=logging_config,
-                    tags=[{"key": k, "value": v} for k, v in self.tags.items()],
+                    tags=[{"key": k, "value": v} for k, v in wanted_tags.items()],
                 )
             )
             return str(created["stateMachineArn"])
@@ -1034,6 +1054,18 @@ class Provisioner:
             changes.append("role")
         if _canon(current.get("loggingConfiguration", {})) != _canon(logging_config):
             changes.append("logging")
+        have_tags = {
+            t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]
+        }
+        if {**have_tags, **wanted_tags} != have_tags:
+            self._change(
+                changes,
+                "tags",
+                lambda: sfn.tag_resource(
+                    resourceArn=arn,
+                    tags=[{"key": k, "value": v} for k, v in wanted_tags.items()],
+                ),
+            )
         if changes and not self.dry_run:
             sfn.update_state_machine(
                 stateMachineArn=arn,
@@ -1216,16 +1248,30 @@ class Provisioner:
             raise UserError(
                 "the reference store has no reference yet: pass --reference FASTA (file or s3:// URI)"
             )
-        ref_id, ref_arn = (
-            existing
-            if existing and reference is None
-            else self.ensure_reference(ref_store, reference or "", import_role)
-        )
+        if existing and reference is None:
+            ref_id, ref_arn, ref_name = existing
+            self._record("reference", ref_name, "unchanged", ref_id)
+        else:
+            ref_id, ref_arn = self.ensure_reference(ref_store, reference or "", import_role)
         seq_store = self.ensure_sequence_store()
         variant_store = annotation_store = None
-        if self.settings.variant_backend == "none":
+        backend = self.settings.variant_backend
+        previous = self._state_machine_tags().get(VARIANT_BACKEND_TAG)
+        if backend == "none" or (
+            backend == "auto"
+            and previous == "none"
+            and not self._find_by_name(
+                "list_variant_stores", "variantStores", n.variant_store, filter={}
+            )
+        ):
+            why = (
+                'variant_backend = "none"'
+                if backend == "none"
+                else "HealthOmics refused stores to this account earlier (new customers since "
+                '2025-11-07); set variant_backend = "stores" to try again'
+            )
             for kind, name in (("variant", n.variant_store), ("annotation", n.annotation_store)):
-                self._record(f"{kind} store", name, "skipped", 'variant_backend = "none"')
+                self._record(f"{kind} store", name, "skipped", why)
         else:
             variant_store = self.ensure_variant_store(ref_arn)
             annotation_store = (
@@ -1286,9 +1332,11 @@ class Provisioner:
                 *(
                     [
                         policies.allow(
-                            ["omics:StartVariantImportJob", "omics:GetVariantImportJob"],
+                            ["omics:StartVariantImportJob"],
                             [f"{omics}:variantStore/{n.variant_store}"],
-                        )
+                        ),
+                        # GetVariantImportJob has no resource type in the IAM reference: "*".
+                        policies.allow(["omics:GetVariantImportJob"], ["*"]),
                     ]
                     if variant_store
                     else []
@@ -1372,7 +1420,12 @@ class Provisioner:
             workflow_version=workflow_version,
             variant_import=variant_store is not None,
         )
-        self.ensure_state_machine(definition, sfn_role, log_group_arn)
+        self.ensure_state_machine(
+            definition,
+            sfn_role,
+            log_group_arn,
+            {VARIANT_BACKEND_TAG: "stores" if variant_store else "none"},
+        )
         self.ensure_s3_invoke_permission(fn_arn["pair_detector"], n.input_bucket)
         self.ensure_notification(n.input_bucket, fn_arn["pair_detector"])
 
@@ -1404,10 +1457,11 @@ class Provisioner:
             variant_store_id=variant_store,
         )
 
-    def _find_existing_reference(self, store_id: str) -> tuple[str, str] | None:
+    def _find_existing_reference(self, store_id: str) -> tuple[str, str, str] | None:
+        """The store's first ACTIVE reference as ``(id, arn, name)``, or ``None``."""
         omics = self.client("omics")
         for page in omics.get_paginator("list_references").paginate(referenceStoreId=store_id):
             for ref in page["references"]:
                 if ref.get("status") == "ACTIVE":
-                    return str(ref["id"]), str(ref["arn"])
+                    return str(ref["id"]), str(ref["arn"]), str(ref["name"])
         return None

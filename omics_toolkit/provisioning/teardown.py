@@ -6,12 +6,14 @@ Buckets, sequence stores and variant stores that still hold data are kept unless
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
+from omics_toolkit.errors import UserError
 from omics_toolkit.provisioning.provision import FUNCTIONS, Action, Deployment, Provisioner
 
 
@@ -22,13 +24,32 @@ class Teardown(Provisioner):
         return bool(tags) and tags.get(DEPLOYMENT_TAG) == self.names.deployment  # type: ignore[union-attr]
 
     def _omics_tags(self, arn: str) -> dict[str, str]:
-        return dict(self.ctx.client("omics").list_tags_for_resource(resourceArn=arn)["tags"])
+        return dict(self.client("omics").list_tags_for_resource(resourceArn=arn)["tags"])
 
     def run(self, force_delete_data: bool = False) -> list[Action]:
-        """Delete the deployment. Returns the actions taken (also passed to the reporter)."""
+        """Delete the deployment, dependents first; with ``dry_run`` only report the plan.
+
+        Order: S3 notifications, Lambda functions, state machine, logs, Athena workgroup, Glue
+        and Lake Formation, workflows (versions first), variant/annotation stores (imports
+        cancelled first), sequence store (imports finished, read sets first), reference store
+        (references first), IAM roles, buckets. Safe to re-run after an interruption: every step
+        reads what is left first.
+
+        Returns:
+            The actions (``delete``, ``kept`` with the reason, ``absent``, ``wait``, ``cancel``).
+
+        Raises:
+            UserError: pipeline executions are still running (stop them first).
+        """
         n = self.names
+        running = self.running_executions()
+        if running:
+            raise UserError(
+                f"{len(running)} pipeline execution(s) still running ({', '.join(running[:5])}); "
+                "wait for them or stop them (aws stepfunctions stop-execution) before teardown"
+            )
         self._notifications()
-        lam = self.ctx.client("lambda")
+        lam = self.client("lambda")
         for function in FUNCTIONS:
             name = n.function(function)
             try:
@@ -37,22 +58,25 @@ class Teardown(Provisioner):
                 self._record("lambda function", name, "absent")
                 continue
             if self._ours(fn.get("Tags")):
-                lam.delete_function(FunctionName=name)
-                self._record("lambda function", name, "delete")
+                self._delete(
+                    "lambda function",
+                    name,
+                    "",
+                    lambda name=name: lam.delete_function(FunctionName=name),
+                )
             else:
                 self._record("lambda function", name, "kept", "not tagged by this deployment")
         self._state_machine()
         self._log_group(n.state_machine_log_group)
         self._workgroup()
         self._glue()
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         for page in omics.get_paginator("list_workflows").paginate(
             name=n.workflow(self.settings.workflow), type="PRIVATE"
         ):
             for wf in page["items"]:
                 if self._ours(self._omics_tags(wf["arn"])):
-                    omics.delete_workflow(id=wf["id"])
-                    self._record("workflow", wf["name"], "delete", wf["id"])
+                    self._workflow(wf)
         self._analytics_store("variant", n.variant_store, force_delete_data)
         self._analytics_store("annotation", n.annotation_store, force_delete_data)
         self._sequence_store(force_delete_data)
@@ -68,8 +92,89 @@ class Teardown(Provisioner):
             self._bucket(bucket, force_delete_data)
         return self.actions
 
+    def _delete(self, kind: str, name: str, detail: str, call: Callable[[], Any]) -> None:
+        """Report ``delete`` and make ``call`` (unless this is a dry run)."""
+        self._record(kind, name, "delete", detail)
+        if not self.dry_run:
+            call()
+
+    def _workflow(self, wf: dict[str, Any]) -> None:
+        """Delete a workflow's versions (DeleteWorkflowVersion), then the workflow."""
+        omics = self.client("omics")
+        for page in omics.get_paginator("list_workflow_versions").paginate(workflowId=wf["id"]):
+            for version in page["items"]:
+                if version.get("status") in ("DELETED",):
+                    continue
+                self._delete(
+                    "workflow version",
+                    f"{wf['name']}/{version['versionName']}",
+                    wf["id"],
+                    lambda version=version: omics.delete_workflow_version(
+                        workflowId=wf["id"], versionName=version["versionName"]
+                    ),
+                )
+        self._delete("workflow", wf["name"], wf["id"], lambda: omics.delete_workflow(id=wf["id"]))
+
+    def _finish_imports(self, kind: str, store_id: str, store_name: str) -> None:
+        """Wait for the store's running import jobs (variant/annotation imports are cancelled:
+        CancelVariantImportJob/CancelAnnotationImportJob; read-set and reference imports have no
+        cancel operation, so they are waited for)."""
+        omics = self.client("omics")
+        running = ("SUBMITTED", "IN_PROGRESS", "QUEUED", "CANCELLING", "RUNNING")
+        if kind in ("read set", "reference"):
+            op = "list_read_set_import_jobs" if kind == "read set" else "list_reference_import_jobs"
+            key = "sequenceStoreId" if kind == "read set" else "referenceStoreId"
+            get = (
+                omics.get_read_set_import_job
+                if kind == "read set"
+                else omics.get_reference_import_job
+            )
+            jobs = [
+                job["id"]
+                for page in omics.get_paginator(op).paginate(**{key: store_id})
+                for job in page["importJobs"]
+                if job["status"] in running
+            ]
+            for job_id in jobs:
+                self._record(f"{kind} import", job_id, "wait", f"running in {store_name}")
+                if not self.dry_run:
+                    self._wait(
+                        f"{kind} import {job_id}",
+                        lambda job_id=job_id: self._job_status(get(id=job_id, **{key: store_id})),
+                        {"COMPLETED", "FAILED", "CANCELLED", "COMPLETED_WITH_FAILURES"},
+                    )
+            return
+        op = f"list_{kind}_import_jobs"
+        jobs = [
+            job["id"]
+            for page in omics.get_paginator(op).paginate(filter={"storeName": store_name})
+            for job in page[f"{kind}ImportJobs"]
+            if job["status"] in running
+        ]
+        for job_id in jobs:
+            self._record(f"{kind} import", job_id, "cancel", f"running into {store_name}")
+            if not self.dry_run:
+                getattr(omics, f"cancel_{kind}_import_job")(jobId=job_id)
+
+    def running_executions(self) -> list[str]:
+        """Names of the deployment's RUNNING pipeline executions (ListExecutions)."""
+        sfn = self.client("stepfunctions")
+        arn = self.arn("states", f"stateMachine:{self.names.state_machine}")
+        try:
+            return [
+                e["name"]
+                for page in sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=arn, statusFilter="RUNNING"
+                )
+                for e in page["executions"]
+            ]
+        except ClientError as exc:
+            if error_code(exc) in ("StateMachineDoesNotExist", "ResourceNotFound"):
+                return []
+            raise
+
     def _notifications(self) -> None:
-        s3 = self.ctx.client("s3")
+        s3 = self.client("s3")
         bucket = self.names.input_bucket
         try:
             current = s3.get_bucket_notification_configuration(Bucket=bucket)
@@ -81,15 +186,17 @@ class Teardown(Provisioner):
         kept = [c for c in configs if not str(c.get("Id", "")).startswith(prefix)]
         if len(kept) != len(configs):
             current["LambdaFunctionConfigurations"] = kept
-            s3.put_bucket_notification_configuration(
-                Bucket=bucket, NotificationConfiguration=current
-            )
-            self._record(
-                "s3 notification", bucket, "delete", f"kept {len(kept)} other configuration(s)"
+            self._delete(
+                "s3 notification",
+                bucket,
+                f"kept {len(kept)} other configuration(s)",
+                lambda: s3.put_bucket_notification_configuration(
+                    Bucket=bucket, NotificationConfiguration=current
+                ),
             )
 
     def _state_machine(self) -> None:
-        sfn = self.ctx.client("stepfunctions")
+        sfn = self.client("stepfunctions")
         arn = self.arn("states", f"stateMachine:{self.names.state_machine}")
         try:
             tags = {
@@ -100,20 +207,25 @@ class Teardown(Provisioner):
             self._record("state machine", self.names.state_machine, "absent")
             return
         if self._ours(tags):
-            sfn.delete_state_machine(stateMachineArn=arn)
-            self._record("state machine", self.names.state_machine, "delete")
+            self._delete(
+                "state machine",
+                self.names.state_machine,
+                "",
+                lambda: sfn.delete_state_machine(stateMachineArn=arn),
+            )
 
     def _log_group(self, name: str) -> None:
-        logs = self.ctx.client("logs")
+        logs = self.client("logs")
         groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
         if any(g["logGroupName"] == name for g in groups):
             tags = logs.list_tags_log_group(logGroupName=name).get("tags", {})
             if self._ours(tags):
-                logs.delete_log_group(logGroupName=name)
-                self._record("log group", name, "delete")
+                self._delete(
+                    "log group", name, "", lambda: logs.delete_log_group(logGroupName=name)
+                )
 
     def _workgroup(self) -> None:
-        athena = self.ctx.client("athena")
+        athena = self.client("athena")
         name = self.names.workgroup
         try:
             if not athena.get_work_group(WorkGroup=name).get("WorkGroup"):
@@ -126,12 +238,16 @@ class Teardown(Provisioner):
             for t in athena.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
         }
         if self._ours(tags):
-            athena.delete_work_group(WorkGroup=name, RecursiveDeleteOption=True)
-            self._record("athena workgroup", name, "delete")
+            self._delete(
+                "athena workgroup",
+                name,
+                "",
+                lambda: athena.delete_work_group(WorkGroup=name, RecursiveDeleteOption=True),
+            )
 
     def _glue(self) -> None:
-        glue = self.ctx.client("glue")
-        lf = self.ctx.client("lakeformation")
+        glue = self.client("glue")
+        lf = self.client("lakeformation")
         db = self.names.glue_database
         try:
             glue.get_database(Name=db)
@@ -154,25 +270,28 @@ class Teardown(Provisioner):
                 self.names.variant_store,
                 self.names.annotation_store,
             ):
-                lf.revoke_permissions(
-                    Principal=perm["Principal"],
-                    Resource=perm["Resource"],
-                    Permissions=perm["Permissions"],
-                )
-                self._record(
+                self._delete(
                     "lake formation grant",
                     f"{table.get('DatabaseName')}.{table.get('Name')}",
-                    "delete",
+                    "+".join(perm["Permissions"]),
+                    lambda perm=perm: lf.revoke_permissions(
+                        Principal=perm["Principal"],
+                        Resource=perm["Resource"],
+                        Permissions=perm["Permissions"],
+                    ),
                 )
         for page in glue.get_paginator("get_tables").paginate(DatabaseName=db):
             for table in page["TableList"]:
-                glue.delete_table(DatabaseName=db, Name=table["Name"])
-                self._record("glue table", f"{db}.{table['Name']}", "delete")
-        glue.delete_database(Name=db)
-        self._record("glue database", db, "delete")
+                self._delete(
+                    "glue table",
+                    f"{db}.{table['Name']}",
+                    "",
+                    lambda table=table: glue.delete_table(DatabaseName=db, Name=table["Name"]),
+                )
+        self._delete("glue database", db, "", lambda: glue.delete_database(Name=db))
 
     def _analytics_store(self, kind: str, name: str, force: bool) -> None:
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         get = getattr(omics, f"get_{kind}_store")
         try:
             store = get(name=name)
@@ -189,11 +308,16 @@ class Teardown(Provisioner):
                 f"holds {store['storeSizeBytes']} bytes of imported data; use --force-delete-data",
             )
             return
-        getattr(omics, f"delete_{kind}_store")(name=name, force=True)
-        self._record(f"{kind} store", name, "delete")
+        self._finish_imports(kind, store["id"], name)
+        self._delete(
+            f"{kind} store",
+            name,
+            store["id"],
+            lambda: getattr(omics, f"delete_{kind}_store")(name=name, force=True),
+        )
 
     def _sequence_store(self, force: bool) -> None:
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         found = self.find_store("sequence")
         if not found or not self._ours(self._omics_tags(found["arn"])):
             return
@@ -211,15 +335,25 @@ class Teardown(Provisioner):
                 f"holds {len(read_sets)} read set(s); use --force-delete-data",
             )
             return
-        for i in range(0, len(read_sets), 100):
-            omics.batch_delete_read_set(sequenceStoreId=found["id"], ids=read_sets[i : i + 100])
+        self._finish_imports("read set", found["id"], found["name"])
+
+        def delete_read_sets() -> None:
+            for i in range(0, len(read_sets), 100):
+                omics.batch_delete_read_set(sequenceStoreId=found["id"], ids=read_sets[i : i + 100])
+
         if read_sets:
-            self._record("read sets", found["name"], "delete", f"{len(read_sets)} read set(s)")
-        omics.delete_sequence_store(id=found["id"])
-        self._record("sequence store", found["name"], "delete", found["id"])
+            self._delete(
+                "read sets", found["name"], f"{len(read_sets)} read set(s)", delete_read_sets
+            )
+        self._delete(
+            "sequence store",
+            found["name"],
+            found["id"],
+            lambda: omics.delete_sequence_store(id=found["id"]),
+        )
 
     def _reference_store(self) -> None:
-        omics = self.ctx.client("omics")
+        omics = self.client("omics")
         found = self.find_store("reference")
         if not found or not self._ours(self._omics_tags(found["arn"])):
             return
@@ -237,15 +371,28 @@ class Teardown(Provisioner):
                 f"its references are used by kept store(s) {', '.join(users)}",
             )
             return
+        self._finish_imports("reference", found["id"], found["name"])
         for page in omics.get_paginator("list_references").paginate(referenceStoreId=found["id"]):
             for ref in page["references"]:
-                omics.delete_reference(id=ref["id"], referenceStoreId=found["id"])
-                self._record("reference", ref["name"], "delete", ref["id"])
-        omics.delete_reference_store(id=found["id"])
-        self._record("reference store", found["name"], "delete", found["id"])
+                if ref.get("status") in ("DELETING", "DELETED"):
+                    continue
+                self._delete(
+                    "reference",
+                    ref["name"],
+                    ref["id"],
+                    lambda ref=ref: omics.delete_reference(
+                        id=ref["id"], referenceStoreId=found["id"]
+                    ),
+                )
+        self._delete(
+            "reference store",
+            found["name"],
+            found["id"],
+            lambda: omics.delete_reference_store(id=found["id"]),
+        )
 
     def _role(self, name: str) -> None:
-        iam = self.ctx.client("iam")
+        iam = self.client("iam")
         try:
             tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
         except ClientError as exc:
@@ -255,13 +402,16 @@ class Teardown(Provisioner):
         if not self._ours(tags):
             self._record("iam role", name, "kept", "not tagged by this deployment")
             return
-        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-            iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        iam.delete_role(RoleName=name)
-        self._record("iam role", name, "delete")
+
+        def delete_role() -> None:
+            for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            iam.delete_role(RoleName=name)
+
+        self._delete("iam role", name, "", delete_role)
 
     def _bucket(self, bucket: str, force: bool) -> None:
-        s3 = self.ctx.client("s3")
+        s3 = self.client("s3")
         try:
             tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
         except ClientError as exc:
@@ -285,12 +435,15 @@ class Teardown(Provisioner):
                 f"holds {len(versions)} object version(s); use --force-delete-data",
             )
             return
-        for i in range(0, len(versions), 1000):
-            s3.delete_objects(
-                Bucket=bucket, Delete={"Objects": versions[i : i + 1000], "Quiet": True}
-            )
-        s3.delete_bucket(Bucket=bucket)
-        self._record("s3 bucket", bucket, "delete", f"{len(versions)} object version(s)")
+
+        def delete_bucket() -> None:
+            for i in range(0, len(versions), 1000):
+                s3.delete_objects(
+                    Bucket=bucket, Delete={"Objects": versions[i : i + 1000], "Quiet": True}
+                )
+            s3.delete_bucket(Bucket=bucket)
+
+        self._delete("s3 bucket", bucket, f"{len(versions)} object version(s)", delete_bucket)
 
 
 def discover(prov: Provisioner) -> Deployment:

@@ -275,10 +275,14 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
                     item["statusMessage"] = str(exc)
                     raise vcf_parquet.VcfError(str(exc)) from exc
                 item["jobStatus"] = "COMPLETED"
+        if _cancelled(b, fam, job_id):
+            return
         vcf_parquet.write_parquet(
             rows, fam.columns, data_dir(b, fam, store["id"]) / f"{job_id}.parquet"
         )
     except vcf_parquet.VcfError as exc:
+        if _cancelled(b, fam, job_id):
+            return
         for item in items:
             if item["jobStatus"] in ("SUBMITTED", "IN_PROGRESS"):
                 item["jobStatus"] = "CANCELLED"
@@ -297,6 +301,11 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
     b.state.update(
         fam.jobs, job_id, status="COMPLETED", items=items, updateTime=now, completionTime=now
     )
+
+
+def _cancelled(b: Backend, fam: Family, job_id: str) -> bool:
+    job = b.state.get(fam.jobs, job_id)
+    return job is None or job.get("status") == "CANCELLED"
 
 
 def _get_job(b: Backend, fam: Family, job_id: str) -> dict[str, Any]:
@@ -340,19 +349,50 @@ def get_variant_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     return _get_job(b, VARIANT, p["jobId"])
 
 
-def list_variant_import_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    """ListVariantImportJobs (filter status/storeName, ids)."""
+def _list_jobs(b: Backend, fam: Family, p: dict[str, Any]) -> tuple[list[Any], str | None]:
     flt = p.get("filter") or {}
     ids = set(p.get("ids") or [])
     items = [
         j
-        for j in b.state.values(VARIANT.jobs)
+        for j in b.state.values(fam.jobs)
         if (not flt.get("status") or j["status"] == flt["status"])
         and (not flt.get("storeName") or j["destinationName"] == flt["storeName"])
         and (not ids or j["id"] in ids)
     ]
-    page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
+    return paginate(items, p.get("maxResults"), p.get("nextToken"))
+
+
+def _cancel_job(b: Backend, fam: Family, job_id: str) -> dict[str, Any]:
+    """Cancel a SUBMITTED/IN_PROGRESS import (ValidationException otherwise); the worker's
+    result is discarded when it finishes."""
+    rec = _get_job(b, fam, job_id)
+    if rec["status"] not in ("SUBMITTED", "IN_PROGRESS"):
+        raise invalid(f"Import job {job_id} is {rec['status']} and cannot be cancelled")
+    now = now_iso()
+    b.state.update(fam.jobs, job_id, status="CANCELLED", updateTime=now, completionTime=now)
+    return {}
+
+
+def list_variant_import_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """ListVariantImportJobs (filter status/storeName, ids)."""
+    page, nxt = _list_jobs(b, VARIANT, p)
     return {"variantImportJobs": page, "nextToken": nxt}
+
+
+def cancel_variant_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """CancelVariantImportJob."""
+    return _cancel_job(b, VARIANT, p["jobId"])
+
+
+def list_annotation_import_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """ListAnnotationImportJobs (filter status/storeName, ids)."""
+    page, nxt = _list_jobs(b, ANNOTATION, p)
+    return {"annotationImportJobs": page, "nextToken": nxt}
+
+
+def cancel_annotation_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """CancelAnnotationImportJob."""
+    return _cancel_job(b, ANNOTATION, p["jobId"])
 
 
 def create_annotation_store(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
@@ -396,6 +436,9 @@ OPERATIONS = {
     "StartVariantImportJob": start_variant_import_job,
     "GetVariantImportJob": get_variant_import_job,
     "ListVariantImportJobs": list_variant_import_jobs,
+    "CancelVariantImportJob": cancel_variant_import_job,
+    "ListAnnotationImportJobs": list_annotation_import_jobs,
+    "CancelAnnotationImportJob": cancel_annotation_import_job,
     "CreateAnnotationStore": create_annotation_store,
     "GetAnnotationStore": get_annotation_store,
     "ListAnnotationStores": list_annotation_stores,

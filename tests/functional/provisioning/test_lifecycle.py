@@ -1,0 +1,293 @@
+"""Plan, interrupted provision/teardown, coexisting deployments and new-customer accounts.
+
+All on the real local stack: every resource is created by the real provisioning code through
+moto and the HealthOmics emulator, and checked by reading it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omics_toolkit.aws.session import local_context
+from omics_toolkit.config import Settings
+from omics_toolkit.constants import DEPLOYMENT_TAG
+from omics_toolkit.data import fetch_demo_data
+from omics_toolkit.errors import UserError
+from omics_toolkit.local import stack
+from omics_toolkit.provisioning.provision import READ_PREFIXES, Provisioner
+from omics_toolkit.provisioning.teardown import Teardown
+
+#: Resource kinds every stores-backed deployment has (plan and apply must both list them).
+EXPECTED_KINDS = {
+    "s3 bucket",
+    "iam role",
+    "reference store",
+    "reference",
+    "sequence store",
+    "variant store",
+    "annotation store",
+    "workflow",
+    "lambda function",
+    "log group",
+    "state machine",
+    "lambda permission",
+    "s3 notification",
+    "glue database",
+    "glue resource link",
+    "lake formation grant",
+    "athena workgroup",
+}
+
+
+class Interrupted(BaseException):
+    """Raised by the fault hook: like a kill, nothing in the toolkit catches it."""
+
+
+def _ctx(stack_record: dict[str, Any]) -> Any:
+    return local_context(stack_record["moto"], stack_record["omics"])
+
+
+def _settings(deployment: str, **changes: Any) -> Settings:
+    return replace(
+        Settings(
+            deployment=deployment,
+            home=Path(os.environ["OMICS_TOOLKIT_HOME"]),
+            poll_interval_seconds=1,
+        ),
+        **changes,
+    )
+
+
+def _resources(actions: list[Any], deployment: str) -> list[tuple[str, str]]:
+    """(kind, name with the deployment replaced by ``D``), sorted, for comparing deployments."""
+    def norm(name: str) -> str:
+        name = name.replace(deployment, "D").replace(deployment.replace("-", "_"), "D")
+        # Store ids are known only after apply: the shared databases are <kind>_<account>_<id>.
+        return re.sub(r"^(variant|annotation)_(\d{12})_[^.]+", r"\1_\2_ID", name)
+
+    return sorted((a.kind, norm(a.name)) for a in actions)
+
+
+def _plan(stack_record: dict[str, Any], settings: Settings, reference: str | None) -> list[Any]:
+    ctx = _ctx(stack_record)
+    planner = Provisioner(ctx, settings, dry_run=True)
+    planner.apply(reference)
+    assert ctx.mutating_calls() == [], ctx.mutating_calls()
+    return planner.actions
+
+
+def _tagged(ctx: Any, deployment: str) -> list[str]:
+    """Resources of every kind that still carry the deployment's tag."""
+    left = []
+    s3 = ctx.client("s3")
+    for b in s3.list_buckets()["Buckets"]:
+        try:
+            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"]}
+        except Exception:
+            tags = {}
+        if tags.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"bucket {b['Name']}")
+    iam = ctx.client("iam")
+    for role in iam.list_roles()["Roles"]:
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
+        if tags.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"role {role['RoleName']}")
+    lam = ctx.client("lambda")
+    for fn in lam.list_functions()["Functions"]:
+        if lam.list_tags(Resource=fn["FunctionArn"])["Tags"].get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"function {fn['FunctionName']}")
+    sfn = ctx.client("stepfunctions")
+    for sm in sfn.list_state_machines()["stateMachines"]:
+        tags = sfn.list_tags_for_resource(resourceArn=sm["stateMachineArn"])["tags"]
+        if {t["key"]: t["value"] for t in tags}.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"state machine {sm['name']}")
+    omics = ctx.client("omics")
+    for op, key in (
+        ("list_reference_stores", "referenceStores"),
+        ("list_sequence_stores", "sequenceStores"),
+        ("list_variant_stores", "variantStores"),
+        ("list_annotation_stores", "annotationStores"),
+        ("list_workflows", "items"),
+    ):
+        for item in getattr(omics, op)()[key]:
+            arn = item.get("arn") or item.get("storeArn")
+            tags = omics.list_tags_for_resource(resourceArn=arn)["tags"]
+            if tags.get(DEPLOYMENT_TAG) == deployment:
+                left.append(f"{key} {item['name']}")
+    return left
+
+
+@pytest.fixture(scope="module")
+def reference(local_stack: dict[str, Any]) -> str:
+    return str(fetch_demo_data().reference)
+
+
+def test_plan_lists_everything_then_provision_matches_and_fixes_drift(local_stack, reference):
+    settings = _settings("ft-plan")
+    planned = _plan(local_stack, settings, reference)
+    assert {a.kind for a in planned} >= EXPECTED_KINDS
+    assert {a.action for a in planned} == {"create"}, [a for a in planned if a.action != "create"]
+
+    applied = Provisioner(_ctx(local_stack), settings)
+    applied.apply(reference)
+    assert _resources(planned, "ft-plan") == _resources(applied.actions, "ft-plan")
+
+    again = _plan(local_stack, settings, None)
+    assert {a.action for a in again} == {"unchanged"}, [a for a in again if a.action != "unchanged"]
+
+    # Drift made by hand shows as an update naming the field, and provision repairs it.
+    ctx = _ctx(local_stack)
+    names = applied.names
+    ctx.client("iam").put_role_policy(
+        RoleName=names.role("states"),
+        PolicyName="least-privilege",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+            }
+        ),
+    )
+    ctx.client("s3").put_bucket_versioning(
+        Bucket=names.input_bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
+    drift = {(a.kind, a.name): a for a in _plan(local_stack, settings, None)}
+    role = drift[("iam role", names.role("states"))]
+    assert role.action == "update" and "inline policy" in role.detail
+    bucket = drift[("s3 bucket", names.input_bucket)]
+    assert bucket.action == "update" and "versioning" in bucket.detail
+    assert sum(a.action == "update" for a in drift.values()) == 2
+
+    Provisioner(_ctx(local_stack), settings).apply(None)
+    assert {a.action for a in _plan(local_stack, settings, None)} == {"unchanged"}
+
+
+def test_two_deployments_coexist_and_tear_down_independently(local_stack, reference):
+    a, b = _settings("ft-dep-a"), _settings("ft-dep-b")
+    Provisioner(_ctx(local_stack), a).apply(reference)
+    Provisioner(_ctx(local_stack), b).apply(reference)
+    ctx = _ctx(local_stack)
+
+    # Resources made by hand without the tag, named like deployment A's.
+    s3, iam, omics = ctx.client("s3"), ctx.client("iam"), ctx.client("omics")
+    s3.create_bucket(Bucket="ft-dep-a-handmade")
+    s3.put_object(Bucket="ft-dep-a-handmade", Key="keep.txt", Body=b"mine")
+    iam.create_role(
+        RoleName="ft-dep-a-handmade",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    store = omics.create_sequence_store(name="ft-dep-a-handmade")
+
+    actions = Teardown(_ctx(local_stack), a).run(force_delete_data=True)
+    assert any(x.action == "delete" for x in actions)
+    assert _tagged(ctx, "ft-dep-a") == []
+    # B is whole: a plan of B changes nothing; the hand-made resources are untouched.
+    assert {x.action for x in _plan(local_stack, b, None)} == {"unchanged"}
+    assert s3.get_object(Bucket="ft-dep-a-handmade", Key="keep.txt")["Body"].read() == b"mine"
+    assert iam.get_role(RoleName="ft-dep-a-handmade")["Role"]
+    assert omics.get_sequence_store(id=store["id"])["name"] == "ft-dep-a-handmade"
+
+    Teardown(_ctx(local_stack), b).run(force_delete_data=True)
+    assert _tagged(ctx, "ft-dep-b") == []
+    # A second teardown finds nothing left to delete.
+    assert not [x for x in Teardown(_ctx(local_stack), b).run(True) if x.action == "delete"]
+
+
+def _interrupting_context(stack_record: dict[str, Any], after: int) -> Any:
+    """A context whose ``after``-th mutating call raises :class:`Interrupted` before it is sent."""
+    ctx = _ctx(stack_record)
+    seen = {"mutating": 0}
+
+    def hook(model: Any, **_: Any) -> None:
+        if not model.name.startswith(READ_PREFIXES):
+            seen["mutating"] += 1
+            if seen["mutating"] == after:
+                raise Interrupted(f"killed before {model.name}")
+
+    ctx.session.events.register("before-call", hook)
+    return ctx
+
+
+@pytest.mark.parametrize("after", [4, 13, 27, 41])
+def test_interrupted_provision_completes_when_rerun(local_stack, reference, after):
+    deployment = f"ft-kill-{after}"
+    settings = _settings(deployment)
+    with pytest.raises(Interrupted):
+        Provisioner(_interrupting_context(local_stack, after), settings).apply(reference)
+    rerun = Provisioner(_ctx(local_stack), settings)
+    rerun.apply(reference)
+
+    # Complete and identical: the same resources as an uninterrupted deployment, nothing to do.
+    plan = _plan(local_stack, settings, None)
+    assert {a.action for a in plan} == {"unchanged"}, [a for a in plan if a.action != "unchanged"]
+    assert {a.kind for a in plan} >= EXPECTED_KINDS
+    # No duplicates: one reference, one workflow of that name.
+    omics = _ctx(local_stack).client("omics")
+    store = rerun.find_store("reference")
+    assert store is not None
+    assert len(omics.list_references(referenceStoreId=store["id"])["references"]) == 1
+    workflows = omics.list_workflows(name=rerun.names.workflow(settings.workflow))["items"]
+    assert len(workflows) == 1
+
+    # An interrupted teardown completes when re-run.
+    with pytest.raises(Interrupted):
+        Teardown(_interrupting_context(local_stack, 9), settings).run(force_delete_data=True)
+    Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+    assert _tagged(_ctx(local_stack), deployment) == []
+
+
+def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, reference):
+    local_dir = Path(os.environ["OMICS_TOOLKIT_HOME"]) / "local"
+    stack.emulator_options(local_dir, new_customer=True)
+    try:
+        with pytest.raises(UserError, match="no longer open to new customers"):
+            Provisioner(
+                _ctx(local_stack), _settings("ft-new-strict", variant_backend="stores")
+            ).apply(reference)
+        settings = _settings("ft-new")
+        prov = Provisioner(_ctx(local_stack), settings)
+        prov.apply(reference)
+        skipped = {(a.kind, a.action) for a in prov.actions if a.action == "skipped"}
+        assert skipped == {("variant store", "skipped")}
+        detail = next(a.detail for a in prov.actions if a.action == "skipped")
+        assert "S3 Tables" in detail and "new customers" in detail
+        sfn = _ctx(local_stack).client("stepfunctions")
+        definition = json.loads(
+            sfn.describe_state_machine(
+                stateMachineArn=prov.arn("states", f"stateMachine:{prov.names.state_machine}")
+            )["definition"]
+        )
+        states = definition["States"]["ImportResults"]["Branches"][1]["States"]
+        assert list(states) == ["VcfKeptInBucket"]
+        # The state machine role may not import variants when there is no store.
+        policy = (
+            _ctx(local_stack)
+            .client("iam")
+            .get_role_policy(RoleName=prov.names.role("states"), PolicyName="least-privilege")[
+                "PolicyDocument"
+            ]
+        )
+        assert "omics:StartVariantImportJob" not in json.dumps(policy)
+        assert {a.action for a in _plan(local_stack, settings, None)} <= {"unchanged", "skipped"}
+        Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+        Teardown(_ctx(local_stack), _settings("ft-new-strict")).run(force_delete_data=True)
+    finally:
+        stack.emulator_options(local_dir, new_customer=False)
