@@ -1,4 +1,4 @@
-.PHONY: demo test check setup
+.PHONY: demo test check setup bench
 setup:
 	bash scripts/setup.sh
 demo:
@@ -8,3 +8,5 @@ test:
 check: setup
 	.venv/bin/ruff check omics_toolkit lambdas tests
 	.venv/bin/ruff format --check omics_toolkit lambdas tests
+bench:
+	.venv/bin/python bench/provision.py
