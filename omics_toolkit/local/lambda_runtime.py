@@ -2,9 +2,11 @@
 
 Started by :mod:`omics_toolkit.local.patches.lambda_exec` as::
 
-    python -P lambda_runtime.py --handler app.handler --result /tmp/x/result.json
+    python -S -P lambda_runtime.py --handler app.handler --result /tmp/x/result.json
 
-with ``PYTHONPATH`` = the function's extracted code directory. It reads the event (JSON) from
+with ``PYTHONPATH`` = the function's extracted code directory, its layers' ``python`` directories
+and the runtime's packages, in that order (``-S``: no site-packages of the environment, ``-P``: not
+this file's directory). It reads the event (JSON) from
 stdin, imports ``module.func`` from the handler string, calls it with a Lambda-like context and
 writes one JSON document to the ``--result`` file (never to stdout, which belongs to the handler)::
 
@@ -115,6 +117,10 @@ def run(handler: str, event: Any, deadline_ms: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import site
+
+    site.setquit()  # ``exit``/``quit``/``help`` builtins, which ``-S`` leaves out
+    site.sethelper()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--handler", required=True)
     parser.add_argument("--result", required=True)

@@ -24,6 +24,7 @@ from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG, LIFECYCLE_TAG
 from omics_toolkit.errors import ConfigError, ToolkitError, UserError
 from omics_toolkit.provisioning import policies
+from omics_toolkit.provisioning.layers import ensure_toolkit_layer
 from omics_toolkit.provisioning.names import Names
 from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR, code_sha256, lambda_zip
 
@@ -721,8 +722,15 @@ class Provisioner:
 
     # ----------------------------------------------------------------- Lambda
     def ensure_function(
-        self, function: str, role_arn: str, environment: dict[str, str], timeout_seconds: int = 60
+        self,
+        function: str,
+        role_arn: str,
+        environment: dict[str, str],
+        layers: list[str],
+        timeout_seconds: int = 60,
     ) -> str:
+        """Lambda function ``lambdas/<function>/`` (handler only) with ``layers`` (the toolkit's
+        own wheel as a layer, then the AWS-managed Powertools layer in AWS); returns its ARN."""
         lam = self.client("lambda")
         name = self.names.function(function)
         code = lambda_zip(function)
@@ -734,8 +742,7 @@ class Provisioner:
             "MemorySize": 256,
             "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": function, **environment}},
         }
-        if not self.ctx.is_local:
-            config["Layers"] = [self.powertools_layer_arn()]
+        config["Layers"] = list(layers)
         try:
             current = lam.get_function_configuration(FunctionName=name)
         except ClientError as exc:
@@ -806,7 +813,8 @@ class Provisioner:
 
         Source: the public SSM parameter
         ``/aws/service/powertools/python/x86_64/<runtime>/<version>`` (Powertools docs, "Lambda
-        Layer"). The local stack needs no layer: handlers run with the toolkit's own environment.
+        Layer"). The local stack needs no layer: its Lambda runtime provides boto3 and powertools
+        (as the managed runtime and layer do in AWS); the toolkit itself comes from its layer.
 
         Raises:
             UserError: the parameter cannot be read (region without the layer, missing permission).
@@ -1389,13 +1397,16 @@ class Provisioner:
                 "POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds),
             }
         }
+        function_layers = [ensure_toolkit_layer(self)]
+        if not self.ctx.is_local:
+            function_layers.append(self.powertools_layer_arn())
         for function, statements in roles.items():
             role = self.ensure_role(
                 n.role(f"lambda-{function.replace('_', '-')}"),
                 "lambda.amazonaws.com",
                 [*statements, policies.lambda_logs(p, region, account, n.function(function))],
             )
-            self.ensure_function(function, role, env.get(function, {}))
+            self.ensure_function(function, role, env.get(function, {}), function_layers)
 
         log_group_arn = self.ensure_log_group(n.state_machine_log_group)
         definition = self.render_definition(

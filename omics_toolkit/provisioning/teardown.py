@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import UserError
+from omics_toolkit.provisioning.layers import delete_toolkit_layer
 from omics_toolkit.provisioning.provision import FUNCTIONS, Action, Deployment, Provisioner
 
 
@@ -66,6 +67,7 @@ class Teardown(Provisioner):
                 )
             else:
                 self._record("lambda function", name, "kept", "not tagged by this deployment")
+        delete_toolkit_layer(self)
         self._state_machine()
         self._log_group(n.state_machine_log_group)
         self._workgroup()

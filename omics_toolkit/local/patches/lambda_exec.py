@@ -7,25 +7,39 @@ event sources and Step Functions ``lambda:invoke`` tasks (moto 5.2.x).
 Per invocation:
 
 - the deployment zip is extracted once per code SHA-256 into the cache directory
-  (``$OMICS_TOOLKIT_LAMBDA_CACHE`` or ``<tmp>/omics-toolkit-lambda``);
-- ``sys.executable -P omics_toolkit/local/lambda_runtime.py`` runs the handler with the event on
-  stdin; the result comes back through a file, the handler's stdout/stderr become the logs;
+  (``$OMICS_TOOLKIT_LAMBDA_CACHE`` or ``<tmp>/omics-toolkit-lambda``): the ``/var/task``
+  equivalent;
+- each of the function's ``Layers`` (moto ``LayerVersion.code_bytes``) is extracted once per
+  ``CodeSha256`` into ``<cache>/layers/<sha>``; a function with several layers gets one directory
+  per layer combination into which the layers are merged in the function's order, later layers
+  overwriting earlier ones, as Lambda merges them into ``/opt``;
+- ``sys.executable -S -P omics_toolkit/local/lambda_runtime.py`` runs the handler with the event
+  on stdin. ``-S`` keeps the environment's site-packages (and any editable install of the toolkit)
+  off ``sys.path``; ``PYTHONPATH`` gives the module search path in Lambda's order: function code,
+  then ``<opt>/python/lib/python3.x/site-packages`` and ``<opt>/python``, then the runtime
+  (:func:`runtime_site`), then the standard library. So a handler imports ``omics_toolkit`` from its
+  layer, and without the layer gets ``ModuleNotFoundError``, as in AWS;
+- the result comes back through a file, the handler's stdout/stderr become the logs;
 - the child environment is the function's variables plus the Lambda runtime variables, fake
   credentials and endpoints pointing at the local stack (moto and the HealthOmics emulator);
 - the function ``Timeout`` is enforced (process group killed; payload
   ``{"errorType": "Sandbox.Timedout", "errorMessage": "... Task timed out after N.NN seconds"}``);
 - START/END/REPORT lines and the output go to CloudWatch Logs ``/aws/lambda/<function name>``.
 
-Not emulated: layers, container-image functions, memory limits, concurrency limits, warm
-containers (each invocation is a cold start, ~0.3 s).
+Not emulated: container-image functions, memory limits, concurrency limits, warm containers (each
+invocation is a cold start, ~0.3 s), layers' ``bin/`` and ``lib/`` (``PATH``,
+``LD_LIBRARY_PATH``). A layer version deleted before the first invocation of a function using it
+is unavailable locally (AWS keeps a copy for the function).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +49,8 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,34 +64,214 @@ _extract_lock = threading.Lock()
 _original: Any = None
 
 
+#: Distributions a handler sees besides its code and layers (with their dependencies): the AWS
+#: SDK that the Lambda Python runtime includes, and Powertools, which functions get in AWS from the
+#: AWS-managed layer (the local stack attaches no Powertools layer).
+RUNTIME_DISTRIBUTIONS = ("boto3", "aws-lambda-powertools")
+
+
+class LayerUnavailableError(Exception):
+    """A function's layer version is gone from moto and was never extracted here."""
+
+
 def cache_dir() -> Path:
     """Directory holding extracted deployment packages, one sub-directory per code SHA-256."""
     configured = os.environ.get("OMICS_TOOLKIT_LAMBDA_CACHE")
     return Path(configured) if configured else Path(tempfile.gettempdir()) / "omics-toolkit-lambda"
 
 
-def extract_code(code_bytes: bytes, sha256: str) -> Path:
-    """Extract a deployment zip once per SHA-256; return the code directory.
+def _safe(sha256: str) -> str:
+    """A base64 SHA-256 as a file name."""
+    return sha256.replace("/", "_").replace("+", "-").rstrip("=") or "empty"
 
-    Extraction goes to a temporary sibling then is renamed, so concurrent invocations never see
-    a half-written directory.
+
+def _build_once(target: Path, fill: Callable[[Path], None]) -> Path:
+    """Create directory ``target`` once with ``fill(staging)``; return ``target``.
+
+    ``fill`` writes into a temporary sibling that is then renamed, so concurrent invocations never
+    see a half-written directory.
     """
-    root = cache_dir()
-    target = root / (sha256.replace("/", "_").replace("+", "-").rstrip("=") or "empty")
     if target.is_dir():
         return target
     with _extract_lock:
         if target.is_dir():
             return target
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
+        try:
+            fill(staging)
+            staging.rename(target)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not target.is_dir():  # not someone else winning the race
+                raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return target
+
+
+def _unzip(code_bytes: bytes) -> Callable[[Path], None]:
+    def fill(staging: Path) -> None:
         with zipfile.ZipFile(io.BytesIO(code_bytes)) as archive:
             archive.extractall(staging)
+
+    return fill
+
+
+def extract_code(code_bytes: bytes, sha256: str) -> Path:
+    """Extract a deployment zip once per SHA-256; return the code directory (``/var/task``)."""
+    return _build_once(cache_dir() / _safe(sha256), _unzip(code_bytes))
+
+
+def extract_layer(code_bytes: bytes, sha256: str) -> Path:
+    """Extract a layer zip once per ``CodeSha256``; return its directory (an ``/opt`` of one layer)."""
+    return _build_once(cache_dir() / "layers" / _safe(sha256), _unzip(code_bytes))
+
+
+def _arn_record(arn: str) -> Path:
+    return cache_dir() / "layers" / "by-arn" / hashlib.sha256(arn.encode()).hexdigest()[:32]
+
+
+def _layer_version(fn: Any, arn: str) -> Any:
+    """moto ``LayerVersion`` of ``arn`` (``arn:aws:lambda:<region>:<account>:layer:<name>:<n>``)."""
+    from moto.awslambda.models import lambda_backends
+
+    parts = arn.split(":")
+    region, account = (parts[3], parts[4]) if len(parts) == 8 else (fn.region, fn.account_id)
+    try:
+        return lambda_backends[account][region].layers_versions_by_arn(arn)
+    except (KeyError, ValueError, IndexError):
+        return None
+
+
+def layer_shas(fn: Any) -> list[str]:
+    """``CodeSha256`` of each layer of ``fn`` in merge order, each extracted into the cache.
+
+    Raises:
+        LayerUnavailableError: a layer version is unknown to moto and was never extracted here.
+    """
+    shas = []
+    for layer in getattr(fn, "layers", None) or []:
+        arn = str(layer["Arn"])
+        version = _layer_version(fn, arn)
+        record = _arn_record(arn)
+        if version is not None and version.code_sha_256:
+            sha = str(version.code_sha_256)
+            extract_layer(version.code_bytes, sha)
+            if not record.is_file():
+                record.parent.mkdir(parents=True, exist_ok=True)
+                record.write_text(sha)
+        elif version is not None:  # published from an S3 object moto could not read: empty
+            continue
+        elif record.is_file() and (cache_dir() / "layers" / _safe(record.read_text())).is_dir():
+            sha = record.read_text()
+        else:
+            raise LayerUnavailableError(
+                f"layer version {arn} does not exist on the local stack (deleted before this "
+                "function first ran here)"
+            )
+        shas.append(sha)
+    return shas
+
+
+def opt_dir(fn: Any) -> Path | None:
+    """The ``/opt`` equivalent of ``fn``: its layers merged in order; ``None`` without layers."""
+    shas = layer_shas(fn)
+    if not shas:
+        return None
+    if len(shas) == 1:
+        return cache_dir() / "layers" / _safe(shas[0])
+
+    def merge(staging: Path) -> None:
+        for sha in shas:  # later layers overwrite earlier ones, as in Lambda
+            shutil.copytree(cache_dir() / "layers" / _safe(sha), staging, dirs_exist_ok=True)
+
+    key = hashlib.sha256("\n".join(shas).encode()).hexdigest()[:32]
+    return _build_once(cache_dir() / "opt" / key, merge)
+
+
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
+    """Installed distributions ``names`` and their dependencies (no extras), recursively."""
+    seen: dict[str, metadata.Distribution] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
         try:
-            staging.rename(target)
-        except OSError:  # someone else won the race
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # a dependency excluded by its marker (python_version, platform) here
+        seen[key] = dist
+        for requirement in dist.requires or []:
+            spec, _, marker = requirement.partition(";")
+            match = _NAME.match(spec)
+            if match and "extra" not in marker:
+                todo.append(match.group(1))
+    return [seen[k] for k in sorted(seen)]
+
+
+def _top_levels(dist: metadata.Distribution) -> set[str]:
+    """Top-level entries of ``dist`` in its site directory: packages, modules, ``.dist-info``."""
+    tops = set()
+    for file in dist.files or []:
+        parts = Path(str(file)).parts
+        if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith(".pth"):
+            continue
+        if parts[0].startswith("__editable__"):
+            continue
+        tops.add(parts[0])
+    return tops
+
+
+_runtime_dir: Path | None = None
+
+
+def runtime_site() -> Path:
+    """A directory of symlinks to :data:`RUNTIME_DISTRIBUTIONS` and their dependencies.
+
+    The ``/var/runtime`` equivalent: the child process gets these packages and nothing else of
+    this environment (no pandas, miniwdl, moto, no ``omics_toolkit``). Built once per set of
+    installed versions under ``<cache>/runtime/<digest>``.
+    """
+    global _runtime_dir
+    if _runtime_dir is not None and _runtime_dir.is_dir():
+        return _runtime_dir
+    links: dict[str, Path] = {}
+    for dist in _closure(RUNTIME_DISTRIBUTIONS):
+        for top in sorted(_top_levels(dist)):
+            source = Path(str(dist.locate_file(top)))
+            if source.exists():
+                links.setdefault(top, source)
+    digest = hashlib.sha256(
+        "\n".join(f"{name} {path}" for name, path in sorted(links.items())).encode()
+    ).hexdigest()[:32]
+
+    def fill(staging: Path) -> None:
+        for name, source in links.items():
+            (staging / name).symlink_to(source, target_is_directory=source.is_dir())
+
+    _runtime_dir = _build_once(cache_dir() / "runtime" / digest, fill)
+    return _runtime_dir
+
+
+def python_path(code_dir: Path, opt: Path | None, run_time: str | None) -> list[str]:
+    """The child's module search path before the standard library, in Lambda's order.
+
+    Function code (``/var/task``), the layers' ``python/lib/<runtime>/site-packages`` and
+    ``python`` (``/opt/...``), then the runtime's packages (:func:`runtime_site`).
+    """
+    version = run_time if run_time and run_time.startswith("python") else None
+    version = version or f"python{sys.version_info.major}.{sys.version_info.minor}"
+    path = [str(code_dir)]
+    if opt is not None:
+        path += [str(opt / "python" / "lib" / version / "site-packages"), str(opt / "python")]
+    return [*path, str(runtime_site())]
 
 
 def moto_url() -> str:
@@ -83,14 +279,20 @@ def moto_url() -> str:
     return f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5000')}"
 
 
-def child_environment(fn: Any, code_dir: Path, request_id: str, stream: str) -> dict[str, str]:
-    """Environment of the handler process: function variables + Lambda runtime variables."""
+def child_environment(
+    fn: Any, code_dir: Path, request_id: str, stream: str, path: list[str] | None = None
+) -> dict[str, str]:
+    """Environment of the handler process: function variables + Lambda runtime variables.
+
+    ``PYTHONPATH`` is ``path`` (default: the code directory only).
+    """
     env: dict[str, str] = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "HOME": os.environ.get("HOME", "/tmp"),
         "LAMBDA_TASK_ROOT": str(code_dir),
+        "LAMBDA_RUNTIME_DIR": path[-1] if path else str(code_dir),
         "_HANDLER": str(fn.handler),
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
         "AWS_LAMBDA_FUNCTION_NAME": str(fn.function_name),
@@ -112,7 +314,7 @@ def child_environment(fn: Any, code_dir: Path, request_id: str, stream: str) -> 
     if os.environ.get("AWS_ENDPOINT_URL_OMICS"):
         env["AWS_ENDPOINT_URL_OMICS"] = os.environ["AWS_ENDPOINT_URL_OMICS"]
     env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
-    env["PYTHONPATH"] = str(code_dir)
+    env["PYTHONPATH"] = os.pathsep.join(path or [str(code_dir)])
     return env
 
 
@@ -150,9 +352,11 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
     header = f"START RequestId: {request_id} Version: {fn.version}"
     try:
         code_dir = extract_code(fn.code_bytes, fn.code_sha_256)
-    except (zipfile.BadZipFile, OSError) as exc:
+        path = python_path(code_dir, opt_dir(fn), fn.run_time)
+    except (zipfile.BadZipFile, OSError, LayerUnavailableError) as exc:
+        what = "a layer" if isinstance(exc, LayerUnavailableError) else "the deployment package"
         payload = {
-            "errorMessage": f"Could not unzip the deployment package: {exc}",
+            "errorMessage": f"Could not unzip {what}: {exc}",
             "errorType": "Runtime.InvalidEntrypoint",
         }
         _save_logs(fn, stream, f"{header}\n{payload['errorMessage']}")
@@ -164,6 +368,7 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
         deadline_ms = int(time.time() * 1000 + timeout_s * 1000)
         cmd = [
             sys.executable,
+            "-S",  # no site-packages: the runtime is PYTHONPATH's last entry
             "-P",
             str(_RUNTIME),
             "--handler",
@@ -179,7 +384,7 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=code_dir,
-            env=child_environment(fn, code_dir, request_id, stream),
+            env=child_environment(fn, code_dir, request_id, stream, path),
             start_new_session=True,
         )
         timed_out = False

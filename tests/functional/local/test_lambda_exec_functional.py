@@ -6,6 +6,7 @@ import io
 import json
 import time
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +190,140 @@ def test_step_functions_lambda_task_and_catch(aws: Any, fn: dict[str, str]) -> N
     error = json.loads(caught["output"])["error"]
     assert error["Error"] == "QcFailedError"
     assert json.loads(error["Cause"])["errorMessage"] == "coverage too low: 3"
+
+
+# ------------------------------------------------------------------ layers
+PROBE = """
+import importlib
+import os
+import sys
+
+import shadow
+
+
+def handler(event, context):
+    out = {"path": sys.path, "task_root": os.environ["LAMBDA_TASK_ROOT"],
+           "runtime_dir": os.environ["LAMBDA_RUNTIME_DIR"], "shadow": shadow.VALUE}
+    for name in event.get("imports", []):
+        try:
+            module = importlib.import_module(name)
+            out[name] = getattr(module, "VALUE", module.__file__)
+        except ImportError as exc:
+            out[name] = type(exc).__name__
+    return out
+"""
+
+
+def _zip_files(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buf.getvalue()
+
+
+def _publish(aws: Any, name: str, files: dict[str, str]) -> str:
+    return aws.client("lambda").publish_layer_version(
+        LayerName=name, Content={"ZipFile": _zip_files(files)}, CompatibleRuntimes=["python3.11"]
+    )["LayerVersionArn"]
+
+
+@pytest.fixture(scope="module")
+def layered(aws: Any, fn: dict[str, str]) -> dict[str, str]:
+    first = _publish(
+        aws,
+        "otk-first",
+        {
+            "python/shared.py": "VALUE = 'first'\n",
+            "python/only_first.py": "VALUE = 'first'\n",
+            "python/shadow.py": "VALUE = 'layer'\n",
+        },
+    )
+    second = _publish(
+        aws,
+        "otk-second",
+        {
+            "python/shared.py": "VALUE = 'second'\n",
+            "python/lib/python3.11/site-packages/site_module.py": "VALUE = 'site-packages'\n",
+        },
+    )
+    aws.client("lambda").create_function(
+        FunctionName="otk-layered",
+        Runtime="python3.11",
+        Role=fn["role"],
+        Handler="app.handler",
+        Code={"ZipFile": _zip_files({"app.py": PROBE, "shadow.py": "VALUE = 'code'\n"})},
+        Layers=[first, second],
+        Timeout=10,
+    )
+    return {"first": first, "second": second}
+
+
+def _invoke(aws: Any, name: str, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    resp = aws.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+    return json.loads(resp["Payload"].read()), "FunctionError" in resp
+
+
+def test_layers_merge_in_order_after_the_function_code(aws: Any, layered: dict[str, str]) -> None:
+    body, errored = _invoke(
+        aws, "otk-layered", {"imports": ["shared", "only_first", "site_module"]}
+    )
+    assert not errored, body
+    assert body["shadow"] == "code"  # function code first
+    assert body["shared"] == "second"  # the later layer overwrites the earlier one (/opt merge)
+    assert body["only_first"] == "first"
+    assert body["site_module"] == "site-packages"
+    path = body["path"]
+    opt = Path(path[2]).parent
+    assert path[0] == body["task_root"]
+    assert path[1:4] == [
+        str(opt / "python" / "lib" / "python3.11" / "site-packages"),
+        str(opt / "python"),
+        body["runtime_dir"],
+    ]
+    assert opt != Path(body["task_root"]) and "site-packages" not in body["runtime_dir"]
+    assert not any(p.endswith("site-packages") for p in path[4:]), path
+
+
+def test_environment_packages_are_not_importable(aws: Any, layered: dict[str, str]) -> None:
+    """Only the runtime's boto3 and Powertools are there, as in AWS: not the toolkit's venv."""
+    body, _ = _invoke(
+        aws,
+        "otk-layered",
+        {"imports": ["boto3", "aws_lambda_powertools", "pandas", "moto", "omics_toolkit"]},
+    )
+    assert body["boto3"].startswith(body["runtime_dir"])
+    assert body["aws_lambda_powertools"].startswith(body["runtime_dir"])
+    assert body["pandas"] == body["moto"] == body["omics_toolkit"] == "ModuleNotFoundError"
+
+
+def test_function_without_layer_cannot_import_the_toolkit(aws: Any, fn: dict[str, str]) -> None:
+    aws.client("lambda").create_function(
+        FunctionName="otk-no-layer",
+        Runtime="python3.11",
+        Role=fn["role"],
+        Handler="app.handler",
+        Code={
+            "ZipFile": _zip("import omics_toolkit\n\ndef handler(event, context):\n    return 1\n")
+        },
+    )
+    body, errored = _invoke(aws, "otk-no-layer", {})
+    assert errored
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'omics_toolkit'" in body["errorMessage"]
+
+
+def test_layer_is_extracted_once_and_outlives_its_deletion(
+    aws: Any, layered: dict[str, str]
+) -> None:
+    lam = aws.client("lambda")
+    _invoke(aws, "otk-layered", {})
+    started = time.monotonic()
+    body, errored = _invoke(aws, "otk-layered", {"imports": ["shared"]})
+    warm = time.monotonic() - started
+    assert not errored and body["shared"] == "second"
+    assert warm < 2.0, f"an invoke with cached layers took {warm:.2f} s"
+    # AWS: "functions can continue to use any layer version ... after it has been deleted"
+    lam.delete_layer_version(LayerName="otk-second", VersionNumber=1)
+    body, errored = _invoke(aws, "otk-layered", {"imports": ["shared"]})
+    assert not errored and body["shared"] == "second"

@@ -35,6 +35,7 @@ EXPECTED_KINDS = {
     "annotation store",
     "workflow",
     "lambda function",
+    "lambda layer",
     "log group",
     "state machine",
     "lambda permission",

@@ -129,3 +129,98 @@ def test_extract_code_once_per_sha(tmp_path, monkeypatch) -> None:
     second = lambda_exec.extract_code(buf.getvalue(), "abc+/=")
     assert first == second and (second / "pkg" / "app.py").read_text() == "X = 1\n"
     assert (second / "marker").exists()
+
+
+def _zip_of(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buf.getvalue()
+
+
+def test_layer_names_used_by_the_patch(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto keeps a function's layers as [{"Arn", "CodeSize"}] and their zips on LayerVersion."""
+    import boto3
+    from moto import mock_aws
+    from moto.awslambda.models import LambdaBackend, LayerVersion, lambda_backends
+
+    assert hasattr(LambdaBackend, "layers_versions_by_arn"), (
+        "moto LambdaBackend.layers_versions_by_arn is gone; port lambda_exec.layer_shas"
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("OMICS_TOOLKIT_LAMBDA_CACHE", str(tmp_path))
+    first = _zip_of({"python/shared.py": "V = 1\n", "python/a.py": ""})
+    second = _zip_of({"python/shared.py": "V = 2\n"})
+    with mock_aws():
+        lam = boto3.client("lambda", region_name="us-east-1")
+        arns = [
+            lam.publish_layer_version(LayerName=name, Content={"ZipFile": data})["LayerVersionArn"]
+            for name, data in (("one", first), ("two", second))
+        ]
+        role = boto3.client("iam", region_name="us-east-1").create_role(
+            RoleName="r", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        lam.create_function(
+            FunctionName="f",
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.h",
+            Code={"ZipFile": _zip_of({"app.py": ""})},
+            Layers=arns,
+        )
+        fn = lambda_backends["123456789012"]["us-east-1"].get_function("f")
+        assert [layer["Arn"] for layer in fn.layers] == arns
+        version = lambda_exec._layer_version(fn, arns[0])
+        assert isinstance(version, LayerVersion)
+        assert version.code_bytes == first
+        assert (
+            version.code_sha_256
+            == lam.get_layer_version(LayerName="one", VersionNumber=1)["Content"]["CodeSha256"]
+        )
+
+        opt = lambda_exec.opt_dir(fn)
+        assert opt is not None
+        assert (opt / "python" / "shared.py").read_text() == "V = 2\n"  # later layer wins
+        assert (opt / "python" / "a.py").is_file()
+        assert lambda_exec.opt_dir(fn) == opt  # cached per combination of CodeSha256
+
+        # a deleted version keeps working once extracted (as in AWS) ...
+        lam.delete_layer_version(LayerName="two", VersionNumber=1)
+        assert lambda_exec.opt_dir(fn) == opt
+    # ... but one never seen here cannot be run
+    monkeypatch.setenv("OMICS_TOOLKIT_LAMBDA_CACHE", str(tmp_path / "other"))
+    with pytest.raises(lambda_exec.LayerUnavailableError, match="does not exist"):
+        lambda_exec.layer_shas(fn)
+
+
+def test_runtime_site_holds_the_sdk_and_powertools_only(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("OMICS_TOOLKIT_LAMBDA_CACHE", str(tmp_path))
+    monkeypatch.setattr(lambda_exec, "_runtime_dir", None)
+    site = lambda_exec.runtime_site()
+    names = {p.name for p in site.iterdir()}
+    for wanted in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3"):
+        assert wanted in names
+    assert "aws_lambda_powertools" in names and "typing_extensions.py" in names
+    assert any(n.startswith("boto3-") and n.endswith(".dist-info") for n in names)
+    for unwanted in ("omics_toolkit", "pandas", "moto", "WDL", "pytest"):
+        assert unwanted not in names
+    assert not any(n.endswith(".pth") or n.startswith("__editable__") for n in names)
+    assert lambda_exec.runtime_site() == site
+
+
+def test_python_path_is_in_lambda_order(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("OMICS_TOOLKIT_LAMBDA_CACHE", str(tmp_path))
+    task, opt = tmp_path / "task", tmp_path / "opt"
+    path = lambda_exec.python_path(task, opt, "python3.11")
+    assert path == [
+        str(task),
+        str(opt / "python" / "lib" / "python3.11" / "site-packages"),
+        str(opt / "python"),
+        str(lambda_exec.runtime_site()),
+    ]
+    assert lambda_exec.python_path(task, None, "python3.11") == [
+        str(task),
+        str(lambda_exec.runtime_site()),
+    ]

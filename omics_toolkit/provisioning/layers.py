@@ -1,0 +1,121 @@
+"""The deployment's Lambda layer holding the toolkit's own wheel (``<deployment>-toolkit``).
+
+Functions get ``Layers=[<toolkit layer version>, <AWS-managed Powertools layer>]`` (the latter in
+AWS only; the local stack's runtime provides Powertools). A new layer version is published only
+when no existing version has the same content: versions are compared by Lambda's own
+``Content.CodeSha256`` (GetLayerVersion), the base64 SHA-256 of the layer zip, which
+:func:`omics_toolkit.provisioning.packaging.toolkit_layer_zip` keeps stable for the same sources.
+
+Lambda layers cannot be tagged (TagResource accepts functions, event source mappings and code
+signing configurations only), so teardown identifies the layer by its name alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit import __version__
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.provisioning.packaging import code_sha256, toolkit_layer_zip
+
+if TYPE_CHECKING:
+    from omics_toolkit.provisioning.provision import Provisioner
+
+KIND = "lambda layer"
+#: The toolkit is pure Python: one layer serves both Lambda architectures.
+ARCHITECTURES = ["x86_64", "arm64"]
+
+
+def layer_name(deployment: str) -> str:
+    """Name of the deployment's toolkit layer: ``<deployment>-toolkit``."""
+    return f"{deployment}-toolkit"
+
+
+def _lambda(prov: Any) -> Any:
+    # Provisioner.client() adds the dry-run guard that refuses mutating calls.
+    client = getattr(prov, "client", None)
+    return client("lambda") if callable(client) else prov.ctx.client("lambda")
+
+
+def layer_versions(lam: Any, name: str) -> list[dict[str, Any]]:
+    """All versions of layer ``name``, newest first (ListLayerVersions, paginated).
+
+    Returns ``[]`` when the layer does not exist (Lambda answers an empty list, not an error).
+    """
+    versions: list[dict[str, Any]] = []
+    try:
+        for page in lam.get_paginator("list_layer_versions").paginate(LayerName=name):
+            versions.extend(page.get("LayerVersions", []))
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+    return sorted(versions, key=lambda v: int(v["Version"]), reverse=True)
+
+
+def ensure_toolkit_layer(prov: Provisioner) -> str:
+    """Publish the toolkit layer unless a version with the same content exists; return its ARN.
+
+    Reads ListLayerVersions then GetLayerVersion (newest first) and compares
+    ``Content.CodeSha256`` and ``CompatibleRuntimes`` with the layer built from this toolkit;
+    PublishLayerVersion only when none matches. Reports one action ``lambda layer``
+    ``<deployment>-toolkit``: ``create`` or ``unchanged`` (detail: version, size, CodeSha256).
+
+    Args:
+        prov: the provisioner (``names.deployment``, ``settings.home`` for the wheel cache,
+            ``dry_run``, ``_record``, ``client``).
+
+    Returns:
+        The LayerVersionArn to put in a function's ``Layers``; in a dry run that would publish,
+        the placeholder ``"<new version of <deployment>-toolkit>"``.
+
+    Raises:
+        UserError: the toolkit's wheel cannot be built (see ``packaging.build_toolkit_wheel``).
+    """
+    from omics_toolkit.provisioning.provision import LAMBDA_RUNTIME  # provision imports us
+
+    name = layer_name(prov.names.deployment)
+    data = toolkit_layer_zip(prov.settings.home)
+    sha = code_sha256(data)
+    lam = _lambda(prov)
+    for version in layer_versions(lam, name):
+        full = lam.get_layer_version(LayerName=name, VersionNumber=int(version["Version"]))
+        if full.get("Content", {}).get("CodeSha256") == sha and LAMBDA_RUNTIME in full.get(
+            "CompatibleRuntimes", []
+        ):
+            prov._record(KIND, name, "unchanged", f"version {full['Version']}")
+            return str(full["LayerVersionArn"])
+    detail = f"{len(data)} bytes, CodeSha256 {sha}"
+    if getattr(prov, "dry_run", False):
+        prov._record(KIND, name, "create", f"would publish a new version: {detail}")
+        return f"<new version of {name}>"
+    published = lam.publish_layer_version(
+        LayerName=name,
+        Description=f"omics-toolkit {__version__} for deployment {prov.names.deployment}",
+        Content={"ZipFile": data},
+        CompatibleRuntimes=[LAMBDA_RUNTIME],
+        CompatibleArchitectures=ARCHITECTURES,
+        LicenseInfo="Apache-2.0",
+    )
+    prov._record(KIND, name, "create", f"version {published['Version']}, {detail}")
+    return str(published["LayerVersionArn"])
+
+
+def delete_toolkit_layer(td: Provisioner) -> None:
+    """Delete every version of the deployment's toolkit layer (DeleteLayerVersion).
+
+    The layer is found by name (layers carry no tags). Functions that still use a deleted version
+    keep working in AWS; delete the functions first anyway. Reports ``delete`` (detail: the
+    versions) or ``absent``; in a dry run nothing is deleted and ``delete`` is reported.
+    """
+    name = layer_name(td.names.deployment)
+    lam = _lambda(td)
+    versions = [int(v["Version"]) for v in layer_versions(lam, name)]
+    if not versions:
+        td._record(KIND, name, "absent")
+        return
+    if not getattr(td, "dry_run", False):
+        for number in versions:
+            lam.delete_layer_version(LayerName=name, VersionNumber=number)
+    td._record(KIND, name, "delete", "versions " + ", ".join(map(str, sorted(versions))))
