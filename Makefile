@@ -6,7 +6,7 @@ demo:
 test:
 	bash scripts/test.sh
 check: setup
-	.venv/bin/ruff check omics_toolkit lambdas tests
-	.venv/bin/ruff format --check omics_toolkit lambdas tests
+	.venv/bin/ruff check omics_toolkit lambdas tests bench
+	.venv/bin/ruff format --check omics_toolkit lambdas tests bench
 bench:
 	.venv/bin/python bench/provision.py

@@ -68,6 +68,7 @@ def _settings(deployment: str, **changes: Any) -> Settings:
 
 def _resources(actions: list[Any], deployment: str) -> list[tuple[str, str]]:
     """(kind, name with the deployment replaced by ``D``), sorted, for comparing deployments."""
+
     def norm(name: str) -> str:
         name = name.replace(deployment, "D").replace(deployment.replace("-", "_"), "D")
         # Store ids are known only after apply: the shared databases are <kind>_<account>_<id>.
