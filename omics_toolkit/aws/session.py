@@ -24,6 +24,32 @@ from omics_toolkit.constants import (
 if TYPE_CHECKING:
     from omics_toolkit.config import Settings
 
+#: Key under which the API parameters of a call wait in botocore's request context for the
+#: ``before-call`` hook (set by the ``before-parameter-build`` hook).
+_PARAMS_KEY = "omics_toolkit_api_params"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One API request as the caller made it, before serialization.
+
+    Attributes:
+        service: botocore service name (``iam``, ``stepfunctions``, ``omics``, ...).
+        operation: API operation name (``PutRolePolicy``).
+        params: a shallow copy of the API parameters after botocore's parameter handlers (so
+            injected idempotency tokens are included); nested values and blobs (a Lambda
+            ``ZipFile``) are the caller's objects, not copies.
+    """
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+    @property
+    def call(self) -> str:
+        """``"service:Operation"``, as in :attr:`AwsContext.calls`."""
+        return f"{self.service}:{self.operation}"
+
 
 @dataclass
 class AwsContext:
@@ -39,6 +65,8 @@ class AwsContext:
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     #: Every API call made through this context's clients, as ``"service:Operation"``.
     calls: list[str] = field(default_factory=list, repr=False)
+    #: The same calls with their parameters, for checking requests against the service model.
+    requests: list[RecordedRequest] = field(default_factory=list, repr=False)
 
     @property
     def region(self) -> str:
@@ -64,12 +92,23 @@ class AwsContext:
                 **options,
             )
             client = self.session.client(service, endpoint_url=endpoint, config=config)
+            client.meta.events.register("before-parameter-build", self._keep_params)
             client.meta.events.register("before-call", self._record_call)
             self._clients[service] = client
         return self._clients[service]
 
-    def _record_call(self, model: Any, **_: Any) -> None:
-        self.calls.append(f"{model.service_model.service_name}:{model.name}")
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # A reference, copied in before-call: handlers that run after this one (for the same
+        # event or later) still change the dict in place.
+        context[_PARAMS_KEY] = params
+
+    def _record_call(self, model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
+        """Record a call about to be sent (it passed botocore's own parameter validation)."""
+        service = model.service_model.service_name
+        self.calls.append(f"{service}:{model.name}")
+        params = dict((context or {}).get(_PARAMS_KEY) or {})
+        self.requests.append(RecordedRequest(service, model.name, params))
 
     def mutating_calls(self) -> list[str]:
         """Calls recorded so far that are not reads (Get/List/Describe/Head/...)."""

@@ -3,7 +3,8 @@
 Everything here is derived from ``botocore/data/omics/2022-11-28/service-2.json`` (restJson1):
 the HTTP method + ``requestUri`` template of each operation, the ``location``/``locationName`` of
 input members (uri, querystring, header, body), and the constraints of the input shapes (required,
-enum, pattern, min/max length or value, list/map sizes). Output members are filtered to the output
+enum, pattern, min/max length or value, list/map sizes), checked by the service-agnostic
+:mod:`omics_toolkit.local.botocore_model`. Output members are filtered to the output
 shape and timestamps written in the shape's ``timestampFormat`` (iso8601 throughout this model).
 """
 
@@ -12,54 +13,21 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from botocore.loaders import Loader
-
+from omics_toolkit.local.botocore_model import ShapeValidator, load_service_model
+from omics_toolkit.local.botocore_model import compile_pattern as compile_pattern  # re-export
 from omics_toolkit.local.omics.errors import OmicsError, ValidationError
 
 SERVICE = "omics"
 
-_PROPERTY_CLASS = re.compile(r"\[((?:\\p\{[A-Z]\}|\|)+)((?:\\[tnr])*)\]")
 
-
-@functools.cache
 def load_model() -> dict[str, Any]:
     """Return the raw ``omics`` service model (a dict with ``operations`` and ``shapes``)."""
-    return Loader().load_service_model(SERVICE, "service-2")
-
-
-def _translate_pattern(pattern: str) -> str:
-    """Rewrite Java ``\\p{..}`` character classes into an equivalent Python ``re`` class.
-
-    The model uses unions of Unicode categories L, M, Z, S, N, P (letters, marks, separators,
-    symbols, numbers, punctuation): every printable character. That is every character but the
-    control characters, plus any ``\\t\\n\\r`` escapes listed in the class.
-    """
-
-    def repl(match: re.Match[str]) -> str:
-        allowed = {"\\t": "\t", "\\n": "\n", "\\r": "\r"}
-        extra = re.findall(r"\\[tnr]", match.group(2))
-        excluded = [chr(c) for c in range(0x20) if chr(c) not in {allowed[e] for e in extra}]
-        body = "".join(f"\\x{ord(c):02x}" for c in excluded)
-        return f"[^{body}\\x7f-\\x9f]"
-
-    return _PROPERTY_CLASS.sub(repl, pattern)
-
-
-@functools.cache
-def compile_pattern(pattern: str) -> re.Pattern[str] | None:
-    """Compile a model (Java-style) pattern for full matching; ``None`` if Python can't compile it."""
-    for candidate in (pattern, _translate_pattern(pattern)):
-        try:
-            return re.compile(candidate, re.DOTALL)
-        except re.error:
-            continue
-    return None
+    return load_service_model(SERVICE)
 
 
 @dataclass(frozen=True)
@@ -94,6 +62,7 @@ class ServiceModel:
         self.model = model or load_model()
         self.operations: dict[str, Any] = self.model["operations"]
         self.shapes: dict[str, Any] = self.model["shapes"]
+        self.validator = ShapeValidator(self.model)
         self.routes = [self._route(name, op) for name, op in self.operations.items()]
 
     # ------------------------------------------------------------------ routing
@@ -324,105 +293,16 @@ class ServiceModel:
     def validate(self, operation: str, params: dict[str, Any]) -> None:
         """Check ``params`` against the operation's input shape; raise ``ValidationError``.
 
-        Checks: required members (``Value null at 'x' ... must not be null``), enums, patterns
-        (full match), string/blob length, integer ranges, list/map sizes, nested structures.
+        Checks (:class:`omics_toolkit.local.botocore_model.ShapeValidator`): required members
+        (``Value null at 'x' ... must not be null``), enums, patterns (full match), string/blob
+        length, integer ranges, list/map sizes, unions, nested structures.
         """
         shape_name = self.input_shape_name(operation)
         if shape_name is None:
             return
-        errors: list[str] = []
-        self._check_structure(params, shape_name, "", errors)
+        errors = self.validator.validate_shape(shape_name, params)
         if errors:
             raise ValidationError(errors)
-
-    def _check_structure(
-        self, value: dict[str, Any], shape_name: str, prefix: str, errors: list[str]
-    ) -> None:
-        shape = self.shapes[shape_name]
-        if shape.get("document"):
-            return
-        for req in shape.get("required", []):
-            if value.get(req) is None:
-                errors.append(
-                    f"Value null at '{prefix}{req}' failed to satisfy constraint: Member must not be null"
-                )
-        for name, member in shape["members"].items():
-            if value.get(name) is not None:
-                self._check_value(value[name], member["shape"], f"{prefix}{name}", errors)
-
-    def _check_value(self, value: Any, shape_name: str, path: str, errors: list[str]) -> None:
-        shape = self.shapes[shape_name]
-        kind = shape["type"]
-        if kind == "structure":
-            self._check_structure(value, shape_name, f"{path}.", errors)
-            return
-        if kind == "list":
-            self._check_size(len(value), shape, value, path, errors)
-            for i, item in enumerate(value):
-                if item is None:
-                    errors.append(
-                        f"Value null at '{path}.{i + 1}.member' failed to satisfy constraint: Member must not be null"
-                    )
-                else:
-                    self._check_value(
-                        item, shape["member"]["shape"], f"{path}.{i + 1}.member", errors
-                    )
-            return
-        if kind == "map":
-            self._check_size(len(value), shape, value, path, errors)
-            for key, item in value.items():
-                self._check_value(key, shape["key"]["shape"], f"{path}.key", errors)
-                if item is not None:
-                    self._check_value(item, shape["value"]["shape"], f"{path}.{key}.member", errors)
-            return
-        if kind == "string":
-            if "enum" in shape and value not in shape["enum"]:
-                errors.append(
-                    f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy "
-                    f"enum value set: [{', '.join(shape['enum'])}]"
-                )
-            self._check_size(len(value), shape, value, path, errors)
-            pattern = shape.get("pattern")
-            if pattern:
-                compiled = compile_pattern(pattern)
-                if compiled is not None and not compiled.fullmatch(value):
-                    errors.append(
-                        f"Value '{value}' at '{path}' failed to satisfy constraint: Member must "
-                        f"satisfy regular expression pattern: {pattern}"
-                    )
-            return
-        if kind == "blob":
-            self._check_size(len(value), shape, "<blob>", path, errors)
-            return
-        if kind in ("integer", "long", "float", "double"):
-            if "min" in shape and value < shape["min"]:
-                errors.append(
-                    f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
-                    f"value greater than or equal to {shape['min']}"
-                )
-            if "max" in shape and value > shape["max"]:
-                errors.append(
-                    f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
-                    f"value less than or equal to {shape['max']}"
-                )
-
-    @staticmethod
-    def _check_size(
-        size: int, shape: dict[str, Any], value: Any, path: str, errors: list[str]
-    ) -> None:
-        shown = value if isinstance(value, str) else "[...]" if isinstance(value, list) else value
-        if isinstance(value, dict):
-            shown = "{...}"
-        if "min" in shape and size < shape["min"]:
-            errors.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must have "
-                f"length greater than or equal to {shape['min']}"
-            )
-        if "max" in shape and size > shape["max"]:
-            errors.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must have "
-                f"length less than or equal to {shape['max']}"
-            )
 
     # ------------------------------------------------------------------ output
     def serialize(
