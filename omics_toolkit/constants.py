@@ -25,4 +25,5 @@ MOTO_SERVICES = (
     "lakeformation",
     "athena",
     "logs",
+    "ecr",
 )

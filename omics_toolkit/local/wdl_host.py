@@ -28,6 +28,14 @@ and outputs are collected from ``work[N]`` by the base class.
      "peak_rss_bytes": int, "ru_maxrss_bytes": int,
      "declared_cpu": int | null, "declared_memory_bytes": int | null}
 
+Image check (the HealthOmics emulator's run-time rule, active when ``OMICS_TOOLKIT_IMAGE_CHECK``
+names a JSON file ``{"account", "region", "ecrEndpoint", "registryMap", "runArn"}``): before a
+task's command runs, its evaluated ``runtime.docker`` is resolved through the run's workflow
+``containerRegistryMap`` and must name a private ECR image of the run's region that HealthOmics
+may pull (see :class:`ImageCheck`); otherwise the task fails with ``ImageCheckError`` and
+``image.json`` in the task run directory carries ``failureReason``/``message``. The command still
+runs on the host (no image is pulled).
+
 ``peak_rss_bytes`` is the largest sum, over the task's live process tree, of each process's peak
 resident set (``VmHWM`` from ``/proc``), sampled every 20 ms growing to 0.5 s: it counts the
 concurrent members of a pipeline (``bwa | samtools``) together, but a process that lives shorter
@@ -40,18 +48,23 @@ and every descendant it waited for.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from WDL import Error
 from WDL._util import StructuredLogMessage as _
 from WDL.runtime import config
 from WDL.runtime.error import Terminated
@@ -69,6 +82,15 @@ CONTAINER_SUBDIR = "container"
 """Sub-directory of the task run directory that stands in for the container's root."""
 
 _TERM_GRACE_SECONDS = 5.0
+
+IMAGE_CHECK_ENV = "OMICS_TOOLKIT_IMAGE_CHECK"
+"""Environment variable naming the image check's JSON configuration (set by the emulator)."""
+
+IMAGE_RESULT_FILE = "image.json"
+"""Per-task result of the image check, written in the task run directory::
+
+    {"sourceImage": str, "image": str, "failureReason": str | null, "message": str | null}
+"""
 
 
 class _HostScheduler:
@@ -175,6 +197,23 @@ class HostContainer(TaskContainer):
         self.container_dir = os.path.join(os.path.abspath(host_dir), CONTAINER_SUBDIR)
         os.makedirs(self.container_dir, exist_ok=True)
         self._inputs_copied = False
+        self._image_result: dict[str, Any] | None = None
+
+    # image check -------------------------------------------------------------------------------
+
+    def run(self, logger: logging.Logger, command: str) -> None:
+        """Check the task's image (when the emulator asks for it), then run the command."""
+        check = ImageCheck.from_environment()
+        if check is not None and not self.run_id.startswith("download-"):
+            if self._image_result is None:
+                self._image_result = check.check(str(self.runtime_values.get("docker") or ""))
+                _write_json(os.path.join(self.host_dir, IMAGE_RESULT_FILE), self._image_result)
+                logger.info(_("image check", **self._image_result))
+            if self._image_result.get("failureReason"):
+                raise ImageCheckError(
+                    self._image_result["failureReason"], self._image_result["message"]
+                )
+        super().run(logger, command)
 
     # input provisioning ------------------------------------------------------------------------
 
@@ -336,8 +375,429 @@ class HostContainer(TaskContainer):
             "declared_cpu": self.runtime_values.get("cpu"),
             "declared_memory_bytes": self.runtime_values.get("memory_reservation"),
         }
-        path = os.path.join(self.host_dir, RESOURCES_FILE)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as out:
-            json.dump(record, out, indent=2)
-        os.replace(tmp, path)
+        _write_json(os.path.join(self.host_dir, RESOURCES_FILE), record)
+
+
+def _write_json(path: str, record: dict[str, Any]) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as out:
+        json.dump(record, out, indent=2)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------- image check
+#: HealthOmics run failure reasons and descriptions (HealthOmics "Run failure reasons",
+#: https://docs.aws.amazon.com/omics/latest/dev/workflows-run-errors.html).
+INVALID_ECR_IMAGE_URI = "INVALID_ECR_IMAGE_URI"
+ECR_PERMISSION_ERROR = "ECR_PERMISSION_ERROR"
+SERVICE_ERROR = "SERVICE_ERROR"
+_DESCRIPTIONS = {
+    INVALID_ECR_IMAGE_URI: "Amazon ECR image URI structure is invalid. Provide a valid URI and try again.",
+    ECR_PERMISSION_ERROR: "HealthOmics doesn't have permission to access the image URI. Confirm that "
+    "the Amazon ECR private repository exists and has granted access to the HealthOmics service "
+    "principal.",
+    SERVICE_ERROR: "A transient error occurred in the service. Try the workflow run again.",
+}
+HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"
+#: Repository actions HealthOmics must be allowed: the HealthOmics docs grant these two plus
+#: ecr:BatchCheckLayerAvailability; AWS's HealthOmics tooling treats these two as required.
+PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+#: Registry policy actions for pulling through the cache (ECR "Private registry permissions").
+PTC_ACTIONS = ("ecr:CreateRepository", "ecr:BatchImportUpstreamImage")
+DOCKER_HUB = "registry-1.docker.io"
+_ECR_HOST = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+class ImageCheckError(Error.RuntimeError):
+    """A task's image is not one HealthOmics could pull: ``failure_reason`` is the run's
+    ``failureReason`` (``INVALID_ECR_IMAGE_URI`` / ``ECR_PERMISSION_ERROR``)."""
+
+    def __init__(self, failure_reason: str, message: str) -> None:
+        super().__init__(message)
+        self.failure_reason = failure_reason
+
+
+def split_image(image: str) -> tuple[str, str, str | None, str | None]:
+    """``[registry/]path[:tag][@digest]`` -> (registry, path, tag, digest), Docker-normalised:
+    no registry means ``registry-1.docker.io`` and one-segment Docker Hub paths get ``library/``.
+
+    Raises:
+        ValueError: empty reference or one containing whitespace.
+    """
+    text = image.strip()
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"invalid image reference {image!r}")
+    digest = None
+    if "@" in text:
+        text, digest = text.split("@", 1)
+    first, sep, rest = text.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, rest
+    else:
+        registry, path = DOCKER_HUB, text
+    if registry in ("docker.io", "index.docker.io"):
+        registry = DOCKER_HUB
+    tag = None
+    if ":" in path.rsplit("/", 1)[-1]:
+        path, tag = path.rsplit(":", 1)
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    return registry, path, tag, digest
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _principal_matches(principal: Any, service: str) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    if service in _as_list(principal.get("Service")):
+        return True
+    return "*" in _as_list(principal.get("AWS"))
+
+
+_CONDITION_OPERATORS = {
+    "StringEquals": lambda actual, expected: actual == expected,
+    "StringEqualsIgnoreCase": lambda actual, expected: actual.lower() == expected.lower(),
+    "StringLike": lambda actual, expected: fnmatch.fnmatchcase(actual, expected),
+    "ArnEquals": lambda actual, expected: actual == expected,
+    "ArnLike": lambda actual, expected: fnmatch.fnmatchcase(actual, expected),
+}
+
+
+def condition_holds(condition: dict[str, Any] | None, context: dict[str, str]) -> bool:
+    """Whether an IAM ``Condition`` holds for ``context`` (lower-case keys).
+
+    Supports the String/Arn equality and ``Like`` operators (and ``...IfExists``); any other
+    operator, or a key absent from ``context`` (without ``IfExists``), does not hold.
+    """
+    for operator, tests in (condition or {}).items():
+        test = _CONDITION_OPERATORS.get(operator.removesuffix("IfExists"))
+        for key, expected in tests.items():
+            actual = context.get(key.lower())
+            if actual is None:
+                if operator.endswith("IfExists"):
+                    continue
+                return False
+            if test is None or not any(test(actual, str(e)) for e in _as_list(expected)):
+                return False
+    return True
+
+
+def policy_allows(
+    policy_text: str | None,
+    actions: tuple[str, ...],
+    resource: str,
+    context: dict[str, str],
+    service: str = HEALTHOMICS_PRINCIPAL,
+) -> bool:
+    """Whether a resource policy allows the service principal every one of ``actions`` on
+    ``resource``: each action needs a matching ``Allow`` and no matching ``Deny``.
+
+    Statements with ``NotPrincipal``/``NotAction``/``NotResource`` are not evaluated (they match
+    nothing); a statement without ``Resource`` (repository policies) applies to the resource.
+    """
+    if not policy_text:
+        return False
+    try:
+        doc = json.loads(policy_text)
+    except ValueError:
+        return False
+    allowed: set[str] = set()
+    for stmt in _as_list(doc.get("Statement")):
+        if not isinstance(stmt, dict) or {"NotPrincipal", "NotAction", "NotResource"} & set(stmt):
+            continue
+        if not _principal_matches(stmt.get("Principal"), service):
+            continue
+        if "Resource" in stmt and not any(
+            fnmatch.fnmatchcase(resource, str(r)) for r in _as_list(stmt["Resource"])
+        ):
+            continue
+        if not condition_holds(stmt.get("Condition"), context):
+            continue
+        patterns = [str(a).lower() for a in _as_list(stmt.get("Action"))]
+        for action in actions:
+            if any(fnmatch.fnmatchcase(action.lower(), p) for p in patterns):
+                if stmt.get("Effect") == "Deny":
+                    return False
+                if stmt.get("Effect") == "Allow":
+                    allowed.add(action)
+    return set(actions) <= allowed
+
+
+def resolve_image(image: str, registry_map: dict[str, Any], account: str, region: str) -> str:
+    """The image HealthOmics pulls for ``image`` under a workflow's ``containerRegistryMap``.
+
+    ``imageMappings`` replace an exact ``sourceImage`` (compared as written and
+    Docker-normalised); otherwise the ``registryMappings`` entry of the image's registry (the
+    longest matching ``upstreamRepositoryPrefix`` first) rewrites it to
+    ``<ecrAccountId or account>.dkr.ecr.<region>.amazonaws.com/<ecrRepositoryPrefix>/<path>``,
+    dropping the ``upstreamRepositoryPrefix`` from the path; anything else is unchanged.
+    Source: HealthOmics "Adding private or third-party containers during workflow creation"
+    (https://docs.aws.amazon.com/omics/latest/dev/containers-workflow-creation.html); the prefix
+    rewrite for ``upstreamRepositoryPrefix`` is an assumption modelled on ECR pull through cache.
+    """
+    try:
+        registry, path, tag, digest = split_image(image)
+    except ValueError:
+        return image
+    for mapping in registry_map.get("imageMappings") or []:
+        source = mapping.get("sourceImage")
+        if not source or not mapping.get("destinationImage"):
+            continue
+        try:
+            s_reg, s_path, s_tag, s_digest = split_image(source)
+        except ValueError:
+            continue
+        if source == image or (s_reg, s_path, s_tag, s_digest) == (registry, path, tag, digest):
+            return str(mapping["destinationImage"])
+    best: tuple[int, dict[str, Any], str] | None = None
+    for mapping in registry_map.get("registryMappings") or []:
+        upstream = str(mapping.get("upstreamRegistryUrl") or "").removeprefix("https://")
+        upstream = upstream.rstrip("/")
+        if upstream in ("docker.io", "index.docker.io"):
+            upstream = DOCKER_HUB
+        if upstream != registry or not mapping.get("ecrRepositoryPrefix"):
+            continue
+        up_prefix = str(mapping.get("upstreamRepositoryPrefix") or "").strip("/")
+        rest = path
+        if up_prefix and up_prefix != "ROOT":
+            if not path.startswith(up_prefix + "/"):
+                continue
+            rest = path[len(up_prefix) + 1 :]
+        rank = len(up_prefix) if up_prefix != "ROOT" else 0
+        if best is None or rank > best[0]:
+            best = (rank, mapping, rest)
+    if best is None:
+        return image
+    _, mapping, rest = best
+    owner = mapping.get("ecrAccountId") or account
+    prefix = str(mapping["ecrRepositoryPrefix"]).strip("/")
+    uri = f"{owner}.dkr.ecr.{region}.amazonaws.com/{prefix}/{rest}"
+    return uri + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+@dataclass
+class ImageCheck:
+    """HealthOmics' rule for task images, checked against the local stack's (moto) ECR.
+
+    An image passes when, after :func:`resolve_image`, it is
+    ``<account>.dkr.ecr.<run region>.amazonaws.com/<repository>[:tag|@digest]`` and either
+
+    - the repository exists and its policy lets ``omics.amazonaws.com`` ``ecr:BatchGetImage`` and
+      ``ecr:GetDownloadUrlForLayer``; or
+    - it does not exist, an ECR pull through cache rule covers its name, the registry policy lets
+      ``omics.amazonaws.com`` ``ecr:CreateRepository`` and ``ecr:BatchImportUpstreamImage`` on it,
+      and the repository creation template for the rule's prefix (``PULL_THROUGH_CACHE``) gives
+      it such a policy. The repository is then created through the cache (``BatchGetImage``).
+
+    Otherwise the failure reason is ``INVALID_ECR_IMAGE_URI`` (not a private ECR URI) or
+    ``ECR_PERMISSION_ERROR`` (another region, missing repository, missing permission), or
+    ``SERVICE_ERROR`` when moto ECR cannot be asked.
+    Sources: https://docs.aws.amazon.com/omics/latest/dev/permissions-ecr.html,
+    https://docs.aws.amazon.com/omics/latest/dev/workflows-run-errors.html. Assumptions: an ECR
+    image of another region fails with ``ECR_PERMISSION_ERROR``; whether the image (tag) exists is
+    not checked (nothing is pushed to the local stack); policy conditions are evaluated with
+    ``aws:SourceAccount`` = the run's account and ``aws:SourceArn`` = the run's ARN.
+    """
+
+    account: str
+    region: str
+    ecr_endpoint: str
+    registry_map: dict[str, Any] = field(default_factory=dict)
+    run_arn: str = ""
+    _client: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @staticmethod
+    def from_environment() -> ImageCheck | None:
+        """The check configured by ``$OMICS_TOOLKIT_IMAGE_CHECK``, or ``None`` (no check)."""
+        path = os.environ.get(IMAGE_CHECK_ENV)
+        return _load_check(path) if path else None
+
+    @property
+    def context(self) -> dict[str, str]:
+        return {"aws:sourceaccount": self.account, "aws:sourcearn": self.run_arn}
+
+    def ecr(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                self._client = boto3.session.Session().client(
+                    "ecr",
+                    endpoint_url=self.ecr_endpoint,
+                    region_name=self.region,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                )
+            return self._client
+
+    def check(self, image: str) -> dict[str, Any]:
+        """``{"sourceImage", "image", "failureReason", "message"}`` for one task image."""
+        resolved = resolve_image(image, self.registry_map, self.account, self.region)
+        result: dict[str, Any] = {
+            "sourceImage": image,
+            "image": resolved,
+            "failureReason": None,
+            "message": None,
+        }
+        try:
+            problem = self._problem(resolved)
+        except Exception as exc:  # noqa: BLE001 - ECR of the local stack unreachable or broken
+            problem = (SERVICE_ERROR, f"the image could not be checked in ECR: {exc}")
+        if problem is not None:
+            reason, detail = problem
+            shown = image if resolved == image else f"{image} (resolved to {resolved})"
+            result["failureReason"] = reason
+            result["message"] = f"{_DESCRIPTIONS[reason]} Image {shown}: {detail}"
+        return result
+
+    def _problem(self, image: str) -> tuple[str, str] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            registry, path, tag, digest = split_image(image)
+        except ValueError as exc:
+            return INVALID_ECR_IMAGE_URI, str(exc)
+        m = _ECR_HOST.match(registry)
+        if m is None:
+            return (
+                INVALID_ECR_IMAGE_URI,
+                f"HealthOmics pulls only from private Amazon ECR "
+                f"(<account>.dkr.ecr.{self.region}.amazonaws.com/...); {registry} is not; map it "
+                "with the workflow's containerRegistryMap or use a private ECR image",
+            )
+        if m["region"] != self.region:
+            return (
+                ECR_PERMISSION_ERROR,
+                f"the repository is in {m['region']}; the run is in {self.region}, and the "
+                "private repository and the workflow must be in the same Region",
+            )
+        owner = m["account"]
+        arn = f"arn:aws:ecr:{self.region}:{owner}:repository/{path}"
+        ecr = self.ecr()
+        try:
+            ecr.describe_repositories(registryId=owner, repositoryNames=[path])
+            exists = True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "RepositoryNotFoundException":
+                raise
+            exists = False
+        if exists:
+            try:
+                policy = ecr.get_repository_policy(registryId=owner, repositoryName=path)[
+                    "policyText"
+                ]
+            except ClientError:
+                policy = None
+            if not policy_allows(policy, PULL_ACTIONS, arn, self.context):
+                return (
+                    ECR_PERMISSION_ERROR,
+                    f"the policy of repository {path} does not allow {HEALTHOMICS_PRINCIPAL} "
+                    f"{', '.join(PULL_ACTIONS)}",
+                )
+            return None
+        rule = self._rule_for(path) if owner == self.account else None
+        if rule is None:
+            return (
+                ECR_PERMISSION_ERROR,
+                f"repository {path} does not exist in the ECR registry {owner} in {self.region} "
+                "and no pull through cache rule covers it",
+            )
+        prefix = rule["ecrRepositoryPrefix"]
+        if not policy_allows(self._registry_policy(), PTC_ACTIONS, arn, self.context):
+            return (
+                ECR_PERMISSION_ERROR,
+                f"repository {path} would be created by pull through cache rule {prefix}, but the "
+                f"registry policy does not allow {HEALTHOMICS_PRINCIPAL} {', '.join(PTC_ACTIONS)} "
+                f"on {arn}",
+            )
+        template = self._template_for(path)
+        if template is None or not policy_allows(
+            template.get("repositoryPolicy"), PULL_ACTIONS, arn, self.context
+        ):
+            return (
+                ECR_PERMISSION_ERROR,
+                f"repository {path} would be created by pull through cache rule {prefix}, but no "
+                f"repository creation template for {prefix} (PULL_THROUGH_CACHE) gives it a "
+                f"policy allowing {HEALTHOMICS_PRINCIPAL} {', '.join(PULL_ACTIONS)}",
+            )
+        image_id = {"imageDigest": digest} if digest else {"imageTag": tag or "latest"}
+        try:  # the first pull through the cache creates the repository
+            ecr.batch_get_image(repositoryName=path, imageIds=[image_id])
+        except ClientError:
+            pass
+        return None
+
+    def _all(self, operation: str, key: str) -> list[dict[str, Any]]:
+        from botocore.exceptions import ClientError
+
+        ecr = self.ecr()
+        items: list[dict[str, Any]] = []
+        token = None
+        try:
+            while True:
+                page = getattr(ecr, operation)(**({"nextToken": token} if token else {}))
+                items += page.get(key, [])
+                token = page.get("nextToken")
+                if not token:
+                    return items
+        except ClientError:
+            return items
+
+    def _rule_for(self, repository: str) -> dict[str, Any] | None:
+        rules = [
+            r
+            for r in self._all("describe_pull_through_cache_rules", "pullThroughCacheRules")
+            if _covers(r["ecrRepositoryPrefix"], repository)
+        ]
+        rules.sort(
+            key=lambda r: (r["ecrRepositoryPrefix"] != "ROOT", len(r["ecrRepositoryPrefix"]))
+        )
+        return rules[-1] if rules else None
+
+    def _template_for(self, repository: str) -> dict[str, Any] | None:
+        templates = [
+            t
+            for t in self._all(
+                "describe_repository_creation_templates", "repositoryCreationTemplates"
+            )
+            if "PULL_THROUGH_CACHE" in t.get("appliedFor", []) and _covers(t["prefix"], repository)
+        ]
+        templates.sort(key=lambda t: (t["prefix"] != "ROOT", len(t["prefix"])))
+        return templates[-1] if templates else None
+
+    def _registry_policy(self) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return str(self.ecr().get_registry_policy()["policyText"])
+        except ClientError:
+            return None
+
+
+def _covers(prefix: str, repository: str) -> bool:
+    return prefix == "ROOT" or repository.startswith(prefix.rstrip("/") + "/")
+
+
+@functools.lru_cache(maxsize=4)
+def _load_check(path: str) -> ImageCheck:
+    with open(path) as fh:
+        conf = json.load(fh)
+    return ImageCheck(
+        account=str(conf["account"]),
+        region=str(conf["region"]),
+        ecr_endpoint=str(conf["ecrEndpoint"]),
+        registry_map=dict(conf.get("registryMap") or {}),
+        run_arn=str(conf.get("runArn") or ""),
+    )

@@ -23,7 +23,7 @@ from omics_toolkit.aws.session import AwsContext
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG, LIFECYCLE_TAG
 from omics_toolkit.errors import ConfigError, ToolkitError, UserError
-from omics_toolkit.provisioning import policies
+from omics_toolkit.provisioning import containers, policies
 from omics_toolkit.provisioning.layers import ensure_toolkit_layer
 from omics_toolkit.provisioning.names import Names
 from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR, code_sha256, lambda_zip
@@ -696,9 +696,25 @@ class Provisioner:
         return [policies.allow(["kms:Decrypt", "kms:GenerateDataKey"], [self.settings.kms_key_arn])]
 
     def container_registry_map(self) -> dict[str, Any] | None:
-        """ECR pull-through rules for the workflow's upstream registries; returns the
-        ``containerRegistryMap`` for CreateWorkflow (``None`` when no upstream is used)."""
-        return None
+        """ECR pull-through cache rules, repository creation templates and the registry policy
+        for the upstream registries the workflow's images come from (see
+        :mod:`omics_toolkit.provisioning.containers`); returns the ``containerRegistryMap`` for
+        CreateWorkflow, or ``None`` when every image is already in private ECR."""
+        from omics_toolkit import workflows
+        from omics_toolkit.provisioning import containers
+
+        wdl = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        return containers.ensure_container_registry(self, wdl) or None
+
+    def private_image_repositories(self) -> list[str]:
+        """Repositories of the images given in this account's private ECR (run parameters)."""
+        from omics_toolkit import workflows
+        from omics_toolkit.provisioning import containers
+
+        wdl = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        images = containers.workflow_images(wdl, self.settings.run_parameters)
+        plan = containers.plan_images(images, self.ctx.account_id, self.ctx.region)
+        return sorted({ref.repository for ref in plan.private})
 
     def _workflow_definition(self, name: str, package: bytes, digest: str) -> dict[str, Any]:
         """``definitionZip`` up to 4.4 MB, else the zip in the output bucket as ``definitionUri``."""
@@ -1309,13 +1325,8 @@ class Provisioner:
                     ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
                     [f"{wf_log}:log-stream:*"],
                 ),
-                policies.allow(
-                    [
-                        "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchCheckLayerAvailability",
-                    ],
-                    [f"arn:{p}:ecr:{region}:{account}:repository/*"],
+                containers.run_role_statement(
+                    n.deployment, p, account, region, self.private_image_repositories()
                 ),
                 *self.kms_statements(),
             ],

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import UserError
+from omics_toolkit.provisioning.containers import remove_container_registry
 from omics_toolkit.provisioning.layers import delete_toolkit_layer
 from omics_toolkit.provisioning.provision import FUNCTIONS, Action, Deployment, Provisioner
 
@@ -79,6 +80,7 @@ class Teardown(Provisioner):
             for wf in page["items"]:
                 if self._ours(self._omics_tags(wf["arn"])):
                     self._workflow(wf)
+        remove_container_registry(self)
         self._analytics_store("variant", n.variant_store, force_delete_data)
         self._analytics_store("annotation", n.annotation_store, force_delete_data)
         self._sequence_store(force_delete_data)

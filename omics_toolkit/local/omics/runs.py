@@ -9,6 +9,16 @@ run`` subprocess with ``MINIWDL__SCHEDULER__CONTAINER_BACKEND=omics_toolkit_host
 ``{outputUri}/{runId}/logs/outputs.json``) or FAILED (``failureReason``/``statusMessage`` name the
 failed task and the tail of its stderr). CancelRun: STOPPING, the process group is killed,
 CANCELLED. Run directory: ``<state_dir>/runs/<runId>/`` (``inputs/``, ``inputs.json``, ``wdl/``).
+
+Container images: as HealthOmics does, every task's evaluated ``runtime.docker`` is resolved
+through the workflow's ``containerRegistryMap`` and must be a private ECR image of the run's region
+that ``omics.amazonaws.com`` may pull (repository policy, or a pull through cache rule with the
+registry policy and repository creation template it needs) -- checked in moto ECR by the host
+backend (:class:`omics_toolkit.local.wdl_host.ImageCheck`). A task that fails the check is FAILED
+with ``failureReason`` ``INVALID_ECR_IMAGE_URI`` or ``ECR_PERMISSION_ERROR`` (run failure reasons
+of https://docs.aws.amazon.com/omics/latest/dev/workflows-run-errors.html) and the run fails with
+the same reason. GetRunTask ``imageDetails`` gives the source and resolved image. The check is on
+unless the emulator's environment has ``OMICS_TOOLKIT_LOCAL_CHECK_IMAGES=0`` (read at each run).
 """
 
 from __future__ import annotations
@@ -40,12 +50,22 @@ log = logging.getLogger(__name__)
 
 RUNS = "runs"
 ACTIVE = ("PENDING", "STARTING", "RUNNING", "STOPPING")
+#: Emulator setting: "0"/"false"/"no"/"off" turns the run-time container image check off.
+CHECK_IMAGES_ENV = "OMICS_TOOLKIT_LOCAL_CHECK_IMAGES"
+#: Per-run configuration of the image check, in the run directory.
+IMAGE_CHECK_CONFIG = "image_check.json"
 POLL_SECONDS = 0.25
 CONTAINER_BACKEND = "omics_toolkit_host"
 _OMICS_URI = re.compile(
     r"^omics://(?P<account>\d{12})\.storage\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
     r"(?P<store>\d+)/(?P<kind>reference|readSet)/(?P<id>\d+)(?:/(?P<part>source1|source2|index))?$"
 )
+
+
+def check_images_enabled() -> bool:
+    """Whether runs check container images (``$OMICS_TOOLKIT_LOCAL_CHECK_IMAGES``, default on)."""
+    value = os.environ.get(CHECK_IMAGES_ENV, "1").strip().lower()
+    return value not in ("0", "false", "no", "off")
 
 
 def run_dir(b: Backend, run_id: str) -> Path:
@@ -108,6 +128,9 @@ def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         raise invalid(
             f"Missing required parameter(s) for workflow {workflow_id}: " + ", ".join(missing)
         )
+    registry_map = definition.get("containerRegistryMap")
+    if registry_map is None:
+        registry_map = definition.get("_effectiveContainerRegistryMap")
     output_uri = p["outputUri"]
     if not output_uri.startswith("s3://"):
         raise invalid(f"outputUri {output_uri} must be an s3:// URI")
@@ -144,6 +167,7 @@ def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         "_workflowName": definition.get("_workflowName"),
         "_main": str(Path(definition["_definitionDir"]) / definition["main"]),
         "_engine": definition.get("engine"),
+        "_containerRegistryMap": registry_map or {},
         "_tasks": {},
     }
     b.state.put(RUNS, ident, rec)
@@ -392,6 +416,24 @@ class RunManager:
             MINIWDL__CALL_CACHE__PUT="false",
             NO_COLOR="1",
         )
+        from omics_toolkit.local.wdl_host import IMAGE_CHECK_ENV
+
+        env.pop(IMAGE_CHECK_ENV, None)
+        if check_images_enabled():
+            config = folder / IMAGE_CHECK_CONFIG
+            config.write_text(
+                json.dumps(
+                    {
+                        "account": self.b.account_id,
+                        "region": self.b.region,
+                        "ecrEndpoint": self.b.moto_endpoint,
+                        "registryMap": rec.get("_containerRegistryMap") or {},
+                        "runArn": rec["arn"],
+                    },
+                    indent=1,
+                )
+            )
+            env[IMAGE_CHECK_ENV] = str(config)
         engine_log = folder / "engine.log"
         with engine_log.open("wb") as err, (folder / "engine.stdout").open("wb") as out:
             proc = subprocess.Popen(
@@ -456,6 +498,8 @@ class RunManager:
                     f = call_dir / name
                     if f.exists():
                         lines += f.read_text(errors="replace").splitlines()
+                if task.get("failureReason"):
+                    lines.append(f"{task['failureReason']}: {task.get('statusMessage', '')}")
                 logs.put(
                     f"run/{run_id}/task/{task['taskId']}",
                     lines or [f"task {task['name']} {status}"],
@@ -468,6 +512,13 @@ class RunManager:
         """Build the failure from the failed task (name + stderr tail) or miniwdl's error JSON."""
         rec = self.b.state.get(RUNS, run_id) or {}
         wdl_dir = folder / "wdl"
+        failed = [t for t in (rec.get("_tasks") or {}).values() if t["status"] == "FAILED"]
+        for task in failed:
+            if task.get("failureReason"):
+                return RunFailure(
+                    task["failureReason"],
+                    f"Task {task['name']} failed: {task.get('statusMessage') or task['failureReason']}",
+                )
         for key, task in (rec.get("_tasks") or {}).items():
             if task["status"] == "FAILED":
                 tail = _tail(wdl_dir / key / "stderr.txt")
@@ -538,8 +589,21 @@ class _Cancelled(Exception):
 
 def _task_state(call_dir: Path, final: str | None) -> tuple[str, dict[str, Any]]:
     """Status and resource details of one miniwdl call directory."""
+    from omics_toolkit.local.wdl_host import IMAGE_RESULT_FILE, RESOURCES_FILE
+
     details: dict[str, Any] = {}
-    res_path = call_dir / "host_resources.json"
+    image = _read_json(call_dir / IMAGE_RESULT_FILE)
+    if image:
+        shown = {"image": image.get("image")}
+        if image.get("sourceImage") and image.get("sourceImage") != image.get("image"):
+            shown["sourceImage"] = image["sourceImage"]
+        details["imageDetails"] = {k: v for k, v in shown.items() if v}
+        if image.get("failureReason"):
+            details["failureReason"] = image["failureReason"]
+            details["statusMessage"] = image.get("message") or image["failureReason"]
+            details.setdefault("stopTime", now_iso())
+            return "FAILED", details
+    res_path = call_dir / RESOURCES_FILE
     exit_status = None
     if res_path.exists():
         try:
@@ -556,6 +620,8 @@ def _task_state(call_dir: Path, final: str | None) -> tuple[str, dict[str, Any]]
         if res.get("ended_at"):
             details["stopTime"] = format_timestamp(parse_iso(res["ended_at"]))
         details["_exitStatus"] = exit_status
+        if res.get("image") and "imageDetails" not in details:
+            details["imageDetails"] = {"image": res["image"]}
     if (call_dir / "outputs.json").exists():
         return "COMPLETED", details
     if (call_dir / "error.json").exists() or (exit_status not in (None, 0)):
@@ -569,6 +635,14 @@ def _task_state(call_dir: Path, final: str | None) -> tuple[str, dict[str, Any]]
         details.setdefault("stopTime", now_iso())
         return ("CANCELLED" if final == "CANCELLED" else "FAILED"), details
     return "RUNNING", details
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _tail(path: Path, lines: int = 20, chars: int = 2000) -> str:

@@ -8,12 +8,21 @@ extracted to ``<state_dir>/workflows/<id>[/versions/<name>]/definition/`` on a w
 status goes CREATING -> ACTIVE, or FAILED with ``statusMessage`` (no main file, WDL that miniwdl
 cannot load, non-WDL engine). Without a ``parameterTemplate`` one is derived from the WDL
 workflow's inputs (``optional`` = has a default or an optional type), as the service does.
+
+Container registry map: ``containerRegistryMap`` (validated by the model) or
+``containerRegistryMapUri`` (an ``s3://`` JSON document of the same ``ContainerRegistryMap``
+shape, read from moto S3 when the workflow is created; unreadable or invalid ->
+ValidationException) is stored with the workflow or version and returned by GetWorkflow /
+GetWorkflowVersion; runs resolve task images through it (see ``omics_toolkit.local.wdl_host``).
+Assumptions (not stated by the API reference): giving both members is a ValidationException; a
+version created without a map runs with its workflow's map.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import shutil
 import uuid
@@ -22,9 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.local.omics.backend import find_by_client_token, paginate
-from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
+from omics_toolkit.local.omics.errors import OmicsError, ValidationError, conflict, invalid
 from omics_toolkit.local.omics.model import now_iso
-from omics_toolkit.local.omics.s3io import SourceError, download
+from omics_toolkit.local.omics.s3io import SourceError, download, split_s3_uri
 
 if TYPE_CHECKING:
     from omics_toolkit.local.omics.backend import Backend
@@ -54,12 +63,55 @@ def _check_source(p: dict[str, Any]) -> None:
         raise invalid(f"definitionUri {p['definitionUri']} must be an s3:// URI")
 
 
+def registry_map_of(b: Backend, p: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's container registry map (inline or read from ``containerRegistryMapUri``).
+
+    Raises ValidationException: both members given, a non-``s3://`` or unreadable URI, a
+    document that is not JSON or does not fit the ``ContainerRegistryMap`` shape.
+    """
+    inline = p.get("containerRegistryMap")
+    uri = p.get("containerRegistryMapUri")
+    if inline is not None and uri:
+        raise invalid(
+            "Only one of containerRegistryMap and containerRegistryMapUri may be provided"
+        )
+    if not uri:
+        return dict(inline) if inline is not None else None
+    try:
+        bucket, key = split_s3_uri(uri)
+    except SourceError as exc:
+        raise invalid(f"containerRegistryMapUri {uri} must be an s3:// URI") from exc
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        body = b.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Error")
+        raise invalid(f"containerRegistryMapUri {uri} is not readable: {code}") from exc
+    except BotoCoreError as exc:
+        raise invalid(f"containerRegistryMapUri {uri} is not readable: {exc}") from exc
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise invalid(f"containerRegistryMapUri {uri} is not a JSON document: {exc}") from exc
+    errors: list[str] = []
+    parsed = b.model._from_json(doc, "ContainerRegistryMap", "containerRegistryMap", errors)
+    if not errors and isinstance(parsed, dict):
+        errors = b.model.validator.validate_shape(
+            "ContainerRegistryMap", parsed, "containerRegistryMap"
+        )
+    if errors:
+        raise ValidationError(errors)
+    return dict(parsed or {})
+
+
 def create_workflow(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """CreateWorkflow; the same ``requestId`` returns the workflow created by the first call."""
     existing = find_by_client_token(b, WORKFLOWS, p["requestId"], field="_requestId")
     if existing:
         return existing
     _check_source(p)
+    registry_map = registry_map_of(b, p)
     ident = b.state.new_numeric_id(WORKFLOWS, 7)
     rec = {
         "id": ident,
@@ -75,9 +127,11 @@ def create_workflow(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         "storageCapacity": p.get("storageCapacity"),
         "storageType": p.get("storageType") or "DYNAMIC",
         "accelerators": p.get("accelerators"),
+        "containerRegistryMap": registry_map,
         "creationTime": now_iso(),
         "_requestId": p["requestId"],
         "_definitionUri": p.get("definitionUri"),
+        "_containerRegistryMapUri": p.get("containerRegistryMapUri"),
     }
     folder = workflow_dir(b, ident)
     folder.mkdir(parents=True, exist_ok=True)
@@ -223,6 +277,7 @@ def create_workflow_version(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
             return existing
         raise conflict(f"Workflow {p['workflowId']} already has a version named {p['versionName']}")
     _check_source(p)
+    registry_map = registry_map_of(b, p)
     rec = {
         "arn": f"{wf['arn']}/version/{p['versionName']}",
         "workflowId": p["workflowId"],
@@ -239,8 +294,10 @@ def create_workflow_version(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         "accelerators": p.get("accelerators"),
         "creationTime": now_iso(),
         "workflowBucketOwnerId": p.get("workflowBucketOwnerId"),
+        "containerRegistryMap": registry_map,
         "_requestId": p["requestId"],
         "_definitionUri": p.get("definitionUri"),
+        "_containerRegistryMapUri": p.get("containerRegistryMapUri"),
     }
     folder = workflow_dir(b, p["workflowId"], p["versionName"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -277,6 +334,9 @@ def list_workflow_versions(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
 def resolve_definition(b: Backend, workflow_id: str, version: str | None) -> dict[str, Any]:
     """The workflow (or version) record a run executes; it must be ACTIVE.
 
+    A version without its own ``containerRegistryMap`` gets its workflow's as
+    ``_effectiveContainerRegistryMap``.
+
     Raises ResourceNotFoundException, or ValidationException when not ACTIVE.
     """
     wf = b.require(WORKFLOWS, workflow_id, "Workflow")
@@ -285,6 +345,8 @@ def resolve_definition(b: Backend, workflow_id: str, version: str | None) -> dic
         rec = b.require(VERSIONS, f"{workflow_id}/{version}", "Workflow version")
         rec["name"] = wf.get("name")
         rec["id"] = workflow_id
+        if rec.get("containerRegistryMap") is None:
+            rec["_effectiveContainerRegistryMap"] = wf.get("containerRegistryMap")
     if rec.get("status") != "ACTIVE":
         raise OmicsError(
             "ValidationException",

@@ -10,6 +10,8 @@ Each module has an idempotent ``apply()`` and names the moto symbols it replaces
 - :mod:`.sfn_json_path`: definite JSONPaths (``$.a[0].b``) yield a value, not a one-item list.
 - :mod:`.s3_bucket_policy`: conditional ``Deny`` statements (TLS-only policies) apply only when
   their condition holds, as in S3.
+- :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
+  through a rule creates the repository from its template.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def apply_all() -> None:
     """Apply every patch (idempotent). Requires moto >=5.2.5,<5.3."""
     from omics_toolkit.local.patches import (
         athena_sql,
+        ecr_pull_through,
         lambda_exec,
         s3_bucket_policy,
         sfn_aws_sdk,
@@ -30,3 +33,4 @@ def apply_all() -> None:
     athena_sql.apply()
     s3_bucket_policy.apply()
     sfn_json_path.apply()
+    ecr_pull_through.apply()

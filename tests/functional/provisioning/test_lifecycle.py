@@ -21,6 +21,7 @@ from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.data import fetch_demo_data
 from omics_toolkit.errors import UserError
 from omics_toolkit.local import stack
+from omics_toolkit.provisioning.containers import namespace
 from omics_toolkit.provisioning.provision import READ_PREFIXES, Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 
@@ -44,6 +45,9 @@ EXPECTED_KINDS = {
     "glue resource link",
     "lake formation grant",
     "athena workgroup",
+    "ecr pull through cache rule",
+    "ecr repository creation template",
+    "ecr registry policy",
 }
 
 
@@ -110,6 +114,13 @@ def _tagged(ctx: Any, deployment: str) -> list[str]:
         tags = sfn.list_tags_for_resource(resourceArn=sm["stateMachineArn"])["tags"]
         if {t["key"]: t["value"] for t in tags}.get(DEPLOYMENT_TAG) == deployment:
             left.append(f"state machine {sm['name']}")
+    ecr = ctx.client("ecr")
+    for rule in ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]:
+        if rule["ecrRepositoryPrefix"].startswith(f"{namespace(deployment)}/"):
+            left.append(f"ecr rule {rule['ecrRepositoryPrefix']}")
+    for template in ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]:
+        if template["prefix"].startswith(f"{namespace(deployment)}/"):
+            left.append(f"ecr template {template['prefix']}")
     omics = ctx.client("omics")
     for op, key in (
         ("list_reference_stores", "referenceStores"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -136,3 +137,29 @@ def reference(omics: Any, s3: Any, bucket: str) -> dict[str, Any]:
     ref_id = done["sources"][0]["referenceId"]
     meta = omics.get_reference_metadata(referenceStoreId=store["id"], id=ref_id)
     return {"storeId": store["id"], "id": ref_id, "arn": meta["arn"]}
+
+
+@pytest.fixture(scope="session")
+def private_image(moto_url: str) -> str:
+    """An image URI in this account's private ECR whose policy lets HealthOmics pull (as the
+    emulator checks at run time); the task itself runs on the host."""
+    ecr = _client("ecr", moto_url)
+    name = "test/ubuntu"
+    ecr.create_repository(repositoryName=name)
+    ecr.set_repository_policy(
+        repositoryName=name,
+        policyText=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "HealthOmicsPull",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "omics.amazonaws.com"},
+                        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    }
+                ],
+            }
+        ),
+    )
+    return f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:22.04"

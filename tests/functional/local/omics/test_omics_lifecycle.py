@@ -26,6 +26,7 @@ task nap {
     echo "napping-marker-~{seconds}" >&2
     sleep ~{seconds}
   >>>
+  runtime { docker: "IMAGE" }
 }
 """
 
@@ -37,9 +38,12 @@ def _zip(text: str) -> bytes:
     return buf.getvalue()
 
 
-def _sleepy(omics: Any, request_id: str) -> str:
+def _sleepy(omics: Any, request_id: str, image: str) -> str:
     wf = omics.create_workflow(
-        name="sleepy", engine="WDL", definitionZip=_zip(SLEEPY_WDL), requestId=request_id
+        name="sleepy",
+        engine="WDL",
+        definitionZip=_zip(SLEEPY_WDL.replace("IMAGE", image)),
+        requestId=request_id,
     )
     wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE"})
     return wf["id"]
@@ -50,8 +54,10 @@ def _sleeping(seconds: int) -> bool:
     return bool(out.stdout.strip())
 
 
-def test_cancel_run_kills_the_task_and_ends_cancelled(omics: Any, bucket: str) -> None:
-    wf = _sleepy(omics, "sleepy-cancel")
+def test_cancel_run_kills_the_task_and_ends_cancelled(
+    omics: Any, bucket: str, private_image: str
+) -> None:
+    wf = _sleepy(omics, "sleepy-cancel", private_image)
     run = omics.start_run(
         workflowId=wf,
         roleArn=ROLE,
@@ -88,12 +94,12 @@ def test_cancel_run_kills_the_task_and_ends_cancelled(omics: Any, bucket: str) -
 
 
 def test_state_survives_restart_and_in_flight_runs_fail(
-    moto_url: str, bucket: str, tmp_path: Path
+    moto_url: str, bucket: str, tmp_path: Path, private_image: str
 ) -> None:
     emu = OmicsEmulator(tmp_path / "omics", moto_url)
     omics = _client("omics", emu.start())
     store = omics.create_sequence_store(name="persisted")
-    wf = _sleepy(omics, "sleepy-persist")
+    wf = _sleepy(omics, "sleepy-persist", private_image)
     run = omics.start_run(
         workflowId=wf,
         roleArn=ROLE,

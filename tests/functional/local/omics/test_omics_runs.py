@@ -46,7 +46,7 @@ task count {
     File report = "report.txt"
     Array[File] parts = glob("part_*.txt")
   }
-  runtime { cpu: 2  memory: "1 GiB"  docker: "ubuntu:22.04" }
+  runtime { cpu: 2  memory: "1 GiB"  docker: "IMAGE" }
 }
 """
 
@@ -62,7 +62,7 @@ task explode {
     echo "~{msg}" >&2
     exit 3
   >>>
-  runtime { cpu: 1  memory: "1 GiB" }
+  runtime { cpu: 1  memory: "1 GiB"  docker: "IMAGE" }
 }
 """
 
@@ -79,11 +79,11 @@ def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 @pytest.fixture(scope="module")
-def hello(omics: Any) -> str:
+def hello(omics: Any, private_image: str) -> str:
     wf = omics.create_workflow(
         name="hello",
         engine="WDL",
-        definitionZip=_zip(HELLO_WDL),
+        definitionZip=_zip(HELLO_WDL.replace("IMAGE", private_image)),
         main="main.wdl",
         requestId="create-hello",
         parameterTemplate={
@@ -95,7 +95,10 @@ def hello(omics: Any) -> str:
     )
     assert wf["status"] == "CREATING"
     again = omics.create_workflow(
-        name="hello", engine="WDL", definitionZip=_zip(HELLO_WDL), requestId="create-hello"
+        name="hello",
+        engine="WDL",
+        definitionZip=_zip(HELLO_WDL.replace("IMAGE", private_image)),
+        requestId="create-hello",
     )
     assert again["id"] == wf["id"]
     done = wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE", "FAILED"})
@@ -198,9 +201,14 @@ def test_run_executes_wdl_uploads_outputs_and_records_tasks(
     assert any("COMPLETED" in e["message"] for e in run_events["events"])
 
 
-def test_failed_task_fails_run_with_task_name_and_stderr(omics: Any, s3: Any, bucket: str) -> None:
+def test_failed_task_fails_run_with_task_name_and_stderr(
+    omics: Any, s3: Any, bucket: str, private_image: str
+) -> None:
     wf = omics.create_workflow(
-        name="boom2", engine="WDL", definitionZip=_zip(FAIL_WDL), requestId="boom-2"
+        name="boom2",
+        engine="WDL",
+        definitionZip=_zip(FAIL_WDL.replace("IMAGE", private_image)),
+        requestId="boom-2",
     )
     wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE"})
     run = omics.start_run(
