@@ -304,3 +304,31 @@ def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, re
         Teardown(_ctx(local_stack), _settings("ft-new-strict")).run(force_delete_data=True)
     finally:
         stack.emulator_options(local_dir, new_customer=False)
+
+
+def test_customer_managed_kms_key_encrypts_buckets_results_and_stores(local_stack, reference):
+    key = "arn:aws:kms:us-east-1:123456789012:key/0b6a5e8e-1111-4c3b-9c1e-1234567890ab"
+    settings = _settings("ft-kms", kms_key_arn=key)
+    prov = Provisioner(_ctx(local_stack), settings)
+    prov.apply(reference)
+    ctx = _ctx(local_stack)
+    for bucket in (prov.names.input_bucket, prov.names.output_bucket):
+        rule = ctx.client("s3").get_bucket_encryption(Bucket=bucket)[
+            "ServerSideEncryptionConfiguration"
+        ]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+        assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
+    workgroup = ctx.client("athena").get_work_group(WorkGroup=prov.names.workgroup)["WorkGroup"]
+    encryption = workgroup["Configuration"]["ResultConfiguration"]["EncryptionConfiguration"]
+    assert encryption == {"EncryptionOption": "SSE_KMS", "KmsKey": key}
+    store = prov.find_store("sequence")
+    assert store is not None
+    assert ctx.client("omics").get_sequence_store(id=store["id"])["sseConfig"] == {
+        "type": "KMS",
+        "keyArn": key,
+    }
+    run_policy = ctx.client("iam").get_role_policy(
+        RoleName=prov.names.role("omics-run"), PolicyName="least-privilege"
+    )["PolicyDocument"]
+    assert key in json.dumps(run_policy)
+    assert {a.action for a in _plan(local_stack, settings, None)} == {"unchanged"}
+    Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
