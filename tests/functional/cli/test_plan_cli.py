@@ -85,3 +85,35 @@ def test_plan_provision_teardown_from_the_command_line(local_stack: dict[str, An
     assert gone.returncode == 0, gone.stderr
     leftover = _cli("--json", "-d", "ft-cli", "plan", "--destroy")
     assert [a for a in json.loads(leftover.stdout) if a["action"] == "delete"] == []
+
+
+def test_provision_killed_with_sigkill_completes_when_rerun(local_stack: dict[str, Any]) -> None:
+    """A real kill -9 of the CLI in the middle of provisioning (after the reference store was
+    reported), then a re-run: complete, nothing duplicated, a plan changes nothing."""
+    import signal
+
+    reference = str(fetch_demo_data().reference)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omics_toolkit", "-d", "ft-sigkill", "provision"]
+        + ["--reference", reference],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "reference store:" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+
+    rerun = _cli("--json", "-d", "ft-sigkill", "provision", "--reference", reference)
+    assert rerun.returncode == 0, rerun.stderr
+    plan = json.loads(_cli("--json", "-d", "ft-sigkill", "plan").stdout)
+    assert {a["action"] for a in plan} == {"unchanged"}
+    assert sum(a["kind"] == "reference" for a in plan) == 1
+    gone = _cli("--json", "-d", "ft-sigkill", "teardown", "--yes", "--force-delete-data")
+    assert gone.returncode == 0, gone.stderr
