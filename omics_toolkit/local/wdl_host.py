@@ -53,7 +53,6 @@ import functools
 import json
 import logging
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -69,6 +68,8 @@ from WDL._util import StructuredLogMessage as _
 from WDL.runtime import config
 from WDL.runtime.error import Terminated
 from WDL.runtime.task_container import TaskContainer
+
+from omics_toolkit.images import DOCKER_HUB, ECR_HOST, parse_image
 
 try:  # psutil comes with miniwdl; keep the backend usable without it
     import psutil
@@ -404,10 +405,6 @@ HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 #: Registry policy actions for pulling through the cache (ECR "Private registry permissions").
 PTC_ACTIONS = ("ecr:CreateRepository", "ecr:BatchImportUpstreamImage")
-DOCKER_HUB = "registry-1.docker.io"
-_ECR_HOST = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
-)
 
 
 class ImageCheckError(Error.RuntimeError):
@@ -420,31 +417,14 @@ class ImageCheckError(Error.RuntimeError):
 
 
 def split_image(image: str) -> tuple[str, str, str | None, str | None]:
-    """``[registry/]path[:tag][@digest]`` -> (registry, path, tag, digest), Docker-normalised:
-    no registry means ``registry-1.docker.io`` and one-segment Docker Hub paths get ``library/``.
+    """``[registry/]path[:tag][@digest]`` -> (registry, path, tag, digest), Docker-normalised
+    (see :func:`omics_toolkit.images.parse_image`).
 
     Raises:
         ValueError: empty reference or one containing whitespace.
     """
-    text = image.strip()
-    if not text or any(c.isspace() for c in text):
-        raise ValueError(f"invalid image reference {image!r}")
-    digest = None
-    if "@" in text:
-        text, digest = text.split("@", 1)
-    first, sep, rest = text.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first, rest
-    else:
-        registry, path = DOCKER_HUB, text
-    if registry in ("docker.io", "index.docker.io"):
-        registry = DOCKER_HUB
-    tag = None
-    if ":" in path.rsplit("/", 1)[-1]:
-        path, tag = path.rsplit(":", 1)
-    if registry == DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
-    return registry, path, tag, digest
+    ref = parse_image(image)
+    return ref.registry, ref.repository, ref.tag, ref.digest
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -669,7 +649,7 @@ class ImageCheck:
             registry, path, tag, digest = split_image(image)
         except ValueError as exc:
             return INVALID_ECR_IMAGE_URI, str(exc)
-        m = _ECR_HOST.match(registry)
+        m = ECR_HOST.match(registry)
         if m is None:
             return (
                 INVALID_ECR_IMAGE_URI,

@@ -64,6 +64,7 @@ from botocore.exceptions import ClientError
 from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import UserError
+from omics_toolkit.images import DOCKER_HUB, ImageRef, parse_image
 
 HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"
 #: Repository policy actions HealthOmics needs (HealthOmics "Amazon ECR permissions").
@@ -76,7 +77,6 @@ PULL_ACTIONS = (
 REGISTRY_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
 #: Permissions of the role ECR assumes for templates with tags (ECR "repository creation templates").
 TEMPLATE_ROLE_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource")
-DOCKER_HUB = "registry-1.docker.io"
 #: Upstream registry URL -> (short name used in the ECR prefix, needs a Secrets Manager secret).
 PTC_UPSTREAMS: dict[str, tuple[str, bool]] = {
     "quay.io": ("quay", False),
@@ -87,9 +87,6 @@ PTC_UPSTREAMS: dict[str, tuple[str, bool]] = {
     "registry.gitlab.com": ("gitlab", True),
 }
 _AZURE = re.compile(r"^[a-z0-9-]+\.azurecr\.io$")
-_ECR_HOST = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
-)
 #: ``PullThroughCacheRuleRepositoryPrefix`` maximum length (botocore ecr model).
 MAX_PREFIX = 30
 #: Longest short name in :data:`PTC_UPSTREAMS` (and ``acr-<6 hex>`` for Azure).
@@ -104,64 +101,6 @@ KIND_REPOSITORY = "ecr repository"
 
 
 # ------------------------------------------------------------------------------ image references
-@dataclass(frozen=True)
-class ImageRef:
-    """A container image reference, normalised as Docker does.
-
-    Attributes:
-        registry: registry host (``registry-1.docker.io`` for Docker Hub references).
-        repository: path in the registry (``library/<name>`` for Docker Hub official images).
-        tag: tag, or ``None``.
-        digest: ``sha256:...`` digest, or ``None``.
-    """
-
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def uri(self) -> str:
-        ref = f"{self.registry}/{self.repository}"
-        if self.tag:
-            ref += f":{self.tag}"
-        if self.digest:
-            ref += f"@{self.digest}"
-        return ref
-
-    def ecr(self) -> tuple[str, str] | None:
-        """``(account, region)`` when this is a private ECR image, else ``None``."""
-        m = _ECR_HOST.match(self.registry)
-        return (m["account"], m["region"]) if m else None
-
-
-def parse_image(image: str) -> ImageRef:
-    """Split ``[registry/]path[:tag][@digest]``; no registry means Docker Hub.
-
-    Raises:
-        ValueError: empty reference or one containing whitespace.
-    """
-    text = image.strip()
-    if not text or any(c.isspace() for c in text):
-        raise ValueError(f"invalid container image reference {image!r}")
-    digest = None
-    if "@" in text:
-        text, digest = text.split("@", 1)
-    first, sep, rest = text.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first, rest
-    else:
-        registry, path = DOCKER_HUB, text
-    if registry in ("docker.io", "index.docker.io"):
-        registry = DOCKER_HUB
-    tag = None
-    if ":" in path.rsplit("/", 1)[-1]:
-        path, tag = path.rsplit(":", 1)
-    if registry == DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
-    return ImageRef(registry, path, tag, digest)
-
-
 def _literal_images(value: Any) -> list[str]:
     """Image strings of a WDL expression's literal value (String or Array[String])."""
     literal = getattr(value, "literal", None)
