@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.inventory import tagged_resources
 
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
-from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.data import fetch_demo_data
 from omics_toolkit.errors import UserError
 from omics_toolkit.local import stack
-from omics_toolkit.provisioning.containers import namespace
 from omics_toolkit.provisioning.provision import READ_PREFIXES, Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 
@@ -87,54 +86,6 @@ def _plan(stack_record: dict[str, Any], settings: Settings, reference: str | Non
     planner.apply(reference)
     assert ctx.mutating_calls() == [], ctx.mutating_calls()
     return planner.actions
-
-
-def _tagged(ctx: Any, deployment: str) -> list[str]:
-    """Resources of every kind that still carry the deployment's tag."""
-    left = []
-    s3 = ctx.client("s3")
-    for b in s3.list_buckets()["Buckets"]:
-        try:
-            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"]}
-        except Exception:
-            tags = {}
-        if tags.get(DEPLOYMENT_TAG) == deployment:
-            left.append(f"bucket {b['Name']}")
-    iam = ctx.client("iam")
-    for role in iam.list_roles()["Roles"]:
-        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
-        if tags.get(DEPLOYMENT_TAG) == deployment:
-            left.append(f"role {role['RoleName']}")
-    lam = ctx.client("lambda")
-    for fn in lam.list_functions()["Functions"]:
-        if lam.list_tags(Resource=fn["FunctionArn"])["Tags"].get(DEPLOYMENT_TAG) == deployment:
-            left.append(f"function {fn['FunctionName']}")
-    sfn = ctx.client("stepfunctions")
-    for sm in sfn.list_state_machines()["stateMachines"]:
-        tags = sfn.list_tags_for_resource(resourceArn=sm["stateMachineArn"])["tags"]
-        if {t["key"]: t["value"] for t in tags}.get(DEPLOYMENT_TAG) == deployment:
-            left.append(f"state machine {sm['name']}")
-    ecr = ctx.client("ecr")
-    for rule in ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]:
-        if rule["ecrRepositoryPrefix"].startswith(f"{namespace(deployment)}/"):
-            left.append(f"ecr rule {rule['ecrRepositoryPrefix']}")
-    for template in ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]:
-        if template["prefix"].startswith(f"{namespace(deployment)}/"):
-            left.append(f"ecr template {template['prefix']}")
-    omics = ctx.client("omics")
-    for op, key in (
-        ("list_reference_stores", "referenceStores"),
-        ("list_sequence_stores", "sequenceStores"),
-        ("list_variant_stores", "variantStores"),
-        ("list_annotation_stores", "annotationStores"),
-        ("list_workflows", "items"),
-    ):
-        for item in getattr(omics, op)()[key]:
-            arn = item.get("arn") or item.get("storeArn")
-            tags = omics.list_tags_for_resource(resourceArn=arn)["tags"]
-            if tags.get(DEPLOYMENT_TAG) == deployment:
-                left.append(f"{key} {item['name']}")
-    return left
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +162,7 @@ def test_two_deployments_coexist_and_tear_down_independently(local_stack, refere
 
     actions = Teardown(_ctx(local_stack), a).run(force_delete_data=True)
     assert any(x.action == "delete" for x in actions)
-    assert _tagged(ctx, "ft-dep-a") == []
+    assert tagged_resources(ctx, "ft-dep-a") == []
     # B is whole: a plan of B changes nothing; the hand-made resources are untouched.
     assert {x.action for x in _plan(local_stack, b, None)} == {"unchanged"}
     assert s3.get_object(Bucket="ft-dep-a-handmade", Key="keep.txt")["Body"].read() == b"mine"
@@ -219,7 +170,7 @@ def test_two_deployments_coexist_and_tear_down_independently(local_stack, refere
     assert omics.get_sequence_store(id=store["id"])["name"] == "ft-dep-a-handmade"
 
     Teardown(_ctx(local_stack), b).run(force_delete_data=True)
-    assert _tagged(ctx, "ft-dep-b") == []
+    assert tagged_resources(ctx, "ft-dep-b") == []
     # A second teardown finds nothing left to delete.
     assert not [x for x in Teardown(_ctx(local_stack), b).run(True) if x.action == "delete"]
 
@@ -264,7 +215,7 @@ def test_interrupted_provision_completes_when_rerun(local_stack, reference, afte
     with pytest.raises(Interrupted):
         Teardown(_interrupting_context(local_stack, 9), settings).run(force_delete_data=True)
     Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
-    assert _tagged(_ctx(local_stack), deployment) == []
+    assert tagged_resources(_ctx(local_stack), deployment) == []
 
 
 def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, reference):

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from support.inventory import tagged_resources
 
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
-from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.data import fetch_demo_data
 from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
@@ -25,54 +25,6 @@ def _settings() -> Settings:
     return Settings(
         deployment=DEPLOYMENT, home=Path(os.environ["OMICS_TOOLKIT_HOME"]), poll_interval_seconds=1
     )
-
-
-def _tagged_leftovers(ctx) -> list[str]:
-    """Everything in the stack still tagged with the deployment."""
-    left = []
-    s3 = ctx.client("s3")
-    for b in s3.list_buckets()["Buckets"]:
-        try:
-            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"]}
-        except Exception:
-            tags = {}
-        if tags.get(DEPLOYMENT_TAG) == DEPLOYMENT:
-            left.append(f"bucket {b['Name']}")
-    iam = ctx.client("iam")
-    for role in iam.list_roles()["Roles"]:
-        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
-        if tags.get(DEPLOYMENT_TAG) == DEPLOYMENT:
-            left.append(f"role {role['RoleName']}")
-    for fn in ctx.client("lambda").list_functions()["Functions"]:
-        if fn["FunctionName"].startswith(DEPLOYMENT + "-"):
-            left.append(f"function {fn['FunctionName']}")
-    for sm in ctx.client("stepfunctions").list_state_machines()["stateMachines"]:
-        if sm["name"].startswith(DEPLOYMENT + "-"):
-            left.append(f"state machine {sm['name']}")
-    omics = ctx.client("omics")
-    for op, key in (
-        ("list_reference_stores", "referenceStores"),
-        ("list_sequence_stores", "sequenceStores"),
-        ("list_variant_stores", "variantStores"),
-        ("list_annotation_stores", "annotationStores"),
-        ("list_workflows", "items"),
-    ):
-        for item in getattr(omics, op)()[key]:
-            arn = item.get("arn") or item.get("storeArn")
-            if (
-                omics.list_tags_for_resource(resourceArn=arn)["tags"].get(DEPLOYMENT_TAG)
-                == DEPLOYMENT
-            ):
-                left.append(f"{key} {item['name']}")
-    for db in ctx.client("glue").get_databases()["DatabaseList"]:
-        if db["Name"] == DEPLOYMENT.replace("-", "_"):
-            left.append(f"glue database {db['Name']}")
-    try:  # moto answers {} for a missing workgroup where Athena raises InvalidRequestException
-        if ctx.client("athena").get_work_group(WorkGroup=DEPLOYMENT).get("WorkGroup"):
-            left.append("athena workgroup")
-    except Exception:
-        pass
-    return left
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +58,7 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(local_stack, refere
     assert s3.head_bucket(Bucket=dep.names.output_bucket)
 
     Teardown(_ctx(local_stack), _settings()).run(force_delete_data=True)
-    assert _tagged_leftovers(_ctx(local_stack)) == []
+    assert tagged_resources(_ctx(local_stack), DEPLOYMENT) == []
 
 
 def test_run_parameters_are_checked_against_the_workflow(local_stack):

@@ -1,0 +1,57 @@
+"""What is left of a deployment: every resource that still carries its tag, of every kind
+provisioning creates (for teardown tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omics_toolkit.constants import DEPLOYMENT_TAG
+from omics_toolkit.provisioning.containers import namespace
+
+
+def tagged_resources(ctx: Any, deployment: str) -> list[str]:
+    """Resources of every kind that still carry the deployment's tag."""
+    left = []
+    s3 = ctx.client("s3")
+    for b in s3.list_buckets()["Buckets"]:
+        try:
+            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"]}
+        except Exception:
+            tags = {}
+        if tags.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"bucket {b['Name']}")
+    iam = ctx.client("iam")
+    for role in iam.list_roles()["Roles"]:
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
+        if tags.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"role {role['RoleName']}")
+    lam = ctx.client("lambda")
+    for fn in lam.list_functions()["Functions"]:
+        if lam.list_tags(Resource=fn["FunctionArn"])["Tags"].get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"function {fn['FunctionName']}")
+    sfn = ctx.client("stepfunctions")
+    for sm in sfn.list_state_machines()["stateMachines"]:
+        tags = sfn.list_tags_for_resource(resourceArn=sm["stateMachineArn"])["tags"]
+        if {t["key"]: t["value"] for t in tags}.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"state machine {sm['name']}")
+    ecr = ctx.client("ecr")
+    for rule in ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]:
+        if rule["ecrRepositoryPrefix"].startswith(f"{namespace(deployment)}/"):
+            left.append(f"ecr rule {rule['ecrRepositoryPrefix']}")
+    for template in ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]:
+        if template["prefix"].startswith(f"{namespace(deployment)}/"):
+            left.append(f"ecr template {template['prefix']}")
+    omics = ctx.client("omics")
+    for op, key in (
+        ("list_reference_stores", "referenceStores"),
+        ("list_sequence_stores", "sequenceStores"),
+        ("list_variant_stores", "variantStores"),
+        ("list_annotation_stores", "annotationStores"),
+        ("list_workflows", "items"),
+    ):
+        for item in getattr(omics, op)()[key]:
+            arn = item.get("arn") or item.get("storeArn")
+            tags = omics.list_tags_for_resource(resourceArn=arn)["tags"]
+            if tags.get(DEPLOYMENT_TAG) == deployment:
+                left.append(f"{key} {item['name']}")
+    return left
