@@ -54,4 +54,25 @@ def tagged_resources(ctx: Any, deployment: str) -> list[str]:
             tags = omics.list_tags_for_resource(resourceArn=arn)["tags"]
             if tags.get(DEPLOYMENT_TAG) == deployment:
                 left.append(f"{key} {item['name']}")
+    glue = ctx.client("glue")
+    account = ctx.account_id
+    for db in glue.get_databases()["DatabaseList"]:
+        arn = f"arn:aws:glue:{ctx.region}:{account}:database/{db['Name']}"
+        if glue.get_tags(ResourceArn=arn).get("Tags", {}).get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"glue database {db['Name']}")
+    athena = ctx.client("athena")
+    for wg in athena.list_work_groups()["WorkGroups"]:
+        arn = f"arn:aws:athena:{ctx.region}:{account}:workgroup/{wg['Name']}"
+        tags = athena.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
+        if {t["Key"]: t["Value"] for t in tags}.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"athena workgroup {wg['Name']}")
+    logs = ctx.client("logs")
+    for group in logs.describe_log_groups()["logGroups"]:
+        tags = logs.list_tags_log_group(logGroupName=group["logGroupName"]).get("tags", {})
+        if tags.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"log group {group['logGroupName']}")
+    lam = ctx.client("lambda")
+    for layer in lam.list_layers()["Layers"]:
+        if layer["LayerName"] == f"{deployment}-toolkit":
+            left.append(f"lambda layer {layer['LayerName']}")
     return left

@@ -169,6 +169,25 @@ def test_two_deployments_coexist_and_tear_down_independently(local_stack, refere
     assert iam.get_role(RoleName="ft-dep-a-handmade")["Role"]
     assert omics.get_sequence_store(id=store["id"])["name"] == "ft-dep-a-handmade"
 
+    # The inventory sees every kind it checks while B exists (so its empty answer means gone).
+    present = {" ".join(x.split()[:2]) for x in tagged_resources(ctx, "ft-dep-b")}
+    assert present >= {
+        "bucket ft-dep-b-input-123456789012-us-east-1",
+        "role ft-dep-b-states",
+        "function ft-dep-b-pair-detector",
+        "state machine",
+        "ecr rule",
+        "ecr template",
+        "referenceStores ft-dep-b-references",
+        "sequenceStores ft-dep-b-sequences",
+        "variantStores ft_dep_b_variants",
+        "annotationStores ft_dep_b_annotations",
+        "items ft-dep-b-bcftools-germline",
+        "glue database",
+        "athena workgroup",
+        "log group",
+        "lambda layer",
+    }, present
     Teardown(_ctx(local_stack), b).run(force_delete_data=True)
     assert tagged_resources(ctx, "ft-dep-b") == []
     # A second teardown finds nothing left to delete.
@@ -283,3 +302,42 @@ def test_customer_managed_kms_key_encrypts_buckets_results_and_stores(local_stac
     assert key in json.dumps(run_policy)
     assert {a.action for a in _plan(local_stack, settings, None)} == {"unchanged"}
     Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+
+
+def test_teardown_refuses_while_an_execution_runs(local_stack, reference):
+    import gzip
+
+    from omics_toolkit.pipeline.trigger import execution_input
+
+    settings = _settings("ft-busy")
+    prov = Provisioner(_ctx(local_stack), settings)
+    dep = prov.apply(reference)
+    ctx = _ctx(local_stack)
+    read = b"@r1/1\nACGTACGTAC\n+\nIIIIIIIIII\n"
+    for mate in ("1", "2"):
+        ctx.client("s3").put_object(
+            Bucket=dep.names.output_bucket,
+            Key=f"staging/busy_R{mate}.fastq.gz",
+            Body=gzip.compress(read.replace(b"/1", b"/" + mate.encode())),
+        )
+    sfn = ctx.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=dep.state_machine_arn,
+        name="busy-sample",
+        input=json.dumps(
+            execution_input(
+                "busy",
+                dep.names.output_bucket,
+                "staging/busy_R1.fastq.gz",
+                "staging/busy_R2.fastq.gz",
+                "busy-sample",
+                60,  # the execution waits 60 s before its first poll: RUNNING during teardown
+            )
+        ),
+    )
+    with pytest.raises(UserError, match="busy-sample"):
+        Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+    assert {a.action for a in _plan(local_stack, settings, None)} == {"unchanged"}
+    sfn.stop_execution(executionArn=execution["executionArn"], cause="test")
+    Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+    assert tagged_resources(_ctx(local_stack), "ft-busy") == []
