@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -88,6 +89,23 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+_DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+def check_deployment_name(name: str, source: str = "") -> None:
+    """Deployment names prefix bucket names: 3-32 of a-z, 0-9 and '-', starting with a letter.
+
+    Raises:
+        ConfigError: the name does not fit.
+    """
+    if not _DEPLOYMENT.match(name):
+        origin = f" (from {source})" if source else ""
+        raise ConfigError(
+            f"deployment name {name!r}{origin} must be 3-32 characters of a-z, 0-9 and '-', "
+            "starting with a letter and not ending with '-' (it prefixes bucket names)"
+        )
+
+
 #: Values each setting may take (checked after resolution).
 CHOICES: dict[str, tuple[str, ...]] = {
     "target": ("local", "aws"),
@@ -151,6 +169,7 @@ def resolve_settings(
                 f"{name} must be one of {', '.join(allowed)}, not {getattr(settings, name)!r} "
                 f"(from {sources.get(name, 'default')})"
             )
+    check_deployment_name(settings.deployment, sources.get("deployment", "default"))
     return settings, {name: sources.get(name, "default") for name in sorted(names)}
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from omics_toolkit.errors import ConfigError
-
-_DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+from omics_toolkit.config import check_deployment_name
 
 
 @dataclass(frozen=True)
@@ -19,11 +16,7 @@ class Names:
     region: str
 
     def __post_init__(self) -> None:
-        if not _DEPLOYMENT.match(self.deployment):
-            raise ConfigError(
-                f"deployment name {self.deployment!r} must be 3-32 characters of a-z, 0-9 and '-', "
-                "starting with a letter (it prefixes bucket names)"
-            )
+        check_deployment_name(self.deployment)
 
     @property
     def snake(self) -> str:

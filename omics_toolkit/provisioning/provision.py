@@ -579,12 +579,14 @@ class Provisioner:
                         'Accounts new since 2025-11-07 cannot have stores: set variant_backend = "none" '
                         '(VCFs stay in the output bucket) or "auto" in omics-toolkit.toml'
                     ) from exc
+                alternative = (
+                    "" if "S3 Tables" in reason else " (AWS recommends S3 Tables with Athena)"
+                )
                 self._record(
                     f"{kind} store",
                     name,
                     "skipped",
-                    f"{reason}; VCFs stay in s3://{self.names.output_bucket}/runs/ "
-                    "(the AWS-recommended alternative is S3 Tables with Athena)",
+                    f"{reason}{alternative}; VCFs stay in s3://{self.names.output_bucket}/runs/",
                 )
                 return None
 
@@ -1298,9 +1300,10 @@ class Provisioner:
                 self._record(f"{kind} store", name, "skipped", why)
         else:
             variant_store = self.ensure_variant_store(ref_arn)
-            annotation_store = (
-                self.ensure_annotation_store(ref_arn) if variant_store is not None else None
-            )
+            if variant_store is not None:
+                annotation_store = self.ensure_annotation_store(ref_arn)
+            else:
+                self._record("annotation store", n.annotation_store, "skipped", "no variant store")
         workflow_id, workflow_version = self.ensure_workflow(self.container_registry_map())
 
         omics = f"arn:{p}:omics:{region}:{account}"
