@@ -27,3 +27,6 @@ MOTO_SERVICES = (
     "logs",
     "ecr",
 )
+
+#: Service principal of AWS HealthOmics (trust policies, resource policies, PassedToService).
+HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"

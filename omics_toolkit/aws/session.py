@@ -51,6 +51,15 @@ class RecordedRequest:
         return f"{self.service}:{self.operation}"
 
 
+#: Operation-name prefixes of read-only calls; every other operation changes something.
+READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search")
+
+
+def is_read(operation: str) -> bool:
+    """True for read-only operations (``GetRole``, ``ListWorkflows``, ``HeadBucket``, ...)."""
+    return operation.startswith(READ_PREFIXES)
+
+
 @dataclass
 class AwsContext:
     """A boto3 session plus the endpoints to use for each service.
@@ -112,8 +121,7 @@ class AwsContext:
 
     def mutating_calls(self) -> list[str]:
         """Calls recorded so far that are not reads (Get/List/Describe/Head/...)."""
-        read_prefixes = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup")
-        return [c for c in self.calls if not c.split(":", 1)[1].startswith(read_prefixes)]
+        return [c for c in self.calls if not is_read(c.split(":", 1)[1])]
 
     @cached_property
     def account_id(self) -> str:

@@ -40,19 +40,16 @@ def plan(
     Every resource is listed as create / update (with the differing fields) / unchanged /
     delete / kept / skipped. Only read calls are made.
     """
-    from omics_toolkit.provisioning.provision import Provisioner
-    from omics_toolkit.provisioning.teardown import Teardown
+    from omics_toolkit.provisioning.plan import plan as make_plan
 
     st = state(ctx)
-    aws = _context(ctx)
-    report = None if st.json_output else print_action
-    if destroy:
-        td = Teardown(aws, st.settings, report=report, dry_run=True)
-        actions = td.run(force_delete_data=False)
-    else:
-        prov = Provisioner(aws, st.settings, report=report, dry_run=True)
-        prov.apply(reference)
-        actions = prov.actions
+    actions = make_plan(
+        _context(ctx),
+        st.settings,
+        reference,
+        destroy=destroy,
+        report=None if st.json_output else print_action,
+    )
     if st.json_output:
         emit_json([a.__dict__ for a in actions])
         return
@@ -72,6 +69,7 @@ def provision(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from omics_toolkit.provisioning.plan import plan as make_plan
     from omics_toolkit.provisioning.provision import Provisioner
 
     st = state(ctx)
@@ -80,10 +78,7 @@ def provision(
         f"provisioning deployment [bold]{st.settings.deployment}[/bold] "
         f"({st.settings.target}, {aws.region})"
     )
-    planner = Provisioner(aws, st.settings, dry_run=True)
-    planner.apply(reference)
-    planner.end_plan()
-    total = len(planner.actions)
+    total = len(make_plan(aws, st.settings, reference))
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -131,15 +126,20 @@ def teardown(
     Shows what would be deleted and asks for confirmation unless --yes. Buckets and stores that
     hold data are kept (and reported) unless --force-delete-data.
     """
+    from omics_toolkit.provisioning.plan import plan as make_plan
     from omics_toolkit.provisioning.teardown import Teardown
 
     st = state(ctx)
     aws = _context(ctx)
     if not yes:
-        preview = Teardown(aws, st.settings, report=print_action, dry_run=True)
-        preview.run(force_delete_data=force_delete_data)
-        preview.end_plan()
-        deletions = [a for a in preview.actions if a.action == "delete"]
+        preview = make_plan(
+            aws,
+            st.settings,
+            destroy=True,
+            force_delete_data=force_delete_data,
+            report=print_action,
+        )
+        deletions = [a for a in preview if a.action == "delete"]
         if not deletions:
             out.print(f"nothing of deployment {st.settings.deployment!r} to delete")
             return

@@ -69,6 +69,7 @@ from WDL.runtime import config
 from WDL.runtime.error import Terminated
 from WDL.runtime.task_container import TaskContainer
 
+from omics_toolkit.constants import HEALTHOMICS_PRINCIPAL
 from omics_toolkit.images import DOCKER_HUB, ECR_HOST, parse_image
 
 try:  # psutil comes with miniwdl; keep the backend usable without it
@@ -399,7 +400,6 @@ _DESCRIPTIONS = {
     "principal.",
     SERVICE_ERROR: "A transient error occurred in the service. Try the workflow run again.",
 }
-HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"
 #: Repository actions HealthOmics must be allowed: the HealthOmics docs grant these two plus
 #: ecr:BatchCheckLayerAvailability; AWS's HealthOmics tooling treats these two as required.
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")

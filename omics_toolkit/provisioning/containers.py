@@ -57,16 +57,19 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from omics_toolkit.aws.errors import error_code
-from omics_toolkit.constants import DEPLOYMENT_TAG
+from omics_toolkit.constants import DEPLOYMENT_TAG, HEALTHOMICS_PRINCIPAL
 from omics_toolkit.errors import UserError
 from omics_toolkit.images import DOCKER_HUB, ImageRef, parse_image
 
-HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"
+if TYPE_CHECKING:
+    from omics_toolkit.provisioning.provision import Provisioner
+    from omics_toolkit.provisioning.teardown import Teardown
+
 #: Repository policy actions HealthOmics needs (HealthOmics "Amazon ECR permissions").
 PULL_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
@@ -401,18 +404,12 @@ def _grants_pull(policy_text: str | None) -> bool:
 
 
 # ------------------------------------------------------------------------------ provisioning
-def _client(prov: Any, service: str) -> Any:
-    """``prov.client`` (guards dry runs against mutating calls) or the context's client."""
-    getter = getattr(prov, "client", None)
-    return getter(service) if callable(getter) else prov.ctx.client(service)
-
-
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
 def ensure_container_registry(
-    prov: Any,
+    prov: Provisioner,
     wdl_path: Path,
     run_parameters: Mapping[str, Any] | None = None,
     credential_arns: Mapping[str, str] | None = None,
@@ -445,12 +442,12 @@ def ensure_container_registry(
             HealthOmics pull.
     """
     if run_parameters is None:
-        run_parameters = getattr(getattr(prov, "settings", None), "run_parameters", None) or {}
+        run_parameters = prov.settings.run_parameters
     credentials = dict(credential_arns or {})
     deployment = prov.names.deployment
     account, region = prov.ctx.account_id, prov.ctx.region
     plan = plan_images(workflow_images(Path(wdl_path), run_parameters), account, region)
-    ecr = _client(prov, "ecr")
+    ecr = prov.client("ecr")
     for ref in plan.private:
         _check_private_image(prov, ecr, ref)
     for ref in plan.cross_account:
@@ -474,7 +471,7 @@ def ensure_container_registry(
     return registry_map(deployment, account, region, plan.upstreams)
 
 
-def _check_private_image(prov: Any, ecr: Any, ref: ImageRef) -> None:
+def _check_private_image(prov: Provisioner, ecr: Any, ref: ImageRef) -> None:
     """A user's private ECR image: its repository exists and lets HealthOmics pull (read only)."""
     try:
         ecr.describe_repositories(repositoryNames=[ref.repository])
@@ -501,7 +498,7 @@ def _check_private_image(prov: Any, ecr: Any, ref: ImageRef) -> None:
 
 
 def _ensure_rule(
-    prov: Any, ecr: Any, prefix: str, upstream: str, credential_arn: str | None
+    prov: Provisioner, ecr: Any, prefix: str, upstream: str, credential_arn: str | None
 ) -> None:
     try:
         rules = ecr.describe_pull_through_cache_rules(ecrRepositoryPrefixes=[prefix])[
@@ -536,7 +533,7 @@ def _ensure_rule(
     prov._record(KIND_RULE, prefix, "update" if changes else "unchanged", ", ".join(changes))
 
 
-def _ensure_template_role(prov: Any, prefixes: Iterable[str]) -> str:
+def _ensure_template_role(prov: Provisioner, prefixes: Iterable[str]) -> str:
     n = prov.names
     resources = [
         f"arn:{prov.partition}:ecr:{prov.ctx.region}:{prov.ctx.account_id}:repository/{p}/*"
@@ -553,7 +550,9 @@ def _find_template(ecr: Any, prefix: str) -> dict[str, Any] | None:
     return next((t for t in found if t.get("prefix") == prefix), None)
 
 
-def _ensure_template(prov: Any, ecr: Any, prefix: str, upstream: str, role_arn: str) -> None:
+def _ensure_template(
+    prov: Provisioner, ecr: Any, prefix: str, upstream: str, role_arn: str
+) -> None:
     deployment = prov.names.deployment
     current = _find_template(ecr, prefix)
     policy_doc = (
@@ -612,7 +611,7 @@ def _differing(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _ensure_registry_policy(prov: Any, ecr: Any, prefixes: Iterable[str]) -> None:
+def _ensure_registry_policy(prov: Provisioner, ecr: Any, prefixes: Iterable[str]) -> None:
     deployment = prov.names.deployment
     statement = registry_statement(
         deployment, prov.partition, prov.ctx.account_id, prov.ctx.region, prefixes
@@ -648,17 +647,17 @@ def _paginate(ecr: Any, operation: str, key: str, **kwargs: Any) -> list[dict[st
     return items
 
 
-def remove_container_registry(td: Any) -> None:
+def remove_container_registry(td: Teardown) -> None:
     """Delete the deployment's PTC rules, templates, cached repositories and template role, and
     only its statement of the ECR registry policy (reported as ``delete``).
 
     Cached repositories (``<namespace>/...``) are deleted with their images only when they carry
-    the deployment tag (set by the template). Honours ``td.dry_run`` when present.
+    the deployment tag (set by the template). Honours ``td.dry_run``.
     """
-    ecr = td.ctx.client("ecr")
+    ecr = td.client("ecr")
     deployment = td.names.deployment
     ours = namespace(deployment) + "/"
-    dry = bool(getattr(td, "dry_run", False))
+    dry = td.dry_run
     for rule in _paginate(ecr, "describe_pull_through_cache_rules", "pullThroughCacheRules"):
         prefix = rule["ecrRepositoryPrefix"]
         if prefix.startswith(ours):
@@ -698,6 +697,4 @@ def remove_container_registry(td: Any) -> None:
                 ecr.put_registry_policy(policyText=json.dumps(remaining))
         kept = len(_statements(remaining))
         td._record(KIND_REGISTRY_POLICY, sid, "delete", f"kept {kept} other statement(s)")
-    remove_role = getattr(td, "_role", None)
-    if callable(remove_role) and not dry:
-        remove_role(template_role_name(deployment))
+    td._role(template_role_name(deployment))

@@ -33,12 +33,6 @@ def layer_name(deployment: str) -> str:
     return f"{deployment}-toolkit"
 
 
-def _lambda(prov: Any) -> Any:
-    # Provisioner.client() adds the dry-run guard that refuses mutating calls.
-    client = getattr(prov, "client", None)
-    return client("lambda") if callable(client) else prov.ctx.client("lambda")
-
-
 def layer_versions(lam: Any, name: str) -> list[dict[str, Any]]:
     """All versions of layer ``name``, newest first (ListLayerVersions, paginated).
 
@@ -78,7 +72,7 @@ def ensure_toolkit_layer(prov: Provisioner) -> str:
     name = layer_name(prov.names.deployment)
     data = toolkit_layer_zip(prov.settings.home)
     sha = code_sha256(data)
-    lam = _lambda(prov)
+    lam = prov.client("lambda")
     for version in layer_versions(lam, name):
         full = lam.get_layer_version(LayerName=name, VersionNumber=int(version["Version"]))
         if full.get("Content", {}).get("CodeSha256") == sha and LAMBDA_RUNTIME in full.get(
@@ -87,7 +81,7 @@ def ensure_toolkit_layer(prov: Provisioner) -> str:
             prov._record(KIND, name, "unchanged", f"version {full['Version']}")
             return str(full["LayerVersionArn"])
     detail = f"{len(data)} bytes, CodeSha256 {sha}"
-    if getattr(prov, "dry_run", False):
+    if prov.dry_run:
         prov._record(KIND, name, "create", f"would publish a new version: {detail}")
         return f"<new version of {name}>"
     published = lam.publish_layer_version(
@@ -110,12 +104,12 @@ def delete_toolkit_layer(td: Provisioner) -> None:
     versions) or ``absent``; in a dry run nothing is deleted and ``delete`` is reported.
     """
     name = layer_name(td.names.deployment)
-    lam = _lambda(td)
+    lam = td.client("lambda")
     versions = [int(v["Version"]) for v in layer_versions(lam, name)]
     if not versions:
         td._record(KIND, name, "absent")
         return
-    if not getattr(td, "dry_run", False):
+    if not td.dry_run:
         for number in versions:
             lam.delete_layer_version(LayerName=name, VersionNumber=number)
     td._record(KIND, name, "delete", "versions " + ", ".join(map(str, sorted(versions))))

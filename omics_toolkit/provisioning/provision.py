@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError
 
 from omics_toolkit.aws.errors import error_code
 from omics_toolkit.aws.s3 import parse_s3_uri
-from omics_toolkit.aws.session import AwsContext
+from omics_toolkit.aws.session import AwsContext, is_read
 from omics_toolkit.config import Settings
-from omics_toolkit.constants import DEPLOYMENT_TAG, LIFECYCLE_TAG
+from omics_toolkit.constants import DEPLOYMENT_TAG, HEALTHOMICS_PRINCIPAL, LIFECYCLE_TAG
 from omics_toolkit.errors import ConfigError, ToolkitError, UserError
 from omics_toolkit.provisioning import containers, policies
 from omics_toolkit.provisioning.layers import ensure_toolkit_layer
@@ -35,8 +35,6 @@ LAMBDA_RUNTIME = "python3.11"
 DIGEST_TAG = "omics-toolkit:digest"
 #: State machine tag recording where variants went (``stores`` or ``none``) at the last apply.
 VARIANT_BACKEND_TAG = "omics-toolkit:variant-backend"
-#: Operation-name prefixes of read-only calls (everything else mutates).
-READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search")
 #: Placeholder for identifiers a plan cannot know before the resource exists.
 AFTER_APPLY = "(known after apply)"
 #: CreateWorkflow ``definitionZip`` limit (HealthOmics quotas: 4.4 MB); larger -> definitionUri.
@@ -165,7 +163,7 @@ class Provisioner:
         return client
 
     def _refuse_mutation(self, model: Any, **_: Any) -> None:
-        if self.dry_run and not model.name.startswith(READ_PREFIXES):
+        if self.dry_run and not is_read(model.name):
             raise PlanMutationError(
                 f"plan attempted {model.service_model.service_name}:{model.name} (a bug: plans only read)"
             )
@@ -1259,7 +1257,7 @@ class Provisioner:
 
         import_role = self.ensure_role(
             n.role("omics-import"),
-            "omics.amazonaws.com",
+            HEALTHOMICS_PRINCIPAL,
             [
                 policies.allow(
                     ["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*", f"{out_arn}/runs/*"]
@@ -1310,7 +1308,7 @@ class Provisioner:
         wf_log = f"arn:{p}:logs:{region}:{account}:log-group:/aws/omics/WorkflowLog"
         run_role = self.ensure_role(
             n.role("omics-run"),
-            "omics.amazonaws.com",
+            HEALTHOMICS_PRINCIPAL,
             [
                 policies.allow(["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*"]),
                 policies.allow(["s3:PutObject"], [f"{out_arn}/runs/*"]),
@@ -1366,7 +1364,7 @@ class Provisioner:
                 policies.allow(
                     ["iam:PassRole"],
                     [run_role, import_role],
-                    {"StringEquals": {"iam:PassedToService": "omics.amazonaws.com"}},
+                    {"StringEquals": {"iam:PassedToService": HEALTHOMICS_PRINCIPAL}},
                 ),
                 policies.allow(
                     ["lambda:InvokeFunction"], [fn_arn["run_outputs"], fn_arn["tag_objects"]]

@@ -325,6 +325,8 @@ class Teardown(Provisioner):
         found = self.find_store("sequence")
         if not found or not self._ours(self._omics_tags(found["arn"])):
             return
+        # Imports first: a read set an import adds after the listing would keep the store alive.
+        self._finish_imports("read set", found["id"], found["name"])
         read_sets = [
             r["id"]
             for page in omics.get_paginator("list_read_sets").paginate(sequenceStoreId=found["id"])
@@ -339,7 +341,6 @@ class Teardown(Provisioner):
                 f"holds {len(read_sets)} read set(s); use --force-delete-data",
             )
             return
-        self._finish_imports("read set", found["id"], found["name"])
 
         def delete_read_sets() -> None:
             for i in range(0, len(read_sets), 100):

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from support.inventory import tagged_resources
 
-from omics_toolkit.aws.session import local_context
+from omics_toolkit.aws.session import is_read, local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.data import fetch_demo_data
 from omics_toolkit.errors import UserError
 from omics_toolkit.local import stack
-from omics_toolkit.provisioning.provision import READ_PREFIXES, Provisioner
+from omics_toolkit.provisioning.plan import plan
+from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 
 #: Resource kinds every stores-backed deployment has (plan and apply must both list them).
@@ -82,10 +83,9 @@ def _resources(actions: list[Any], deployment: str) -> list[tuple[str, str]]:
 
 def _plan(stack_record: dict[str, Any], settings: Settings, reference: str | None) -> list[Any]:
     ctx = _ctx(stack_record)
-    planner = Provisioner(ctx, settings, dry_run=True)
-    planner.apply(reference)
+    actions = plan(ctx, settings, reference)
     assert ctx.mutating_calls() == [], ctx.mutating_calls()
-    return planner.actions
+    return actions
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ def _interrupting_context(stack_record: dict[str, Any], after: int) -> Any:
     seen = {"mutating": 0}
 
     def hook(model: Any, **_: Any) -> None:
-        if not model.name.startswith(READ_PREFIXES):
+        if not is_read(model.name):
             seen["mutating"] += 1
             if seen["mutating"] == after:
                 raise Interrupted(f"killed before {model.name}")
