@@ -26,6 +26,8 @@ MOTO_SERVICES = (
     "athena",
     "logs",
     "ecr",
+    "sns",
+    "events",
 )
 
 #: Service principal of AWS HealthOmics (trust policies, resource policies, PassedToService).

@@ -1,6 +1,7 @@
 """Step Functions task: merge lifecycle tags into the pipeline's S3 objects.
 
-Input: {"objects": [s3 uri, ...], "tags": {key: value}}. Output: {"tagged": int}.
+Input: {"lanes": [{"fastq1": uri, "fastq2": uri, ...}], "outputs": {name: uri}, "tags": {k: v}}.
+Output: {"tagged": int}.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _aws = environment_context()
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    count = tag_objects(_aws.client("s3"), list(event["objects"]), dict(event["tags"]))
+    uris = [lane[k] for lane in event.get("lanes", []) for k in ("fastq1", "fastq2")]
+    uris += [uri for uri in dict(event.get("outputs", {})).values() if isinstance(uri, str)]
+    count = tag_objects(_aws.client("s3"), uris, dict(event["tags"]))
     logger.info("tagged objects", extra={"count": count})
     return {"tagged": count}

@@ -1,4 +1,4 @@
-"""Top-level commands: provision, teardown, upload, runs, query, demo, doctor."""
+"""Top-level commands: plan, provision, teardown, upload, query, demo, doctor (runs: runs_cmd)."""
 
 from __future__ import annotations
 
@@ -182,37 +182,6 @@ def upload(
         )
 
 
-def runs(ctx: typer.Context) -> None:
-    """List pipeline executions with their sample, current step and status."""
-    from omics_toolkit.pipeline.status import list_status
-    from omics_toolkit.provisioning.provision import Provisioner
-    from omics_toolkit.provisioning.teardown import discover
-
-    st = state(ctx)
-    dep = discover(Provisioner(_context(ctx), st.settings))
-    items = list_status(
-        dep.names and _context(ctx).client("stepfunctions"), dep.require("state_machine_arn")
-    )
-    if st.json_output:
-        emit_json([i.as_dict() for i in items])
-        return
-    table(
-        "pipeline executions",
-        ["sample", "status", "step", "started", "execution", "cause"],
-        [
-            [
-                i.sample,
-                i.status,
-                i.step,
-                i.started.strftime("%Y-%m-%d %H:%M:%S"),
-                i.name,
-                (i.cause or "")[:120],
-            ]
-            for i in items
-        ],
-    )
-
-
 def query(
     ctx: typer.Context,
     sql: Annotated[str | None, typer.Argument(help="SQL (Athena engine v3 dialect).")] = None,
@@ -327,5 +296,5 @@ def doctor(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (plan, provision, teardown, upload, runs, query, demo, doctor):
+    for command in (plan, provision, teardown, upload, query, demo, doctor):
         app.command()(command)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from omics_toolkit.aws.errors import translate
 from omics_toolkit.aws.stepfunctions import list_executions
+from omics_toolkit.errors import UserError
+
+#: Executions started by ``runs retry`` are named ``<original>-r<N>``.
+RETRY_SUFFIX = re.compile(r"-r(\d+)$")
 
 
 @dataclass
@@ -17,13 +23,17 @@ class ExecutionStatus:
     """One pipeline execution.
 
     Attributes:
-        name: execution name (``<sample>-<content hash>``).
+        name: execution name (``<sample>-<content hash>[-r<N>]``).
         sample: sample id from the execution input.
         status: RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
-        step: the last state entered.
+        step: the last state entered; for a failed execution, the pipeline step that failed.
         started / stopped: timestamps (``stopped`` is ``None`` while running).
         error / cause: the failure's error name and cause (the service's own message).
         arn: execution ARN.
+        logs: where to read more about a failure (CloudWatch Logs group and stream).
+        completed: steps whose results ``runs retry`` would reuse.
+        run_id: the HealthOmics run, once started.
+        inputs: the sample's FASTQ S3 URIs.
     """
 
     name: str
@@ -35,6 +45,10 @@ class ExecutionStatus:
     error: str | None
     cause: str | None
     arn: str
+    logs: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    inputs: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -43,24 +57,72 @@ class ExecutionStatus:
         return out
 
 
-def describe(sfn: Any, execution_arn: str) -> ExecutionStatus:
-    """Execution status with its current step (DescribeExecution + GetExecutionHistory)."""
-    ex = sfn.describe_execution(executionArn=execution_arn)
-    # Newest events first; the highest event id wins either way (moto ignores reverseOrder).
-    history = sfn.get_execution_history(
-        executionArn=execution_arn, reverseOrder=True, maxResults=100
-    )
-    entered = [e for e in history["events"] if "stateEnteredEventDetails" in e]
-    step = (
-        max(entered, key=lambda e: e["id"])["stateEnteredEventDetails"]["name"] if entered else None
-    )
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    """Every event of an execution's history, oldest first (GetExecutionHistory, paginated)."""
+    events: list[dict[str, Any]] = []
+    with translate("stepfunctions", "GetExecutionHistory"):
+        for page in sfn.get_paginator("get_execution_history").paginate(
+            executionArn=arn, PaginationConfig={"PageSize": 1000}
+        ):
+            events.extend(page["events"])
+    return sorted(events, key=lambda e: e["id"])
+
+
+def _output(event: dict[str, Any]) -> Any:
+    details = event.get("stateExitedEventDetails") or {}
     try:
-        sample = json.loads(ex.get("input", "{}")).get("sample")
+        return json.loads(details.get("output") or "null")
     except json.JSONDecodeError:
-        sample = None
-    return ExecutionStatus(
+        return None
+
+
+def last_state(events: list[dict[str, Any]], top_level: set[str] | None = None) -> dict[str, Any]:
+    """The execution's state as of its last exited top-level state (what a retry resumes from).
+
+    Args:
+        events: the history (oldest first).
+        top_level: names of the definition's top-level states; ``None`` accepts any state whose
+            output carries ``lanes`` (a branch's output does not).
+    """
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails")
+        if not details or (top_level is not None and details["name"] not in top_level):
+            continue
+        output = _output(event)
+        if isinstance(output, dict) and "lanes" in output:
+            return output
+    return {}
+
+
+def failure_record(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The failure handler's record (``RecordFailure``'s result), if the execution has one."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails")
+        if details and details["name"] == "RecordFailure":
+            output = _output(event) or {}
+            return (output.get("failure") or {}).get("Record")
+    return None
+
+
+def describe(sfn: Any, arn: str, *, detail: bool = False) -> ExecutionStatus:
+    """Execution status with its current step (DescribeExecution + GetExecutionHistory).
+
+    Args:
+        detail: also read the whole history for the failure record (step that failed, logs,
+            completed steps), the HealthOmics run id and the inputs.
+    """
+    with translate("stepfunctions", "DescribeExecution"):
+        ex = sfn.describe_execution(executionArn=arn)
+    events = history(sfn, arn)
+    entered = [e for e in events if "stateEnteredEventDetails" in e]
+    step = entered[-1]["stateEnteredEventDetails"]["name"] if entered else None
+    try:
+        given = json.loads(ex.get("input") or "{}")
+    except json.JSONDecodeError:
+        given = {}
+    status = ExecutionStatus(
         name=ex["name"],
-        sample=sample,
+        sample=given.get("sample"),
         status=ex["status"],
         step=step,
         started=ex["startDate"],
@@ -68,7 +130,17 @@ def describe(sfn: Any, execution_arn: str) -> ExecutionStatus:
         error=ex.get("error"),
         cause=ex.get("cause"),
         arn=ex["executionArn"],
+        inputs=[u for lane in given.get("lanes", []) for u in (lane["fastq1"], lane["fastq2"])],
     )
+    record = failure_record(events)
+    if record:
+        status.step = record.get("step") or status.step
+        status.logs = list(record.get("logs") or [])
+        status.completed = list(record.get("completed") or [])
+    if detail:
+        state = last_state(events)
+        status.run_id = (state.get("run") or {}).get("Id")
+    return status
 
 
 def list_status(sfn: Any, state_machine_arn: str) -> list[ExecutionStatus]:
@@ -76,9 +148,36 @@ def list_status(sfn: Any, state_machine_arn: str) -> list[ExecutionStatus]:
     return [describe(sfn, e["executionArn"]) for e in list_executions(sfn, state_machine_arn)]
 
 
+def find_execution(sfn: Any, state_machine_arn: str, what: str) -> dict[str, Any]:
+    """The execution named ``what``, else the newest execution of sample ``what``.
+
+    Returns:
+        The ListExecutions item (``executionArn``, ``name``, ``status``, ``startDate``).
+
+    Raises:
+        UserError: no execution has that name or sample.
+    """
+    executions = list_executions(sfn, state_machine_arn)
+    for item in executions:
+        if item["name"] == what:
+            return item
+    for item in executions:  # newest first
+        with translate("stepfunctions", "DescribeExecution"):
+            ex = sfn.describe_execution(executionArn=item["executionArn"])
+        try:
+            if json.loads(ex.get("input") or "{}").get("sample") == what:
+                return item
+        except json.JSONDecodeError:
+            continue
+    raise UserError(
+        f"no pipeline execution is named {what!r} or is for sample {what!r}; "
+        "list them with `omics-toolkit runs`"
+    )
+
+
 def wait_for_execution(
     sfn: Any,
-    execution_arn: str,
+    arn: str,
     *,
     on_step: Callable[[ExecutionStatus], None] | None = None,
     poll_seconds: float = 1.0,
@@ -93,7 +192,7 @@ def wait_for_execution(
     deadline = time.monotonic() + timeout_seconds
     last: tuple[str, str | None] | None = None
     while True:
-        status = describe(sfn, execution_arn)
+        status = describe(sfn, arn)
         if on_step and (status.status, status.step) != last:
             on_step(status)
             last = (status.status, status.step)

@@ -60,6 +60,11 @@ class Names:
         return f"{self.deployment}-germline"
 
     @property
+    def topic(self) -> str:
+        """SNS topic the pipeline publishes failures to."""
+        return f"{self.deployment}-pipeline-events"
+
+    @property
     def state_machine_log_group(self) -> str:
         return f"/aws/vendedlogs/states/{self.state_machine}"
 

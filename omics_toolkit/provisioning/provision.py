@@ -29,8 +29,10 @@ from omics_toolkit.provisioning.names import Names
 from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR, code_sha256, lambda_zip
 
 #: Lambda functions of the pipeline (directory under lambdas/).
-FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects")
+FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects", "failure_handler")
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
+#: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
+MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
 LAMBDA_RUNTIME = "python3.11"
 DIGEST_TAG = "omics-toolkit:digest"
 #: State machine tag recording where variants went (``stores`` or ``none``) at the last apply.
@@ -40,7 +42,9 @@ AFTER_APPLY = "(known after apply)"
 #: CreateWorkflow ``definitionZip`` limit (HealthOmics quotas: 4.4 MB); larger -> definitionUri.
 DEFINITION_ZIP_MAX_BYTES = 4_400_000
 #: StartRun parameters the state machine fills from the execution (not settable by users).
-PIPELINE_RUN_PARAMETERS = frozenset({"fastq_1", "fastq_2", "reference", "sample_name"})
+PIPELINE_RUN_PARAMETERS = frozenset(
+    {"fastq_1", "fastq_2", "read_groups", "reference", "sample_name"}
+)
 
 
 @dataclass
@@ -886,7 +890,7 @@ class Provisioner:
         )
 
     def ensure_notification(self, bucket: str, function_arn: str) -> None:
-        """Merge this deployment's FASTQ notifications into the bucket's configuration."""
+        """Merge this deployment's FASTQ and manifest notifications into the bucket's configuration."""
         s3 = self.client("s3")
         try:
             current = s3.get_bucket_notification_configuration(Bucket=bucket)
@@ -897,12 +901,13 @@ class Provisioner:
         current.pop("ResponseMetadata", None)
         ours = [
             {
-                "Id": f"{self.names.deployment}-fastq{suffix.replace('.', '-')}",
+                "Id": f"{self.names.deployment}-{kind}{suffix.replace('.', '-')}",
                 "LambdaFunctionArn": function_arn,
                 "Events": ["s3:ObjectCreated:*"],
                 "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
             }
-            for suffix in FASTQ_SUFFIXES
+            for kind, suffixes in (("fastq", FASTQ_SUFFIXES), ("manifest-", MANIFEST_SUFFIXES))
+            for suffix in suffixes
         ]
         our_ids = {c["Id"] for c in ours}
         others = [
@@ -1007,6 +1012,45 @@ class Provisioner:
                 },
             }
         return json.dumps(definition, indent=2, sort_keys=True)
+
+    def ensure_topic(self) -> str:
+        """The SNS topic failures are published to (SNS CreateTopic/TagResource); returns its ARN.
+
+        Encrypted with the deployment's KMS key when one is configured, else ``alias/aws/sns``.
+        """
+        sns = self.client("sns")
+        name = self.names.topic
+        arn = self.arn("sns", name)
+        key = self.settings.kms_key_arn or "alias/aws/sns"
+        try:
+            attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        except ClientError as exc:
+            if error_code(exc) not in ("NotFound", "NotFoundException"):
+                raise
+            self._record("sns topic", name, "create", f"encrypted with {key}")
+            if not self.dry_run:
+                sns.create_topic(
+                    Name=name,
+                    Attributes={"KmsMasterKeyId": key},
+                    Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
+                )
+            return arn
+        tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]}
+        changes = []
+        if attributes.get("KmsMasterKeyId") != key:
+            changes.append(f"encrypted with {key}")
+            if not self.dry_run:
+                sns.set_topic_attributes(
+                    TopicArn=arn, AttributeName="KmsMasterKeyId", AttributeValue=key
+                )
+        if any(tags.get(k) != v for k, v in self.tags.items()):
+            changes.append("tags")
+            if not self.dry_run:
+                sns.tag_resource(
+                    ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()]
+                )
+        self._record("sns topic", name, "update" if changes else "unchanged", ", ".join(changes))
+        return arn
 
     def ensure_log_group(self, name: str) -> str:
         logs = self.client("logs")
@@ -1336,6 +1380,8 @@ class Provisioner:
             f: f"arn:{p}:lambda:{region}:{account}:function:{n.function(f)}" for f in FUNCTIONS
         }
         sm_arn = f"arn:{p}:states:{region}:{account}:stateMachine:{n.state_machine}"
+        execution_arns = f"arn:{p}:states:{region}:{account}:execution:{n.state_machine}:*"
+        topic_arn = self.ensure_topic()
         sfn_role = self.ensure_role(
             n.role("states"),
             "states.amazonaws.com",
@@ -1367,7 +1413,8 @@ class Provisioner:
                     {"StringEquals": {"iam:PassedToService": HEALTHOMICS_PRINCIPAL}},
                 ),
                 policies.allow(
-                    ["lambda:InvokeFunction"], [fn_arn["run_outputs"], fn_arn["tag_objects"]]
+                    ["lambda:InvokeFunction"],
+                    [fn_arn["run_outputs"], fn_arn["tag_objects"], fn_arn["failure_handler"]],
                 ),
                 policies.allow(
                     [
@@ -1389,7 +1436,8 @@ class Provisioner:
                 policies.allow(["s3:GetObject"], [f"{in_arn}/*"]),
                 # Without ListBucket, HeadObject of a mate not yet uploaded is 403, not 404.
                 policies.allow(["s3:ListBucket"], [in_arn]),
-                policies.allow(["states:StartExecution"], [sm_arn]),
+                policies.allow(["states:StartExecution", "states:ListExecutions"], [sm_arn]),
+                policies.allow(["states:DescribeExecution"], [execution_arns]),
             ],
             "run_outputs": [
                 policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
@@ -1402,12 +1450,22 @@ class Provisioner:
                     [f"{in_arn}/*", f"{out_arn}/runs/*"],
                 )
             ],
+            "failure_handler": [
+                policies.allow(["s3:GetObjectTagging", "s3:PutObjectTagging"], [f"{in_arn}/*"]),
+                policies.allow(["sns:Publish"], [topic_arn]),
+                policies.allow(
+                    ["events:PutEvents"], [f"arn:{p}:events:{region}:{account}:event-bus/default"]
+                ),
+                *self.kms_statements(),
+            ],
         }
         env = {
             "pair_detector": {
                 "STATE_MACHINE_ARN": sm_arn,
                 "POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds),
-            }
+                **({"PAIR_PATTERN": pattern} if (pattern := self.settings.pair_pattern) else {}),
+            },
+            "failure_handler": {"TOPIC_ARN": topic_arn, "EVENT_BUS_NAME": "default"},
         }
         function_layers = [ensure_toolkit_layer(self)]
         if not self.ctx.is_local:
@@ -1435,6 +1493,8 @@ class Provisioner:
                 "VariantStoreName": n.variant_store,
                 "RunOutputsFunctionArn": fn_arn["run_outputs"],
                 "TagObjectsFunctionArn": fn_arn["tag_objects"],
+                "FailureHandlerFunctionArn": fn_arn["failure_handler"],
+                "MaxPollIntervalSeconds": str(self.settings.max_poll_interval_seconds),
                 "DeploymentTagKey": DEPLOYMENT_TAG,
                 "Deployment": n.deployment,
                 "LifecycleTagKey": LIFECYCLE_TAG,

@@ -31,7 +31,7 @@ class Teardown(Provisioner):
     def run(self, force_delete_data: bool = False) -> list[Action]:
         """Delete the deployment, dependents first; with ``dry_run`` only report the plan.
 
-        Order: S3 notifications, Lambda functions, state machine, logs, Athena workgroup, Glue
+        Order: S3 notifications, Lambda functions, state machine, SNS topic, logs, Athena workgroup, Glue
         and Lake Formation, workflows (versions first), variant/annotation stores (imports
         cancelled first), sequence store (imports finished, read sets first), reference store
         (references first), IAM roles, buckets. Safe to re-run after an interruption: every step
@@ -70,6 +70,7 @@ class Teardown(Provisioner):
                 self._record("lambda function", name, "kept", "not tagged by this deployment")
         delete_toolkit_layer(self)
         self._state_machine()
+        self._topic()
         self._log_group(n.state_machine_log_group)
         self._workgroup()
         self._glue()
@@ -217,6 +218,22 @@ class Teardown(Provisioner):
                 "",
                 lambda: sfn.delete_state_machine(stateMachineArn=arn),
             )
+
+    def _topic(self) -> None:
+        sns = self.client("sns")
+        arn = self.arn("sns", self.names.topic)
+        try:
+            tags = {
+                t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]
+            }
+            sns.get_topic_attributes(TopicArn=arn)
+        except ClientError:
+            self._record("sns topic", self.names.topic, "absent")
+            return
+        if self._ours(tags):
+            self._delete("sns topic", self.names.topic, "", lambda: sns.delete_topic(TopicArn=arn))
+        else:
+            self._record("sns topic", self.names.topic, "kept", "not tagged by this deployment")
 
     def _log_group(self, name: str) -> None:
         logs = self.client("logs")

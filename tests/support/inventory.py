@@ -66,6 +66,11 @@ def tagged_resources(ctx: Any, deployment: str) -> list[str]:
         tags = athena.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
         if {t["Key"]: t["Value"] for t in tags}.get(DEPLOYMENT_TAG) == deployment:
             left.append(f"athena workgroup {wg['Name']}")
+    sns = ctx.client("sns")
+    for topic in sns.list_topics()["Topics"]:
+        tags = sns.list_tags_for_resource(ResourceArn=topic["TopicArn"])["Tags"]
+        if {t["Key"]: t["Value"] for t in tags}.get(DEPLOYMENT_TAG) == deployment:
+            left.append(f"sns topic {topic['TopicArn'].rsplit(':', 1)[-1]}")
     logs = ctx.client("logs")
     for group in logs.describe_log_groups()["logGroups"]:
         tags = logs.list_tags_log_group(logGroupName=group["logGroupName"]).get("tags", {})

@@ -2,8 +2,9 @@ version 1.0
 
 # Germline short-variant calling with bwa + samtools + bcftools.
 #
-# fastq pair --bwa mem (read group ID/SM = sample_name, PL = ILLUMINA)--> aligned.sam.gz
-#   --samtools collate | fixmate -m | sort | markdup--> <sample>.bam + .bai
+# one FASTQ pair per lane --bwa mem per lane (read group ID = <sample>.<lane>, SM/LB = sample_name,
+#   PU = lane, PL = ILLUMINA)--> aligned.sam.gz per lane
+#   --merged, samtools collate | fixmate -m | sort | markdup--> <sample>.bam + .bai
 #   --bcftools mpileup | call -mv--> <sample>.vcf.gz + .tbi
 #
 # Container images are workflow inputs. Their defaults are the public BioContainers images
@@ -18,8 +19,9 @@ version 1.0
 
 workflow BcftoolsGermline {
   input {
-    File fastq_1
-    File fastq_2
+    Array[File] fastq_1
+    Array[File] fastq_2
+    Array[String]? read_groups
     File reference
     String sample_name
     String bwa_image = "quay.io/biocontainers/bwa:0.7.18--he4a0461_1"
@@ -30,8 +32,9 @@ workflow BcftoolsGermline {
   }
 
   parameter_meta {
-    fastq_1: "Read 1 of the pair, FASTQ (gzip allowed)."
-    fastq_2: "Read 2 of the pair, FASTQ (gzip allowed), same read order as fastq_1."
+    fastq_1: "Read 1 of each lane's pair, FASTQ (gzip allowed), one file per lane."
+    fastq_2: "Read 2 of each lane's pair, FASTQ (gzip allowed), same lanes and read order as fastq_1."
+    read_groups: "Lane name of each pair (e.g. L001), used in the read group ID <sample>.<lane> and PU; default 1, 2, ..."
     reference: "Reference genome, uncompressed FASTA; its .fai and bwa index are built by the workflow."
     sample_name: "Sample id; becomes the read group ID/SM, the VCF sample column and the output file names."
     bwa_image: "Container image with bwa and gzip (private ECR URI on HealthOmics)."
@@ -53,25 +56,29 @@ workflow BcftoolsGermline {
       image = samtools_image
   }
 
-  call BwaMem {
-    input:
-      fastq_1 = fastq_1,
-      fastq_2 = fastq_2,
-      reference = reference,
-      bwt = BwaIndex.bwt,
-      pac = BwaIndex.pac,
-      ann = BwaIndex.ann,
-      amb = BwaIndex.amb,
-      sa = BwaIndex.sa,
-      sample_name = sample_name,
-      image = bwa_image,
-      cpu = align_cpu,
-      memory_gib = align_memory_gib
+  scatter (i in range(length(fastq_1))) {
+    String lane = if defined(read_groups) then select_first([read_groups])[i] else "~{i + 1}"
+    call BwaMem {
+      input:
+        fastq_1 = fastq_1[i],
+        fastq_2 = fastq_2[i],
+        reference = reference,
+        bwt = BwaIndex.bwt,
+        pac = BwaIndex.pac,
+        ann = BwaIndex.ann,
+        amb = BwaIndex.amb,
+        sa = BwaIndex.sa,
+        sample_name = sample_name,
+        lane = lane,
+        image = bwa_image,
+        cpu = align_cpu,
+        memory_gib = align_memory_gib
+    }
   }
 
   call MarkDuplicates {
     input:
-      aligned_sam = BwaMem.aligned_sam,
+      aligned_sams = BwaMem.aligned_sam,
       sample_name = sample_name,
       image = samtools_image
   }
@@ -169,6 +176,7 @@ task BwaMem {
     File amb
     File sa
     String sample_name
+    String lane
     String image
     Int cpu = 8
     Int memory_gib = 16
@@ -179,7 +187,8 @@ task BwaMem {
     fastq_2: "Read 2 FASTQ."
     reference: "Reference FASTA."
     bwt: "bwa index file ref.fa.bwt (pac, ann, amb, sa likewise)."
-    sample_name: "Read group ID and SM."
+    sample_name: "Read group SM and LB; with the lane, the read group ID <sample>.<lane>."
+    lane: "Lane name (read group PU)."
     image: "Container image with bwa and gzip."
     cpu: "bwa threads and vCPUs."
     memory_gib: "Memory, GiB."
@@ -195,7 +204,7 @@ task BwaMem {
     ln -s "~{amb}" ref.fa.amb
     ln -s "~{sa}" ref.fa.sa
     bwa mem -t ~{cpu} \
-      -R "@RG\tID:~{sample_name}\tSM:~{sample_name}\tPL:ILLUMINA" \
+      -R "@RG\tID:~{sample_name}.~{lane}\tSM:~{sample_name}\tLB:~{sample_name}\tPU:~{lane}\tPL:ILLUMINA" \
       ref.fa "~{fastq_1}" "~{fastq_2}" \
       | gzip -1 > aligned.sam.gz
   >>>
@@ -213,14 +222,14 @@ task BwaMem {
 
 task MarkDuplicates {
   input {
-    File aligned_sam
+    Array[File] aligned_sams
     String sample_name
     String image
     Int cpu = 4
   }
 
   parameter_meta {
-    aligned_sam: "bwa mem output, SAM (gzip allowed), any order."
+    aligned_sams: "bwa mem output of each lane, SAM (gzip allowed), any order, same reference."
     sample_name: "Output file name stem."
     image: "Container image with samtools >= 1.10."
     cpu: "samtools threads and vCPUs."
@@ -229,7 +238,11 @@ task MarkDuplicates {
   command <<<
     set -euo pipefail
     mkdir -p tmp
-    samtools collate -@ ~{cpu} -O -u "~{aligned_sam}" tmp/collate \
+    # one header: the first file's @HD/@SQ lines and every lane's @RG line
+    samtools view -H "~{aligned_sams[0]}" | grep -v -e '^@RG' -e '^@PG' > header.sam
+    for f in "~{sep='" "' aligned_sams}"; do samtools view -H "$f" | grep '^@RG'; done >> header.sam
+    { cat header.sam; for f in "~{sep='" "' aligned_sams}"; do samtools view "$f"; done; } \
+      | samtools collate -@ ~{cpu} -O -u - tmp/collate \
       | samtools fixmate -@ ~{cpu} -m -u - - \
       | samtools sort -@ ~{cpu} -m 512M -u -T tmp/sort - \
       | samtools markdup -@ ~{cpu} -T tmp/markdup - "~{sample_name}.bam"

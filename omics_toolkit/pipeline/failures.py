@@ -1,0 +1,255 @@
+"""What happens when a pipeline execution fails: record the cause, tag the inputs, notify.
+
+The state machine's ``RecordFailure`` task calls :func:`record_failure` (through the Lambda
+``lambdas/failure_handler``) with the execution's whole state: every step's result so far plus
+``error = {"Error", "Cause"}`` as Step Functions' Catch left it. Nothing is ever deleted: the
+inputs get the lifecycle tag ``failed`` (the buckets' lifecycle rules expire only ``processed``
+objects), and the notification carries a cause a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from omics_toolkit.aws.errors import translate
+from omics_toolkit.aws.s3 import merge_object_tags
+from omics_toolkit.constants import LIFECYCLE_TAG
+from omics_toolkit.errors import ToolkitError
+
+log = logging.getLogger(__name__)
+
+#: EventBridge ``source`` and ``detail-type`` of the failure event users can subscribe to.
+EVENT_SOURCE = "omics-toolkit"
+FAILED_DETAIL_TYPE = "Pipeline Execution Failed"
+#: Step Functions limits a Fail state's cause to 32,768 characters.
+MAX_CAUSE = 32768
+
+
+@dataclass
+class FailureRecord:
+    """One failed execution, as notified and as returned to the state machine.
+
+    Attributes:
+        execution: execution ARN; execution_name: its name.
+        sample: sample id.
+        step: the pipeline step that failed (``ImportReads``, ``Run``, ``FindRunOutputs``,
+            ``ImportBam``, ``ImportVcf``, ``TagObjects``).
+        error: error name (``ReadSetImportFailed``, ``RunFailed``, ``Omics.ThrottlingException``,
+            a Lambda ``errorType``, ...).
+        cause: one readable sentence naming what failed and why (the service's own message).
+        inputs: the sample's FASTQ S3 URIs (all kept, tagged ``failed``).
+        logs: where to read more (CloudWatch Logs group and stream), when known.
+        completed: steps whose results ``omics-toolkit runs retry`` reuses.
+        tagged / not_tagged: inputs tagged, and the ones that could not be (with the reason).
+    """
+
+    execution: str
+    execution_name: str
+    sample: str | None
+    step: str
+    error: str
+    cause: str
+    inputs: list[str]
+    logs: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    tagged: int = 0
+    not_tagged: dict[str, str] = field(default_factory=dict)
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def completed_steps(state: dict[str, Any]) -> list[str]:
+    """Steps of ``state`` whose results a retry can reuse, in pipeline order."""
+    done = []
+    if (state.get("readsImport") or {}).get("Status") == "COMPLETED":
+        done.append("ImportReads")
+    if (state.get("run") or {}).get("Status") == "COMPLETED":
+        done.append("Run")
+    if state.get("outputs"):
+        done.append("FindRunOutputs")
+    imports = state.get("imports") or {}
+    for kind, step in (("bam", "ImportBam"), ("vcf", "ImportVcf")):
+        if isinstance(imports.get(kind), dict) and not imports[kind].get("failed"):
+            done.append(step)
+    return done
+
+
+def failed_step(state: dict[str, Any]) -> str:
+    """The step that failed, from which results ``state`` holds."""
+    error = (state.get("error") or {}).get("Error", "")
+    imports = state.get("imports") or {}
+    if imports:
+        if (imports.get("bam") or {}).get("failed"):
+            return "ImportBam"
+        if (imports.get("vcf") or {}).get("failed"):
+            return "ImportVcf"
+        return "TagObjects"
+    if state.get("outputs"):
+        return "ImportResults"
+    run = state.get("run") or {}
+    if run:
+        return "FindRunOutputs" if run.get("Status") == "COMPLETED" else "Run"
+    reads = state.get("readsImport") or {}
+    if reads.get("Status") == "COMPLETED" or error == "RunFailed":
+        return "StartRun"
+    return "ImportReads"
+
+
+def _basename(uri: Any) -> str:
+    return str(uri).rstrip("/").rsplit("/", 1)[-1]
+
+
+def describe_cause(error: str, cause: Any) -> str:
+    """One readable sentence from a Catch's ``Error``/``Cause``.
+
+    ``Cause`` is the JSON of a failed job or run (ReadSetImportFailed, RunFailed,
+    VariantImportFailed), a Lambda error's JSON (``errorType``/``errorMessage``), or the AWS
+    service's message (aws-sdk task errors).
+    """
+    data = _json(cause)
+    if isinstance(data, dict):
+        if error == "RunFailed":
+            reason = data.get("FailureReason") or data.get("failureReason")
+            message = data.get("StatusMessage") or data.get("statusMessage") or ""
+            what = ": ".join(p for p in (reason, message) if p) or "no reason given"
+            return f"run {data.get('Id', '?')} {data.get('Status', 'FAILED')}: {what}"
+        if "Sources" in data:
+            problems = [
+                f"{_basename(s.get('SourceFiles', {}).get('Source1'))}"
+                + (
+                    f" + {_basename(s['SourceFiles']['Source2'])}"
+                    if s.get("SourceFiles", {}).get("Source2")
+                    else ""
+                )
+                + f": {s.get('StatusMessage', 'failed')}"
+                for s in data["Sources"]
+                if s.get("Status") == "FAILED"
+            ]
+            summary = "; ".join(problems) or data.get("StatusMessage") or "no reason given"
+            return f"read set import {data.get('Id', '?')} {data.get('Status')}: {summary}"
+        if "JobId" in data or "DestinationName" in data:
+            message = data.get("StatusMessage") or "no reason given"
+            items = "; ".join(
+                f"{_basename(i.get('Source'))}: {i.get('StatusMessage') or i.get('JobStatus')}"
+                for i in data.get("Items", [])
+                if i.get("JobStatus") not in (None, "COMPLETED")
+            )
+            return (
+                f"variant import {data.get('Id') or data.get('JobId')} {data.get('Status')}: "
+                + (items or message)
+            )
+        if "errorMessage" in data:
+            return f"{data.get('errorType', error)}: {data['errorMessage']}"
+    return f"{error}: {cause}" if cause else error
+
+
+def _log_locations(state: dict[str, Any], step: str, execution_name: str) -> list[str]:
+    run_id = (state.get("run") or {}).get("Id")
+    locations = []
+    if run_id and step in ("Run", "FindRunOutputs"):
+        locations.append(f"CloudWatch Logs /aws/omics/WorkflowLog run/{run_id}")
+    if step in ("FindRunOutputs", "TagObjects"):
+        locations.append("CloudWatch Logs of the step's Lambda function (/aws/lambda/...)")
+    locations.append(f"Step Functions execution history of {execution_name}")
+    return locations
+
+
+def input_uris(state: dict[str, Any]) -> list[str]:
+    """The sample's FASTQ URIs from the execution state (``lanes``)."""
+    return [
+        uri for lane in state.get("lanes", []) for uri in (lane.get("fastq1"), lane.get("fastq2"))
+    ]
+
+
+def record_failure(
+    s3: Any,
+    sns: Any | None,
+    events: Any | None,
+    *,
+    execution: str,
+    execution_name: str,
+    state: dict[str, Any],
+    topic_arn: str | None = None,
+    event_bus: str | None = "default",
+) -> FailureRecord:
+    """Record one failed execution: tag its inputs ``failed``, publish to SNS and EventBridge.
+
+    Args:
+        s3, sns, events: boto3 clients (``sns``/``events`` may be ``None`` when not notifying).
+        execution, execution_name: ``$$.Execution.Id`` and ``$$.Execution.Name``.
+        state: the execution's state at the failure (``error`` = Catch's ``{"Error", "Cause"}``).
+        topic_arn: SNS topic to publish to (SNS Publish); ``None``: no SNS message.
+        event_bus: EventBridge bus for the ``Pipeline Execution Failed`` event (PutEvents);
+            ``None``: no event.
+
+    Returns:
+        The :class:`FailureRecord`. Tagging problems (an object deleted meanwhile, already 10 tags)
+        are recorded in ``not_tagged``; they never stop the notification.
+
+    Raises:
+        AwsError: SNS Publish or EventBridge PutEvents failed (the Lambda is retried; a
+            subscriber may then see the message twice).
+    """
+    error_info = state.get("error") or {}
+    error = str(error_info.get("Error") or "States.Unknown")
+    step = failed_step(state)
+    record = FailureRecord(
+        execution=execution,
+        execution_name=execution_name,
+        sample=state.get("sample"),
+        step=step,
+        error=error,
+        cause=describe_cause(error, error_info.get("Cause"))[:MAX_CAUSE],
+        inputs=input_uris(state),
+        logs=_log_locations(state, step, execution_name),
+        completed=completed_steps(state),
+    )
+    for uri in record.inputs:
+        try:
+            merge_object_tags(s3, uri, {LIFECYCLE_TAG: "failed"})
+            record.tagged += 1
+        except ToolkitError as exc:
+            record.not_tagged[uri] = str(exc)
+    detail = asdict(record)
+    if sns is not None and topic_arn:
+        with translate("sns", "Publish"):
+            sns.publish(
+                TopicArn=topic_arn,
+                Subject=f"omics-toolkit: {record.sample} failed at {step}"[:100],
+                Message=json.dumps(detail, indent=2),
+                MessageAttributes={
+                    "sample": {"DataType": "String", "StringValue": str(record.sample)},
+                    "error": {"DataType": "String", "StringValue": error},
+                },
+            )
+    if events is not None and event_bus:
+        with translate("events", "PutEvents"):
+            answer = events.put_events(
+                Entries=[
+                    {
+                        "Source": EVENT_SOURCE,
+                        "DetailType": FAILED_DETAIL_TYPE,
+                        "Detail": json.dumps(detail),
+                        "Resources": [execution],
+                        "EventBusName": event_bus,
+                    }
+                ]
+            )
+        if answer.get("FailedEntryCount"):
+            entry = answer["Entries"][0]
+            raise ToolkitError(
+                f"EventBridge refused the failure event: {entry.get('ErrorCode')}: "
+                f"{entry.get('ErrorMessage')}"
+            )
+    log.warning("execution %s failed at %s: %s", execution_name, step, record.cause)
+    return record
