@@ -94,7 +94,7 @@ class AwsContext:
                 # omics host prefixes ("workflows-", ...) cannot be prepended to 127.0.0.1
                 options["inject_host_prefix"] = False
             config = Config(
-                retries={"mode": "standard", "max_attempts": 5},
+                retries={"mode": "standard", "total_max_attempts": 5},
                 connect_timeout=10,
                 read_timeout=120,
                 user_agent_extra=f"omics-toolkit/{__version__}",

@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 
 from omics_toolkit.local.omics.errors import OmicsError, invalid, not_implemented
+from omics_toolkit.local.omics.faults import FaultRegistry
 from omics_toolkit.local.omics.model import ServiceModel, now_iso
 from omics_toolkit.local.omics.state import Record, State
 
@@ -79,6 +80,8 @@ class Backend:
             self.handlers.update(module.OPERATIONS)
         self.runner = runs.RunManager(self)
         self.options = self._read_options()
+        #: Fault injection rules (control endpoint ``/_toolkit/faults``); in memory only.
+        self.faults = FaultRegistry(self.model)
 
     # ------------------------------------------------------------------ emulator options
     def _read_options(self) -> dict[str, Any]:
@@ -238,10 +241,6 @@ def find_by_client_token(
         return None
     for rec in b.state.values(collection):
         if rec.get(field) == token and all(rec.get(k) == v for k, v in match.items()):
-            return rec
-    return None
-    for rec in b.state.values(collection):
-        if rec.get("_clientToken") == token and all(rec.get(k) == v for k, v in match.items()):
             return rec
     return None
 

@@ -2,9 +2,12 @@
 
 Each carries the ``x-amzn-ErrorType`` code and a message; the HTTP status comes from the error
 shape's ``error.httpStatusCode`` in the service model unless given explicitly.
+:class:`EmulatorControlError` is the client side's error for the control endpoints.
 """
 
 from __future__ import annotations
+
+from omics_toolkit.errors import LocalStackError
 
 
 class OmicsError(Exception):
@@ -52,3 +55,20 @@ def not_implemented(operation: str) -> OmicsError:
         f"the local HealthOmics emulator does not implement {operation}",
         501,
     )
+
+
+class EmulatorControlError(LocalStackError):
+    """A call to an emulator control endpoint (``/_toolkit/...``) failed.
+
+    Attributes:
+        url: the endpoint called.
+        status: the HTTP status answered (400: the request was rejected), ``None`` when nothing
+            answered.
+        message: the emulator's message, or why nothing answered.
+    """
+
+    def __init__(self, url: str, status: int | None, message: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.message = message

@@ -27,7 +27,13 @@ from omics_toolkit.local.omics.backend import (
 )
 from omics_toolkit.local.omics.errors import OmicsError, conflict
 from omics_toolkit.local.omics.model import now_iso
-from omics_toolkit.local.omics.s3io import SourceError, download, open_text
+from omics_toolkit.local.omics.s3io import (
+    JOB_MESSAGE_MAX,
+    SourceError,
+    download,
+    fit_message,
+    open_text,
+)
 
 if TYPE_CHECKING:
     from omics_toolkit.local.omics.backend import Backend
@@ -133,6 +139,24 @@ def _run_import(b: Backend, job_id: str) -> None:
         return
     b.state.update(JOBS, job_id, status="IN_PROGRESS")
     sources = job["sources"]
+    hit = b.faults.take_job(
+        "reference_import", sources=[([s["sourceFile"]], None) for s in sources]
+    )
+    if hit is not None:
+        hit.rule.pause(b.stopping.is_set)
+        if hit.fail:
+            message = fit_message(hit.fail, JOB_MESSAGE_MAX)
+            for src in sources:
+                src.update(status="FAILED", statusMessage=message)
+            b.state.update(
+                JOBS,
+                job_id,
+                status="FAILED",
+                statusMessage=message,
+                sources=sources,
+                completionTime=now_iso(),
+            )
+            return
     failures: list[str] = []
     for src in sources:
         src["status"] = "IN_PROGRESS"

@@ -7,7 +7,8 @@ Lifecycle (worker thread): PENDING -> STARTING (inputs staged: ``s3://`` downloa
 run`` subprocess with ``MINIWDL__SCHEDULER__CONTAINER_BACKEND=omics_toolkit_host``) -> COMPLETED
 (outputs uploaded to ``{outputUri}/{runId}/out/{output}/[{i}/]{file}`` and
 ``{outputUri}/{runId}/logs/outputs.json``) or FAILED (``failureReason``/``statusMessage`` name the
-failed task and the tail of its stderr). CancelRun: STOPPING, the process group is killed,
+failed task and the tail of its stderr; an injected job fault, see ``faults``, fails the run once
+it is RUNNING, before miniwdl starts). CancelRun: STOPPING, the process group is killed,
 CANCELLED. Run directory: ``<state_dir>/runs/<runId>/`` (``inputs/``, ``inputs.json``, ``wdl/``).
 
 Container images: as HealthOmics does, every task's evaluated ``runtime.docker`` is resolved
@@ -290,6 +291,7 @@ class RunManager:
                 raise _Cancelled()
             b.state.update(RUNS, run_id, status="RUNNING", startTime=now_iso())
             logs.put(stream, [f"Run {run_id} RUNNING"])
+            self._injected_fault(rec)
             rc = self._run_miniwdl(rec, folder, logs)
             if self._is_cancelled(run_id):
                 raise _Cancelled()
@@ -335,6 +337,23 @@ class RunManager:
             with self._lock:
                 self._procs.pop(run_id, None)
                 self._cancelled.discard(run_id)
+
+    def _injected_fault(self, rec: dict[str, Any]) -> None:
+        """Apply a job fault rule for this run (``faults``): stay RUNNING ``delay_seconds`` longer,
+        then fail with the rule's message as ``failureReason``/``statusMessage``."""
+        run_id = rec["id"]
+        fields = {k: v for k, v in rec.items() if not k.startswith("_")}
+        fields["requestId"] = rec.get("_requestId")
+        hit = self.b.faults.take_job("run", fields=fields)
+        if hit is None:
+            return
+        hit.rule.pause(lambda: self._is_cancelled(run_id) or self.b.stopping.is_set())
+        if self._is_cancelled(run_id):
+            raise _Cancelled()
+        if self.b.stopping.is_set():
+            raise RunFailure("interrupted by local stack stop")
+        if hit.fail:
+            raise RunFailure(hit.fail)
 
     # -- inputs
     def _stage_inputs(self, rec: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -13,8 +13,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 _S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
 
 
+#: Longest status message of import jobs and their sources (``JobStatusMessage`` shape, max 127).
+JOB_MESSAGE_MAX = 127
+
+
 class SourceError(Exception):
     """A source could not be read; ``str()`` is the status message (``s3://b/k: NoSuchKey``)."""
+
+
+def fit_message(text: str, limit: int = JOB_MESSAGE_MAX) -> str:
+    """``text`` on one line, cut to ``limit`` characters with a trailing ``…`` when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def key_name(uri: str) -> str:
+    """The base name of an S3 object key (``s3://b/reads/NA1_R1.fastq.gz`` -> ``NA1_R1.fastq.gz``)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1] or uri
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -5,17 +5,24 @@ StartReadSetImportJob, GetReadSetImportJob, ListReadSetImportJobs, ListReadSets,
 GetReadSetMetadata, BatchDeleteReadSet.
 
 Data: each source item becomes ONE read set (a FASTQ pair: ``source1`` + ``source2``) whose files
-are copied to ``<state_dir>/readsets/<readSetId>/`` keeping their S3 base names. FASTQ sources are
-checked minimally (gzip readable, first record well formed); BAM/CRAM need ``referenceArn``.
+are copied to ``<state_dir>/readsets/<readSetId>/`` keeping their S3 base names. FASTQ content is
+checked the way the service rejects it (:func:`check_fastq_files`: gzip named ``.gz`` and intact,
+every record well formed, mates with the same read count and names, streamed in one pass per
+file); BAM/UBAM must be BGZF with the end-of-file block, CRAM must have the CRAM magic, and both
+need ``referenceArn``. A failed source has ``status`` FAILED and a ``statusMessage`` (at most 127
+characters) naming the file by its key's base name and the problem; the job is FAILED when every
+source failed, COMPLETED_WITH_FAILURES when some did.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import logging
 import shutil
 import threading
 import zlib
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +36,14 @@ from omics_toolkit.local.omics.backend import (
 from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
 from omics_toolkit.local.omics.model import now_iso
 from omics_toolkit.local.omics.references import resolve_reference_arn
-from omics_toolkit.local.omics.s3io import SourceError, download, is_gzip
+from omics_toolkit.local.omics.s3io import (
+    JOB_MESSAGE_MAX,
+    SourceError,
+    download,
+    fit_message,
+    is_gzip,
+    key_name,
+)
 
 if TYPE_CHECKING:
     from omics_toolkit.local.omics.backend import Backend
@@ -148,35 +162,211 @@ def start_read_set_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def check_fastq(path: Path, uri: str) -> tuple[int, int]:
-    """Check a FASTQ minimally: readable (gzip or plain) and first record well formed.
+#: Last 28 bytes of every complete BAM: the empty BGZF block that marks the end of the file
+#: (SAM/BAM format specification, section 4.1.2 "End-of-file marker").
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+#: Longest FASTQ line read at once; a longer one (or binary data without newlines) is rejected
+#: instead of being held in memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
 
-    Returns (read count, base count) of the whole file. Raises ``SourceError``.
+
+class FastqReader:
+    """Streams one FASTQ file (plain or gzip, whatever its name says) record by record.
+
+    :meth:`records` yields each record's read name (header up to the first whitespace, without ``@`` and
+    a trailing ``/1``/``/2``) and counts ``reads``/``bases``; problems raise ``SourceError`` whose
+    message names the file by the object key's base name (``name``) and says the problem and the
+    record number. Memory stays constant (one record at a time).
+
+    Args:
+        path: the downloaded file.
+        name: the object key's base name, used in messages.
+        uri: the source URI (only for errors the reader cannot classify).
     """
+
+    def __init__(self, path: Path, name: str, uri: str) -> None:
+        self.path = path
+        self.name = name
+        self.uri = uri
+        self.reads = 0
+        self.bases = 0
+
+    def error(self, problem: str) -> SourceError:
+        return SourceError(_about(problem, self.name))
+
+    def records(self) -> Generator[bytes, None, None]:
+        """Read names, one per record, checking each record (see the class docstring)."""
+        if self.path.stat().st_size == 0:
+            raise self.error("empty file (no reads)")
+        compressed = is_gzip(self.path)
+        if self.name.lower().endswith(".gz") and not compressed:
+            raise self.error("named .gz but not gzip-compressed")
+        opener: Any = gzip.open if compressed else open
+        try:
+            with opener(self.path, "rb") as fh:
+                yield from self._records(fh)
+        except EOFError as exc:
+            raise self.error(
+                f"truncated gzip stream (unexpected end of data after {self.reads} complete reads)"
+            ) from exc
+        except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            # Named by its URI (shortened in the middle if need be), as this message always was.
+            what = "corrupt gzip data" if compressed else "read error"
+            detail = str(exc).split("while decompressing data: ")[-1]
+            raise SourceError(
+                _about(
+                    f"unreadable FASTQ ({what} after {self.reads} complete reads: {detail})",
+                    self.uri,
+                )
+            ) from exc
+        if self.reads == 0:
+            raise self.error("empty file (no reads)")
+
+    def _records(self, fh: Any) -> Generator[bytes, None, None]:
+        while True:
+            header = self._line(fh)
+            number = self.reads + 1
+            if not header.strip():
+                while header and not header.strip():  # blank lines are allowed at the end only
+                    header = self._line(fh)
+                if not header:
+                    break
+                raise self.error(f"record {number}: blank line instead of a header")
+            if not header.startswith(b"@"):
+                if number == 1:
+                    raise self.error(f"not FASTQ ({_content_kind(header)})")
+                raise self.error(f"record {number}: header line does not start with '@'")
+            lines = [self._line(fh) for _ in range(3)]
+            present = next((i for i, line in enumerate(lines) if not line), 3)
+            if present < 3:
+                raise self.error(
+                    f"record {number} is truncated (file ends after line {present + 1} of 4)"
+                )
+            seq, sep, qual = (line.rstrip(b"\r\n") for line in lines)
+            if not sep.startswith(b"+"):
+                raise self.error(f"record {number}: separator line does not start with '+'")
+            if len(seq) != len(qual):
+                raise self.error(
+                    f"record {number}: sequence length {len(seq)} differs from "
+                    f"quality length {len(qual)}"
+                )
+            self.reads += 1
+            self.bases += len(seq)
+            yield read_name(header)
+
+    def _line(self, fh: Any) -> bytes:
+        line: bytes = fh.readline(MAX_LINE_BYTES)
+        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+            raise self.error(
+                f"record {self.reads + 1}: line longer than {MAX_LINE_BYTES // 2**20} MiB"
+                " (not FASTQ text?)"
+            )
+        return line
+
+
+def read_name(header: bytes) -> bytes:
+    """A FASTQ header's read name as mates share it: no ``@``, nothing from the first whitespace,
+    no trailing ``/1`` or ``/2``."""
+    parts = header[1:].split(maxsplit=1)
+    name = parts[0] if parts else b""
+    return name[:-2] if name.endswith((b"/1", b"/2")) else name
+
+
+def _content_kind(first: bytes) -> str:
+    """What a first line that is not a FASTQ header looks like, for the message."""
+    if first.startswith(b"BAM\x01"):
+        return "BAM content"
+    if first.startswith(b"CRAM"):
+        return "CRAM content"
+    if first.startswith(b"\x1f\x8b"):
+        return "gzip-compressed twice"
+    if b"\x00" in first or any(byte > 0x7E for byte in first[:4096]):
+        return "binary content"
+    return "first line does not start with '@'"
+
+
+def check_fastq_files(mates: list[tuple[Path, str]]) -> tuple[int, int]:
+    """Check a FASTQ source -- one file, or two mates read in lockstep -- in one pass per file.
+
+    Every record must be well formed; mates must have the same number of reads and the same read
+    name at each record (compared without ``/1``/``/2`` and anything after the first space).
+
+    Args:
+        mates: ``(downloaded path, source URI)`` of ``source1`` and, if any, ``source2``.
+
+    Returns:
+        (read count, base count) summed over the files.
+
+    Raises:
+        SourceError: the first problem found, naming the file(s) by the key's base name, e.g.
+            ``NA1_R1.fastq.gz: record 12: separator line does not start with '+'``.
+    """
+    readers = [FastqReader(path, key_name(uri), uri) for path, uri in mates]
+    if len(readers) == 1:
+        for _ in readers[0].records():
+            pass
+        return readers[0].reads, readers[0].bases
+    first, second = readers
+    names1, names2 = first.records(), second.records()
     try:
-        opener = gzip.open if is_gzip(path) else open
-        with opener(path, "rt") as fh:  # type: ignore[operator]
-            head = [fh.readline() for _ in range(4)]
-            if not head[0]:
-                raise SourceError(f"{uri}: FASTQ file is empty")
-            if not head[0].startswith("@"):
-                raise SourceError(f"{uri}: not a FASTQ file: first line does not start with '@'")
-            if not head[2].startswith("+"):
+        for a, b in itertools.zip_longest(names1, names2):
+            if a is None or b is None:
+                continue  # one mate ended: read the other to the end (checked and counted)
+            if a != b:
                 raise SourceError(
-                    f"{uri}: malformed FASTQ record: third line does not start with '+'"
+                    _about(
+                        f"read names differ at record {first.reads}: {_shown(a)} vs {_shown(b)}",
+                        first.name,
+                        second.name,
+                    )
                 )
-            if len(head[1].rstrip("\n")) != len(head[3].rstrip("\n")):
-                raise SourceError(
-                    f"{uri}: malformed FASTQ record: sequence and quality lengths differ"
-                )
-            reads, bases = 1, len(head[1].strip())
-            for lineno, line in enumerate(fh, 5):
-                if lineno % 4 == 2:
-                    reads += 1
-                    bases += len(line.strip())
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
-        raise SourceError(f"{uri}: unreadable FASTQ ({exc})") from exc
-    return reads, bases
+    finally:
+        names1.close()
+        names2.close()
+    if first.reads != second.reads:
+        raise SourceError(
+            _about(
+                f"{{0}} has {first.reads} reads, {{1}} has {second.reads}: "
+                "mates must have the same number of reads",
+                first.name,
+                second.name,
+                lead=False,
+            )
+        )
+    return first.reads + second.reads, first.bases + second.bases
+
+
+def _shown(name: bytes, width: int = 40) -> str:
+    """A read name for a message: printable ASCII, quoted, at most ``width`` characters."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in name.decode("ascii", "replace"))
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return f"'{text}'"
+
+
+def _about(problem: str, *names: str, lead: bool = True) -> str:
+    """``"<name>: <problem>"`` (two names: ``"<a> and <b>: ..."``; ``lead=False``: the problem
+    places them itself as ``{0}``/``{1}``) within the job status message limit: file names are
+    shortened in the middle when the whole would be too long."""
+
+    def render(shown: list[str]) -> str:
+        if not lead:
+            return problem.format(*shown)
+        return f"{' and '.join(shown)}: {problem}"
+
+    text = render(list(names))
+    width = max(len(n) for n in names)
+    while len(text) > JOB_MESSAGE_MAX and width > 12:
+        width -= 4
+        text = render([_middle(n, width) for n in names])
+    return fit_message(text)
+
+
+def _middle(name: str, width: int) -> str:
+    if len(name) <= width:
+        return name
+    keep = width - 1
+    return name[: keep // 2] + "…" + name[len(name) - (keep - keep // 2) :]
 
 
 def _import_source(b: Backend, src: dict[str, Any], rs_id: str) -> dict[str, Any]:
@@ -184,7 +374,7 @@ def _import_source(b: Backend, src: dict[str, Any], rs_id: str) -> dict[str, Any
     s3 = b.client("s3")
     files: dict[str, Any] = {}
     paths: dict[str, str] = {}
-    reads = bases = 0
+    mates: list[tuple[Path, str]] = []
     for slot in ("source1", "source2"):
         uri = src["sourceFiles"].get(slot)
         if not uri:
@@ -193,29 +383,34 @@ def _import_source(b: Backend, src: dict[str, Any], rs_id: str) -> dict[str, Any
         if slot == "source2" and name == Path(paths.get("source1", "")).name:
             name = f"source2_{name}"
         path = download(s3, uri, folder / name)
-        if src["sourceFileType"] == "FASTQ":
-            n, nb = check_fastq(path, uri)
-            reads += n
-            bases += nb
-        elif src["sourceFileType"] in ("BAM", "UBAM", "CRAM"):
+        if src["sourceFileType"] in ("BAM", "UBAM", "CRAM"):
             _check_binary(path, uri, src["sourceFileType"])
+        mates.append((path, uri))
         size = path.stat().st_size
         files[slot] = {"totalParts": 1, "partSize": max(size, 1), "contentLength": max(size, 1)}
         paths[slot] = str(path)
     info: dict[str, Any] = {"generatedFrom": src.get("generatedFrom")}
-    if reads:
+    if src["sourceFileType"] == "FASTQ":
+        reads, bases = check_fastq_files(mates)
         info.update(totalReadCount=reads, totalBaseCount=bases)
     return {"files": files, "_paths": paths, "sequenceInformation": info}
 
 
 def _check_binary(path: Path, uri: str, kind: str) -> None:
+    """BAM/UBAM: BGZF (gzip magic) ending with the BGZF end-of-file block; CRAM: CRAM magic."""
+    name = key_name(uri)
     with path.open("rb") as fh:
         head = fh.read(4)
-    if kind == "CRAM":
-        if head != b"CRAM":
-            raise SourceError(f"{uri}: not a CRAM file")
-    elif head[:2] != b"\x1f\x8b":
-        raise SourceError(f"{uri}: not a BGZF-compressed BAM file")
+        if kind == "CRAM":
+            if head != b"CRAM":
+                raise SourceError(_about("not a CRAM file", name))
+            return
+        if head[:2] != b"\x1f\x8b":
+            raise SourceError(_about("not a BGZF-compressed BAM file", name))
+        size = path.stat().st_size
+        fh.seek(max(size - len(BGZF_EOF), 0))
+        if fh.read() != BGZF_EOF:
+            raise SourceError(_about("truncated BAM (no BGZF end-of-file block)", name))
 
 
 def _run_import(b: Backend, job_id: str) -> None:
@@ -224,17 +419,25 @@ def _run_import(b: Backend, job_id: str) -> None:
         return
     b.state.update(JOBS, job_id, status="IN_PROGRESS")
     sources = job["sources"]
+    hit = b.faults.take_job(
+        "read_set_import",
+        sources=[(list(s["sourceFiles"].values()), s["sourceFileType"]) for s in sources],
+    )
+    if hit is not None:
+        hit.rule.pause(b.stopping.is_set)
     failures: list[str] = []
     for src in sources:
         src["status"] = "IN_PROGRESS"
         b.state.update(JOBS, job_id, sources=sources)
         rs_id = b.state.new_numeric_id(READSETS, 10)
         try:
+            if hit is not None and hit.fail:
+                raise SourceError(hit.fail)  # an injected fault fails every source
             details = _import_source(b, src, rs_id)
         except SourceError as exc:
             shutil.rmtree(readset_dir(b, rs_id), ignore_errors=True)
             src["status"] = "FAILED"
-            src["statusMessage"] = str(exc)[:127]
+            src["statusMessage"] = fit_message(str(exc))
             failures.append(str(exc))
             continue
         arn = b.arn(f"sequenceStore/{job['sequenceStoreId']}/readSet/{rs_id}")
@@ -264,7 +467,8 @@ def _run_import(b: Backend, job_id: str) -> None:
     status, message = "COMPLETED", None
     if failures:
         status = "FAILED" if len(failures) == len(sources) else "COMPLETED_WITH_FAILURES"
-        message = "; ".join(failures)[:127]
+        joined = hit.fail if hit is not None and hit.fail else "; ".join(failures)
+        message = fit_message(joined, JOB_MESSAGE_MAX)
     b.state.update(
         JOBS,
         job_id,

@@ -9,6 +9,10 @@ Usage::
 
 Errors are answered with the model's error shapes: status ``error.httpStatusCode``, header
 ``x-amzn-ErrorType: <Name>``, body ``{"message": "..."}``.
+
+Control endpoints (not AWS paths): ``GET|POST /_toolkit/options`` (emulator options, persisted) and
+``GET|POST|DELETE /_toolkit/faults`` (fault injection rules, in memory: see
+:mod:`omics_toolkit.local.omics.faults`).
 """
 
 from __future__ import annotations
@@ -16,18 +20,22 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from omics_toolkit.local.omics.backend import Backend
 from omics_toolkit.local.omics.errors import OmicsError
+from omics_toolkit.local.omics.faults import FaultRuleError, Rule
 
 log = logging.getLogger(__name__)
 
 
 #: Emulator control endpoint (options such as ``new_customer``); outside the AWS API paths.
 CONTROL_PATH = "/_toolkit/options"
+#: Fault injection control endpoint: GET lists, POST ``{"rules": [...]}`` adds, DELETE clears.
+FAULTS_PATH = "/_toolkit/faults"
 
 
 class _Server(ThreadingHTTPServer):
@@ -67,13 +75,26 @@ class _Handler(BaseHTTPRequestHandler):
         if raw_path == CONTROL_PATH:
             self._control(body)
             return
+        if raw_path == FAULTS_PATH:
+            self._faults(body)
+            return
         operation = "?"
         try:
             route, labels = model.match(self.command, raw_path)
             operation = route.operation
             parsed = model.parse(route, labels, query, dict(self.headers.items()), body)
-            model.validate(operation, parsed.params)
-            result = backend.call(operation, parsed.params)
+            fault = backend.faults.take_api(operation, parsed.params)
+            if fault is not None and fault.when == "before":
+                _inject_before(fault, operation)
+
+            def perform() -> dict[str, Any]:
+                model.validate(operation, parsed.params)
+                return backend.call(operation, parsed.params)
+
+            if fault is not None and fault.when == "after":
+                result = _perform_then_inject(fault, operation, perform)
+            else:
+                result = perform()
             payload, headers = model.serialize(operation, result)
             self._send(route.response_code, payload, headers)
             log.debug("%s -> %s", operation, route.response_code)
@@ -103,6 +124,25 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._send(400, {"message": str(exc)}, {})
 
+    def _faults(self, body: bytes) -> None:
+        """``/_toolkit/faults``: ``GET`` lists the rules, ``POST {"rules": [...]}`` adds rules (all
+        or none; 400 with the reason otherwise), ``DELETE`` clears them (not an AWS API)."""
+        registry = self.server.backend.faults
+        if self.command == "GET":
+            self._send(200, {"rules": registry.describe()}, {})
+        elif self.command == "DELETE":
+            self._send(200, {"cleared": registry.clear(), "rules": []}, {})
+        elif self.command == "POST":
+            try:
+                doc = json.loads(body or b"{}")
+                if not isinstance(doc, dict) or set(doc) != {"rules"}:
+                    raise FaultRuleError('the body must be {"rules": [rule, ...]}')
+                self._send(200, {"rules": registry.add(doc["rules"])}, {})
+            except ValueError as exc:  # FaultRuleError, or a body that is not JSON
+                self._send(400, {"message": str(exc)}, {})
+        else:
+            self._send(405, {"message": f"{self.command} is not allowed on {FAULTS_PATH}"}, {})
+
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -113,6 +153,36 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _inject_before(fault: Rule, operation: str) -> None:
+    """``when: before``: sleep the rule's delay, then raise its error (delay-only rules return)."""
+    fault.pause()
+    error = fault.api_error(operation)
+    if error is not None:
+        raise error
+
+
+def _perform_then_inject(
+    fault: Rule, operation: str, perform: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``when: after``: perform the operation, sleep the rule's delay, then answer the rule's error
+    whatever the outcome (a lost response); a delay-only rule answers the real outcome."""
+    error = fault.api_error(operation)
+    try:
+        result = perform()
+    except OmicsError as exc:
+        if error is None:
+            fault.pause()
+            raise
+        log.info(
+            "%s failed under fault %s (answering %s): %s", operation, fault.id, error.code, exc
+        )
+        result = {}
+    fault.pause()
+    if error is not None:
+        raise error
+    return result
 
 
 class OmicsEmulator:

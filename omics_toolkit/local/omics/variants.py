@@ -228,7 +228,7 @@ def _start_import(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     if fam is ANNOTATION:
         rec.update(
             versionName=p.get("versionName") or store.get("versionName") or "default",
-            formatOptions=p.get("formatOptions") or {},
+            formatOptions=p.get("formatOptions") or None,  # a union: {} does not parse
         )
     b.state.put(fam.jobs, job_id, rec)
     b.submit(_run_import, b, fam, job_id)
@@ -241,8 +241,10 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
     if job is None:
         return
     b.state.update(fam.jobs, job_id, status="IN_PROGRESS", updateTime=now_iso())
-    store = b.state.get(fam.stores, job["destinationName"])
     items = job["items"]
+    if _injected_fault(b, fam, job_id, items):
+        return
+    store = b.state.get(fam.stores, job["destinationName"])
     try:
         if store is None:
             raise vcf_parquet.VcfError(f"{fam.label} {job['destinationName']} no longer exists")
@@ -301,6 +303,36 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
     b.state.update(
         fam.jobs, job_id, status="COMPLETED", items=items, updateTime=now, completionTime=now
     )
+
+
+def _injected_fault(b: Backend, fam: Family, job_id: str, items: list[dict[str, Any]]) -> bool:
+    """Apply a job fault rule (``faults``) to an IN_PROGRESS import: stay IN_PROGRESS
+    ``delay_seconds`` longer, then fail the matching item (the others CANCELLED) and the job with
+    the rule's message. True when the job is over (failed, or cancelled meanwhile)."""
+    hit = b.faults.take_job(f"{fam.kind}_import", sources=[([i["source"]], None) for i in items])
+    if hit is None:
+        return False
+    hit.rule.pause(lambda: b.stopping.is_set() or _cancelled(b, fam, job_id))
+    if _cancelled(b, fam, job_id):
+        return True
+    if not hit.fail:
+        return False
+    for n, item in enumerate(items):
+        if n == hit.source_index:
+            item.update(jobStatus="FAILED", statusMessage=hit.fail)
+        else:
+            item["jobStatus"] = "CANCELLED"
+    now = now_iso()
+    b.state.update(
+        fam.jobs,
+        job_id,
+        status="FAILED",
+        statusMessage=hit.fail[:1000],
+        items=items,
+        updateTime=now,
+        completionTime=now,
+    )
+    return True
 
 
 def _cancelled(b: Backend, fam: Family, job_id: str) -> bool:
