@@ -6,16 +6,17 @@ Usage::
                                          [--region R] [--without-omics]
 
 Sets, for itself and its children (Lambda handlers): ``MOTO_PORT``, ``AWS_ENDPOINT_URL_OMICS``,
-``AWS_DISABLE_HOST_PREFIX_INJECTION=true``, ``OMICS_TOOLKIT_LAMBDA_CACHE=DIR/lambda-cache``.
-Restores the moto snapshot (``DIR/moto``), applies the patches, starts moto and the emulator, and
-writes ``DIR/stack.json`` once both answer::
+``AWS_DISABLE_HOST_PREFIX_INJECTION=true``, ``OMICS_TOOLKIT_LAMBDA_CACHE=DIR/lambda-cache``; for
+itself (the patches), ``OMICS_TOOLKIT_LOCAL_STATE_DIR=DIR`` (fault files, async failures).
+Restores the moto snapshot (``DIR/moto``), applies the patches, starts the asynchronous Lambda
+queue, moto and the emulator, and writes ``DIR/stack.json`` once both answer::
 
     {"pid": int, "moto": "http://127.0.0.1:P1", "omics": "http://127.0.0.1:P2" | null,
      "region": str, "started_at": iso, "log": str, "restored": [service, ...],
      "not_restored": [description, ...]}
 
-On SIGTERM/SIGINT: stops the emulator and moto, saves the moto snapshot, removes ``stack.json`` and
-exits 0. ``--without-omics`` (tests only) runs moto alone and records ``"omics": null``.
+On SIGTERM/SIGINT: stops the emulator, the asynchronous Lambda queue (events still queued are
+recorded as dropped) and moto, saves the moto snapshot, removes ``stack.json`` and exits 0. ``--without-omics`` (tests only) runs moto alone and records ``"omics": null``.
 """
 
 from __future__ import annotations
@@ -100,10 +101,11 @@ class LocalStack:
         from moto.core.config import default_user_config
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from omics_toolkit.local import snapshot
-        from omics_toolkit.local.patches import apply_all
+        from omics_toolkit.local import faults, snapshot
+        from omics_toolkit.local.patches import apply_all, s3_notifications
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        os.environ[faults.STATE_DIR_ENV] = str(self.state_dir)
         os.environ["MOTO_PORT"] = str(self.moto_port)
         os.environ["AWS_ENDPOINT_URL_OMICS"] = f"http://127.0.0.1:{self.omics_port}"
         os.environ["AWS_DISABLE_HOST_PREFIX_INJECTION"] = "true"
@@ -114,6 +116,7 @@ class LocalStack:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
 
         apply_all()
+        s3_notifications.start()
         restored, not_restored = snapshot.restore(self.state_dir / "moto")
         if restored:
             LOG.info("restored moto state: %s", ", ".join(restored))
@@ -168,6 +171,14 @@ class LocalStack:
                 self._emulator.stop()
             except Exception:  # noqa: BLE001 - keep shutting down
                 LOG.exception("emulator did not stop cleanly")
+        try:
+            from omics_toolkit.local.patches import s3_notifications
+
+            dropped = s3_notifications.stop()
+            if dropped:
+                LOG.warning("%d queued asynchronous Lambda event(s) dropped", dropped)
+        except Exception:  # noqa: BLE001
+            LOG.exception("asynchronous Lambda queue did not stop cleanly")
         if self._moto is not None:
             try:
                 self._moto.stop()

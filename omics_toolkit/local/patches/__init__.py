@@ -3,7 +3,11 @@
 Each module has an idempotent ``apply()`` and names the moto symbols it replaces in ``TARGET`` /
 ``TARGETS``; ``tests/unit/local/test_patches_*.py`` fail loudly when moto moves them.
 
-- :mod:`.lambda_exec`: Lambda handlers run in a child Python process (no Docker).
+- :mod:`.lambda_exec`: Lambda handlers run in a child Python process (no Docker); fault rules in
+  ``<state dir>/faults/lambda.json`` fail or time out invocations on purpose.
+- :mod:`.s3_notifications`: S3 -> Lambda notifications and ``Invoke(InvocationType=Event)`` go to
+  an asynchronous queue with Lambda's retries, event age, destinations; dropped events are written
+  to ``<state dir>/async-failures.jsonl``.
 - :mod:`.sfn_aws_sdk`: Step Functions ``aws-sdk:*`` tasks take PascalCase parameters, return
   PascalCase output, send ``omics`` calls to the HealthOmics emulator.
 - :mod:`.athena_sql`: Athena queries really run (sqlglot -> DuckDB over Glue tables' Parquet).
@@ -24,6 +28,7 @@ def apply_all() -> None:
         ecr_pull_through,
         lambda_exec,
         s3_bucket_policy,
+        s3_notifications,
         sfn_aws_sdk,
         sfn_json_path,
     )
@@ -34,3 +39,4 @@ def apply_all() -> None:
     s3_bucket_policy.apply()
     sfn_json_path.apply()
     ecr_pull_through.apply()
+    s3_notifications.apply()

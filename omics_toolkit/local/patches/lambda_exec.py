@@ -23,8 +23,18 @@ Per invocation:
 - the child environment is the function's variables plus the Lambda runtime variables, fake
   credentials and endpoints pointing at the local stack (moto and the HealthOmics emulator);
 - the function ``Timeout`` is enforced (process group killed; payload
-  ``{"errorType": "Sandbox.Timedout", "errorMessage": "... Task timed out after N.NN seconds"}``);
-- START/END/REPORT lines and the output go to CloudWatch Logs ``/aws/lambda/<function name>``.
+  ``{"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: <id> Error: Task timed out
+  after N.NN seconds"}``, what current Lambda runtimes return; Step Functions ``lambda:invoke``
+  tasks then fail with error ``Sandbox.Timedout``, the payload's ``errorType``. The Step
+  Functions guide ("Handle Lambda service exceptions") still says timeouts are reported as
+  ``Lambda.Unknown``: that is the error for a payload without ``errorType``, as older runtimes'
+  timeout payloads were);
+- START/END/REPORT lines and the output go to CloudWatch Logs ``/aws/lambda/<function name>``;
+- fault rules in ``<state dir>/faults/lambda.json`` (:mod:`omics_toolkit.local.faults`) are read
+  on every invocation: ``error`` and ``timeout`` fail it without running the handler,
+  ``timeout_after_handler`` runs the handler and then reports the timeout;
+- the request id is a new UUID, or the one set by :func:`request_id_scope` (asynchronous
+  invocations keep one request id across their retries, as in Lambda).
 
 Not emulated: container-image functions, memory limits, concurrency limits, warm containers (each
 invocation is a cold start, ~0.3 s), layers' ``bin/`` and ``lib/`` (``PATH``,
@@ -49,10 +59,13 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from omics_toolkit.local import faults
 
 LOG = logging.getLogger(__name__)
 
@@ -339,13 +352,79 @@ def _save_logs(fn: Any, stream: str, text: str) -> None:
         LOG.exception("could not save logs of %s to CloudWatch Logs", fn.function_name)
 
 
+_scope = threading.local()
+
+#: ``errorType`` of an invocation failed by an ``error`` fault rule.
+INJECTED_ERROR_TYPE = "InjectedFaultError"
+
+
+@contextmanager
+def request_id_scope(request_id: str) -> Iterator[None]:
+    """Invocations made by this thread inside the block get ``request_id`` as their request id."""
+    previous = getattr(_scope, "request_id", None)
+    _scope.request_id = request_id
+    try:
+        yield
+    finally:
+        _scope.request_id = previous
+
+
+def timeout_payload(request_id: str, timeout_s: float) -> dict[str, str]:
+    """The payload of an invocation that ran out of time, as Lambda returns it."""
+    return {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds",
+    }
+
+
+def _take_fault(fn: Any) -> dict[str, Any] | None:
+    state_dir = faults.state_dir_from_env()
+    if state_dir is None:
+        return None
+    try:
+        return faults.take_lambda_fault(
+            state_dir, str(fn.function_name), str(getattr(fn, "function_arn", "") or "")
+        )
+    except OSError:
+        LOG.exception("could not read the Lambda faults of %s", state_dir)
+        return None
+
+
+def _line(output: str, message: str) -> str:
+    """``output`` with ``message`` appended on a line of its own."""
+    return output + ("" if output.endswith("\n") or not output else "\n") + message + "\n"
+
+
+def _finish(
+    fn: Any,
+    stream: str,
+    request_id: str,
+    output: str,
+    duration_ms: float,
+    payload_obj: Any,
+    errored: bool,
+) -> tuple[str, bool, str]:
+    """Write the invocation's log to CloudWatch Logs; return ``(payload, errored, log tail)``."""
+    billed = int(-(-duration_ms // 1))
+    logs = (
+        f"START RequestId: {request_id} Version: {fn.version}\n{output}END RequestId: {request_id}\n"
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed} ms\tMemory Size: {fn.memory_size} MB\t"
+        f"Max Memory Used: {fn.memory_size} MB\n"
+    )
+    _save_logs(fn, stream, logs)
+    # Invoke's LogResult carries the last 4 KB of the log, as in AWS.
+    tail = logs.encode("utf-8")[-4096:].decode("utf-8", errors="ignore")
+    return json.dumps(payload_obj), errored, tail
+
+
 def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
     """Run one invocation of moto ``LambdaFunction`` ``fn``.
 
     Returns:
         ``(payload JSON text, errored, log text)`` as moto's ``_invoke_lambda`` does.
     """
-    request_id = str(uuid.uuid4())
+    request_id = getattr(_scope, "request_id", None) or str(uuid.uuid4())
     now = time.gmtime()
     stream = f"{now.tm_year}/{now.tm_mon:02d}/{now.tm_mday:02d}/[{fn.version}]{uuid.uuid4().hex}"
     timeout_s = float(fn.timeout or 3)
@@ -361,6 +440,21 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
         }
         _save_logs(fn, stream, f"{header}\n{payload['errorMessage']}")
         return json.dumps(payload), True, payload["errorMessage"]
+
+    fault = _take_fault(fn)
+    if fault is not None:
+        note = (
+            f"[omics-toolkit local] fault injected: mode {fault['mode']} "
+            f"(rule {fault['index']} of {fault['file']})"
+        )
+        if fault["mode"] == "error":
+            message = f"RequestId: {request_id} Error: {note}"
+            payload_obj: Any = {"errorType": INJECTED_ERROR_TYPE, "errorMessage": message}
+            return _finish(fn, stream, request_id, message + "\n", 0.0, payload_obj, True)
+        if fault["mode"] == "timeout":
+            payload_obj = timeout_payload(request_id, timeout_s)
+            output = _line(note, payload_obj["errorMessage"])
+            return _finish(fn, stream, request_id, output, timeout_s * 1000, payload_obj, True)
 
     with tempfile.TemporaryDirectory(prefix="omics-toolkit-invoke-") as tmp:
         result_path = Path(tmp) / "result.json"
@@ -403,10 +497,9 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
         output = out.decode("utf-8", errors="replace")
 
         if timed_out:
-            message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-            payload_obj: Any = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+            payload_obj = timeout_payload(request_id, timeout_s)
             errored = True
-            output += ("" if output.endswith("\n") or not output else "\n") + message + "\n"
+            output = _line(output, payload_obj["errorMessage"])
         elif result_path.is_file():
             outcome = json.loads(result_path.read_text())
             payload_obj = outcome["payload"]
@@ -427,17 +520,13 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
             errored = True
             output += message + "\n"
 
-    billed = int(-(-duration_ms // 1))
-    logs = (
-        f"{header}\n{output}END RequestId: {request_id}\n"
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-        f"Billed Duration: {billed} ms\tMemory Size: {fn.memory_size} MB\t"
-        f"Max Memory Used: {fn.memory_size} MB\n"
-    )
-    _save_logs(fn, stream, logs)
-    # Invoke's LogResult carries the last 4 KB of the log, as in AWS.
-    tail = logs.encode("utf-8")[-4096:].decode("utf-8", errors="ignore")
-    return json.dumps(payload_obj), errored, tail
+    if fault is not None and fault["mode"] == "timeout_after_handler" and not timed_out:
+        # the handler's work is done; the invocation still reports that it ran out of time
+        payload_obj = timeout_payload(request_id, timeout_s)
+        errored = True
+        output = _line(_line(output, note), payload_obj["errorMessage"])
+        duration_ms = max(duration_ms, timeout_s * 1000)
+    return _finish(fn, stream, request_id, output, duration_ms, payload_obj, errored)
 
 
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
