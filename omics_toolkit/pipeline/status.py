@@ -12,7 +12,7 @@ from typing import Any
 
 from omics_toolkit.aws.errors import translate
 from omics_toolkit.aws.stepfunctions import list_executions
-from omics_toolkit.errors import UserError
+from omics_toolkit.errors import ResourceNotFoundError, UserError
 
 #: Executions started by ``runs retry`` are named ``<original>-r<N>``.
 RETRY_SUFFIX = re.compile(r"-r(\d+)$")
@@ -186,13 +186,22 @@ def wait_for_execution(
 ) -> ExecutionStatus:
     """Poll an execution until it stops; ``on_step`` is called whenever the step or status changes.
 
+    An execution that does not exist yet is waited for: S3 invokes the pair detector
+    asynchronously, so the execution an upload starts appears a moment later.
+
     Raises:
-        TimeoutError: still running after ``timeout_seconds``.
+        TimeoutError: not started, or still running, after ``timeout_seconds``.
     """
     deadline = time.monotonic() + timeout_seconds
     last: tuple[str, str | None] | None = None
     while True:
-        status = describe(sfn, arn)
+        try:
+            status = describe(sfn, arn)
+        except ResourceNotFoundError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {arn} was never started") from None
+            sleep(poll_seconds)
+            continue
         if on_step and (status.status, status.step) != last:
             on_step(status)
             last = (status.status, status.step)

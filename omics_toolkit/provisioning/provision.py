@@ -1436,7 +1436,12 @@ class Provisioner:
                 policies.allow(["s3:GetObject"], [f"{in_arn}/*"]),
                 # Without ListBucket, HeadObject of a mate not yet uploaded is 403, not 404.
                 policies.allow(["s3:ListBucket"], [in_arn]),
-                policies.allow(["states:StartExecution", "states:ListExecutions"], [sm_arn]),
+                policies.allow(["states:StartExecution"], [sm_arn]),
+                # ListExecutions names two resource types (state machine, map run).
+                policies.allow(
+                    ["states:ListExecutions"],
+                    [sm_arn, f"arn:{p}:states:{region}:{account}:mapRun:{n.state_machine}/*"],
+                ),
                 policies.allow(["states:DescribeExecution"], [execution_arns]),
             ],
             "run_outputs": [

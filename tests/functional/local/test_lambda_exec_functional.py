@@ -143,7 +143,11 @@ def test_s3_notification_invokes_handler(aws: Any, fn: dict[str, str]) -> None:
         },
     )
     s3.put_object(Bucket="otk-notify", Key="in/sample_R1.fastq.gz", Body=b"@r\nA\n+\nI\n")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="otk-notify").get("Contents", [])]
+    deadline = time.monotonic() + 15  # S3 invokes the function asynchronously
+    keys: list[str] = []
+    while "seen/in/sample_R1.fastq.gz" not in keys and time.monotonic() < deadline:
+        time.sleep(0.2)
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="otk-notify").get("Contents", [])]
     assert "seen/in/sample_R1.fastq.gz" in keys
 
 

@@ -45,9 +45,16 @@ def _clients(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _seen(s3: Any) -> list[str]:
-    listing = s3.list_objects_v2(Bucket="otk-persist", Prefix="seen/")
-    return sorted(o["Key"] for o in listing.get("Contents", []))
+def _seen(s3: Any, expected: list[str] | None = None, timeout: float = 15) -> list[str]:
+    """Keys the handler wrote; with ``expected``, wait for them (S3 invokes asynchronously),
+    then for a moment longer so that a duplicate invocation would show."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listing = s3.list_objects_v2(Bucket="otk-persist", Prefix="seen/")
+        keys = sorted(o["Key"] for o in listing.get("Contents", []))
+        if expected is None or keys == expected or time.monotonic() > deadline:
+            return keys
+        time.sleep(0.2)
 
 
 def _populate(c: dict[str, Any]) -> None:
@@ -129,7 +136,7 @@ def test_start_status_stop_and_persistence(tmp_path: Path) -> None:
         assert stack.start(local_dir)["pid"] == record["pid"], "a live stack is reused"
         c = _clients(record)
         _populate(c)
-        assert _seen(c["s3"]) == ["seen/in/a.fastq"], "the notification fired once"
+        assert _seen(c["s3"], ["seen/in/a.fastq"]) == ["seen/in/a.fastq"], "fired once"
     finally:
         assert stack.stop(local_dir) is True
     assert not (local_dir / "stack.json").exists()
@@ -158,7 +165,8 @@ def test_start_status_stop_and_persistence(tmp_path: Path) -> None:
         ]
         assert _seen(s3) == ["seen/in/a.fastq"], "restoring must not fire notifications"
         s3.put_object(Bucket="otk-persist", Key="in/b.fastq", Body=b"x")
-        assert _seen(s3) == ["seen/in/a.fastq", "seen/in/b.fastq"], "notifications still attached"
+        both = ["seen/in/a.fastq", "seen/in/b.fastq"]
+        assert _seen(s3, both) == both, "notifications still attached"
         assert c["glue"].get_database(Name="otk_persist_db")["Database"]["Name"] == "otk_persist_db"
         grants = c["lakeformation"].list_permissions()["PrincipalResourcePermissions"]
         assert any(g["Permissions"] == ["DESCRIBE"] for g in grants)

@@ -175,7 +175,8 @@ def test_pipeline_handlers_import_with_only_runtime_and_layer(
     events = {
         "pair_detector": {"Records": []},
         "run_outputs": {},  # KeyError 'runId': a handler error, after a successful import
-        "tag_objects": {"objects": [], "tags": {}},
+        "tag_objects": {"lanes": [], "outputs": {}, "tags": {}},
+        "failure_handler": {},  # KeyError 'execution'
     }
     body, errored = _invoke(aws, name, events[function])
     if errored:
