@@ -35,7 +35,11 @@ class Settings:
         profile: AWS named profile, for ``target="aws"``.
         home: state directory (local stack state lives in ``home/local``).
         workflow: name of the directory under ``workflows/`` that the pipeline runs.
-        poll_interval_seconds: how long the state machine waits between status polls.
+        poll_interval_seconds: how long the state machine waits before its first status poll
+            of an import job or run; each further wait doubles, up to ``max_poll_interval_seconds``.
+        max_poll_interval_seconds: the longest wait between two polls (keeps a 72-hour run far
+            below Step Functions' 25,000-event history limit: see
+            :mod:`omics_toolkit.pipeline.history`).
         storage_type: HealthOmics run storage type, ``DYNAMIC`` or ``STATIC``.
         variant_backend: where imported variants live: ``"stores"`` (HealthOmics variant and
             annotation stores; refused to accounts new since 2025-11-07), ``"none"`` (VCFs stay
@@ -43,6 +47,10 @@ class Settings:
             them, else ``"none"`` with a message naming the alternative).
         kms_key_arn: customer-managed KMS key for the buckets (SSE-KMS) and the Athena results;
             ``None`` means SSE-S3.
+        pair_pattern: a regular expression matched against the whole base name of an uploaded
+            FASTQ object (extension included), with named groups ``sample`` and ``mate`` (matching
+            ``1``/``2`` or ``R1``/``R2``) and optionally ``lane``; tried before the built-in naming
+            conventions (see :mod:`omics_toolkit.pipeline.pairs`). ``None``: built-in only.
         run_parameters: fixed StartRun parameters added to every run, e.g. private ECR image
             URIs ``{"bwa_image": "<account>.dkr.ecr.<region>.amazonaws.com/bwa:0.7.17"}``
             (config file ``[run_parameters]`` table only). Each must be a workflow input.
@@ -55,9 +63,11 @@ class Settings:
     home: Path = field(default_factory=default_home)
     workflow: str = "bcftools-germline"
     poll_interval_seconds: int = 60
+    max_poll_interval_seconds: int = 600
     storage_type: str = "DYNAMIC"
     variant_backend: str = "auto"
     kms_key_arn: str | None = None
+    pair_pattern: str | None = None
     run_parameters: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -104,6 +114,43 @@ def check_deployment_name(name: str, source: str = "") -> None:
             f"deployment name {name!r}{origin} must be 3-32 characters of a-z, 0-9 and '-', "
             "starting with a letter and not ending with '-' (it prefixes bucket names)"
         )
+
+
+#: Named groups a ``pair_pattern`` must have, and the one it may have.
+PAIR_PATTERN_GROUPS = ("sample", "mate")
+PAIR_PATTERN_OPTIONAL_GROUPS = ("lane",)
+
+
+def compile_pair_pattern(pattern: str, source: str = "") -> re.Pattern[str]:
+    """Compile a ``pair_pattern`` (see :class:`Settings`) and check its named groups.
+
+    Raises:
+        ConfigError: it does not compile, lacks the ``sample`` or ``mate`` group, or has a named
+            group other than ``sample``, ``mate`` and ``lane`` (a typo would go unnoticed).
+    """
+    origin = f" (from {source})" if source else ""
+    example = r"e.g. (?P<sample>[^_]+)_(?P<lane>L\d+)_(?P<mate>R[12])\.fastq\.gz"
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"pair_pattern {pattern!r}{origin} is not a valid regular expression: {exc}; {example}"
+        ) from exc
+    groups = set(compiled.groupindex)
+    missing = [g for g in PAIR_PATTERN_GROUPS if g not in groups]
+    if missing:
+        raise ConfigError(
+            f"pair_pattern {pattern!r}{origin} has no named group(s) "
+            f"{', '.join(f'(?P<{g}>...)' for g in missing)}: it needs (?P<sample>...) and "
+            f"(?P<mate>...) (matching 1/2 or R1/R2), optionally (?P<lane>...); {example}"
+        )
+    unknown = sorted(groups - set(PAIR_PATTERN_GROUPS) - set(PAIR_PATTERN_OPTIONAL_GROUPS))
+    if unknown:
+        raise ConfigError(
+            f"pair_pattern {pattern!r}{origin} has unknown named group(s) {unknown}: only "
+            "sample, mate and lane are used (write other groups as (?:...))"
+        )
+    return compiled
 
 
 #: Values each setting may take (checked after resolution).
@@ -170,6 +217,8 @@ def resolve_settings(
                 f"(from {sources.get(name, 'default')})"
             )
     check_deployment_name(settings.deployment, sources.get("deployment", "default"))
+    if settings.pair_pattern:
+        compile_pair_pattern(settings.pair_pattern, sources.get("pair_pattern", "default"))
     return settings, {name: sources.get(name, "default") for name in sorted(names)}
 
 

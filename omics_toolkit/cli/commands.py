@@ -159,27 +159,91 @@ def teardown(
 
 def upload(
     ctx: typer.Context,
-    r1: Annotated[Path, typer.Argument(help="Mate 1 FASTQ (.fastq/.fq, gzip or not).")],
-    r2: Annotated[Path, typer.Argument(help="Mate 2 FASTQ.")],
+    r1: Annotated[
+        Path | None, typer.Argument(help="Mate 1 FASTQ (.fastq/.fq, gzip or not).")
+    ] = None,
+    r2: Annotated[Path | None, typer.Argument(help="Mate 2 FASTQ.")] = None,
     sample: Annotated[
         str | None, typer.Option(help="Sample id (default: from the file names).")
     ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            help="A manifest (manifest.csv, samplesheet.csv, *.manifest.json, ...): validated, "
+            "uploaded first, then the files it lists; one run per sample with all its lanes.",
+        ),
+    ] = None,
+    folder: Annotated[
+        str | None,
+        typer.Option(
+            help="S3 folder for --manifest and its files (default fastq/<manifest's directory>/)."
+        ),
+    ] = None,
 ) -> None:
-    """Upload a FASTQ pair to the input bucket; the pipeline starts when both mates are there."""
-    from omics_toolkit.pipeline.upload import upload_pair
+    """Upload a FASTQ pair, or a manifest and its files; the pipeline starts when all are there."""
+    from omics_toolkit.pipeline.upload import upload_manifest, upload_pair
     from omics_toolkit.provisioning.names import Names
 
     st = state(ctx)
+    if manifest is not None and (r1 or r2 or sample):
+        raise UserError("give either a pair (R1 R2 [--sample]) or --manifest FILE, not both")
+    if manifest is None and (r1 is None or r2 is None):
+        raise UserError("give both mates (R1 R2), or a manifest with --manifest FILE")
+    if folder is not None and manifest is None:
+        raise UserError("--folder goes with --manifest")
     aws = _context(ctx)
     names = Names(st.settings.deployment, aws.account_id, aws.region)
-    result = upload_pair(aws.client("s3"), names.input_bucket, r1, r2, sample)
-    if st.json_output:
-        emit_json(result)
-    else:
-        out.print(
-            f"uploaded {result['r1']} and {result['r2']}\nexecution: {result['execution_name']} "
-            "(follow with `omics-toolkit runs`)"
+    if manifest is None:
+        assert r1 is not None and r2 is not None
+        result = upload_pair(
+            aws.client("s3"), names.input_bucket, r1, r2, sample, st.settings.pair_pattern
         )
+        if st.json_output:
+            emit_json(result)
+        else:
+            out.print(
+                f"uploaded {result['r1']} and {result['r2']}\nexecution: "
+                f"{result['execution_name']} (follow with `omics-toolkit runs`)"
+            )
+        return
+    state_machine_arn = (
+        f"arn:{aws.partition()}:states:{aws.region}:{aws.account_id}:"
+        f"stateMachine:{names.state_machine}"
+    )
+    report = (
+        (lambda action, uri: err.print(f"  {action:>9}  {uri}")) if not st.json_output else None
+    )
+    uploaded = upload_manifest(
+        aws.client("s3"),
+        names.input_bucket,
+        manifest,
+        folder=folder,
+        sfn=aws.client("stepfunctions"),
+        state_machine_arn=state_machine_arn,
+        report=report,
+    )
+    if st.json_output:
+        emit_json(uploaded)
+        return
+    out.print(
+        f"manifest {uploaded['manifest']}: {len(uploaded['uploaded'])} uploaded, "
+        f"{len(uploaded['unchanged'])} unchanged"
+    )
+    table(
+        "executions (one per sample; follow with `omics-toolkit runs`)",
+        ["sample", "lanes", "execution", "status", "supersedes"],
+        [
+            [
+                e["sample"],
+                ", ".join(e["lanes"]),
+                e["execution_name"],
+                e["status"] or "",
+                ", ".join(e["supersedes"]),
+            ]
+            for e in uploaded["executions"]
+        ],
+    )
 
 
 def query(
