@@ -1443,6 +1443,7 @@ class Provisioner:
                     [sm_arn, f"arn:{p}:states:{region}:{account}:mapRun:{n.state_machine}/*"],
                 ),
                 policies.allow(["states:DescribeExecution"], [execution_arns]),
+                *self.kms_statements(),  # GetObject of manifests under SSE-KMS
             ],
             "run_outputs": [
                 policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),

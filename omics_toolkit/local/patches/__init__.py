@@ -12,6 +12,7 @@ Each module has an idempotent ``apply()`` and names the moto symbols it replaces
   PascalCase output, send ``omics`` calls to the HealthOmics emulator.
 - :mod:`.athena_sql`: Athena queries really run (sqlglot -> DuckDB over Glue tables' Parquet).
 - :mod:`.sfn_json_path`: definite JSONPaths (``$.a[0].b``) yield a value, not a one-item list.
+- :mod:`.sfn_start_execution`: concurrent StartExecution calls with one name start one execution.
 - :mod:`.s3_bucket_policy`: conditional ``Deny`` statements (TLS-only policies) apply only when
   their condition holds, as in S3.
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
@@ -31,6 +32,7 @@ def apply_all() -> None:
         s3_notifications,
         sfn_aws_sdk,
         sfn_json_path,
+        sfn_start_execution,
     )
 
     lambda_exec.apply()
@@ -38,5 +40,6 @@ def apply_all() -> None:
     athena_sql.apply()
     s3_bucket_policy.apply()
     sfn_json_path.apply()
+    sfn_start_execution.apply()
     ecr_pull_through.apply()
     s3_notifications.apply()

@@ -309,6 +309,7 @@ def test_customer_managed_kms_key_encrypts_buckets_results_and_stores(local_stac
 def test_teardown_refuses_while_an_execution_runs(local_stack, reference):
     import gzip
 
+    from omics_toolkit.pipeline.pairs import LanePair
     from omics_toolkit.pipeline.trigger import execution_input
 
     settings = _settings("ft-busy")
@@ -330,8 +331,13 @@ def test_teardown_refuses_while_an_execution_runs(local_stack, reference):
             execution_input(
                 "busy",
                 dep.names.output_bucket,
-                "staging/busy_R1.fastq.gz",
-                "staging/busy_R2.fastq.gz",
+                [
+                    LanePair(
+                        "1",
+                        ("staging/busy_R1.fastq.gz", '"e1"'),
+                        ("staging/busy_R2.fastq.gz", '"e2"'),
+                    )
+                ],
                 "busy-sample",
                 60,  # the execution waits 60 s before its first poll: RUNNING during teardown
             )
