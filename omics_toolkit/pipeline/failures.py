@@ -38,7 +38,8 @@ class FailureRecord:
         step: the pipeline step that failed (``ImportReads``, ``Run``, ``FindRunOutputs``,
             ``ImportBam``, ``ImportVcf``, ``TagObjects``).
         error: error name (``ReadSetImportFailed``, ``RunFailed``, ``Omics.ThrottlingException``,
-            a Lambda ``errorType``, ...).
+            a Lambda ``errorType``, ...); Step Functions' own ``States.X`` errors are reported as
+            ``StepFunctions.X`` (a Fail state may not raise ``States.*`` names).
         cause: one readable sentence naming what failed and why (the service's own message).
         inputs: the sample's FASTQ S3 URIs (all kept, tagged ``failed``).
         logs: where to read more (CloudWatch Logs group and stream), when known.
@@ -202,6 +203,10 @@ def record_failure(
     """
     error_info = state.get("error") or {}
     error = str(error_info.get("Error") or "States.Unknown")
+    cause_text = describe_cause(error, error_info.get("Cause"))
+    if error.startswith("States."):
+        # A Fail state may not name a "States." error: report it as Step Functions' own.
+        error = "StepFunctions." + error.removeprefix("States.")
     step = failed_step(state)
     record = FailureRecord(
         execution=execution,
@@ -209,7 +214,7 @@ def record_failure(
         sample=state.get("sample"),
         step=step,
         error=error,
-        cause=describe_cause(error, error_info.get("Cause"))[:MAX_CAUSE],
+        cause=cause_text[:MAX_CAUSE],
         inputs=input_uris(state),
         logs=_log_locations(state, step, execution_name),
         completed=completed_steps(state),
