@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 
 from omics_toolkit.aws.session import local_context
-from omics_toolkit.aws.stepfunctions import list_executions
+from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import LIFECYCLE_TAG
 from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
@@ -32,6 +34,16 @@ from omics_toolkit.provisioning.provision import Provisioner
 pytestmark = pytest.mark.slow
 
 DEPLOYMENT = "faults"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """``omics-toolkit --deployment faults --json ...`` against the session's local stack."""
+    return subprocess.run(
+        [sys.executable, "-m", "omics_toolkit", "--deployment", DEPLOYMENT, "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 class Pipeline:
@@ -250,11 +262,7 @@ def test_a_failed_run_is_recorded_notified_and_retried_reusing_the_read_sets(
     assert plan.started and plan.reused == ["ImportReads"]
     again = start_retry(pipeline.sfn, pipeline.sm, plan)
     assert not again.started  # the same retry twice starts it once
-    retried = pipeline.finish_execution(
-        pipeline.sfn.describe_execution(
-            executionArn=pipeline.sm.replace(":stateMachine:", ":execution:") + f":{plan.name}"
-        )["executionArn"]
-    )
+    retried = pipeline.finish_execution(execution_arn(pipeline.sm, plan.name))
     assert retried.status == "SUCCEEDED", (retried.step, retried.error, retried.cause)
     pipeline.assert_exactly_once("RUNF", executions=2)
     # The reads were imported once: the retry reused the read set.
@@ -263,6 +271,20 @@ def test_a_failed_run_is_recorded_notified_and_retried_reusing_the_read_sets(
     )["readSets"]
     assert sorted(r["fileType"] for r in sets) == ["BAM", "FASTQ"]
     assert pipeline.tags("runfail/RUNF_R1.fastq.gz")[LIFECYCLE_TAG] == "processed"
+
+    # The CLI: the failed execution shows its step, cause and logs; the sample is done now.
+    failed = _cli("runs", "show", plan.failed)
+    assert failed.returncode == 0, failed.stderr
+    shown = json.loads(failed.stdout)
+    assert (shown["status"], shown["step"], shown["error"]) == ("FAILED", "Run", "RunFailed")
+    assert "out of memory" in shown["cause"] and shown["run_id"]
+    listed = json.loads(_cli("runs").stdout)
+    assert {(r["name"], r["status"]) for r in listed if r["sample"] == "RUNF"} == {
+        (plan.failed, "FAILED"),
+        (plan.name, "SUCCEEDED"),
+    }
+    refused = _cli("runs", "retry", "RUNF")
+    assert refused.returncode == 1 and "nothing to retry" in refused.stderr, refused.stderr
 
 
 def test_a_failed_bam_import_keeps_the_vcf_import_and_the_retry_imports_only_the_bam(pipeline):
@@ -289,8 +311,7 @@ def test_a_failed_bam_import_keeps_the_vcf_import_and_the_retry_imports_only_the
         pipeline.sfn, pipeline.sm, plan_retry(pipeline.sfn, pipeline.s3, pipeline.sm, "BAMF")
     )
     assert plan.reused == ["ImportReads", "Run", "FindRunOutputs", "ImportVcf"]
-    arn = pipeline.sm.replace(":stateMachine:", ":execution:") + f":{plan.name}"
-    retried = pipeline.finish_execution(arn)
+    retried = pipeline.finish_execution(execution_arn(pipeline.sm, plan.name))
     assert retried.status == "SUCCEEDED", (retried.step, retried.error, retried.cause)
     assert len(pipeline.omics.list_variant_import_jobs()["variantImportJobs"]) == before
     assert len(pipeline.omics.list_runs(name=plan.failed)["items"]) == 1
