@@ -70,8 +70,8 @@ class Pipeline:
         self.uploaded: dict[str, str] = {}  # key -> ETag of everything any test uploaded
 
     # -- inputs --------------------------------------------------------------------------
-    def put(self, key: str, body: bytes) -> str:
-        etag = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)["ETag"]
+    def put(self, key: str, body: bytes, tagging: str = "") -> str:
+        etag = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Tagging=tagging)["ETag"]
         self.uploaded[key] = etag
         return etag
 
@@ -201,7 +201,8 @@ def test_throttling_and_5xx_on_every_healthomics_call_are_retried_exactly_once(p
         for op in ("GetReadSetImportJob", "GetRun", "GetVariantImportJob")
     ]
     control.add_faults(pipeline.omics_url, rules)
-    pipeline.put_pair("throttled/THR_R1.fastq.gz", "throttled/THR_R2.fastq.gz")
+    pipeline.put("throttled/THR_R1.fastq.gz", pipeline.r1.read_bytes(), tagging="owner=lab-7")
+    pipeline.put("throttled/THR_R2.fastq.gz", pipeline.r2.read_bytes())
     status = pipeline.finish("THR")
     assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
     fired = {
@@ -216,7 +217,11 @@ def test_throttling_and_5xx_on_every_healthomics_call_are_retried_exactly_once(p
         sequenceStoreId=pipeline.dep.sequence_store_id, filter={"sampleId": "THR"}
     )["readSets"]
     assert sorted(r["fileType"] for r in sets) == ["BAM", "FASTQ"]
-    assert pipeline.tags("throttled/THR_R1.fastq.gz")[LIFECYCLE_TAG] == "processed"
+    # The lifecycle tag is merged with the user's own tags.
+    assert pipeline.tags("throttled/THR_R1.fastq.gz") == {
+        "owner": "lab-7",
+        LIFECYCLE_TAG: "processed",
+    }
 
 
 def test_a_lambda_timing_out_once_is_retried(pipeline):

