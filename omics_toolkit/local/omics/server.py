@@ -41,6 +41,9 @@ FAULTS_PATH = "/_toolkit/faults"
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog (socketserver's default is 5): a burst of executions polling at once
+    # otherwise sees connections reset, which no AWS endpoint does.
+    request_queue_size = 512
     backend: Backend
 
 
