@@ -102,13 +102,10 @@ def plan_retry(
         UserError: nothing to retry (running or succeeded), a retry is already running, or the
             inputs changed or disappeared since.
     """
-    item = find_execution(sfn, state_machine_arn, what)
+    executions = list_executions(sfn, state_machine_arn)
+    item = find_execution(sfn, state_machine_arn, what, executions)
     root = RETRY_SUFFIX.sub("", item["name"])
-    family = [
-        e
-        for e in list_executions(sfn, state_machine_arn)
-        if RETRY_SUFFIX.sub("", e["name"]) == root
-    ]
+    family = [e for e in executions if RETRY_SUFFIX.sub("", e["name"]) == root]
     latest = family[0]  # newest first
     if latest["status"] == "RUNNING":
         raise UserError(f"{latest['name']} is still running: nothing to retry yet")

@@ -113,7 +113,12 @@ def describe(sfn: Any, arn: str, *, detail: bool = False) -> ExecutionStatus:
     """
     with translate("stepfunctions", "DescribeExecution"):
         ex = sfn.describe_execution(executionArn=arn)
-    events = history(sfn, arn)
+    if detail or ex["status"] not in ("RUNNING", "SUCCEEDED"):
+        events = history(sfn, arn)  # the failure record is near the end
+    else:  # the current step only: the newest events suffice
+        with translate("stepfunctions", "GetExecutionHistory"):
+            page = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=100)
+        events = sorted(page["events"], key=lambda e: e["id"])
     entered = [e for e in events if "stateEnteredEventDetails" in e]
     step = entered[-1]["stateEnteredEventDetails"]["name"] if entered else None
     try:
@@ -148,8 +153,13 @@ def list_status(sfn: Any, state_machine_arn: str) -> list[ExecutionStatus]:
     return [describe(sfn, e["executionArn"]) for e in list_executions(sfn, state_machine_arn)]
 
 
-def find_execution(sfn: Any, state_machine_arn: str, what: str) -> dict[str, Any]:
+def find_execution(
+    sfn: Any, state_machine_arn: str, what: str, executions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The execution named ``what``, else the newest execution of sample ``what``.
+
+    Args:
+        executions: the state machine's executions, newest first, when the caller has them.
 
     Returns:
         The ListExecutions item (``executionArn``, ``name``, ``status``, ``startDate``).
@@ -157,7 +167,8 @@ def find_execution(sfn: Any, state_machine_arn: str, what: str) -> dict[str, Any
     Raises:
         UserError: no execution has that name or sample.
     """
-    executions = list_executions(sfn, state_machine_arn)
+    if executions is None:
+        executions = list_executions(sfn, state_machine_arn)
     for item in executions:
         if item["name"] == what:
             return item

@@ -7,8 +7,8 @@ and create two executions (seen with a widened window). AWS admits one: the seco
 running execution back (same name and input) or ``ExecutionAlreadyExists``. The pair detector's
 exactly-once guarantee rests on that, and S3 events for both mates of a pair arrive concurrently.
 
-This patch serialises ``start_execution`` per backend with a lock (the check-and-append only;
-the execution itself runs on its own thread as before).
+This patch serialises ``start_execution`` with one lock for every backend (the check and the
+append only; the execution itself runs on its own thread as before).
 """
 
 from __future__ import annotations
