@@ -28,6 +28,7 @@ MOTO_SERVICES = (
     "ecr",
     "sns",
     "events",
+    "s3tables",
 )
 
 #: Service principal of AWS HealthOmics (trust policies, resource policies, PassedToService).

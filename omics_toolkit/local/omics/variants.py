@@ -259,7 +259,7 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
             if ref is None:
                 raise vcf_parquet.VcfError(f"reference {ref_arn} of the store no longer exists")
             contigs = set(ref.get("_contigs", {}))
-        rows: list[dict[str, Any]] = []
+        batches: list[Any] = []
         with tempfile.TemporaryDirectory(dir=b.state_dir) as tmp:
             for n, item in enumerate(items):
                 item["jobStatus"] = "IN_PROGRESS"
@@ -267,8 +267,8 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
                 name = item["source"].rsplit("/", 1)[-1] or "input.vcf"
                 try:
                     local = download(b.client("s3"), item["source"], Path(tmp) / str(n) / name)
-                    rows.extend(
-                        vcf_parquet.iter_rows(
+                    batches.extend(
+                        vcf_parquet.iter_batches(
                             local, job_id, fam is VARIANT, contigs, item["source"]
                         )
                     )
@@ -279,8 +279,8 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
                 item["jobStatus"] = "COMPLETED"
         if _cancelled(b, fam, job_id):
             return
-        vcf_parquet.write_parquet(
-            rows, fam.columns, data_dir(b, fam, store["id"]) / f"{job_id}.parquet"
+        vcf_parquet.write_batches(
+            batches, fam.columns, data_dir(b, fam, store["id"]) / f"{job_id}.parquet"
         )
     except vcf_parquet.VcfError as exc:
         if _cancelled(b, fam, job_id):
