@@ -42,9 +42,10 @@ class Settings:
             :mod:`omics_toolkit.pipeline.history`).
         storage_type: HealthOmics run storage type, ``DYNAMIC`` or ``STATIC``.
         variant_backend: where imported variants live: ``"stores"`` (HealthOmics variant and
-            annotation stores; refused to accounts new since 2025-11-07), ``"none"`` (VCFs stay
-            in the output bucket, no SQL), or ``"auto"`` (stores where the account can create
-            them, else ``"none"`` with a message naming the alternative).
+            annotation stores; refused to accounts new since 2025-11-07), ``"s3tables"`` (Apache
+            Iceberg tables in an S3 table bucket, AWS's recommended replacement), ``"none"``
+            (VCFs stay in the output bucket, no SQL), or ``"auto"`` (stores where the account
+            can create them, else ``"s3tables"``). The same SQL runs on either.
         kms_key_arn: customer-managed KMS key for the buckets (SSE-KMS) and the Athena results;
             ``None`` means SSE-S3.
         pair_pattern: a regular expression matched against the whole base name of an uploaded
@@ -157,7 +158,7 @@ def compile_pair_pattern(pattern: str, source: str = "") -> re.Pattern[str]:
 CHOICES: dict[str, tuple[str, ...]] = {
     "target": ("local", "aws"),
     "storage_type": ("DYNAMIC", "STATIC"),
-    "variant_backend": ("auto", "stores", "none"),
+    "variant_backend": ("auto", "stores", "s3tables", "none"),
 }
 
 

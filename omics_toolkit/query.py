@@ -118,8 +118,41 @@ def bind_named(
     return _NAMED.sub("?", body), ordered
 
 
+def variant_backend(ctx: AwsContext, settings: Settings) -> str:
+    """Where the deployment's variants live: ``"stores"``, ``"s3tables"`` or ``"none"``.
+
+    ``settings.variant_backend`` when explicit; for ``"auto"`` the choice provisioning made,
+    read from the state machine's ``omics-toolkit:variant-backend`` tag (Step Functions
+    ListTagsForResource); ``"stores"`` when the state machine is missing or untagged.
+    """
+    if settings.variant_backend != "auto":
+        return settings.variant_backend
+    from botocore.exceptions import ClientError
+
+    from omics_toolkit.provisioning.names import Names
+    from omics_toolkit.provisioning.provision import VARIANT_BACKEND_TAG
+
+    names = Names(settings.deployment, ctx.account_id, ctx.region)
+    arn = (
+        f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:stateMachine:"
+        f"{names.state_machine}"
+    )
+    try:
+        tags = ctx.client("stepfunctions").list_tags_for_resource(resourceArn=arn)["tags"]
+    except ClientError:
+        return "stores"
+    found = {t["key"]: t["value"] for t in tags}.get(VARIANT_BACKEND_TAG, "stores")
+    return found if found in ("stores", "s3tables", "none") else "stores"
+
+
 def connect(ctx: AwsContext, settings: Settings) -> Any:
-    """A PyAthena connection to the deployment's workgroup and Glue database."""
+    """A PyAthena connection to the deployment's workgroup, catalog and database.
+
+    Variant stores: the Glue database ``<deployment_snake>`` (resource links ``variants``,
+    ``annotations_<name>``) in ``AwsDataCatalog``. S3 Tables: the catalog
+    ``s3tablescatalog/<deployment>-tables`` and its namespace ``<deployment_snake>``. Either way
+    the tables are ``variants`` and ``annotations_<name>``, so the same SQL runs on both.
+    """
     from pyathena import connect as athena_connect
 
     from omics_toolkit.provisioning.names import Names
@@ -128,11 +161,14 @@ def connect(ctx: AwsContext, settings: Settings) -> Any:
     kwargs: dict[str, Any] = {}
     if ctx.is_local:
         kwargs["endpoint_url"] = ctx.endpoints["default"]
+    if variant_backend(ctx, settings) == "s3tables":
+        kwargs.update(catalog_name=names.athena_catalog, schema_name=names.table_namespace)
+    else:
+        kwargs.update(schema_name=names.glue_database)
     return athena_connect(
         session=ctx.session,
         region_name=ctx.region,
         work_group=names.workgroup,
-        schema_name=names.glue_database,
         s3_staging_dir=names.athena_output_uri,
         poll_interval=0.2 if ctx.is_local else 1.0,
         **kwargs,

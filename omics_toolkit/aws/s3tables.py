@@ -18,6 +18,7 @@ Everything else (schemas, partition specs, manifests, snapshots, scans) is pyice
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -59,7 +60,14 @@ def file_io_properties(ctx: AwsContext) -> dict[str, str]:
         props["s3.secret-access-key"] = frozen.secret_key
         if frozen.token:
             props["s3.session-token"] = frozen.token
-    endpoint = ctx.endpoints.get("s3") or ctx.endpoints.get("default")
+    # An explicit endpoint (local stack): the context's, or the one botocore reads from the
+    # environment (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, as in the local Lambda runtime).
+    endpoint = (
+        ctx.endpoints.get("s3")
+        or ctx.endpoints.get("default")
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
     if endpoint:
         props["s3.endpoint"] = endpoint
         props["s3.force-virtual-addressing"] = "false"

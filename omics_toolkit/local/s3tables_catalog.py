@@ -114,7 +114,13 @@ def register_view(
     from pyiceberg.table import StaticTable
 
     from omics_toolkit.local.patches.athena_sql import QueryFailed
+    from omics_toolkit.local.patches.glue_catalogs import has_catalog
 
+    if not has_catalog(account_id, region, "s3tablescatalog"):
+        raise QueryFailed(
+            f"CATALOG_NOT_FOUND: Catalog '{catalog}' does not exist (the account has no Glue "
+            "catalog s3tablescatalog: the S3 Tables integration is not set up)"
+        )
     bucket_name = catalog.split("/", 1)[1] if "/" in catalog else ""
     backend = s3tables_backends[account_id][region]
     bucket = next((b for b in backend.table_buckets.values() if b.name == bucket_name), None)

@@ -97,13 +97,17 @@ def ensure_toolkit_layer(prov: Provisioner) -> str:
 
 
 def delete_toolkit_layer(td: Provisioner) -> None:
-    """Delete every version of the deployment's toolkit layer (DeleteLayerVersion).
+    """Delete every version of the deployment's toolkit layer (see :func:`delete_layer`)."""
+    delete_layer(td, layer_name(td.names.deployment))
+
+
+def delete_layer(td: Provisioner, name: str) -> None:
+    """Delete every version of layer ``name`` (DeleteLayerVersion).
 
     The layer is found by name (layers carry no tags). Functions that still use a deleted version
     keep working in AWS; delete the functions first anyway. Reports ``delete`` (detail: the
     versions) or ``absent``; in a dry run nothing is deleted and ``delete`` is reported.
     """
-    name = layer_name(td.names.deployment)
     lam = td.client("lambda")
     versions = [int(v["Version"]) for v in layer_versions(lam, name)]
     if not versions:

@@ -81,5 +81,20 @@ class Names:
         return f"s3://{self.output_bucket}/runs/"
 
     @property
+    def table_bucket(self) -> str:
+        """S3 table bucket of the S3 Tables variant back end."""
+        return f"{self.deployment}-tables"
+
+    @property
+    def table_namespace(self) -> str:
+        """Namespace (Athena database) of the S3 Tables back end's tables."""
+        return self.snake
+
+    @property
+    def athena_catalog(self) -> str:
+        """Athena catalog of the S3 Tables back end (the Glue federated catalog's child)."""
+        return f"s3tablescatalog/{self.table_bucket}"
+
+    @property
     def athena_output_uri(self) -> str:
         return f"s3://{self.output_bucket}/athena-results/"

@@ -24,12 +24,16 @@ from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG, HEALTHOMICS_PRINCIPAL, LIFECYCLE_TAG
 from omics_toolkit.errors import ConfigError, ToolkitError, UserError
 from omics_toolkit.provisioning import containers, policies
+from omics_toolkit.provisioning import s3tables as s3tables_prov
 from omics_toolkit.provisioning.layers import ensure_toolkit_layer
 from omics_toolkit.provisioning.names import Names
 from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR, code_sha256, lambda_zip
+from omics_toolkit.provisioning.tables_layer import ensure_tables_layer
 
 #: Lambda functions of the pipeline (directory under lambdas/).
 FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects", "failure_handler")
+#: Functions of the S3 Tables variant back end only.
+TABLES_FUNCTIONS = ("variant_loader",)
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 #: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
@@ -977,7 +981,7 @@ class Provisioner:
         substitutions: dict[str, str],
         run_parameters: dict[str, str],
         workflow_version: str | None = None,
-        variant_import: bool = True,
+        vcf_destination: str = "stores",
     ) -> str:
         """Fill the ``${Name}`` placeholders of statemachines/germline.asl.json.
 
@@ -985,8 +989,10 @@ class Provisioner:
             substitutions: placeholder name -> value.
             run_parameters: extra fixed StartRun parameters (e.g. private ECR image URIs).
             workflow_version: StartRun ``workflowVersionName`` (``None``: the workflow itself).
-            variant_import: ``False`` replaces the VCF import branch by a Pass state (no variant
-                store: the VCF stays in the output bucket).
+            vcf_destination: ``"stores"`` (StartVariantImportJob into the variant store),
+                ``"s3tables"`` (the VCF branch becomes the ``LoadVariants`` Lambda task, which
+                replaces the sample's rows in the Iceberg ``variants`` table) or ``"none"`` (a
+                Pass state: the VCF stays in the output bucket).
         """
         text = (STATEMACHINES_DIR / "germline.asl.json").read_text()
         for key, value in substitutions.items():
@@ -998,7 +1004,37 @@ class Provisioner:
         definition["States"]["StartRun"]["Parameters"]["Parameters"].update(run_parameters)
         if workflow_version:
             definition["States"]["StartRun"]["Parameters"]["WorkflowVersionName"] = workflow_version
-        if not variant_import:
+        if vcf_destination == "s3tables":
+            branch = definition["States"]["ImportResults"]["Branches"][1]["States"]
+            loader = json.loads(json.dumps(definition["States"]["FindRunOutputs"]))
+            loader.update(
+                Comment="VCF -> Iceberg variants table: replaces the sample's rows (idempotent).",
+                Parameters={
+                    "FunctionName": substitutions["VariantLoaderFunctionArn"],
+                    "Payload": {"vcf.$": "$.outputs.vcf", "importId.$": "$$.Execution.Name"},
+                },
+                ResultSelector={"jobId.$": "$.Payload.jobId", "rows.$": "$.Payload.rows"},
+                ResultPath="$.vcfLoad",
+                TimeoutSeconds=960,
+                Catch=[
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "ResultPath": "$.error",
+                        "Next": "VcfImportError",
+                    }
+                ],
+                Next="VcfLoaded",
+            )
+            loader["Retry"][0]["ErrorEquals"].append("CommitFailedException")
+            branch_states = {
+                "CheckVcfReuse": branch["CheckVcfReuse"],
+                "VcfReused": branch["VcfReused"],
+                "ImportVcf": loader,
+                "VcfLoaded": {"Type": "Pass", "OutputPath": "$.vcfLoad", "End": True},
+                "VcfImportError": branch["VcfImportError"],
+            }
+            definition["States"]["ImportResults"]["Branches"][1]["States"] = branch_states
+        if vcf_destination == "none":
             branches = definition["States"]["ImportResults"]["Branches"]
             branches[1] = {
                 "StartAt": "VcfKeptInBucket",
@@ -1325,18 +1361,20 @@ class Provisioner:
         variant_store = annotation_store = None
         backend = self.settings.variant_backend
         previous = self._state_machine_tags().get(VARIANT_BACKEND_TAG)
-        if backend == "none" or (
+        use_tables = False
+        if backend in ("none", "s3tables") or (
             backend == "auto"
-            and previous == "none"
+            and previous in ("none", "s3tables")
             and not self._find_by_name(
                 "list_variant_stores", "variantStores", n.variant_store, filter={}
             )
         ):
+            use_tables = backend != "none"
             why = (
-                'variant_backend = "none"'
-                if backend == "none"
+                f'variant_backend = "{backend}"'
+                if backend != "auto"
                 else "HealthOmics refused stores to this account earlier (new customers since "
-                '2025-11-07); set variant_backend = "stores" to try again'
+                '2025-11-07): variants go to S3 Tables; set variant_backend = "stores" to try again'
             )
             for kind, name in (("variant", n.variant_store), ("annotation", n.annotation_store)):
                 self._record(f"{kind} store", name, "skipped", why)
@@ -1345,7 +1383,12 @@ class Provisioner:
             if variant_store is not None:
                 annotation_store = self.ensure_annotation_store(ref_arn)
             else:
+                use_tables = True
                 self._record("annotation store", n.annotation_store, "skipped", "no variant store")
+        table_bucket_arn = None
+        if use_tables:
+            table_bucket_arn = s3tables_prov.ensure_table_bucket(self)
+            s3tables_prov.ensure_variants_table(self, table_bucket_arn)
         workflow_id, workflow_version = self.ensure_workflow(self.container_registry_map())
 
         omics = f"arn:{p}:omics:{region}:{account}"
@@ -1377,7 +1420,8 @@ class Provisioner:
             ],
         )
         fn_arn = {
-            f: f"arn:{p}:lambda:{region}:{account}:function:{n.function(f)}" for f in FUNCTIONS
+            f: f"arn:{p}:lambda:{region}:{account}:function:{n.function(f)}"
+            for f in (*FUNCTIONS, *TABLES_FUNCTIONS)
         }
         sm_arn = f"arn:{p}:states:{region}:{account}:stateMachine:{n.state_machine}"
         execution_arns = f"arn:{p}:states:{region}:{account}:execution:{n.state_machine}:*"
@@ -1414,7 +1458,12 @@ class Provisioner:
                 ),
                 policies.allow(
                     ["lambda:InvokeFunction"],
-                    [fn_arn["run_outputs"], fn_arn["tag_objects"], fn_arn["failure_handler"]],
+                    [
+                        fn_arn["run_outputs"],
+                        fn_arn["tag_objects"],
+                        fn_arn["failure_handler"],
+                        *([fn_arn["variant_loader"]] if use_tables else []),
+                    ],
                 ),
                 policies.allow(
                     [
@@ -1476,15 +1525,51 @@ class Provisioner:
         function_layers = [ensure_toolkit_layer(self)]
         if not self.ctx.is_local:
             function_layers.append(self.powertools_layer_arn())
+        layers_of = {f: function_layers for f in roles}
+        timeouts: dict[str, int] = {}
+        if use_tables and table_bucket_arn:
+            tables = f"{table_bucket_arn}/table/*"
+            roles["variant_loader"] = [
+                policies.allow(["s3:GetObject"], [f"{out_arn}/runs/*"]),
+                # The Iceberg table: its metadata pointer and its data (S3 API on table storage).
+                policies.allow(
+                    [
+                        "s3tables:GetTable",
+                        "s3tables:GetTableMetadataLocation",
+                        "s3tables:UpdateTableMetadataLocation",
+                        "s3tables:GetTableData",
+                        "s3tables:PutTableData",
+                    ],
+                    [tables],
+                ),
+                *self.kms_statements(),
+            ]
+            env["variant_loader"] = {
+                "TABLE_BUCKET_ARN": table_bucket_arn,
+                "NAMESPACE": n.table_namespace,
+            }
+            layers_of["variant_loader"] = [
+                function_layers[0],
+                ensure_tables_layer(self, n.output_bucket),
+                *function_layers[1:],
+            ]
+            timeouts["variant_loader"] = 900
         for function, statements in roles.items():
             role = self.ensure_role(
                 n.role(f"lambda-{function.replace('_', '-')}"),
                 "lambda.amazonaws.com",
                 [*statements, policies.lambda_logs(p, region, account, n.function(function))],
             )
-            self.ensure_function(function, role, env.get(function, {}), function_layers)
+            self.ensure_function(
+                function,
+                role,
+                env.get(function, {}),
+                layers_of[function],
+                timeout_seconds=timeouts.get(function, 60),
+            )
 
         log_group_arn = self.ensure_log_group(n.state_machine_log_group)
+        chosen = "stores" if variant_store else "s3tables" if use_tables else "none"
         definition = self.render_definition(
             {
                 "SequenceStoreId": seq_store,
@@ -1504,16 +1589,14 @@ class Provisioner:
                 "DeploymentTagKey": DEPLOYMENT_TAG,
                 "Deployment": n.deployment,
                 "LifecycleTagKey": LIFECYCLE_TAG,
+                "VariantLoaderFunctionArn": fn_arn["variant_loader"],
             },
             run_parameters=self.run_parameters(),
             workflow_version=workflow_version,
-            variant_import=variant_store is not None,
+            vcf_destination=chosen,
         )
         self.ensure_state_machine(
-            definition,
-            sfn_role,
-            log_group_arn,
-            {VARIANT_BACKEND_TAG: "stores" if variant_store else "none"},
+            definition, sfn_role, log_group_arn, {VARIANT_BACKEND_TAG: chosen}
         )
         self.ensure_s3_invoke_permission(fn_arn["pair_detector"], n.input_bucket)
         self.ensure_notification(n.input_bucket, fn_arn["pair_detector"])
@@ -1534,6 +1617,9 @@ class Provisioner:
                     (annotation_db, n.annotation_store, ["DESCRIBE", "SELECT"]),
                 ],
             )
+        if use_tables:
+            caller = str(self.client("sts").get_caller_identity()["Arn"])
+            s3tables_prov.ensure_catalog_integration(self, caller)
         self.ensure_workgroup()
         return Deployment(
             names=n,

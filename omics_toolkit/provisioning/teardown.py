@@ -15,8 +15,15 @@ from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import UserError
 from omics_toolkit.provisioning.containers import remove_container_registry
-from omics_toolkit.provisioning.layers import delete_toolkit_layer
-from omics_toolkit.provisioning.provision import FUNCTIONS, Action, Deployment, Provisioner
+from omics_toolkit.provisioning.layers import delete_layer, delete_toolkit_layer
+from omics_toolkit.provisioning.provision import (
+    FUNCTIONS,
+    TABLES_FUNCTIONS,
+    Action,
+    Deployment,
+    Provisioner,
+)
+from omics_toolkit.provisioning.tables_layer import layer_name as tables_layer_name
 
 
 class Teardown(Provisioner):
@@ -52,7 +59,7 @@ class Teardown(Provisioner):
             )
         self._notifications()
         lam = self.client("lambda")
-        for function in FUNCTIONS:
+        for function in (*FUNCTIONS, *TABLES_FUNCTIONS):
             name = n.function(function)
             try:
                 fn = lam.get_function(FunctionName=name)
@@ -69,6 +76,7 @@ class Teardown(Provisioner):
             else:
                 self._record("lambda function", name, "kept", "not tagged by this deployment")
         delete_toolkit_layer(self)
+        delete_layer(self, tables_layer_name(n.deployment))
         self._state_machine()
         self._topic()
         self._log_group(n.state_machine_log_group)
@@ -82,6 +90,7 @@ class Teardown(Provisioner):
                 if self._ours(self._omics_tags(wf["arn"])):
                     self._workflow(wf)
         remove_container_registry(self)
+        self._table_bucket(force_delete_data)
         self._analytics_store("variant", n.variant_store, force_delete_data)
         self._analytics_store("annotation", n.annotation_store, force_delete_data)
         self._sequence_store(force_delete_data)
@@ -90,7 +99,7 @@ class Teardown(Provisioner):
             "omics-import",
             "omics-run",
             "states",
-            *(f"lambda-{f.replace('_', '-')}" for f in FUNCTIONS),
+            *(f"lambda-{f.replace('_', '-')}" for f in (*FUNCTIONS, *TABLES_FUNCTIONS)),
         ):
             self._role(n.role(role))
         for bucket in (n.input_bucket, n.output_bucket):
@@ -310,6 +319,86 @@ class Teardown(Provisioner):
                     lambda table=table: glue.delete_table(DatabaseName=db, Name=table["Name"]),
                 )
         self._delete("glue database", db, "", lambda: glue.delete_database(Name=db))
+
+    def _table_bucket(self, force: bool) -> None:
+        """The S3 table bucket: kept while a table holds rows (unless ``force``), else its tables,
+        namespaces and the bucket are deleted, and the Lake Formation grants on its tables
+        revoked. The account-wide Glue catalog ``s3tablescatalog`` and its Lake Formation
+        registration are kept (other deployments share them)."""
+        from omics_toolkit.provisioning.s3tables import FEDERATED_CATALOG, find_table_bucket
+
+        name = self.names.table_bucket
+        arn = find_table_bucket(self)
+        if arn is None:
+            return
+        client = self.client("s3tables")
+        tables = [
+            t
+            for page in client.get_paginator("list_tables").paginate(tableBucketARN=arn)
+            for t in page.get("tables", [])
+        ]
+        if not force:
+            with_data = [t["name"] for t in tables if self._table_has_rows(arn, t)]
+            if with_data:
+                self._record(
+                    "s3 table bucket",
+                    name,
+                    "kept",
+                    f"tables {', '.join(with_data)} hold rows; use --force-delete-data",
+                )
+                return
+        lf = self.client("lakeformation")
+        catalog_id = f"{self.ctx.account_id}:{FEDERATED_CATALOG}/{name}"
+        for perm in lf.list_permissions().get("PrincipalResourcePermissions", []):
+            table = perm.get("Resource", {}).get("Table", {})
+            if table.get("CatalogId") == catalog_id:
+                self._delete(
+                    "lake formation grant",
+                    f"{table.get('DatabaseName')}.{table.get('Name')}",
+                    "+".join(perm["Permissions"]),
+                    lambda perm=perm: lf.revoke_permissions(
+                        Principal=perm["Principal"],
+                        Resource=perm["Resource"],
+                        Permissions=perm["Permissions"],
+                    ),
+                )
+        for t in tables:
+            ns = t["namespace"][0]
+            self._delete(
+                "iceberg table",
+                f"{ns}.{t['name']}",
+                "",
+                lambda ns=ns, t=t: client.delete_table(
+                    tableBucketARN=arn, namespace=ns, name=t["name"]
+                ),
+            )
+        for page in client.get_paginator("list_namespaces").paginate(tableBucketARN=arn):
+            for item in page.get("namespaces", []):
+                ns = item["namespace"][0]
+                self._delete(
+                    "s3 tables namespace",
+                    ns,
+                    "",
+                    lambda ns=ns: client.delete_namespace(tableBucketARN=arn, namespace=ns),
+                )
+        self._delete(
+            "s3 table bucket", name, arn, lambda: client.delete_table_bucket(tableBucketARN=arn)
+        )
+
+    def _table_has_rows(self, arn: str, table: dict[str, Any]) -> bool:
+        from pyiceberg.exceptions import NoSuchTableError
+
+        from omics_toolkit.aws.s3tables import S3TablesCatalog
+
+        try:
+            loaded = S3TablesCatalog(self.ctx, arn).load_table(
+                (table["namespace"][0], table["name"])
+            )
+        except NoSuchTableError:
+            return False
+        snapshot = loaded.current_snapshot()
+        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+        return int(summary.get("total-records", 0)) > 0
 
     def _analytics_store(self, kind: str, name: str, force: bool) -> None:
         omics = self.client("omics")

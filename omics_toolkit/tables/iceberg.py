@@ -156,13 +156,16 @@ def replace_rows(
             table = catalog.load_table((namespace, name))
             snapshot = table.current_snapshot()
             files = len(list(table.scan().plan_files())) if snapshot else 0
-            return ReplaceResult(
-                rows, files, snapshot.snapshot_id if snapshot else None, attempt
-            )
+            return ReplaceResult(rows, files, snapshot.snapshot_id if snapshot else None, attempt)
         except CommitFailedException:
             if attempt == COMMIT_ATTEMPTS:
                 raise
-            log.info("%s.%s changed meanwhile; redoing the import (attempt %d)", namespace, name, attempt + 1)
+            log.info(
+                "%s.%s changed meanwhile; redoing the import (attempt %d)",
+                namespace,
+                name,
+                attempt + 1,
+            )
             time.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
 

@@ -169,9 +169,7 @@ def read_vcf(
                         phased=bool(gt[-1]) if gt else None,
                         alleledepths=_ints(fmt["AD"][i]) if fmt["AD"] is not None else None,
                         depth=_scalar(fmt["DP"][i]) if fmt["DP"] is not None else None,
-                        conditionalquality=_scalar(fmt["GQ"][i])
-                        if fmt["GQ"] is not None
-                        else None,
+                        conditionalquality=_scalar(fmt["GQ"][i]) if fmt["GQ"] is not None else None,
                         phredlikelihoods=_ints(fmt["PL"][i]) if fmt["PL"] is not None else None,
                         genotypelikelihoods=_floats(fmt["GL"][i])
                         if fmt["GL"] is not None

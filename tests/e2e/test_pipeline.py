@@ -22,9 +22,13 @@ from omics_toolkit.query import bind_named, load_query, run_query
 pytestmark = pytest.mark.slow
 
 
-def test_upload_to_queryable_variants(local_stack, tmp_path):
+@pytest.mark.parametrize("backend", ["stores", "s3tables"])
+def test_upload_to_queryable_variants(local_stack, tmp_path, backend):
     settings = Settings(
-        deployment="e2e", home=Path(os.environ["OMICS_TOOLKIT_HOME"]), poll_interval_seconds=1
+        deployment="e2e" if backend == "stores" else "e2e-tables",
+        home=Path(os.environ["OMICS_TOOLKIT_HOME"]),
+        poll_interval_seconds=1,
+        variant_backend=backend,
     )
     ctx = local_context(local_stack["moto"], local_stack["omics"])
     demo = fetch_demo_data()

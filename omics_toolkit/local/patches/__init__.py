@@ -15,6 +15,8 @@ Each module has an idempotent ``apply()`` and names the moto symbols it replaces
 - :mod:`.sfn_start_execution`: concurrent StartExecution calls with one name start one execution.
 - :mod:`.s3_bucket_policy`: conditional ``Deny`` statements (TLS-only policies) apply only when
   their condition holds, as in S3.
+- :mod:`.glue_catalogs`: Glue CreateCatalog/GetCatalog/DeleteCatalog (the S3 Tables federated
+  catalog ``s3tablescatalog``).
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
   through a rule creates the repository from its template.
 """
@@ -27,6 +29,7 @@ def apply_all() -> None:
     from omics_toolkit.local.patches import (
         athena_sql,
         ecr_pull_through,
+        glue_catalogs,
         lambda_exec,
         s3_bucket_policy,
         s3_notifications,
@@ -42,4 +45,5 @@ def apply_all() -> None:
     sfn_json_path.apply()
     sfn_start_execution.apply()
     ecr_pull_through.apply()
+    glue_catalogs.apply()
     s3_notifications.apply()

@@ -1,0 +1,34 @@
+"""Step Functions task ``LoadVariants``: the run's VCF -> the S3 Tables ``variants`` table.
+
+Input: ``{"vcf": "s3://...vcf.gz", "importId": "<execution name>"}``.
+Environment: ``TABLE_BUCKET_ARN``, ``NAMESPACE``.
+Output: :class:`omics_toolkit.tables.loader.LoadResult` as a dict (``jobId`` = ``importId``).
+Raises ``VariantLoadError`` (bad VCF: not retried) or ``CommitFailedException`` (concurrent
+writers: retried by the state machine).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from omics_toolkit.aws.session import environment_context
+from omics_toolkit.tables.loader import load_variants
+
+logger = Logger(service="variant_loader")
+_aws = environment_context()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result = load_variants(
+        _aws,
+        os.environ["TABLE_BUCKET_ARN"],
+        os.environ["NAMESPACE"],
+        event["vcf"],
+        event["importId"],
+    )
+    logger.info("variants loaded", extra=result.to_dict())
+    return {"jobId": result.import_id, **result.to_dict()}

@@ -1,0 +1,164 @@
+"""Provisioning of the S3 Tables variant back end (``variant_backend = "s3tables"``).
+
+AWS's recommended replacement for variant stores (closed to new customers since 2025-11-07):
+
+- an S3 table bucket ``<deployment>-tables`` (CreateTableBucket; SSE-KMS with the deployment's
+  key when one is set) and a namespace ``<deployment_snake>`` (CreateNamespace);
+- the Iceberg table ``variants`` (CreateTable + its first metadata file, through
+  :class:`omics_toolkit.aws.s3tables.S3TablesCatalog`), partitioned by ``sampleid`` and sorted
+  by ``contigname, start`` (:mod:`omics_toolkit.tables.iceberg`);
+- the analytics integration: the Glue federated catalog ``s3tablescatalog`` (CreateCatalog,
+  ``FederatedCatalog {Identifier: arn:aws:s3tables:<region>:<account>:bucket/*, ConnectionName:
+  aws:s3tables}``), the table buckets registered with Lake Formation (RegisterResource
+  ``WithFederation``), and Lake Formation grants (DESCRIBE, SELECT) on the tables to the caller.
+  Athena then reads ``"s3tablescatalog/<bucket>"."<namespace>"."variants"``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.tables.schema import VARIANT_COLUMNS, VARIANTS_TABLE
+
+if TYPE_CHECKING:
+    from omics_toolkit.provisioning.provision import Provisioner
+
+FEDERATED_CATALOG = "s3tablescatalog"
+CONNECTION = "aws:s3tables"
+
+
+def table_bucket_arn(prov: Provisioner) -> str:
+    """``arn:<partition>:s3tables:<region>:<account>:bucket/<deployment>-tables``."""
+    return prov.arn("s3tables", f"bucket/{prov.names.table_bucket}")
+
+
+def find_table_bucket(prov: Provisioner) -> str | None:
+    """The ARN of the deployment's table bucket, or ``None`` (ListTableBuckets by prefix)."""
+    client = prov.client("s3tables")
+    for page in client.get_paginator("list_table_buckets").paginate(prefix=prov.names.table_bucket):
+        for bucket in page.get("tableBuckets", []):
+            if bucket["name"] == prov.names.table_bucket:
+                return str(bucket["arn"])
+    return None
+
+
+def ensure_table_bucket(prov: Provisioner) -> str:
+    """Table bucket and namespace; returns the bucket ARN (a placeholder in a dry run)."""
+    client = prov.client("s3tables")
+    name = prov.names.table_bucket
+    arn = find_table_bucket(prov)
+    if arn:
+        prov._record("s3 table bucket", name, "unchanged")
+    else:
+        prov._record("s3 table bucket", name, "create", "Apache Iceberg tables for variants")
+        if prov.dry_run:
+            return table_bucket_arn(prov)
+        kwargs = {}
+        if prov.settings.kms_key_arn:
+            kwargs["encryptionConfiguration"] = {
+                "sseAlgorithm": "aws:kms",
+                "kmsKeyArn": prov.settings.kms_key_arn,
+            }
+        arn = str(client.create_table_bucket(name=name, **kwargs)["arn"])
+    namespace = prov.names.table_namespace
+    have = set()
+    if not prov.dry_run or find_table_bucket(prov):
+        for page in client.get_paginator("list_namespaces").paginate(tableBucketARN=arn):
+            have.update(n["namespace"][0] for n in page.get("namespaces", []))
+    if namespace in have:
+        prov._record("s3 tables namespace", namespace, "unchanged")
+    else:
+        prov._record("s3 tables namespace", namespace, "create")
+        if not prov.dry_run:
+            client.create_namespace(tableBucketARN=arn, namespace=[namespace])
+    return arn
+
+
+def ensure_variants_table(prov: Provisioner, bucket_arn: str) -> None:
+    """The ``variants`` Iceberg table (created empty with its layout when missing)."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from omics_toolkit.aws.s3tables import S3TablesCatalog
+    from omics_toolkit.tables import iceberg
+
+    label = f"{prov.names.table_namespace}.{VARIANTS_TABLE}"
+    if prov.dry_run and not find_table_bucket(prov):
+        prov._record("iceberg table", label, "create", "partitioned by sampleid")
+        return
+    catalog = S3TablesCatalog(prov.ctx, bucket_arn)
+    try:
+        catalog.load_table((prov.names.table_namespace, VARIANTS_TABLE))
+        prov._record("iceberg table", label, "unchanged")
+        return
+    except NoSuchTableError:
+        prov._record("iceberg table", label, "create", "partitioned by sampleid")
+    if not prov.dry_run:
+        iceberg.ensure_table(
+            catalog, prov.names.table_namespace, VARIANTS_TABLE, VARIANT_COLUMNS, "sampleid"
+        )
+
+
+def ensure_catalog_integration(prov: Provisioner, principal_arn: str) -> None:
+    """Glue catalog ``s3tablescatalog``, Lake Formation registration and grants on ``variants``."""
+    glue = prov.client("glue")
+    account, region = prov.ctx.account_id, prov.ctx.region
+    buckets = f"arn:{prov.partition}:s3tables:{region}:{account}:bucket/*"
+    try:
+        glue.get_catalog(CatalogId=f"{account}:{FEDERATED_CATALOG}")
+        prov._record("glue catalog", FEDERATED_CATALOG, "unchanged")
+    except ClientError as exc:
+        if error_code(exc) != "EntityNotFoundException":
+            raise
+        prov._record("glue catalog", FEDERATED_CATALOG, "create", "S3 Tables integration")
+        if not prov.dry_run:
+            glue.create_catalog(
+                Name=FEDERATED_CATALOG,
+                CatalogInput={
+                    "FederatedCatalog": {"Identifier": buckets, "ConnectionName": CONNECTION},
+                    "CreateDatabaseDefaultPermissions": [],
+                    "CreateTableDefaultPermissions": [],
+                    "AllowFullTableExternalDataAccess": "True",
+                },
+            )
+    lf = prov.client("lakeformation")
+    registered = {
+        r.get("ResourceArn") for r in lf.list_resources().get("ResourceInfoList", []) or []
+    }
+    if buckets in registered:
+        prov._record("lake formation resource", buckets, "unchanged")
+    else:
+        prov._record("lake formation resource", buckets, "create", "with federation")
+        if not prov.dry_run:
+            lf.register_resource(
+                ResourceArn=buckets, UseServiceLinkedRole=True, WithFederation=True
+            )
+    grant_table(prov, principal_arn, VARIANTS_TABLE)
+
+
+def grant_table(prov: Provisioner, principal_arn: str, table: str) -> None:
+    """Lake Formation DESCRIBE + SELECT on ``<catalog>.<namespace>.<table>`` to ``principal_arn``."""
+    lf = prov.client("lakeformation")
+    resource = {
+        "Table": {
+            "CatalogId": f"{prov.ctx.account_id}:{FEDERATED_CATALOG}/{prov.names.table_bucket}",
+            "DatabaseName": prov.names.table_namespace,
+            "Name": table,
+        }
+    }
+    principal = {"DataLakePrincipalIdentifier": principal_arn}
+    existing = lf.list_permissions(Principal=principal, Resource=resource).get(
+        "PrincipalResourcePermissions", []
+    )
+    have = {p for e in existing for p in e.get("Permissions", [])}
+    label = f"{prov.names.athena_catalog}.{prov.names.table_namespace}.{table}"
+    if {"DESCRIBE", "SELECT"} <= have:
+        prov._record("lake formation grant", label, "unchanged", "DESCRIBE+SELECT")
+        return
+    prov._record("lake formation grant", label, "create", "DESCRIBE+SELECT")
+    if not prov.dry_run:
+        lf.grant_permissions(
+            Principal=principal, Resource=resource, Permissions=["DESCRIBE", "SELECT"]
+        )
