@@ -18,9 +18,17 @@ a DuckDB view is registered over every ``*.parquet`` under ``StorageDescriptor.L
 (``file://`` read in place; ``s3://`` copied out of moto S3 for the query). A table without data
 files is an empty view with the Glue columns.
 
-Statements: SELECT / WITH / VALUES (and parenthesised queries) run in DuckDB;
-``CREATE/DROP DATABASE`` keep moto's behaviour; anything else FAILS with ``NOT_SUPPORTED`` rather
-than succeeding with a wrong answer.
+Catalogs: ``QueryExecutionContext.Catalog`` or the first part of a three-part name; missing or
+``AwsDataCatalog`` is Glue, ``s3tablescatalog/<table bucket>`` goes to
+``omics_toolkit.local.s3tables_catalog.register_view``, anything else FAILS ``CATALOG_NOT_FOUND``.
+
+Statements: SELECT / WITH / VALUES (and parenthesised queries) run in DuckDB after the Trino
+rewrites and the function allow-list of :mod:`omics_toolkit.local.athena_functions`;
+``UNLOAD (query) TO 's3://...' WITH (format = 'PARQUET')`` writes one Parquet file with Athena's
+types and ``<QueryExecutionId>-manifest.csv`` next to the result location
+(``Statistics.DataManifestLocation``); ``CREATE/DROP DATABASE`` keep moto's behaviour; anything
+else FAILS with ``NOT_SUPPORTED`` rather than succeeding with a wrong answer.
+See docs/local-athena.md.
 """
 
 from __future__ import annotations
@@ -39,6 +47,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from omics_toolkit.local.athena_functions import (
+    USER_ERROR_CATEGORY,
+    USER_ERROR_TYPE,
+    AthenaTrino,
+    QueryFailed,
+    check_and_rewrite_functions,
+    find_identifier,
+    install,
+    line_col,
+    rewrite_unnest,
+)
+
+__all__ = ["USER_ERROR_CATEGORY", "USER_ERROR_TYPE", "QueryFailed"]
+
 LOG = logging.getLogger(__name__)
 
 #: The moto symbols this module replaces (checked by tests/unit/local/test_patches_athena_sql.py).
@@ -48,26 +70,14 @@ TARGETS = (
     "moto.athena.responses.AthenaResponse.get_query_results",
 )
 
-#: Athena error category for errors in the query (AthenaError.ErrorCategory; 1 system, 2 user).
-USER_ERROR_CATEGORY = 2
-#: Athena error type "user error" (Athena error catalog).
-USER_ERROR_TYPE = 1000
 SYSTEM_ERROR_TYPE = 100
 MAX_RESULTS = 1000
+#: The Glue Data Catalog's name in QueryExecutionContext.Catalog and three-part table names.
+GLUE_CATALOG = "awsdatacatalog"
+#: Prefix of the S3 Tables integration catalogs (``s3tablescatalog/<table bucket>``).
+S3TABLES_CATALOG_PREFIX = "s3tablescatalog/"
 
 _originals: dict[str, Any] = {}
-
-
-class QueryFailed(Exception):
-    """A query failed; ``reason`` is Athena's ``StateChangeReason``."""
-
-    def __init__(
-        self, reason: str, category: int = USER_ERROR_CATEGORY, error_type: int = USER_ERROR_TYPE
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.category = category
-        self.error_type = error_type
 
 
 # --------------------------------------------------------------------------- parameters
@@ -251,7 +261,7 @@ def _register_view(con: Any, view: str, table: ResolvedTable, files: list[str]) 
 
 _OTHER_STATEMENTS = frozenset(
     "ALTER CREATE DELETE DESCRIBE DROP EXECUTE EXPLAIN INSERT MERGE MSCK OPTIMIZE PREPARE SHOW "
-    "UNLOAD UPDATE USE VACUUM DEALLOCATE CALL GRANT REVOKE".split()
+    "UPDATE USE VACUUM DEALLOCATE CALL GRANT REVOKE".split()
 )
 _DATABASE_DDL = re.compile(r"^\s*(create|drop)\s+(database|schema)\b", re.IGNORECASE)
 
@@ -261,44 +271,105 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", " ", sql)
 
 
-def translate(
-    sql: str, default_db: str, account_id: str, region: str, con: Any, scratch: Path
-) -> str:
-    """Transpile Athena SQL to DuckDB, registering a view for every Glue table referenced.
-
-    Raises:
-        QueryFailed: syntax error, unknown schema/table.
-    """
+def _parse(sql: str) -> Any:
     import sqlglot
     from sqlglot import exp
 
     try:
-        trees = sqlglot.parse(sql, read="athena")
+        trees = sqlglot.parse(sql, read=AthenaTrino)
     except sqlglot.errors.ParseError as exc:
-        raise QueryFailed(f"SYNTAX_ERROR: {exc}") from exc
+        err = (exc.errors or [{}])[0]
+        where = f"line {err.get('line') or 1}:{err.get('col') or 1}: "
+        raise QueryFailed(f"SYNTAX_ERROR: {where}{err.get('description') or exc}") from exc
+    except sqlglot.errors.SqlglotError as exc:
+        raise QueryFailed(f"SYNTAX_ERROR: line 1:1: {exc}") from exc
     trees = [t for t in trees if t is not None]
     if len(trees) != 1:
-        raise QueryFailed("SYNTAX_ERROR: only one statement per query is allowed")
+        raise QueryFailed("SYNTAX_ERROR: line 1:1: only one statement per query is allowed")
     tree = trees[0]
     if not isinstance(tree, exp.Query | exp.Values):
         first = (sql.split() or [""])[0]
         raise QueryFailed(f"SYNTAX_ERROR: line 1:1: mismatched input '{first}'")
+    return tree
+
+
+def _name_columns(tree: Any) -> None:
+    """Name unnamed result columns ``_col<i>`` as Athena does (column references keep theirs)."""
+    from sqlglot import exp
+
+    select = tree
+    while isinstance(select, exp.SetOperation | exp.Subquery):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    for i, projection in enumerate(list(select.expressions)):
+        if isinstance(projection, exp.Alias | exp.Column | exp.Star):
+            continue
+        projection.replace(exp.alias_(projection.copy(), f"_col{i}", quoted=True))
+
+
+def _catalog_kind(catalog: str) -> str:
+    lowered = catalog.lower()
+    if lowered == GLUE_CATALOG:
+        return "glue"
+    if lowered.startswith(S3TABLES_CATALOG_PREFIX) and len(lowered) > len(S3TABLES_CATALOG_PREFIX):
+        return "s3tables"
+    raise QueryFailed(f"CATALOG_NOT_FOUND: Catalog '{catalog}' does not exist")
+
+
+def translate(
+    sql: str,
+    default_db: str,
+    account_id: str,
+    region: str,
+    con: Any,
+    scratch: Path,
+    catalog: str | None = None,
+) -> str:
+    """Transpile Athena SQL to DuckDB, registering a view for every table referenced.
+
+    ``catalog`` is ``QueryExecutionContext.Catalog`` (default ``AwsDataCatalog``, the Glue Data
+    Catalog); ``s3tablescatalog/<table bucket>`` tables are registered by
+    ``omics_toolkit.local.s3tables_catalog.register_view``. A three-part name
+    (``catalog.database.table``) overrides it.
+
+    Raises:
+        QueryFailed: syntax error, unknown catalog/schema/table, a function or construct the
+            local Athena does not implement.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ErrorLevel
+
+    tree = _parse(sql)
+    check_and_rewrite_functions(tree, sql)
+    rewrite_unnest(tree)
+    _name_columns(tree)
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    views: dict[tuple[str, str], str] = {}
+    default_catalog = catalog or GLUE_CATALOG
+    _catalog_kind(default_catalog)
+    views: dict[tuple[str, str, str], str] = {}
     for table in list(tree.find_all(exp.Table)):
         if not table.name or (not table.db and table.name.lower() in cte_names):
             continue
         if isinstance(table.this, exp.Func | exp.Anonymous) or table.this is None:
-            continue  # table functions, UNNEST
+            continue  # table functions
+        table_catalog = table.catalog or default_catalog
+        kind = _catalog_kind(table_catalog)
         database = (table.db or default_db).lower()
         name = table.name.lower()
-        key = (database, name)
+        key = (table_catalog.lower(), database, name)
         if key not in views:
-            resolved = resolve_table(account_id, region, database, name)
             view = f"__athena_{len(views)}_{name}"
-            _register_view(
-                con, view, resolved, _parquet_files(resolved.location, account_id, scratch)
-            )
+            if kind == "glue":
+                resolved = resolve_table(account_id, region, database, name)
+                _register_view(
+                    con, view, resolved, _parquet_files(resolved.location, account_id, scratch)
+                )
+            else:
+                from omics_toolkit.local.s3tables_catalog import register_view
+
+                register_view(con, view, table_catalog, database, name, account_id, region)
             views[key] = view
         alias = table.alias
         replacement = exp.Table(this=exp.to_identifier(views[key], quoted=True))
@@ -307,7 +378,7 @@ def translate(
         )
         table.replace(replacement)
     try:
-        return tree.sql(dialect="duckdb")
+        return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as exc:
         raise QueryFailed(f"NOT_SUPPORTED: {exc}") from exc
 
@@ -403,32 +474,48 @@ def format_value(value: Any, nested: bool = False) -> str | None:
     return str(value)
 
 
+def _run(
+    sql: str,
+    default_db: str,
+    account_id: str,
+    region: str,
+    catalog: str | None,
+    consume: Any,
+) -> Any:
+    """Translate and run ``sql`` on a fresh DuckDB; ``consume(con, duck_sql)`` reads the result."""
+    import duckdb
+
+    scratch = Path(tempfile.mkdtemp(prefix="omics-toolkit-athena-"))
+    con = duckdb.connect(":memory:")
+    try:
+        install(con)
+        duck_sql = translate(sql, default_db, account_id, region, con, scratch, catalog)
+        LOG.debug("athena -> duckdb: %s", duck_sql)
+        try:
+            return consume(con, duck_sql)
+        except duckdb.Error as exc:
+            raise QueryFailed(_duck_reason(exc, sql)) from exc
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def run_query(
-    sql: str, default_db: str, account_id: str, region: str
+    sql: str, default_db: str, account_id: str, region: str, catalog: str | None = None
 ) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
     """Run Athena SQL; return ``(ColumnInfo list, rows of Athena texts)``.
 
     Raises:
         QueryFailed: any failure, with Athena-style reason text.
     """
-    import duckdb
 
-    scratch = Path(tempfile.mkdtemp(prefix="omics-toolkit-athena-"))
-    con = duckdb.connect(":memory:")
-    try:
-        duck_sql = translate(sql, default_db, account_id, region, con, scratch)
-        LOG.debug("athena -> duckdb: %s", duck_sql)
-        try:
-            rel = con.sql(duck_sql)
-            if rel is None:
-                return [], []
-            names, types = rel.columns, rel.types
-            raw_rows = rel.fetchall()
-        except duckdb.Error as exc:
-            raise QueryFailed(_duck_reason(exc)) from exc
-    finally:
-        con.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+    def consume(con: Any, duck_sql: str) -> Any:
+        rel = con.sql(duck_sql)
+        if rel is None:
+            return [], [], []
+        return rel.columns, rel.types, rel.fetchall()
+
+    names, types, raw_rows = _run(sql, default_db, account_id, region, catalog, consume)
     column_info = []
     for name, typ in zip(names, types, strict=True):
         athena, precision, scale = athena_type(typ)
@@ -450,18 +537,102 @@ def run_query(
     return column_info, rows
 
 
-def _duck_reason(exc: Exception) -> str:
+#: DuckDB types without an Athena counterpart, cast to Athena's type in UNLOAD output.
+_UNLOAD_CASTS = {
+    "HUGEINT": "BIGINT",
+    "UBIGINT": "BIGINT",
+    "UINTEGER": "BIGINT",
+    "USMALLINT": "INTEGER",
+    "UTINYINT": "SMALLINT",
+    "UUID": "VARCHAR",
+    "TIMESTAMP_NS": "TIMESTAMP",
+    "TIMESTAMP_MS": "TIMESTAMP",
+}
+
+
+def run_query_arrow(
+    sql: str, default_db: str, account_id: str, region: str, catalog: str | None = None
+) -> Any:
+    """Run Athena SQL; return a ``pyarrow.Table`` with Athena's column types (for UNLOAD).
+
+    int -> int32, bigint -> int64, varchar -> string, array/map/row -> list/map/struct.
+
+    Raises:
+        QueryFailed: any failure, with Athena-style reason text.
+    """
+    import pyarrow as pa
+
+    def consume(con: Any, duck_sql: str) -> Any:
+        rel = con.sql(duck_sql)
+        if rel is None:
+            return pa.table({})
+        projections = []
+        for name, typ in zip(rel.columns, rel.types, strict=True):
+            target = _UNLOAD_CASTS.get(str(typ).upper())
+            column = _quote(name)
+            projections.append(f"CAST({column} AS {target}) AS {column}" if target else column)
+        cast_sql = f"SELECT {', '.join(projections)} FROM ({duck_sql}) AS __unload"
+        return _athena_arrow(con.sql(cast_sql).arrow())
+
+    return _run(sql, default_db, account_id, region, catalog, consume)
+
+
+def _athena_arrow(table: Any) -> Any:
+    """Large/view Arrow string and list types to the plain ones Athena's Parquet carries."""
+    import pyarrow as pa
+
+    if hasattr(table, "read_all"):
+        table = table.read_all()
+
+    def plain(t: Any) -> Any:
+        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return pa.string()
+        if pa.types.is_large_binary(t):
+            return pa.binary()
+        if pa.types.is_large_list(t) or pa.types.is_list(t):
+            return pa.list_(plain(t.value_type))
+        if pa.types.is_map(t):
+            return pa.map_(plain(t.key_type), plain(t.item_type))
+        if pa.types.is_struct(t):
+            return pa.struct([pa.field(f.name, plain(f.type)) for f in t])
+        return t
+
+    schema = pa.schema([pa.field(f.name, plain(f.type)) for f in table.schema])
+    return table.cast(schema)
+
+
+def _duck_reason(exc: Exception, sql: str = "") -> str:
     text = str(exc)
     kind = type(exc).__name__
+    first = text.split("\n", 1)[0]
+    for prefix in ("Invalid Input Error: ", "Binder Error: ", "Conversion Error: "):
+        if first.startswith(prefix):
+            first = first[len(prefix) :]
+    athena_code = re.match(r"^([A-Z_]+): ", first)
+    if athena_code and athena_code.group(1) in (
+        "NOT_SUPPORTED",
+        "DIVISION_BY_ZERO",
+        "INVALID_FUNCTION_ARGUMENT",
+        "INVALID_CAST_ARGUMENT",
+    ):
+        return first  # raised by a __trino_* macro
     if kind in ("ParserException",):
-        return f"SYNTAX_ERROR: {text}"
+        return f"SYNTAX_ERROR: line 1:1: {first}"
     if kind in ("BinderException", "CatalogException"):
-        if "Referenced column" in text or "not found in FROM clause" in text:
-            return f"COLUMN_NOT_FOUND: {text}"
-        return f"SEMANTIC_ERROR: {text}"
+        m = re.search(r'[Cc]olumn "([^"]+)" not found|column named "([^"]+)"', text)
+        if m:
+            column = m.group(1) or m.group(2)
+            return f"COLUMN_NOT_FOUND: {find_identifier(sql, column)}: Column '{column}' cannot be resolved"
+        if "No function matches" in text:
+            return (
+                f"FUNCTION_NOT_FOUND: line 1:1: Unexpected parameters for a function call: {first}"
+            )
+        return f"SEMANTIC_ERROR: {first}"
     if kind in ("ConversionException", "InvalidInputException", "OutOfRangeException"):
-        return f"INVALID_CAST_ARGUMENT: {text}"
-    return f"GENERIC_USER_ERROR: {text}"
+        if "Could not convert" in text or "Conversion Error" in text:
+            return f"INVALID_CAST_ARGUMENT: {first}"
+        return f"INVALID_FUNCTION_ARGUMENT: {first}"
+    return f"GENERIC_USER_ERROR: {first}"
 
 
 def results_csv(column_info: list[dict[str, Any]], rows: list[list[str | None]]) -> bytes:
@@ -503,6 +674,113 @@ def _put_s3(account_id: str, location: str, body: bytes) -> None:
     )
 
 
+@dataclass
+class Unload:
+    """A parsed ``UNLOAD (query) TO 's3://...' WITH (format = ..., compression = ...)``."""
+
+    query: str
+    location: str
+    format: str
+    compression: str
+
+
+_UNLOAD_START = re.compile(r"^\s*UNLOAD\s*\(", re.IGNORECASE)
+_UNLOAD_TAIL = re.compile(
+    r"^\s*TO\s+'((?:[^']|'')*)'\s*(?:WITH\s*\((.*)\))?\s*;?\s*$", re.IGNORECASE | re.DOTALL
+)
+_UNLOAD_PROPERTY = re.compile(r"(\w+)\s*=\s*('(?:[^']|'')*'|ARRAY\s*\[[^\]]*\]|[\w.]+)", re.I)
+#: UNLOAD compression for Parquet (Athena default GZIP) -> pyarrow codec.
+_PARQUET_CODECS = {"SNAPPY": "snappy", "GZIP": "gzip", "ZSTD": "zstd", "NONE": "none"}
+
+
+def parse_unload(sql: str) -> Unload | None:
+    """Parse an UNLOAD statement (``None`` for anything else).
+
+    Raises:
+        QueryFailed: malformed UNLOAD, or a format/property the local Athena does not implement.
+    """
+    from omics_toolkit.local.athena_functions import mask_literals
+
+    head = _UNLOAD_START.match(sql)
+    if not head:
+        return None
+    masked = mask_literals(sql)
+    depth, i = 1, head.end()
+    while i < len(sql) and depth:
+        depth += {"(": 1, ")": -1}.get(masked[i], 0)
+        i += 1
+    if depth:
+        raise QueryFailed(f"SYNTAX_ERROR: {line_col(sql, len(sql))}: mismatched input '<EOF>'")
+    query = sql[head.end() : i - 1]
+    tail = _UNLOAD_TAIL.match(sql[i:])
+    if not tail:
+        raise QueryFailed(f"SYNTAX_ERROR: {line_col(sql, i)}: mismatched input. Expecting: 'TO'")
+    location = tail.group(1).replace("''", "'")
+    props = {
+        k.lower(): v.strip("'").replace("''", "'")
+        for k, v in _UNLOAD_PROPERTY.findall(tail.group(2) or "")
+    }
+    fmt = props.pop("format", "PARQUET").upper()
+    compression = props.pop("compression", "GZIP").upper()
+    if fmt != "PARQUET":
+        raise QueryFailed(
+            f"NOT_SUPPORTED: the local Athena writes UNLOAD format PARQUET only, not {fmt}"
+        )
+    if compression not in _PARQUET_CODECS:
+        raise QueryFailed(
+            f"INVALID_TABLE_PROPERTY: Unsupported compression {compression} for PARQUET"
+        )
+    if props:
+        raise QueryFailed(
+            f"NOT_SUPPORTED: the local Athena does not implement UNLOAD properties {sorted(props)}"
+        )
+    if not location.startswith("s3://"):
+        raise QueryFailed(
+            f"INVALID_TABLE_PROPERTY: UNLOAD location must be an s3:// URI: {location}"
+        )
+    return Unload(query, location if location.endswith("/") else location + "/", fmt, compression)
+
+
+def run_unload(
+    unload: Unload,
+    query_id: str,
+    default_db: str,
+    account_id: str,
+    region: str,
+    catalog: str | None,
+) -> list[str]:
+    """Run an UNLOAD: one Parquet file under ``unload.location`` in moto S3; return its URIs.
+
+    Raises:
+        QueryFailed: HIVE_PATH_ALREADY_EXISTS when the location holds objects (Athena requires
+            it empty), or any query failure.
+    """
+    import pyarrow.parquet as pq
+    from moto.s3.models import s3_backends
+
+    parsed = urlparse(unload.location)
+    bucket = s3_backends[account_id]["aws"].buckets.get(parsed.netloc)
+    if bucket is None:
+        raise QueryFailed(f"HIVE_FILESYSTEM_ERROR: the bucket of {unload.location} does not exist")
+    prefix = parsed.path.lstrip("/")
+    if any(key.startswith(prefix) for key in bucket.keys.keys()):
+        raise QueryFailed(
+            f"HIVE_PATH_ALREADY_EXISTS: Target directory for table already exists: {unload.location}. "
+            "You may need to manually clean the data at this location before retrying. "
+            "Athena will not delete data in your account."
+        )
+    table = run_query_arrow(unload.query, default_db, account_id, region, catalog)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression=_PARQUET_CODECS[unload.compression], store_schema=False)
+    uri = f"{unload.location}{query_id}_00000"
+    _put_s3(account_id, uri, buf.getvalue())
+    return [uri]
+
+
+def _manifest_location(location: str, query_id: str) -> str:
+    return location.rsplit("/", 1)[0] + f"/{query_id}-manifest.csv"
+
+
 def start_query_execution(
     self: Any,
     query: str,
@@ -530,31 +808,57 @@ def start_query_execution(
     if location:
         execution.config["OutputLocation"] = location
     execution.otk_error = None
+    execution.otk_manifest = None
+    execution.otk_unload = False
     started = time.time()
-    default_db = (
-        (context or {}).get("Database") if isinstance(context, dict) else None
-    ) or "default"
+    ctx = context if isinstance(context, dict) else {}
+    default_db = ctx.get("Database") or "default"
+    catalog = ctx.get("Catalog") or None
     try:
-        first = (_strip_comments(query).split() or [""])[0].upper()
-        if first in _OTHER_STATEMENTS:
-            raise QueryFailed(
-                f"NOT_SUPPORTED: the local Athena runs SELECT/WITH/VALUES queries only, not {first}"
-            )
         sql = bind_parameters(query, execution_parameters)
-        column_info, rows = run_query(sql, default_db, self.account_id, self.region_name)
-        header = (
-            [{"Data": [{"VarCharValue": c["Name"]} for c in column_info]}] if column_info else []
-        )
-        body = [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in rows]
-        self.query_results[execution.id] = QueryResults(rows=header + body, column_info=column_info)
-        if location:
-            try:
-                _put_s3(self.account_id, location, results_csv(column_info, rows))
-            except Exception as exc:  # noqa: BLE001 - reported as Athena does
+        unload = parse_unload(_strip_leading_comments(sql))
+        if unload is not None:
+            execution.otk_unload = True
+            if not location:
                 raise QueryFailed(
-                    f"Unable to write query results to {location}: {exc}", 1, 401
-                ) from exc
-        execution.status = "SUCCEEDED"
+                    "INVALID_REQUEST: UNLOAD needs a query result location (OutputLocation)"
+                )
+            files = run_unload(
+                unload, str(execution.id), default_db, self.account_id, self.region_name, catalog
+            )
+            manifest = _manifest_location(location, str(execution.id))
+            _put_s3(self.account_id, manifest, ("\n".join(files) + "\n").encode())
+            execution.otk_manifest = manifest
+            self.query_results[execution.id] = QueryResults(rows=[], column_info=[])
+            execution.status = "SUCCEEDED"
+        else:
+            first = (_strip_comments(query).split() or [""])[0].upper()
+            if first in _OTHER_STATEMENTS:
+                raise QueryFailed(
+                    f"NOT_SUPPORTED: the local Athena runs SELECT/WITH/VALUES/UNLOAD queries only, not {first}"
+                )
+            column_info, rows = run_query(
+                sql, default_db, self.account_id, self.region_name, catalog
+            )
+            header = (
+                [{"Data": [{"VarCharValue": c["Name"]} for c in column_info]}]
+                if column_info
+                else []
+            )
+            body = [
+                {"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in rows
+            ]
+            self.query_results[execution.id] = QueryResults(
+                rows=header + body, column_info=column_info
+            )
+            if location:
+                try:
+                    _put_s3(self.account_id, location, results_csv(column_info, rows))
+                except Exception as exc:  # noqa: BLE001 - reported as Athena does
+                    raise QueryFailed(
+                        f"Unable to write query results to {location}: {exc}", 1, 401
+                    ) from exc
+            execution.status = "SUCCEEDED"
     except QueryFailed as exc:
         execution.status = "FAILED"
         execution.otk_error = {
@@ -577,6 +881,10 @@ def start_query_execution(
     return str(execution.id)
 
 
+def _strip_leading_comments(sql: str) -> str:
+    return re.sub(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*", "", sql, flags=re.DOTALL)
+
+
 def get_query_execution(self: Any) -> str:
     """Replacement of ``AthenaResponse.get_query_execution``: adds the failure reason."""
     body = json.loads(_originals["get_query_execution"](self))
@@ -593,7 +901,12 @@ def get_query_execution(self: Any) -> str:
         qe["Statistics"]["TotalExecutionTimeInMillis"] = elapsed
     if qe.get("ResultConfiguration") is None:
         qe["ResultConfiguration"] = {}
-    if qe["StatementType"] == "DML":
+    if getattr(execution, "otk_unload", False):
+        qe["StatementType"] = "DML"
+        qe["SubstatementType"] = "UNLOAD"
+        if execution.otk_manifest:
+            qe["Statistics"]["DataManifestLocation"] = execution.otk_manifest
+    elif qe["StatementType"] == "DML":
         qe["SubstatementType"] = "SELECT"
     return json.dumps(body)
 

@@ -190,3 +190,115 @@ def test_get_query_results_pagination_and_csv(aws: Any, catalog: dict[str, str])
         .decode()
     )
     assert body.splitlines()[:2] == ['"x","s"', '"1","v1"']
+
+
+UNLOAD_SQL = (
+    'SELECT sample_id, "end", alt, info, qual, CAST(NULLIF("end", 201) AS integer) AS end_int '
+    'FROM analytics.variants ORDER BY sample_id, "end"'
+)
+
+
+def test_unload_pandas_cursor_typed_results(connect: Any) -> None:
+    from pyathena.pandas.cursor import PandasCursor
+
+    plain = connect(cursor_class=PandasCursor).cursor().execute(UNLOAD_SQL).as_pandas()
+    cursor = connect(cursor_class=PandasCursor, cursor_kwargs={"unload": True}).cursor()
+    df = cursor.execute(UNLOAD_SQL).as_pandas()
+    assert cursor.query.lstrip().startswith("UNLOAD")
+    assert list(df.columns) == ["sample_id", "end", "alt", "info", "qual", "end_int"]
+    assert [list(a) for a in df["alt"]] == [["A"], ["C", "T"], ["G"]]
+    assert [dict(m) for m in df["info"]] == [
+        {"DP": "10"},
+        {"DP": "20", "AF": "0.5"},
+        {"DP": "30"},
+    ]
+    # an int32 Parquet column with a NULL: pandas' own NULL-able reading (float64 NaN by default,
+    # Int32 with dtype_backend="numpy_nullable"), exactly as with Athena's UNLOAD files
+    assert df["end_int"].isna().tolist() == [False, True, False]
+    assert df["end_int"].dropna().tolist() == [100, 300]
+    nullable = cursor.execute(UNLOAD_SQL, dtype_backend="numpy_nullable").as_pandas()
+    assert str(nullable["end_int"].dtype) == "Int32"
+    assert df["sample_id"].tolist() == plain["sample_id"].tolist()
+    assert df["end"].tolist() == plain["end"].tolist() == [100, 201, 300]
+    assert df["qual"].tolist() == plain["qual"].tolist()
+
+
+def test_unload_arrow_cursor_and_manifest(
+    connect: Any, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    from pyarrow import fs
+    from pyathena.arrow.cursor import ArrowCursor
+    from pyathena.arrow.result_set import AthenaArrowResultSetMetadataReader
+
+    # PyAthena builds the pyarrow S3FileSystem it reads UNLOAD files with from the region and
+    # credentials only; point it at moto S3 the way a user of the local stack would.
+    endpoint = aws.endpoints["default"]
+    original = AthenaArrowResultSetMetadataReader._create_s3_file_system
+
+    def local_s3(self: Any) -> Any:
+        base = original(self)
+        return fs.S3FileSystem(
+            region=base.region,
+            access_key="testing",
+            secret_key="testing",
+            endpoint_override=endpoint,
+            scheme="http",
+        )
+
+    monkeypatch.setattr(AthenaArrowResultSetMetadataReader, "_create_s3_file_system", local_s3)
+
+    cursor = connect(cursor_class=ArrowCursor, cursor_kwargs={"unload": True}).cursor()
+    table = cursor.execute(UNLOAD_SQL).as_arrow()
+    assert table.column("alt").to_pylist() == [["A"], ["C", "T"], ["G"]]
+    assert table.schema.field("end_int").type == pa.int32()
+    assert table.schema.field("end").type == pa.int64()
+    assert table.column("info").to_pylist()[1] == [("DP", "20"), ("AF", "0.5")]
+    athena = aws.client("athena")
+    qe = athena.get_query_execution(QueryExecutionId=cursor.query_id)["QueryExecution"]
+    assert (qe["StatementType"], qe["SubstatementType"]) == ("DML", "UNLOAD")
+    manifest = qe["Statistics"]["DataManifestLocation"]
+    assert manifest == f"s3://otk-athena-results/pyathena/{cursor.query_id}-manifest.csv"
+    body = aws.client("s3").get_object(
+        Bucket="otk-athena-results", Key=f"pyathena/{cursor.query_id}-manifest.csv"
+    )["Body"]
+    files = body.read().decode().split()
+    assert len(files) == 1 and files[0].startswith("s3://otk-athena-results/pyathena/unload/")
+
+
+def test_unload_to_non_empty_location_fails(aws: Any, catalog: dict[str, str]) -> None:
+    athena, s3 = aws.client("athena"), aws.client("s3")
+    s3.put_object(Bucket="otk-athena-results", Key="taken/part-0", Body=b"x")
+    qid = athena.start_query_execution(
+        QueryString="UNLOAD (SELECT 1 AS x) TO 's3://otk-athena-results/taken/' "
+        "WITH (format = 'PARQUET')",
+        ResultConfiguration={"OutputLocation": catalog["staging"]},
+    )["QueryExecutionId"]
+    status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+    assert status["State"] == "FAILED"
+    assert status["StateChangeReason"].startswith("HIVE_PATH_ALREADY_EXISTS")
+    assert status["AthenaError"]["ErrorCategory"] == 2
+
+
+def test_catalog_in_query_execution_context(aws: Any, catalog: dict[str, str]) -> None:
+    athena = aws.client("athena")
+
+    def run(sql: str, catalog_name: str) -> dict[str, Any]:
+        qid = athena.start_query_execution(
+            QueryString=sql,
+            QueryExecutionContext={"Database": "analytics", "Catalog": catalog_name},
+            ResultConfiguration={"OutputLocation": catalog["staging"]},
+        )["QueryExecutionId"]
+        return athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+
+    assert run("SELECT count(*) FROM variants", "AwsDataCatalog")["State"] == "SUCCEEDED"
+    failed = run("SELECT count(*) FROM variants", "nope")
+    assert failed["State"] == "FAILED"
+    assert failed["StateChangeReason"] == "CATALOG_NOT_FOUND: Catalog 'nope' does not exist"
+
+
+def test_unsupported_function_fails_through_the_api(connect: Any) -> None:
+    from pyathena.error import OperationalError
+
+    with pytest.raises(OperationalError, match="FUNCTION_NOT_FOUND: line 1:8: Function 'foo'"):
+        connect().cursor().execute("SELECT foo(qual) FROM variants")
