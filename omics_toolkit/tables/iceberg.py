@@ -24,6 +24,7 @@ import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, In
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionField, PartitionSpec
+from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table.sorting import SortField, SortOrder
 from pyiceberg.transforms import IdentityTransform
 
@@ -75,7 +76,9 @@ def ensure_table(
         except Exception as exc:  # created meanwhile by another writer
             if (namespace,) not in catalog.list_namespaces():
                 raise exc
-    schema = catalog._convert_schema_if_needed(arrow_schema(columns))
+    # Arrow -> Iceberg gives every field id -1; real ids are needed to name the partition
+    # source and sort fields (pyiceberg re-assigns them by field on create).
+    schema = assign_fresh_schema_ids(catalog._convert_schema_if_needed(arrow_schema(columns)))
     spec = UNPARTITIONED_PARTITION_SPEC
     if partition_by:
         field = schema.find_field(partition_by)
