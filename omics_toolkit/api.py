@@ -102,8 +102,8 @@ def _run_unload(
         conn.close()
     bucket, _, prefix = target.removeprefix("s3://").partition("/")
     keys: list[str] = []
-    for page in ctx.client("s3").get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix
+    for page in (
+        ctx.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     ):
         keys += [o["Key"] for o in page.get("Contents", [])]
     return [f"s3://{bucket}/{k}" for k in sorted(keys)]

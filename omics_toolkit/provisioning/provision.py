@@ -1340,7 +1340,13 @@ class Provisioner:
             HEALTHOMICS_PRINCIPAL,
             [
                 policies.allow(
-                    ["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*", f"{out_arn}/runs/*"]
+                    ["s3:GetObject"],
+                    [
+                        f"{in_arn}/*",
+                        f"{out_arn}/reference/*",
+                        f"{out_arn}/runs/*",
+                        f"{out_arn}/annotations/*",
+                    ],
                 ),
                 policies.allow(["s3:GetBucketLocation", "s3:ListBucket"], [in_arn, out_arn]),
                 *self.kms_statements(),

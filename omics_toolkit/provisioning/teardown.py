@@ -93,6 +93,8 @@ class Teardown(Provisioner):
         self._table_bucket(force_delete_data)
         self._analytics_store("variant", n.variant_store, force_delete_data)
         self._analytics_store("annotation", n.annotation_store, force_delete_data)
+        for store in self._annotation_set_stores():
+            self._analytics_store("annotation", store, force_delete_data)
         self._sequence_store(force_delete_data)
         self._reference_store()
         for role in (
@@ -296,9 +298,11 @@ class Teardown(Provisioner):
                 break
         for perm in permissions:
             table = perm.get("Resource", {}).get("Table", {})
-            if table.get("DatabaseName") == db or str(table.get("Name", "")) in (
-                self.names.variant_store,
-                self.names.annotation_store,
+            if (
+                table.get("DatabaseName") == db
+                or str(table.get("Name", ""))
+                in (self.names.variant_store, self.names.annotation_store)
+                or str(table.get("Name", "")).startswith(f"{self.names.snake}_ann_")
             ):
                 self._delete(
                     "lake formation grant",
@@ -399,6 +403,17 @@ class Teardown(Provisioner):
         snapshot = loaded.current_snapshot()
         summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
         return int(summary.get("total-records", 0)) > 0
+
+    def _annotation_set_stores(self) -> list[str]:
+        """Annotation stores made by ``annotations import`` (``<snake>_ann_<name>_<digest>``)."""
+        prefix = f"{self.names.snake}_ann_"
+        omics = self.client("omics")
+        return [
+            store["name"]
+            for page in omics.get_paginator("list_annotation_stores").paginate()
+            for store in page["annotationStores"]
+            if store["name"].startswith(prefix)
+        ]
 
     def _analytics_store(self, kind: str, name: str, force: bool) -> None:
         omics = self.client("omics")

@@ -125,6 +125,7 @@ def replace_rows(
     name: str,
     batches: Callable[[], Iterable[pa.RecordBatch]],
     match: tuple[str, list[str]] | None,
+    snapshot_properties: dict[str, str] | None = None,
 ) -> ReplaceResult:
     """Replace rows atomically: delete the rows ``match`` selects, append ``batches()``, one commit.
 
@@ -137,6 +138,7 @@ def replace_rows(
         batches: produces the new rows as Arrow record batches in the table's schema.
         match: ``(column, values)``: rows whose ``column`` is in ``values`` are replaced
             (``("sampleid", [samples of the VCF])``); ``None`` replaces every row.
+        snapshot_properties: added to the summary of the snapshots the import writes.
 
     Raises:
         CommitFailedException: still conflicting after the last attempt.
@@ -154,7 +156,7 @@ def replace_rows(
                 for group in _groups(batches()):
                     if "contigname" in group.column_names:
                         group = group.sort_by([("contigname", "ascending"), ("start", "ascending")])
-                    tx.append(group)
+                    tx.append(group, snapshot_properties=snapshot_properties or {})
                     rows += group.num_rows
             table = catalog.load_table((namespace, name))
             snapshot = table.current_snapshot()

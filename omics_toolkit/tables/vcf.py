@@ -153,7 +153,7 @@ def read_vcf(
                 "qual": None if v.QUAL is None else float(v.QUAL),
                 "filters": list(v.FILTERS) or None,
                 "splitfrommultiallelic": False,
-                "attributes": _attributes(str(v).split("\t", 8)[7]),
+                "attributes": _attributes(str(v).split("\t", 8)[7].rstrip("\r\n")),
             }
             if not per_sample or not samples:
                 out.add(base)

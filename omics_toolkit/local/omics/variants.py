@@ -1,4 +1,4 @@
-"""Variant stores, annotation stores (VCF format) and their import jobs.
+"""Variant stores, annotation stores (VCF and TSV formats) and their import jobs.
 
 API operations: CreateVariantStore, GetVariantStore, ListVariantStores, DeleteVariantStore,
 StartVariantImportJob, GetVariantImportJob, ListVariantImportJobs, CreateAnnotationStore,
@@ -8,7 +8,9 @@ GetAnnotationImportJob.
 Each store is a moto Glue database ``variant_<account>_<storeId>`` (``annotation_...``) with one
 table named after the store whose ``StorageDescriptor.Location`` is
 ``file://<state_dir>/variant-stores/<storeId>/data/`` (``annotation-stores``); an import job writes
-``<jobId>.parquet`` there (see ``vcf_parquet`` for the schema).
+``<jobId>.parquet`` there (see ``vcf_parquet`` for the schema; a TSV annotation store's columns
+are its ``tsvStoreOptions.schema``, see ``tsv_parquet``). GFF annotation stores are created but
+their imports fail (not emulated).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from omics_toolkit.local.omics import vcf_parquet
+from omics_toolkit.local.omics import tsv_parquet, vcf_parquet
 from omics_toolkit.local.omics.backend import NEW_CUSTOMER_MESSAGE, paginate
 from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
 from omics_toolkit.local.omics.model import now_iso
@@ -77,6 +79,12 @@ def _create_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     if b.state.get(fam.stores, name) is not None:
         raise conflict(f"{fam.label} with name {name} already exists")
     ref_arn = (p.get("reference") or {}).get("referenceArn")
+    if fam is ANNOTATION and p.get("storeFormat") == "TSV":
+        problem = tsv_parquet.check_store_options(p.get("storeOptions"))
+        if problem:
+            raise invalid(problem)
+    elif fam is ANNOTATION and p.get("storeOptions"):
+        raise invalid(f"storeOptions apply to storeFormat TSV, not {p.get('storeFormat')}")
     if fam is VARIANT and not ref_arn:
         raise invalid("reference.referenceArn is required for a variant store")
     if ref_arn and resolve_reference_arn(b, ref_arn) is None:
@@ -129,7 +137,7 @@ def _activate(b: Backend, fam: Family, name: str) -> None:
                 "TableType": "EXTERNAL_TABLE",
                 "Parameters": {"classification": "parquet"},
                 "StorageDescriptor": {
-                    "Columns": vcf_parquet.glue_columns(fam.columns),
+                    "Columns": vcf_parquet.glue_columns(_columns(fam, rec)),
                     "Location": f"file://{folder}/",
                     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
                     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -150,6 +158,13 @@ def _activate(b: Backend, fam: Family, name: str) -> None:
         )
         return
     b.state.update(fam.stores, name, status="ACTIVE", updateTime=now_iso())
+
+
+def _columns(fam: Family, store: dict[str, Any]) -> list[Any]:
+    """The table columns of a store: the VCF schemas, or a TSV store's own."""
+    if fam is ANNOTATION and store.get("storeFormat") == "TSV":
+        return tsv_parquet.store_columns(store["storeOptions"])
+    return fam.columns
 
 
 def _store_size(b: Backend, fam: Family, rec: dict[str, Any]) -> dict[str, Any]:
@@ -248,9 +263,10 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
     try:
         if store is None:
             raise vcf_parquet.VcfError(f"{fam.label} {job['destinationName']} no longer exists")
-        if store.get("storeFormat", "VCF") != "VCF":
+        store_format = store.get("storeFormat", "VCF")
+        if store_format not in ("VCF", "TSV"):
             raise vcf_parquet.VcfError(
-                f"the local emulator imports VCF annotation stores only, not {store['storeFormat']}"
+                f"the local emulator imports VCF and TSV annotation stores, not {store_format}"
             )
         contigs: set[str] | None = None
         ref_arn = (store.get("reference") or {}).get("referenceArn")
@@ -267,11 +283,22 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
                 name = item["source"].rsplit("/", 1)[-1] or "input.vcf"
                 try:
                     local = download(b.client("s3"), item["source"], Path(tmp) / str(n) / name)
-                    batches.extend(
-                        vcf_parquet.iter_batches(
-                            local, job_id, fam is VARIANT, contigs, item["source"]
+                    if store_format == "TSV":
+                        batches.extend(
+                            tsv_parquet.read_tsv(
+                                local,
+                                job_id,
+                                store["storeOptions"],
+                                job.get("formatOptions"),
+                                item["source"],
+                            ).to_batches()
                         )
-                    )
+                    else:
+                        batches.extend(
+                            vcf_parquet.iter_batches(
+                                local, job_id, fam is VARIANT, contigs, item["source"]
+                            )
+                        )
                 except (SourceError, vcf_parquet.VcfError) as exc:
                     item["jobStatus"] = "FAILED"
                     item["statusMessage"] = str(exc)
@@ -280,7 +307,7 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
         if _cancelled(b, fam, job_id):
             return
         vcf_parquet.write_batches(
-            batches, fam.columns, data_dir(b, fam, store["id"]) / f"{job_id}.parquet"
+            batches, _columns(fam, store), data_dir(b, fam, store["id"]) / f"{job_id}.parquet"
         )
     except vcf_parquet.VcfError as exc:
         if _cancelled(b, fam, job_id):
@@ -428,7 +455,7 @@ def cancel_annotation_import_job(b: Backend, p: dict[str, Any]) -> dict[str, Any
 
 
 def create_annotation_store(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    """CreateAnnotationStore (VCF imports are emulated; TSV/GFF stores accept no data)."""
+    """CreateAnnotationStore (VCF and TSV imports are emulated; GFF imports fail)."""
     return _create_store(b, ANNOTATION, p)
 
 
