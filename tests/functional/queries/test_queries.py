@@ -428,3 +428,51 @@ def test_sample_clinvar(backend: Any, cohort: Truth, real_data: Any) -> None:
         assert set(df.sampleid) <= {sample}
     # a sample without any matching call gets no rows; the demo sample is on contig q
     assert backend.query("sample_clinvar", {"sample": "NA12878"}).empty
+
+
+#: Every query, with parameters that select rows in the real data (``None``: found below).
+ALL_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
+    ("variants_in_region", {"contig": "22", "region_start": 29_600_000, "region_end": 29_700_000}),
+    ("variants_in_region", {"contig": "q", "region_start": 0, "region_end": 12_356}),
+    ("sample_summary", {}),
+    ("sample_qc", {}),
+    (
+        "cohort_allele_frequency",
+        {"contig": "22", "region_start": 30_000_000, "region_end": 31_000_000},
+    ),
+    ("variants_in_genes", None),
+    ("sample_clinvar", None),
+]
+
+
+def _params_with_rows(backend: Any, name: str) -> dict[str, Any]:
+    """Parameters for which ``name`` returns rows, found in the data itself."""
+    from omics_toolkit.query import run_query
+
+    if name == "variants_in_genes":
+        genes = run_query(
+            backend.ctx,
+            backend.settings,
+            "SELECT DISTINCT gene_id FROM annotations_genes WHERE contigname = '22' "
+            'AND start < 29700000 AND "end" > 29600000 ORDER BY gene_id LIMIT 5',
+        )
+        return {"genes": ",".join(genes["gene_id"])}
+    samples = backend.query("sample_summary", {})["sampleid"]
+    for sample in samples:
+        if len(backend.query("sample_clinvar", {"sample": sample})):
+            return {"sample": sample}
+    raise AssertionError("no sample has a ClinVar match")
+
+
+@pytest.mark.parametrize(("name", "params"), ALL_QUERIES, ids=[q[0] for q in ALL_QUERIES])
+def test_backends_identical(
+    stores_backend: Any, s3tables_backend: Any, name: str, params: dict[str, Any] | None
+) -> None:
+    """The same SQL on the variant store and on S3 Tables gives identical DataFrames."""
+    params = params if params is not None else _params_with_rows(stores_backend, name)
+    stores = stores_backend.query(name, params)
+    tables = s3tables_backend.query(name, params)
+    assert len(stores) > 0, f"{name} selects no rows: the comparison would prove nothing"
+    pd.testing.assert_frame_equal(
+        stores.reset_index(drop=True), tables.reset_index(drop=True), check_exact=True
+    )
