@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from omics_toolkit.annotations import import_annotations
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.config import Settings
@@ -78,6 +79,21 @@ def test_upload_to_queryable_variants(local_stack, tmp_path, backend):
 
     summary = run_query(ctx, settings, load_query("sample_summary").sql)
     assert int(summary.loc[0, "snvs"]) >= 14
+
+    # The sample's calls joined with imported annotations: the GIAB truth set of the slice,
+    # imported as annotation set "giab", matches exactly the 14 truth SNVs by position and alleles.
+    imported = import_annotations(ctx, settings, "giab", demo.truth_vcf)
+    assert imported.rows == 14
+    joined = run_query(
+        ctx,
+        settings,
+        "SELECT v.contigname, v.start, v.referenceallele, a.alternatealleles[1] AS alt "
+        "FROM variants v JOIN annotations_giab a ON v.contigname = a.contigname "
+        "AND v.start = a.start AND v.referenceallele = a.referenceallele "
+        "AND v.alternatealleles = a.alternatealleles WHERE v.sampleid = ? ORDER BY v.start",
+        ["NA12878"],
+    )
+    assert [("q", pos) for pos in joined["start"] + 1] == truth
 
 
 def test_bad_reads_fail_with_the_real_cause_and_keep_the_input(local_stack, tmp_path):
