@@ -10,3 +10,4 @@ check: setup
 	.venv/bin/ruff format --check omics_toolkit lambdas tests bench
 bench:
 	.venv/bin/python bench/provision.py
+	.venv/bin/python bench/variants.py
