@@ -22,7 +22,7 @@ Measured (REPEATS times each; median and every run reported):
    COMPLETED on the emulator (the first run into the deployment's store, later runs into scratch
    stores on the same reference, deleted afterwards, so the deployment's store holds the rows once).
 2. Region 22:20,000,000-21,000,000 (0-based ``[19999999, 21000000)``): ``queries/variants_in_region.sql``
-   through Athena (PyAthena, ``omics_toolkit.query.run_query``; locally DuckDB) on each back end,
+   through Athena (PyAthena, ``omics_toolkit.athena.run_query``; locally DuckDB) on each back end,
    against ``bcftools view -H -r`` on the indexed VCF and pandas reading the whole VCF then
    filtering. Row counts must agree (Athena rows = records in the region x samples).
 3. ``queries/sample_summary.sql`` on each back end, against ``bcftools stats -s -`` and pandas
@@ -513,7 +513,7 @@ def markdown(result: dict[str, Any]) -> str:
         "Import ratio: our rows/s / bcftools rows/s (below 1 = slower). Query ratios: our "
         "seconds / the baseline's seconds (above 1 = slower). Medians of "
         f"{result['repeats']} runs; Athena times are client side (PyAthena through "
-        "`omics_toolkit.query.run_query`, results read back from S3), engine ms is the local "
+        "`omics_toolkit.athena.run_query`, results read back from S3), engine ms is the local "
         "engine's own time (Statistics.EngineExecutionTimeInMillis).",
         "",
         "| step | tool / back end | runs s | median s | rows | rows/s | x bcftools | x pandas "
@@ -645,11 +645,11 @@ def run_all(
     samples: list[str],
     repeats: int,
 ) -> dict[str, Any]:
+    from omics_toolkit.athena import bind_named, load_query, run_query
     from omics_toolkit.aws.session import local_context
     from omics_toolkit.config import Settings
     from omics_toolkit.provisioning import s3tables as s3tables_prov
     from omics_toolkit.provisioning.provision import Provisioner
-    from omics_toolkit.query import bind_named, load_query, run_query
 
     rows = records * len(samples)
     ctx = local_context(record["moto"], record["omics"])

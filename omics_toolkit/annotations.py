@@ -133,7 +133,7 @@ class AnnotationSet:
 
 
 def _backend(ctx: AwsContext, settings: Settings) -> str:
-    from omics_toolkit.query import variant_backend
+    from omics_toolkit.athena import variant_backend
 
     backend = variant_backend(ctx, settings)
     if backend not in ("stores", "s3tables"):
@@ -146,7 +146,7 @@ def _backend(ctx: AwsContext, settings: Settings) -> str:
 
 def variant_contigs(ctx: AwsContext, settings: Settings) -> set[str]:
     """Distinct ``contigname`` of the ``variants`` table (Athena); empty when there is none."""
-    from omics_toolkit.query import run_query
+    from omics_toolkit.athena import run_query
 
     try:
         df = run_query(ctx, settings, f"SELECT DISTINCT contigname FROM {VARIANTS_TABLE}")

@@ -84,7 +84,7 @@ def _run_unload(
     """Run ``UNLOAD (sql)`` and return the ``s3://`` URIs of the Parquet files written."""
     from pyathena.error import DatabaseError
 
-    from omics_toolkit.query import connect, to_literal
+    from omics_toolkit.athena import connect, to_literal
 
     target = _unload_prefix(ctx, settings)
     statement = f"UNLOAD ({sql}) TO '{target}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
@@ -199,7 +199,7 @@ def query(
     """
     import pyarrow as pa
 
-    from omics_toolkit.query import bind_named
+    from omics_toolkit.athena import bind_named
 
     values: Sequence[Any] | None
     if isinstance(parameters, dict):
@@ -224,7 +224,7 @@ def _empty(ctx: AwsContext, settings: Settings, sql: str, values: Sequence[Any] 
     """The typed, empty result of a query that returned no rows (schema from a LIMIT 0 run)."""
     import pyarrow as pa
 
-    from omics_toolkit.query import connect, to_literal
+    from omics_toolkit.athena import connect, to_literal
 
     conn = connect(ctx, settings)
     try:

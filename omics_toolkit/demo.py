@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit import data
+from omics_toolkit.athena import run_query
 from omics_toolkit.aws.session import make_context
 from omics_toolkit.aws.stepfunctions import execution_arn
 from omics_toolkit.config import Settings
@@ -20,7 +21,6 @@ from omics_toolkit.errors import PipelineError
 from omics_toolkit.pipeline.status import ExecutionStatus, wait_for_execution
 from omics_toolkit.pipeline.upload import upload_pair
 from omics_toolkit.provisioning.provision import Action, Provisioner
-from omics_toolkit.query import run_query
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -165,9 +165,9 @@ def athena_runner(ctx: AwsContext, settings: Settings) -> QueryRunner:
     """A :data:`QueryRunner` over the deployment's Athena workgroup and Glue database.
 
     Each call loads ``queries/<name>.sql``, binds its ``:name`` parameters (coerced to the
-    declared ``-- @param`` types) and runs it with :func:`omics_toolkit.query.run_query`.
+    declared ``-- @param`` types) and runs it with :func:`omics_toolkit.athena.run_query`.
     """
-    from omics_toolkit.query import bind_named, load_query, run_query
+    from omics_toolkit.athena import bind_named, load_query, run_query
 
     def run(name: str, params: dict[str, Any]) -> pd.DataFrame:
         qf = load_query(name)

@@ -258,7 +258,7 @@ def query(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Run SQL through Athena against the deployment's variant data."""
-    from omics_toolkit.query import bind_named, load_query, run_query
+    from omics_toolkit.athena import bind_named, load_query, run_query
 
     st = state(ctx)
     if (sql is None) == (file is None):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from omics_toolkit.annotations import import_annotations
+from omics_toolkit.athena import bind_named, load_query, run_query
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.config import Settings
@@ -18,7 +19,6 @@ from omics_toolkit.demo import truth_found
 from omics_toolkit.pipeline.status import wait_for_execution
 from omics_toolkit.pipeline.upload import upload_pair
 from omics_toolkit.provisioning.provision import Provisioner
-from omics_toolkit.query import bind_named, load_query, run_query
 
 pytestmark = pytest.mark.slow
 

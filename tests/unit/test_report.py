@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from omics_toolkit.athena import bind_named, load_query
 from omics_toolkit.errors import UserError
-from omics_toolkit.query import bind_named, load_query
 from omics_toolkit.report import (
     Histogram,
     ReportData,

@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 
 from omics_toolkit import data
 from omics_toolkit.annotations import import_annotations
+from omics_toolkit.athena import run_query
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.provisioning.provision import Provisioner
-from omics_toolkit.query import run_query
 
 BACKENDS = ("stores", "s3tables")
 _DEPLOYMENTS: dict[str, Any] = {}

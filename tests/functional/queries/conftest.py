@@ -2,7 +2,7 @@
 
 The ``backend`` fixture (parametrised: ``stores``, ``s3tables``) yields an object with one method,
 ``query(name, params) -> DataFrame``, that runs ``queries/<name>.sql`` through the toolkit's own
-Athena path (``omics_toolkit.query.run_query``: PyAthena; the local stack runs the SQL in
+Athena path (``omics_toolkit.athena.run_query``: PyAthena; the local stack runs the SQL in
 DuckDB). Each back end is a real deployment provisioned with ``variant_backend`` set:
 
 - ``stores``: HealthOmics variant store (emulator); the VCFs imported with
@@ -96,7 +96,7 @@ class ToolkitBackend:
 
     def query(self, name: str, params: dict[str, Any]) -> Any:
         """``queries/<name>.sql`` with ``:name`` parameters bound by Athena -> DataFrame."""
-        from omics_toolkit.query import bind_named, load_query, run_query
+        from omics_toolkit.athena import bind_named, load_query, run_query
 
         loaded = load_query(name)
         sql, values = bind_named(loaded.sql, params, loaded.params)

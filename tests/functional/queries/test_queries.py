@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from cyvcf2 import VCF
 
-from omics_toolkit.query import _NAMED, QUERIES_DIR, load_query
+from omics_toolkit.athena import _NAMED, QUERIES_DIR, load_query
 
 TRANSITIONS = {"AG", "GA", "CT", "TC"}
 GT = tuple[int, ...]
@@ -447,7 +447,7 @@ ALL_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
 
 def _params_with_rows(backend: Any, name: str) -> dict[str, Any]:
     """Parameters for which ``name`` returns rows, found in the data itself."""
-    from omics_toolkit.query import run_query
+    from omics_toolkit.athena import run_query
 
     if name == "variants_in_genes":
         genes = run_query(

@@ -1,7 +1,7 @@
 import pytest
 
+from omics_toolkit.athena import QUERIES_DIR, bind_named, load_query, to_literal
 from omics_toolkit.errors import UserError
-from omics_toolkit.query import QUERIES_DIR, bind_named, load_query, to_literal
 
 
 def test_bind_named_orders_and_quotes():

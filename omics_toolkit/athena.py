@@ -207,26 +207,3 @@ def run_query(
         raise UserError(f"query failed: {exc}") from exc
     finally:
         conn.close()
-
-
-def query(
-    sql: str,
-    parameters: list[Any] | dict[str, Any] | None = None,
-    *,
-    settings: Settings | None = None,
-    ctx: AwsContext | None = None,
-) -> pd.DataFrame:
-    """Notebook entry point: SQL -> DataFrame against the configured deployment.
-
-    ``parameters`` is a list for ``?`` placeholders or a dict for ``:name`` placeholders.
-    Settings and endpoints are resolved as for the CLI (local stack by default).
-    """
-    from omics_toolkit.aws.session import make_context
-    from omics_toolkit.config import load_settings
-
-    settings = settings or load_settings()
-    ctx = ctx or make_context(settings)
-    if isinstance(parameters, dict):
-        sql, values = bind_named(sql, parameters)
-        return run_query(ctx, settings, sql, values)
-    return run_query(ctx, settings, sql, parameters)
