@@ -12,6 +12,7 @@ signing configurations only), so teardown identifies the layer by its name alone
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -48,29 +49,28 @@ def layer_versions(lam: Any, name: str) -> list[dict[str, Any]]:
     return sorted(versions, key=lambda v: int(v["Version"]), reverse=True)
 
 
-def ensure_toolkit_layer(prov: Provisioner) -> str:
-    """Publish the toolkit layer unless a version with the same content exists; return its ARN.
+def ensure_layer(
+    prov: Provisioner,
+    name: str,
+    data: bytes,
+    content: Callable[[], dict[str, str | bytes]],
+    detail: str,
+    **publish: Any,
+) -> str:
+    """Publish layer ``name`` unless a version with the same content exists; return its ARN.
 
     Reads ListLayerVersions then GetLayerVersion (newest first) and compares
-    ``Content.CodeSha256`` and ``CompatibleRuntimes`` with the layer built from this toolkit;
-    PublishLayerVersion only when none matches. Reports one action ``lambda layer``
-    ``<deployment>-toolkit``: ``create`` or ``unchanged`` (detail: version, size, CodeSha256).
-
-    Args:
-        prov: the provisioner (``names.deployment``, ``settings.home`` for the wheel cache,
-            ``dry_run``, ``_record``, ``client``).
+    ``Content.CodeSha256`` (the base64 SHA-256 of ``data``) and ``CompatibleRuntimes``;
+    PublishLayerVersion only when none matches, with ``Content=content()`` (called only then:
+    ``{"ZipFile": ...}`` or an uploaded ``{"S3Bucket", "S3Key"}``) and ``publish`` (Description,
+    CompatibleArchitectures, ...). Reports one action ``lambda layer <name>``: ``create`` or
+    ``unchanged``.
 
     Returns:
-        The LayerVersionArn to put in a function's ``Layers``; in a dry run that would publish,
-        the placeholder ``"<new version of <deployment>-toolkit>"``.
-
-    Raises:
-        UserError: the toolkit's wheel cannot be built (see ``packaging.build_toolkit_wheel``).
+        The LayerVersionArn; in a dry run that would publish, ``"<new version of <name>>"``.
     """
     from omics_toolkit.provisioning.provision import LAMBDA_RUNTIME  # provision imports us
 
-    name = layer_name(prov.names.deployment)
-    data = toolkit_layer_zip(prov.settings.home)
     sha = code_sha256(data)
     lam = prov.client("lambda")
     for version in layer_versions(lam, name):
@@ -80,20 +80,34 @@ def ensure_toolkit_layer(prov: Provisioner) -> str:
         ):
             prov._record(KIND, name, "unchanged", f"version {full['Version']}")
             return str(full["LayerVersionArn"])
-    detail = f"{len(data)} bytes, CodeSha256 {sha}"
+    detail = f"{detail}, CodeSha256 {sha}"
     if prov.dry_run:
         prov._record(KIND, name, "create", f"would publish a new version: {detail}")
         return f"<new version of {name}>"
     published = lam.publish_layer_version(
-        LayerName=name,
-        Description=f"omics-toolkit {__version__} for deployment {prov.names.deployment}",
-        Content={"ZipFile": data},
-        CompatibleRuntimes=[LAMBDA_RUNTIME],
-        CompatibleArchitectures=ARCHITECTURES,
-        LicenseInfo="Apache-2.0",
+        LayerName=name, Content=content(), CompatibleRuntimes=[LAMBDA_RUNTIME], **publish
     )
     prov._record(KIND, name, "create", f"version {published['Version']}, {detail}")
     return str(published["LayerVersionArn"])
+
+
+def ensure_toolkit_layer(prov: Provisioner) -> str:
+    """The toolkit layer ``<deployment>-toolkit`` (see :func:`ensure_layer`); returns its ARN.
+
+    Raises:
+        UserError: the toolkit's wheel cannot be built (see ``packaging.build_toolkit_wheel``).
+    """
+    data = toolkit_layer_zip(prov.settings.home)
+    return ensure_layer(
+        prov,
+        layer_name(prov.names.deployment),
+        data,
+        lambda: {"ZipFile": data},
+        f"{len(data)} bytes",
+        Description=f"omics-toolkit {__version__} for deployment {prov.names.deployment}",
+        CompatibleArchitectures=ARCHITECTURES,
+        LicenseInfo="Apache-2.0",
+    )
 
 
 def delete_toolkit_layer(td: Provisioner) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from omics_toolkit.config import default_home
+from omics_toolkit.distributions import closure, normalise
 from omics_toolkit.errors import UserError
 from omics_toolkit.ziputil import deterministic_zip
 
@@ -38,37 +39,11 @@ _PRUNED = re.compile(
     r"(^|/)(__pycache__|tests?|include|src)/|\.(pyc|pyx|pxd|pxi|h|hpp|cc|cpp)$"
     r"|^pyarrow/(lib)?_?(arrow_)?flight"
 )
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def layer_name(deployment: str) -> str:
     """``<deployment>-tables``."""
     return f"{deployment}-tables"
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def closure(names: tuple[str, ...]) -> dict[str, metadata.Distribution]:
-    """Installed distributions ``names`` and their dependencies (no extras), by normalised name."""
-    seen: dict[str, metadata.Distribution] = {}
-    todo = list(names)
-    while todo:
-        name = todo.pop()
-        if _key(name) in seen:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue  # excluded by its environment marker here
-        seen[_key(name)] = dist
-        for requirement in dist.requires or []:
-            spec, _, marker = requirement.partition(";")
-            match = _NAME.match(spec)
-            if match and "extra" not in marker:
-                todo.append(match.group(1))
-    return seen
 
 
 def distributions() -> list[metadata.Distribution]:
@@ -79,7 +54,7 @@ def distributions() -> list[metadata.Distribution]:
             'omics-toolkit[tables]'``).
     """
     wanted = closure(DISTRIBUTIONS)
-    missing = [d for d in DISTRIBUTIONS if _key(d) not in wanted]
+    missing = [d for d in DISTRIBUTIONS if normalise(d) not in wanted]
     if missing:
         raise UserError(
             f"the S3 Tables back end needs {', '.join(missing)} installed to build its Lambda "
@@ -153,9 +128,7 @@ def ensure_tables_layer(prov: Provisioner, bucket: str) -> str:
     Raises:
         UserError: wrong platform (AWS only), missing packages, or above Lambda's 250 MB.
     """
-    from omics_toolkit.provisioning.layers import layer_versions
-    from omics_toolkit.provisioning.packaging import code_sha256
-    from omics_toolkit.provisioning.provision import LAMBDA_RUNTIME
+    from omics_toolkit.provisioning.layers import ensure_layer
 
     if not prov.ctx.is_local:
         check_platform()
@@ -166,26 +139,19 @@ def ensure_tables_layer(prov: Provisioner, bucket: str) -> str:
             'use variant_backend = "stores" where the account has stores'
         )
     data = path.read_bytes()
-    sha = code_sha256(data)
     name = layer_name(prov.names.deployment)
-    lam = prov.client("lambda")
-    for version in layer_versions(lam, name):
-        full = lam.get_layer_version(LayerName=name, VersionNumber=int(version["Version"]))
-        if full.get("Content", {}).get("CodeSha256") == sha:
-            prov._record(KIND, name, "unchanged", f"version {full['Version']}")
-            return str(full["LayerVersionArn"])
-    detail = f"{len(data) // 2**20} MB zipped, {unzipped // 2**20} MB unzipped"
-    if prov.dry_run:
-        prov._record(KIND, name, "create", f"would publish a new version: {detail}")
-        return f"<new version of {name}>"
-    key = f"lambda-layers/{name}-{hashlib.sha256(data).hexdigest()[:16]}.zip"
-    prov.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
-    published = prov.client("lambda").publish_layer_version(
-        LayerName=name,
+
+    def upload() -> dict[str, str | bytes]:
+        key = f"lambda-layers/{name}-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+        prov.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+        return {"S3Bucket": bucket, "S3Key": key}
+
+    return ensure_layer(
+        prov,
+        name,
+        data,
+        upload,
+        f"{len(data) // 2**20} MB zipped, {unzipped // 2**20} MB unzipped",
         Description="pyiceberg, pyarrow, cyvcf2 for the omics-toolkit variant loader",
-        Content={"S3Bucket": bucket, "S3Key": key},
-        CompatibleRuntimes=[LAMBDA_RUNTIME],
         CompatibleArchitectures=["x86_64"],
     )
-    prov._record(KIND, name, "create", f"version {published['Version']}, {detail}")
-    return str(published["LayerVersionArn"])

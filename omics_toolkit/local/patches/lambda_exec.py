@@ -49,7 +49,6 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -65,6 +64,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from omics_toolkit.distributions import closure
 from omics_toolkit.local import faults
 
 LOG = logging.getLogger(__name__)
@@ -204,29 +204,9 @@ def opt_dir(fn: Any) -> Path | None:
     return _build_once(cache_dir() / "opt" / key, merge)
 
 
-_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-
 def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
     """Installed distributions ``names`` and their dependencies (no extras), recursively."""
-    seen: dict[str, metadata.Distribution] = {}
-    todo = list(names)
-    while todo:
-        name = todo.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue  # a dependency excluded by its marker (python_version, platform) here
-        seen[key] = dist
-        for requirement in dist.requires or []:
-            spec, _, marker = requirement.partition(";")
-            match = _NAME.match(spec)
-            if match and "extra" not in marker:
-                todo.append(match.group(1))
-    return [seen[k] for k in sorted(seen)]
+    return list(closure(names).values())
 
 
 def _top_levels(dist: metadata.Distribution) -> set[str]:
