@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.constants import DEPLOYMENT_TAG
+from omics_toolkit.data import sha256_file
 from omics_toolkit.errors import ToolkitError, UserError
 from omics_toolkit.provisioning.names import Names
 from omics_toolkit.tables.annotations import (
@@ -259,7 +260,7 @@ def _import_s3tables(
     namespace = prov.names.table_namespace
     catalog = S3TablesCatalog(ctx, _table_bucket(prov))
     columns = columns_of(fmt)
-    digest = _file_digest(path)
+    digest = sha256_file(path)
     job_id = f"{name}-{digest[:12]}"
     # Read once before touching the table: a malformed file changes nothing.
     stats = ContigStats(target)
@@ -289,14 +290,6 @@ def _import_s3tables(
 
 
 # ---------------------------------------------------------------------- HealthOmics stores
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _tsv_value(value: Any) -> str:
     if value is None:
         return ""

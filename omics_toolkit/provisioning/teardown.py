@@ -279,7 +279,6 @@ class Teardown(Provisioner):
 
     def _glue(self) -> None:
         glue = self.client("glue")
-        lf = self.client("lakeformation")
         db = self.names.glue_database
         try:
             glue.get_database(Name=db)
@@ -289,8 +288,30 @@ class Teardown(Provisioner):
         if not self._ours(tags):
             self._record("glue database", db, "kept", "not tagged by this deployment")
             return
+        self._revoke_grants(
+            lambda table: (
+                table.get("DatabaseName") == db
+                or str(table.get("Name", ""))
+                in (self.names.variant_store, self.names.annotation_store)
+                or str(table.get("Name", "")).startswith(f"{self.names.snake}_ann_")
+            )
+        )
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=db):
+            for table in page["TableList"]:
+                self._delete(
+                    "glue table",
+                    f"{db}.{table['Name']}",
+                    "",
+                    lambda table=table: glue.delete_table(DatabaseName=db, Name=table["Name"]),
+                )
+        self._delete("glue database", db, "", lambda: glue.delete_database(Name=db))
+
+    def _revoke_grants(self, matches: Callable[[dict[str, Any]], bool]) -> None:
+        """Revoke every Lake Formation grant on a table that ``matches`` (its ``Table``
+        resource); ListPermissions is read to the last page (botocore has no paginator)."""
+        lf = self.client("lakeformation")
         permissions, token = [], None
-        while True:  # ListPermissions has no paginator in botocore
+        while True:
             page = lf.list_permissions(**({"NextToken": token} if token else {}))
             permissions += page.get("PrincipalResourcePermissions", [])
             token = page.get("NextToken")
@@ -298,12 +319,7 @@ class Teardown(Provisioner):
                 break
         for perm in permissions:
             table = perm.get("Resource", {}).get("Table", {})
-            if (
-                table.get("DatabaseName") == db
-                or str(table.get("Name", ""))
-                in (self.names.variant_store, self.names.annotation_store)
-                or str(table.get("Name", "")).startswith(f"{self.names.snake}_ann_")
-            ):
+            if table and matches(table):
                 self._delete(
                     "lake formation grant",
                     f"{table.get('DatabaseName')}.{table.get('Name')}",
@@ -314,15 +330,6 @@ class Teardown(Provisioner):
                         Permissions=perm["Permissions"],
                     ),
                 )
-        for page in glue.get_paginator("get_tables").paginate(DatabaseName=db):
-            for table in page["TableList"]:
-                self._delete(
-                    "glue table",
-                    f"{db}.{table['Name']}",
-                    "",
-                    lambda table=table: glue.delete_table(DatabaseName=db, Name=table["Name"]),
-                )
-        self._delete("glue database", db, "", lambda: glue.delete_database(Name=db))
 
     def _table_bucket(self, force: bool) -> None:
         """The S3 table bucket: kept while a table holds rows (unless ``force``), else its tables,
@@ -351,21 +358,8 @@ class Teardown(Provisioner):
                     f"tables {', '.join(with_data)} hold rows; use --force-delete-data",
                 )
                 return
-        lf = self.client("lakeformation")
         catalog_id = f"{self.ctx.account_id}:{FEDERATED_CATALOG}/{name}"
-        for perm in lf.list_permissions().get("PrincipalResourcePermissions", []):
-            table = perm.get("Resource", {}).get("Table", {})
-            if table.get("CatalogId") == catalog_id:
-                self._delete(
-                    "lake formation grant",
-                    f"{table.get('DatabaseName')}.{table.get('Name')}",
-                    "+".join(perm["Permissions"]),
-                    lambda perm=perm: lf.revoke_permissions(
-                        Principal=perm["Principal"],
-                        Resource=perm["Resource"],
-                        Permissions=perm["Permissions"],
-                    ),
-                )
+        self._revoke_grants(lambda table: table.get("CatalogId") == catalog_id)
         for t in tables:
             ns = t["namespace"][0]
             self._delete(
