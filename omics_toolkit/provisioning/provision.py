@@ -367,9 +367,17 @@ class Provisioner:
         ]
 
     # ----------------------------------------------------------------- IAM
-    def ensure_role(self, name: str, service: str, statements: list[dict[str, Any]]) -> str:
+    def ensure_role(
+        self,
+        name: str,
+        service: str,
+        statements: list[dict[str, Any]],
+        tags: dict[str, str] | None = None,
+    ) -> str:
         """An IAM role assumable by ``service`` (this account only) with one inline policy
-        ``least-privilege``; returns its ARN (predictable, so a plan can use it too)."""
+        ``least-privilege``; returns its ARN (predictable, so a plan can use it too).
+
+        ``tags`` replace the deployment's tags (an account-wide role that teardown keeps)."""
         iam = self.client("iam")
         trust_doc = policies.trust(service, self.ctx.account_id)
         inline = policies.policy(*statements)
@@ -387,7 +395,7 @@ class Provisioner:
                 RoleName=name,
                 AssumeRolePolicyDocument=json.dumps(trust_doc),
                 Description=f"omics-toolkit {self.names.deployment}: {service}",
-                Tags=_tags_list(self.tags),
+                Tags=_tags_list(self.tags if tags is None else tags),
             )["Role"]
             iam.put_role_policy(
                 RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline)

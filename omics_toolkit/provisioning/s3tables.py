@@ -10,7 +10,8 @@ AWS's recommended replacement for variant stores (closed to new customers since 
 - the analytics integration: the Glue federated catalog ``s3tablescatalog`` (CreateCatalog,
   ``FederatedCatalog {Identifier: arn:aws:s3tables:<region>:<account>:bucket/*, ConnectionName:
   aws:s3tables}``), the table buckets registered with Lake Formation (RegisterResource
-  ``WithFederation``), and Lake Formation grants (DESCRIBE, SELECT) on the tables to the caller.
+  ``WithFederation`` with the account-wide data-access role ``omics-toolkit-s3tables-lakeformation``),
+  and Lake Formation grants (DESCRIBE, SELECT) on the tables to the caller.
   Athena then reads ``"s3tablescatalog/<bucket>"."<namespace>"."variants"``.
 """
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from omics_toolkit.aws.errors import error_code
+from omics_toolkit.provisioning import policies
 from omics_toolkit.tables.schema import VARIANT_COLUMNS, VARIANTS_TABLE
 
 if TYPE_CHECKING:
@@ -28,6 +30,22 @@ if TYPE_CHECKING:
 
 FEDERATED_CATALOG = "s3tablescatalog"
 CONNECTION = "aws:s3tables"
+#: The account-wide role Lake Formation uses for the table buckets (kept by teardown: shared).
+LAKE_FORMATION_ROLE = "omics-toolkit-s3tables-lakeformation"
+SHARED_TAG = "omics-toolkit:shared"
+#: What Lake Formation needs on table buckets (AWS managed policy
+#: AmazonS3TablesLakeFormationServiceRole, minus bucket creation/deletion and encryption).
+LAKE_FORMATION_ACTIONS = [
+    "s3tables:GetTableBucket",
+    "s3tables:GetNamespace",
+    "s3tables:ListNamespaces",
+    "s3tables:GetTable",
+    "s3tables:ListTables",
+    "s3tables:GetTableMetadataLocation",
+    "s3tables:UpdateTableMetadataLocation",
+    "s3tables:GetTableData",
+    "s3tables:PutTableData",
+]
 
 
 def table_bucket_arn(prov: Provisioner) -> str:
@@ -130,11 +148,20 @@ def ensure_catalog_integration(prov: Provisioner, principal_arn: str) -> None:
     if buckets in registered:
         prov._record("lake formation resource", buckets, "unchanged")
     else:
-        prov._record("lake formation resource", buckets, "create", "with federation")
+        # Federated S3 Tables locations are registered with a data-access role (the service-linked
+        # role is for S3 paths): Lake Formation vends credentials for the tables through it.
+        role = prov.ensure_role(
+            LAKE_FORMATION_ROLE,
+            "lakeformation.amazonaws.com",
+            [
+                policies.allow(["s3tables:ListTableBuckets"], ["*"]),
+                policies.allow(LAKE_FORMATION_ACTIONS, [buckets]),
+            ],
+            tags={SHARED_TAG: "s3tables-integration"},
+        )
+        prov._record("lake formation resource", buckets, "create", f"with federation, {role}")
         if not prov.dry_run:
-            lf.register_resource(
-                ResourceArn=buckets, UseServiceLinkedRole=True, WithFederation=True
-            )
+            lf.register_resource(ResourceArn=buckets, RoleArn=role, WithFederation=True)
     grant_table(prov, principal_arn, VARIANTS_TABLE)
 
 
