@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.errors import UserError
@@ -78,28 +78,58 @@ def _unload_prefix(ctx: AwsContext, settings: Settings) -> str:
     return f"{names.athena_output_uri}unload/{uuid.uuid4()}/"
 
 
-def _run_unload(
-    ctx: AwsContext, settings: Settings, sql: str, parameters: Sequence[Any] | None
-) -> list[str]:
-    """Run ``UNLOAD (sql)`` and return the ``s3://`` URIs of the Parquet files written."""
+def _athena_arrow() -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {
+        "tinyint": pa.int8(),
+        "smallint": pa.int16(),
+        "integer": pa.int32(),
+        "bigint": pa.int64(),
+        "boolean": pa.bool_(),
+        "double": pa.float64(),
+        "real": pa.float32(),
+    }
+
+
+def _execute(
+    ctx: AwsContext,
+    settings: Settings,
+    sql: str,
+    parameters: Sequence[Any] | None,
+    read: Callable[[Any], Any] = lambda cursor: None,
+) -> Any:
+    """Run one statement (parameters as Athena ExecutionParameters); return ``read(cursor)``.
+
+    Raises:
+        UserError: the query failed (Athena's ``StateChangeReason``).
+    """
     from pyathena.error import DatabaseError
 
     from omics_toolkit.athena import connect, to_literal
 
-    target = _unload_prefix(ctx, settings)
-    statement = f"UNLOAD ({sql}) TO '{target}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
     conn = connect(ctx, settings)
     try:
         cursor = conn.cursor()
         params = [to_literal(p) for p in parameters or []]
         if params:
-            cursor.execute(statement, params, paramstyle="qmark")
+            cursor.execute(sql, params, paramstyle="qmark")
         else:
-            cursor.execute(statement)
+            cursor.execute(sql)
+        return read(cursor)
     except DatabaseError as exc:
         raise UserError(f"query failed: {exc}") from exc
     finally:
         conn.close()
+
+
+def _run_unload(
+    ctx: AwsContext, settings: Settings, sql: str, parameters: Sequence[Any] | None
+) -> list[str]:
+    """Run ``UNLOAD (sql)`` and return the ``s3://`` URIs of the Parquet files written."""
+    target = _unload_prefix(ctx, settings)
+    statement = f"UNLOAD ({sql}) TO '{target}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
+    _execute(ctx, settings, statement, parameters)
     bucket, _, prefix = target.removeprefix("s3://").partition("/")
     keys: list[str] = []
     for page in (
@@ -198,6 +228,7 @@ def query(
             e.g. ``TABLE_NOT_FOUND``, ``FUNCTION_NOT_FOUND``).
     """
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from omics_toolkit.athena import bind_named
 
@@ -215,33 +246,24 @@ def query(
         if arrow:
             return (pa.Table.from_batches([b]) for b in batches)
         return (to_dataframe(pa.Table.from_batches([b])) for b in batches)
-    batches = list(query_arrow_batches(sql, values, settings=settings, ctx=ctx))
-    table = pa.Table.from_batches(batches) if batches else _empty(ctx, settings, sql, values)
+    files = _run_unload(ctx, settings, sql, values)
+    if files:
+        filesystem = _filesystem(ctx)
+        table = pa.concat_tables(
+            pq.read_table(uri.removeprefix("s3://"), filesystem=filesystem) for uri in files
+        )
+    else:  # no result file (Athena writes none for no rows): empty, with the query's columns
+        description = _execute(
+            ctx,
+            settings,
+            f"SELECT * FROM ({sql}) LIMIT 0",
+            values,
+            read=lambda cursor: cursor.description or [],
+        )
+        table = pa.schema(
+            [(col[0], _athena_arrow().get(str(col[1]), pa.string())) for col in description]
+        ).empty_table()
     return table if arrow else to_dataframe(table)
-
-
-def _empty(ctx: AwsContext, settings: Settings, sql: str, values: Sequence[Any] | None) -> Any:
-    """The typed, empty result of a query that returned no rows (schema from a LIMIT 0 run)."""
-    import pyarrow as pa
-
-    from omics_toolkit.athena import connect, to_literal
-
-    conn = connect(ctx, settings)
-    try:
-        from pyathena.arrow.cursor import ArrowCursor
-
-        cursor = conn.cursor(ArrowCursor)
-        params = [to_literal(p) for p in values or []]
-        wrapped = f"SELECT * FROM ({sql}) LIMIT 0"
-        if params:
-            cursor.execute(wrapped, params, paramstyle="qmark")
-        else:
-            cursor.execute(wrapped)
-        return cursor.as_arrow()
-    except Exception:  # noqa: BLE001 - an empty result without columns is still correct
-        return pa.table({})
-    finally:
-        conn.close()
 
 
 VARIANT_COLUMNS_DEFAULT = (

@@ -123,10 +123,21 @@ def variant_backend(ctx: AwsContext, settings: Settings) -> str:
 
     ``settings.variant_backend`` when explicit; for ``"auto"`` the choice provisioning made,
     read from the state machine's ``omics-toolkit:variant-backend`` tag (Step Functions
-    ListTagsForResource); ``"stores"`` when the state machine is missing or untagged.
+    ListTagsForResource, once per context and deployment); ``"stores"`` when the state machine
+    is missing or untagged.
     """
     if settings.variant_backend != "auto":
         return settings.variant_backend
+    key = f"variant_backend:{settings.deployment}"
+    if key not in ctx.memo:
+        found = _tagged_backend(ctx, settings)
+        if found is None:  # not provisioned (yet): not remembered
+            return "stores"
+        ctx.memo[key] = found
+    return str(ctx.memo[key])
+
+
+def _tagged_backend(ctx: AwsContext, settings: Settings) -> str | None:
     from botocore.exceptions import ClientError
 
     from omics_toolkit.provisioning.names import Names
@@ -140,9 +151,9 @@ def variant_backend(ctx: AwsContext, settings: Settings) -> str:
     try:
         tags = ctx.client("stepfunctions").list_tags_for_resource(resourceArn=arn)["tags"]
     except ClientError:
-        return "stores"
-    found = {t["key"]: t["value"] for t in tags}.get(VARIANT_BACKEND_TAG, "stores")
-    return found if found in ("stores", "s3tables", "none") else "stores"
+        return None
+    found = {t["key"]: t["value"] for t in tags}.get(VARIANT_BACKEND_TAG)
+    return found if found in ("stores", "s3tables", "none") else None
 
 
 def connect(ctx: AwsContext, settings: Settings) -> Any:

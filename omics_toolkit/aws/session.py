@@ -76,6 +76,8 @@ class AwsContext:
     calls: list[str] = field(default_factory=list, repr=False)
     #: The same calls with their parameters, for checking requests against the service model.
     requests: list[RecordedRequest] = field(default_factory=list, repr=False)
+    #: Facts looked up once per context (e.g. a deployment's variant back end).
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def region(self) -> str:

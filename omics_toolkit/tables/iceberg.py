@@ -147,7 +147,7 @@ def replace_rows(
     delete_filter: BooleanExpression = AlwaysTrue() if match is None else In(match[0], match[1])
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         table = catalog.load_table((namespace, name))
-        rows = files = 0
+        rows = 0
         try:
             with table.transaction() as tx, warnings.catch_warnings():
                 # "Delete operation did not match any records": a first import.
@@ -158,9 +158,12 @@ def replace_rows(
                         group = group.sort_by([("contigname", "ascending"), ("start", "ascending")])
                     tx.append(group, snapshot_properties=snapshot_properties or {})
                     rows += group.num_rows
-            table = catalog.load_table((namespace, name))
+            # The commit updated `table` in place: its snapshot summary counts the data files.
             snapshot = table.current_snapshot()
-            files = len(list(table.scan().plan_files())) if snapshot else 0
+            summary = (
+                snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+            )
+            files = int(summary.get("total-data-files", 0))
             return ReplaceResult(rows, files, snapshot.snapshot_id if snapshot else None, attempt)
         except CommitFailedException:
             if attempt == COMMIT_ATTEMPTS:
