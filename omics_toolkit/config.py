@@ -55,6 +55,26 @@ class Settings:
         run_parameters: fixed StartRun parameters added to every run, e.g. private ECR image
             URIs ``{"bwa_image": "<account>.dkr.ecr.<region>.amazonaws.com/bwa:0.7.17"}``
             (config file ``[run_parameters]`` table only). Each must be a workflow input.
+        storage_capacity_gib: STATIC run storage in GiB (HealthOmics rounds up to a multiple of
+            1200; default 1200); only with ``storage_type = "STATIC"``.
+        run_group_max_cpus, run_group_max_runs, run_group_max_duration_minutes,
+            run_group_max_gpus: limits of the deployment's run group ``<deployment>-runs``
+            (CreateRunGroup ``maxCpus``, ``maxRuns`` concurrent runs, ``maxDuration`` minutes,
+            ``maxGpus``); setting any of them puts every run in that group. ``None``: no group.
+        cache_behavior: HealthOmics run cache (call caching) for the pipeline's runs: ``"off"``,
+            ``"CACHE_ON_FAILURE"`` (keep task outputs of failed runs, so a retry reuses them) or
+            ``"CACHE_ALWAYS"``; the cache is ``<deployment>-cache`` in
+            ``s3://<output bucket>/run-cache/``.
+        retention_mode: StartRun ``retentionMode``: ``"RETAIN"`` (runs kept until deleted) or
+            ``"REMOVE"`` (HealthOmics deletes the oldest runs' metadata when the run quota is
+            reached).
+        log_level: StartRun ``logLevel``: ``ALL``, ``ERROR``, ``FATAL`` or ``OFF``.
+        run_tags: tags added to every run (config file ``[run_tags]`` table only); the
+            deployment and ``sample`` tags are always set and cannot be overridden.
+        known_sites: VCFs of known variant sites for base quality recalibration (GATK workflow
+            inputs ``known_sites_vcfs`` / ``known_sites_indices``): local paths or ``s3://``
+            URIs of bgzipped VCFs, each with its ``.tbi`` beside it (config file: a list;
+            environment: comma-separated). Required by ``gatk-germline``.
     """
 
     deployment: str = "omics-toolkit"
@@ -70,6 +90,27 @@ class Settings:
     kms_key_arn: str | None = None
     pair_pattern: str | None = None
     run_parameters: dict[str, str] = field(default_factory=dict)
+    storage_capacity_gib: int | None = None
+    run_group_max_cpus: int | None = None
+    run_group_max_runs: int | None = None
+    run_group_max_duration_minutes: int | None = None
+    run_group_max_gpus: int | None = None
+    cache_behavior: str = "off"
+    retention_mode: str = "RETAIN"
+    log_level: str = "ALL"
+    run_tags: dict[str, str] = field(default_factory=dict)
+    known_sites: tuple[str, ...] = ()
+
+    @property
+    def run_group_limits(self) -> dict[str, int]:
+        """CreateRunGroup limits from the ``run_group_*`` settings (empty: no run group)."""
+        limits = {
+            "maxCpus": self.run_group_max_cpus,
+            "maxRuns": self.run_group_max_runs,
+            "maxDuration": self.run_group_max_duration_minutes,
+            "maxGpus": self.run_group_max_gpus,
+        }
+        return {k: v for k, v in limits.items() if v is not None}
 
     @property
     def local_dir(self) -> Path:
@@ -84,6 +125,11 @@ class Settings:
 def _coerce(name: str, value: Any) -> Any:
     kinds = {f.name: f.type for f in fields(Settings)}
     kind = str(kinds[name])
+    if kind.startswith("tuple"):
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            raise ConfigError(f'setting {name} must be a list of strings, e.g. {name} = ["a", "b"]')
+        return tuple(v.strip() for v in items if v.strip())
     if kind.startswith("dict"):
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(
@@ -159,6 +205,17 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "target": ("local", "aws"),
     "storage_type": ("DYNAMIC", "STATIC"),
     "variant_backend": ("auto", "stores", "s3tables", "none"),
+    "cache_behavior": ("off", "CACHE_ON_FAILURE", "CACHE_ALWAYS"),
+    "retention_mode": ("RETAIN", "REMOVE"),
+    "log_level": ("ALL", "ERROR", "FATAL", "OFF"),
+}
+#: Integer settings and their allowed range (StartRun / CreateRunGroup limits, botocore model).
+RANGES: dict[str, tuple[int, int]] = {
+    "storage_capacity_gib": (1, 100_000),
+    "run_group_max_cpus": (1, 100_000),
+    "run_group_max_runs": (1, 100_000),
+    "run_group_max_duration_minutes": (1, 100_000),
+    "run_group_max_gpus": (1, 100_000),
 }
 
 
@@ -199,7 +256,7 @@ def resolve_settings(
         sources.update({k: f"file {path}" for k in data})
     elif config_file is not None:
         raise ConfigError(f"config file {config_file} does not exist")
-    for name in names - {"run_parameters"}:
+    for name in names - {"run_parameters", "run_tags"}:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None:
             values[name] = env
@@ -211,16 +268,45 @@ def resolve_settings(
     values.update(given)
     sources.update({k: "flag" for k in given})
     settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    sources = {name: sources.get(name, "default") for name in sorted(names)}
+    check_settings(settings, sources)
+    return settings, sources
+
+
+def check_settings(settings: Settings, sources: dict[str, str] | None = None) -> None:
+    """Check choices, ranges and combinations of effective settings.
+
+    Args:
+        settings: the settings to check.
+        sources: where each value came from (named in the error messages).
+
+    Raises:
+        ConfigError: a value outside its choices or range, or settings that do not go together.
+    """
+    sources = sources or {}
     for name, allowed in CHOICES.items():
         if getattr(settings, name) not in allowed:
             raise ConfigError(
                 f"{name} must be one of {', '.join(allowed)}, not {getattr(settings, name)!r} "
                 f"(from {sources.get(name, 'default')})"
             )
+    for name, (low, high) in RANGES.items():
+        value = getattr(settings, name)
+        if value is not None and not low <= value <= high:
+            raise ConfigError(
+                f"{name} must be between {low} and {high}, not {value} "
+                f"(from {sources.get(name, 'default')})"
+            )
+    if settings.storage_capacity_gib is not None and settings.storage_type != "STATIC":
+        raise ConfigError(
+            f"storage_capacity_gib (from {sources.get('storage_capacity_gib')}) applies to STATIC "
+            f"run storage only; storage_type is {settings.storage_type} "
+            f'(from {sources.get("storage_type", "default")}): set storage_type = "STATIC" '
+            "or drop storage_capacity_gib"
+        )
     check_deployment_name(settings.deployment, sources.get("deployment", "default"))
     if settings.pair_pattern:
         compile_pair_pattern(settings.pair_pattern, sources.get("pair_pattern", "default"))
-    return settings, {name: sources.get(name, "default") for name in sorted(names)}
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:

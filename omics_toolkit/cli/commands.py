@@ -62,17 +62,71 @@ def provision(
         str | None,
         typer.Option(help="Reference FASTA (file or s3:// URI) for the reference store."),
     ] = None,
+    workflow: Annotated[
+        str | None,
+        typer.Option(help="Workflow the pipeline runs: bcftools-germline or gatk-germline."),
+    ] = None,
+    known_sites: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--known-sites",
+            help="Known-sites VCF (bgzipped, .tbi beside it; file or s3:// URI) for GATK base "
+            "recalibration; repeat for each.",
+        ),
+    ] = None,
+    storage_type: Annotated[
+        str | None, typer.Option(help="Run storage: DYNAMIC or STATIC.")
+    ] = None,
+    storage_capacity_gib: Annotated[
+        int | None, typer.Option(help="STATIC run storage, GiB (rounded up to 1200s).")
+    ] = None,
+    run_group_max_cpus: Annotated[
+        int | None, typer.Option(help="Run group limit: vCPUs of all runs together.")
+    ] = None,
+    run_group_max_runs: Annotated[
+        int | None, typer.Option(help="Run group limit: concurrent runs.")
+    ] = None,
+    run_group_max_duration_minutes: Annotated[
+        int | None, typer.Option(help="Run group limit: minutes per run.")
+    ] = None,
+    cache_behavior: Annotated[
+        str | None,
+        typer.Option(help="Call caching: off, CACHE_ON_FAILURE or CACHE_ALWAYS."),
+    ] = None,
+    retention_mode: Annotated[str | None, typer.Option(help="Runs: RETAIN or REMOVE.")] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="Run logs: ALL, ERROR, FATAL or OFF.")
+    ] = None,
 ) -> None:
     """Create or update every resource of the deployment (idempotent: a re-run changes nothing).
 
-    The plan is computed first (read calls only), then applied with a progress display.
+    The plan is computed first (read calls only), then applied with a progress display. The run
+    options given here override the config file and environment for this provision.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from omics_toolkit.config import check_settings
     from omics_toolkit.provisioning.plan import plan as make_plan
     from omics_toolkit.provisioning.provision import Provisioner
 
     st = state(ctx)
+    overrides = {
+        "workflow": workflow,
+        "known_sites": tuple(known_sites) if known_sites else None,
+        "storage_type": storage_type,
+        "storage_capacity_gib": storage_capacity_gib,
+        "run_group_max_cpus": run_group_max_cpus,
+        "run_group_max_runs": run_group_max_runs,
+        "run_group_max_duration_minutes": run_group_max_duration_minutes,
+        "cache_behavior": cache_behavior,
+        "retention_mode": retention_mode,
+        "log_level": log_level,
+    }
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        st.settings = st.settings.with_overrides(**given)
+        st.sources.update({k: "flag" for k in given})
+        check_settings(st.settings, st.sources)
     aws = _context(ctx)
     err.print(
         f"provisioning deployment [bold]{st.settings.deployment}[/bold] "

@@ -49,6 +49,26 @@ class Names:
     def workflow(self, name: str) -> str:
         return f"{self.deployment}-{name}"
 
+    @property
+    def run_group(self) -> str:
+        """HealthOmics run group holding the pipeline's runs (when limits are configured)."""
+        return f"{self.deployment}-runs"
+
+    @property
+    def run_cache(self) -> str:
+        """HealthOmics run cache of the pipeline's runs (when call caching is on)."""
+        return f"{self.deployment}-cache"
+
+    @property
+    def run_cache_uri(self) -> str:
+        """Where the run cache keeps task outputs."""
+        return f"s3://{self.output_bucket}/run-cache/"
+
+    @property
+    def known_sites_prefix(self) -> str:
+        """Output-bucket prefix of uploaded known-sites VCFs (readable by the run role)."""
+        return "reference/known-sites/"
+
     def role(self, purpose: str) -> str:
         return f"{self.deployment}-{purpose}"
 

@@ -643,7 +643,7 @@ class Provisioner:
             "storageType": self.settings.storage_type,
         }
         if self.settings.storage_type == "STATIC":
-            settings["storageCapacity"] = 1200
+            settings["storageCapacity"] = self.settings.storage_capacity_gib or 1200
         if registry_map:
             settings["containerRegistryMap"] = registry_map
         digest = hashlib.sha256(
@@ -704,6 +704,170 @@ class Provisioner:
             lambda: omics.get_workflow_version(workflowId=workflow_id, versionName=version),
         )
         return workflow_id, version
+
+    def ensure_run_group(self) -> str | None:
+        """The deployment's run group ``<deployment>-runs`` with the ``run_group_*`` limits
+        (CreateRunGroup, or UpdateRunGroup when the limits changed); ``None`` when no limit is
+        configured (runs start outside any group; an existing group is left for teardown).
+
+        Returns:
+            The run group id (``AFTER_APPLY`` in a dry run that would create it).
+        """
+        limits = self.settings.run_group_limits
+        if not limits:
+            return None
+        omics = self.client("omics")
+        name = self.names.run_group
+        found = None
+        for page in omics.get_paginator("list_run_groups").paginate(name=name):
+            found = next((g for g in page["items"] if g.get("name") == name), found)
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(limits.items()))
+        if found is None:
+            self._record("run group", name, "create", detail)
+            if self.dry_run:
+                return AFTER_APPLY
+            created = omics.create_run_group(
+                name=name,
+                requestId=_token(self.ctx.account_id, self.ctx.region, name, _canon(limits)),
+                tags=self.tags,
+                **limits,
+            )
+            return str(created["id"])
+        group = omics.get_run_group(id=found["id"])
+        changed = {k: v for k, v in limits.items() if group.get(k) != v}
+        if not changed:
+            self._record("run group", name, "unchanged", f"{found['id']} {detail}")
+            return str(found["id"])
+        self._record("run group", name, "update", f"{found['id']} {detail}")
+        if not self.dry_run:
+            omics.update_run_group(id=found["id"], **changed)
+        return str(found["id"])
+
+    def ensure_run_cache(self) -> str | None:
+        """The deployment's run cache ``<deployment>-cache`` in ``s3://<output>/run-cache/``
+        (CreateRunCache, or UpdateRunCache when the behaviour changed); ``None`` when
+        ``cache_behavior = "off"``.
+
+        Returns:
+            The run cache id (``AFTER_APPLY`` in a dry run that would create it).
+        """
+        behavior = self.settings.cache_behavior
+        if behavior == "off":
+            return None
+        omics = self.client("omics")
+        name = self.names.run_cache
+        found = None
+        for page in omics.get_paginator("list_run_caches").paginate():
+            found = next((c for c in page["items"] if c.get("name") == name), found)
+        if found is None:
+            self._record("run cache", name, "create", f"{behavior} in {self.names.run_cache_uri}")
+            if self.dry_run:
+                return AFTER_APPLY
+            created = omics.create_run_cache(
+                name=name,
+                description=f"omics-toolkit {self.names.deployment} call cache",
+                cacheS3Location=self.names.run_cache_uri,
+                cacheBehavior=behavior,
+                cacheBucketOwnerId=self.ctx.account_id,
+                requestId=_token(self.ctx.account_id, self.ctx.region, name),
+                tags=self.tags,
+            )
+            return str(created["id"])
+        cache = omics.get_run_cache(id=found["id"])
+        if cache.get("cacheBehavior") == behavior:
+            self._record("run cache", name, "unchanged", f"{found['id']} {behavior}")
+        else:
+            self._record("run cache", name, "update", f"{cache.get('cacheBehavior')} -> {behavior}")
+            if not self.dry_run:
+                omics.update_run_cache(id=found["id"], cacheBehavior=behavior)
+        return str(found["id"])
+
+    def known_sites_parameters(self) -> dict[str, Any]:
+        """Run parameters ``known_sites_vcfs`` / ``known_sites_indices`` for workflows that take
+        them (GATK base quality recalibration), from the ``known_sites`` setting.
+
+        Local files (bgzipped VCF + ``.tbi`` beside it) are uploaded once to
+        ``s3://<output bucket>/reference/known-sites/<sha256[:16]>/`` (the run role may read
+        ``reference/``); ``s3://`` URIs are passed as they are, with ``<uri>.tbi`` as the index.
+
+        Returns:
+            ``{}`` when the workflow has no ``known_sites_vcfs`` input.
+
+        Raises:
+            ConfigError: the workflow needs known sites and none are configured (neither
+                ``known_sites`` nor ``run_parameters``), a file or its ``.tbi`` is missing, or a
+                file is not a bgzipped VCF.
+        """
+        from omics_toolkit import workflows
+        from omics_toolkit.data import sha256_file
+
+        main = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        template = workflows.parameter_template(main)
+        if "known_sites_vcfs" not in template:
+            if self.settings.known_sites:
+                raise ConfigError(
+                    f"known_sites is set but workflow {self.settings.workflow} has no "
+                    "known_sites_vcfs input; drop known_sites or use --workflow gatk-germline"
+                )
+            return {}
+        if not self.settings.known_sites:
+            if "known_sites_vcfs" in self.settings.run_parameters:
+                return {}
+            raise ConfigError(
+                f"workflow {self.settings.workflow} recalibrates base qualities against known "
+                "variant sites: set known_sites to bgzipped VCFs with a .tbi beside each (e.g. "
+                'known_sites = ["dbsnp.vcf.gz", "Mills_and_1000G_gold_standard.indels.vcf.gz"] in '
+                "omics-toolkit.toml, or OMICS_TOOLKIT_KNOWN_SITES=a.vcf.gz,b.vcf.gz), matching "
+                "the reference's contig names"
+            )
+        vcfs: list[str] = []
+        indices: list[str] = []
+        s3 = self.client("s3")
+        for source in self.settings.known_sites:
+            if source.startswith("s3://"):
+                vcfs.append(source)
+                indices.append(source + ".tbi")
+                continue
+            path = Path(source).expanduser()
+            index = path.with_name(path.name + ".tbi")
+            for f in (path, index):
+                if not f.is_file():
+                    raise ConfigError(
+                        f"known_sites file {f} does not exist (each VCF needs its tabix index "
+                        f"beside it: tabix -p vcf {path})"
+                    )
+            with path.open("rb") as fh:
+                if fh.read(4) != b"\x1f\x8b\x08\x04":
+                    raise ConfigError(
+                        f"known_sites file {path} is not bgzipped: bgzip it and index it "
+                        f"(bgzip {path.name} && tabix -p vcf {path.name}.gz)"
+                    )
+            prefix = f"{self.names.known_sites_prefix}{sha256_file(path)[:16]}/"
+            uris = []
+            for f in (path, index):
+                key = prefix + f.name
+                uris.append(f"s3://{self.names.output_bucket}/{key}")
+                try:
+                    s3.head_object(
+                        Bucket=self.names.output_bucket,
+                        Key=key,
+                        ExpectedBucketOwner=self.ctx.account_id,
+                    )
+                    self._record("known sites", key, "unchanged")
+                except ClientError as exc:
+                    if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                        raise
+                    self._record("known sites", key, "create", str(f))
+                    if not self.dry_run:
+                        s3.upload_file(
+                            str(f),
+                            self.names.output_bucket,
+                            key,
+                            ExtraArgs={"ExpectedBucketOwner": self.ctx.account_id},
+                        )
+            vcfs.append(uris[0])
+            indices.append(uris[1])
+        return {"known_sites_vcfs": vcfs, "known_sites_indices": indices}
 
     def kms_statements(self) -> list[dict[str, Any]]:
         """kms:Decrypt/GenerateDataKey on the customer-managed key, when one is configured."""
@@ -984,12 +1148,33 @@ class Provisioner:
             )
         return fixed
 
+    def run_options(
+        self, run_group_id: str | None = None, run_cache_id: str | None = None
+    ) -> dict[str, Any]:
+        """StartRun fields (state machine ``Parameters`` names) from the run settings: storage
+        type and STATIC capacity, log level, retention mode, run group and run cache."""
+        options: dict[str, Any] = {
+            "StorageType": self.settings.storage_type,
+            "LogLevel": self.settings.log_level,
+            "RetentionMode": self.settings.retention_mode,
+        }
+        if self.settings.storage_type == "STATIC":
+            options["StorageCapacity"] = self.settings.storage_capacity_gib or 1200
+        if run_group_id:
+            options["RunGroupId"] = run_group_id
+        if run_cache_id:
+            options["CacheId"] = run_cache_id
+            options["CacheBehavior"] = self.settings.cache_behavior
+        return options
+
     def render_definition(
         self,
         substitutions: dict[str, str],
         run_parameters: dict[str, str],
         workflow_version: str | None = None,
         vcf_destination: str = "stores",
+        run_group_id: str | None = None,
+        run_cache_id: str | None = None,
     ) -> str:
         """Fill the ``${Name}`` placeholders of statemachines/germline.asl.json.
 
@@ -997,6 +1182,8 @@ class Provisioner:
             substitutions: placeholder name -> value.
             run_parameters: extra fixed StartRun parameters (e.g. private ECR image URIs).
             workflow_version: StartRun ``workflowVersionName`` (``None``: the workflow itself).
+            run_group_id: StartRun ``runGroupId`` (``None``: no run group).
+            run_cache_id: StartRun ``cacheId`` (``None``: no call caching).
             vcf_destination: ``"stores"`` (StartVariantImportJob into the variant store),
                 ``"s3tables"`` (the VCF branch becomes the ``LoadVariants`` Lambda task, which
                 replaces the sample's rows in the Iceberg ``variants`` table) or ``"none"`` (a
@@ -1009,9 +1196,15 @@ class Provisioner:
             missing = sorted(set(part.split("}")[0] for part in text.split("${")[1:]))
             raise ToolkitError(f"state machine placeholders without a value: {missing}")
         definition = json.loads(text)
-        definition["States"]["StartRun"]["Parameters"]["Parameters"].update(run_parameters)
+        start = definition["States"]["StartRun"]["Parameters"]
+        start["Parameters"].update(run_parameters)
         if workflow_version:
-            definition["States"]["StartRun"]["Parameters"]["WorkflowVersionName"] = workflow_version
+            start["WorkflowVersionName"] = workflow_version
+        start.update(self.run_options(run_group_id, run_cache_id))
+        fixed_tags = set(start["Tags"]) | {k.removesuffix(".$") for k in start["Tags"]}
+        start["Tags"].update(
+            {k: v for k, v in self.settings.run_tags.items() if k not in fixed_tags}
+        )
         if vcf_destination == "s3tables":
             branch = definition["States"]["ImportResults"]["Branches"][1]["States"]
             loader = json.loads(json.dumps(definition["States"]["FindRunOutputs"]))
@@ -1404,6 +1597,9 @@ class Provisioner:
             table_bucket_arn = s3tables_prov.ensure_table_bucket(self)
             s3tables_prov.ensure_variants_table(self, table_bucket_arn)
         workflow_id, workflow_version = self.ensure_workflow(self.container_registry_map())
+        run_group_id = self.ensure_run_group()
+        run_cache_id = self.ensure_run_cache()
+        known_sites = self.known_sites_parameters()
 
         omics = f"arn:{p}:omics:{region}:{account}"
         wf_log = f"arn:{p}:logs:{region}:{account}:log-group:/aws/omics/WorkflowLog"
@@ -1414,6 +1610,13 @@ class Provisioner:
                 policies.allow(["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*"]),
                 policies.allow(["s3:PutObject"], [f"{out_arn}/runs/*"]),
                 policies.allow(["s3:ListBucket", "s3:GetBucketLocation"], [in_arn, out_arn]),
+                *(
+                    # The run cache: HealthOmics reads and writes cached task outputs as the run
+                    # role (HealthOmics "Call caching" permissions).
+                    [policies.allow(["s3:GetObject", "s3:PutObject"], [f"{out_arn}/run-cache/*"])]
+                    if run_cache_id
+                    else []
+                ),
                 policies.allow(
                     ["omics:GetReference", "omics:GetReferenceMetadata"],
                     [f"{omics}:referenceStore/{ref_store}/reference/{ref_id}"],
@@ -1450,7 +1653,12 @@ class Provisioner:
                 ),
                 policies.allow(
                     ["omics:StartRun", "omics:TagResource"],
-                    [f"{omics}:workflow/{workflow_id}", f"{omics}:run/*"],
+                    [
+                        f"{omics}:workflow/{workflow_id}",
+                        f"{omics}:run/*",
+                        *([f"{omics}:runGroup/{run_group_id}"] if run_group_id else []),
+                        *([f"{omics}:runCache/{run_cache_id}"] if run_cache_id else []),
+                    ],
                 ),
                 policies.allow(["omics:GetRun"], [f"{omics}:run/*"]),
                 *(
@@ -1605,9 +1813,11 @@ class Provisioner:
                 "LifecycleTagKey": LIFECYCLE_TAG,
                 "VariantLoaderFunctionArn": fn_arn["variant_loader"],
             },
-            run_parameters=self.run_parameters(),
+            run_parameters={**known_sites, **self.run_parameters()},
             workflow_version=workflow_version,
             vcf_destination=chosen,
+            run_group_id=run_group_id,
+            run_cache_id=run_cache_id,
         )
         self.ensure_state_machine(
             definition, sfn_role, log_group_arn, {VARIANT_BACKEND_TAG: chosen}

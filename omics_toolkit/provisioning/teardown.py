@@ -83,12 +83,14 @@ class Teardown(Provisioner):
         self._workgroup()
         self._glue()
         omics = self.client("omics")
-        for page in omics.get_paginator("list_workflows").paginate(
-            name=n.workflow(self.settings.workflow), type="PRIVATE"
-        ):
+        # Every workflow of the deployment (the pipeline's and any `workflows register`-ed one).
+        for page in omics.get_paginator("list_workflows").paginate(type="PRIVATE"):
             for wf in page["items"]:
-                if self._ours(self._omics_tags(wf["arn"])):
+                if str(wf.get("name", "")).startswith(f"{n.deployment}-") and self._ours(
+                    self._omics_tags(wf["arn"])
+                ):
                     self._workflow(wf)
+        self._run_group_and_cache()
         remove_container_registry(self)
         self._table_bucket(force_delete_data)
         self._analytics_store("variant", n.variant_store, force_delete_data)
@@ -113,6 +115,29 @@ class Teardown(Provisioner):
         self._record(kind, name, "delete", detail)
         if not self.dry_run:
             call()
+
+    def _run_group_and_cache(self) -> None:
+        """Delete the deployment's run group and run cache (DeleteRunGroup, DeleteRunCache).
+
+        The cache's objects live in the output bucket (``run-cache/``) and go with it."""
+        omics = self.client("omics")
+        for kind, paginator, name, delete in (
+            ("run group", "list_run_groups", self.names.run_group, omics.delete_run_group),
+            ("run cache", "list_run_caches", self.names.run_cache, omics.delete_run_cache),
+        ):
+            found = [
+                item
+                for page in omics.get_paginator(paginator).paginate()
+                for item in page["items"]
+                if item.get("name") == name
+            ]
+            if not found:
+                self._record(kind, name, "absent")
+            for item in found:
+                if self._ours(self._omics_tags(item["arn"])):
+                    self._delete(kind, name, item["id"], lambda i=item["id"], d=delete: d(id=i))
+                else:
+                    self._record(kind, name, "kept", "not tagged by this deployment")
 
     def _workflow(self, wf: dict[str, Any]) -> None:
         """Delete a workflow's versions (DeleteWorkflowVersion), then the workflow."""

@@ -45,6 +45,9 @@ def record_deployment(stack: dict[str, Any]) -> RecordedDeployment:
             deployment=DEPLOYMENT,
             home=Path(os.environ["OMICS_TOOLKIT_HOME"]),
             poll_interval_seconds=1,
+            # Run options that add resources (run group, run cache) and IAM statements.
+            run_group_max_runs=10,
+            cache_behavior="CACHE_ALWAYS",
         )
         reference = str(fetch_demo_data().reference)
         provision_ctx = local_context(stack["moto"], stack["omics"])

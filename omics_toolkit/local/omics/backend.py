@@ -69,6 +69,7 @@ class Backend:
         self._client_lock = threading.Lock()
         from omics_toolkit.local.omics import (
             references,
+            run_groups,
             runs,
             sequences,
             tags,
@@ -76,7 +77,7 @@ class Backend:
             workflows,
         )
 
-        for module in (references, sequences, workflows, runs, variants, tags):
+        for module in (references, sequences, workflows, runs, run_groups, variants, tags):
             self.handlers.update(module.OPERATIONS)
         self.runner = runs.RunManager(self)
         self.options = self._read_options()

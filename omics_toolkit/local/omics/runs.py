@@ -129,6 +129,17 @@ def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         raise invalid(
             f"Missing required parameter(s) for workflow {workflow_id}: " + ", ".join(missing)
         )
+    from omics_toolkit.local.omics.run_groups import resolve_run_options
+
+    run_options = resolve_run_options(b, p)
+    # Run storage: the run's type, else the workflow's, else STATIC (the documented default).
+    storage_type = p.get("storageType") or definition.get("storageType") or "STATIC"
+    capacity = p.get("storageCapacity") or definition.get("storageCapacity")
+    if storage_type == "DYNAMIC":
+        capacity = None
+    else:
+        # StartRun rounds a STATIC capacity up to a multiple of 1200 GiB (default 1200 GiB).
+        capacity = max(1, -(-int(capacity or 1200) // 1200)) * 1200
     registry_map = definition.get("containerRegistryMap")
     if registry_map is None:
         registry_map = definition.get("_effectiveContainerRegistryMap")
@@ -148,13 +159,13 @@ def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         "runId": p.get("runId"),
         "roleArn": p["roleArn"],
         "name": p.get("name"),
-        "runGroupId": p.get("runGroupId"),
+        **run_options,
         "priority": p.get("priority"),
         "definition": definition.get("_definitionUri") or "definition.zip",
         "digest": definition.get("digest"),
         "parameters": parameters,
-        "storageCapacity": p.get("storageCapacity"),
-        "storageType": p.get("storageType") or "DYNAMIC",
+        "storageCapacity": capacity,
+        "storageType": storage_type,
         "outputUri": output_uri,
         "runOutputUri": f"{output_uri.rstrip('/')}/{ident}",
         "logLevel": p.get("logLevel"),

@@ -22,6 +22,8 @@ _ARN_FIELDS = {
     "workflows": "arn",
     "workflowVersions": "arn",
     "runs": "arn",
+    "runGroups": "arn",
+    "runCaches": "arn",
     "variantStores": "storeArn",
     "annotationStores": "storeArn",
 }

@@ -58,6 +58,14 @@ class Pipeline:
             home=Path(os.environ["OMICS_TOOLKIT_HOME"]),
             poll_interval_seconds=1,
             max_poll_interval_seconds=2,
+            # Every run option the toolkit exposes, so every run of these tests carries them.
+            storage_type="STATIC",
+            storage_capacity_gib=2400,
+            run_group_max_cpus=512,
+            cache_behavior="CACHE_ON_FAILURE",
+            retention_mode="REMOVE",
+            log_level="ERROR",
+            run_tags={"project": "faults", "sample": "not-overridden"},
         )
         demo = fetch_demo_data()
         self.dep = Provisioner(self.ctx, self.settings).apply(str(demo.reference))
@@ -475,3 +483,26 @@ def test_a_burst_of_pairs_runs_each_exactly_once(pipeline):
     ]
     burst_runs = [r["name"] for r in runs if r["name"].startswith("BURST")]
     assert sorted(burst_runs) == names  # one run per execution
+
+
+def test_runs_carry_the_configured_run_options(pipeline):
+    """StartRun gets storage, run group, cache, retention, log level and tags from the settings."""
+    pipeline.put_pair("options/OPTS_R1.fastq.gz", "options/OPTS_R2.fastq.gz")
+    status = pipeline.finish("OPTS")
+    assert status.status == "SUCCEEDED", (status.error, status.cause)
+    [run] = pipeline.omics.list_runs(name=status.name)["items"]
+    got = pipeline.omics.get_run(id=run["id"])
+    group = pipeline.omics.list_run_groups(name=f"{DEPLOYMENT}-runs")["items"]
+    caches = [
+        c for c in pipeline.omics.list_run_caches()["items"] if c["name"] == f"{DEPLOYMENT}-cache"
+    ]
+    assert [g["id"] for g in group] == [got["runGroupId"]]
+    assert pipeline.omics.get_run_group(id=got["runGroupId"])["maxCpus"] == 512
+    assert [c["id"] for c in caches] == [got["cacheId"]]
+    assert got["cacheBehavior"] == "CACHE_ON_FAILURE"
+    cache = pipeline.omics.get_run_cache(id=got["cacheId"])
+    assert cache["cacheS3Uri"] == f"s3://{pipeline.dep.names.output_bucket}/run-cache/"
+    assert (got["storageType"], got["storageCapacity"]) == ("STATIC", 2400)
+    assert (got["retentionMode"], got["logLevel"]) == ("REMOVE", "ERROR")
+    assert got["tags"]["project"] == "faults"
+    assert got["tags"]["sample"] == "OPTS"  # the pipeline's own tags win

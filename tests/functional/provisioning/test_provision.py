@@ -61,6 +61,43 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(local_stack, refere
     assert tagged_resources(_ctx(local_stack), DEPLOYMENT) == []
 
 
+def test_run_options_provision_idempotently_and_teardown_removes_them(local_stack, reference):
+    from dataclasses import replace
+
+    settings = replace(
+        _settings(),
+        deployment="ft-prov-opts",
+        run_group_max_cpus=64,
+        run_group_max_runs=4,
+        cache_behavior="CACHE_ALWAYS",
+    )
+    Provisioner(_ctx(local_stack), settings).apply(reference)
+    ctx = _ctx(local_stack)
+    again = Provisioner(ctx, settings)
+    again.apply(reference)
+    assert ctx.mutating_calls() == [], ctx.mutating_calls()
+
+    # Changed limits and behaviour update the group and cache in place (same ids).
+    omics = ctx.client("omics")
+    [group] = omics.list_run_groups(name="ft-prov-opts-runs")["items"]
+    changed = replace(settings, run_group_max_runs=8, cache_behavior="CACHE_ON_FAILURE")
+    third = Provisioner(_ctx(local_stack), changed)
+    third.apply(reference)
+    assert {(a.kind, a.action) for a in third.actions} >= {
+        ("run group", "update"),
+        ("run cache", "update"),
+    }
+    assert omics.get_run_group(id=group["id"])["maxRuns"] == 8
+    assert omics.get_run_group(id=group["id"])["maxCpus"] == 64
+    [cache] = [c for c in omics.list_run_caches()["items"] if c["name"] == "ft-prov-opts-cache"]
+    assert omics.get_run_cache(id=cache["id"])["cacheBehavior"] == "CACHE_ON_FAILURE"
+
+    Teardown(_ctx(local_stack), changed).run(force_delete_data=True)
+    assert omics.list_run_groups(name="ft-prov-opts-runs")["items"] == []
+    assert not [c for c in omics.list_run_caches()["items"] if c["name"] == "ft-prov-opts-cache"]
+    assert tagged_resources(_ctx(local_stack), "ft-prov-opts") == []
+
+
 def test_run_parameters_are_checked_against_the_workflow(local_stack):
     from dataclasses import replace
 
