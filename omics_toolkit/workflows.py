@@ -8,8 +8,11 @@ so what HealthOmics is sent is exactly what ``miniwdl check`` accepted.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 MAIN_WDL = "main.wdl"
 WORKFLOWS_DIR_ENV = "OMICS_TOOLKIT_WORKFLOWS_DIR"
+#: CreateWorkflow ``definitionZip`` limit (HealthOmics quotas: 4.4 MB); larger -> definitionUri.
+DEFINITION_ZIP_MAX_BYTES = 4_400_000
+#: Largest workflow definition HealthOmics accepts from S3 as ``definitionUri`` (quota: 100 MB).
+DEFINITION_URI_MAX_BYTES = 100_000_000
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CANDIDATE_DIRS = (
@@ -80,6 +87,44 @@ def workflow_dir(name: str) -> Path:
     return path
 
 
+def resolve_main_wdl(name_or_path: str | Path) -> Path:
+    """The WDL document a user named: a shipped workflow's name, a ``.wdl`` file, or a directory
+    holding ``main.wdl``.
+
+    Raises:
+        UserError: it is none of these; the message lists the available workflow names.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        if (path / MAIN_WDL).is_file():
+            return path / MAIN_WDL
+        raise UserError(f"{path} has no {MAIN_WDL}; name its entry point .wdl file instead")
+    if str(name_or_path).endswith(".wdl") or os.sep in str(name_or_path):
+        raise UserError(f"{path}: no such file or directory")
+    return workflow_dir(str(name_or_path)) / MAIN_WDL
+
+
+def resolve_workflow_dir(name_or_dir: str | Path) -> Path:
+    """Directory of a workflow given by name (``workflows/<name>``) or as a directory holding
+    ``main.wdl`` (HealthOmics packages a directory: ``main.wdl`` and its imports).
+
+    Raises:
+        UserError: not a shipped workflow name nor a directory with ``main.wdl``.
+    """
+    path = Path(name_or_dir).expanduser()
+    if path.is_dir():
+        if not (path / MAIN_WDL).is_file():
+            raise UserError(f"{path} has no {MAIN_WDL} (the entry point HealthOmics runs)")
+        return path
+    if path.is_file():
+        raise UserError(f"{path} is a file; give the workflow directory holding {MAIN_WDL}")
+    if os.sep in str(name_or_dir):
+        raise UserError(f"{path}: no such directory")
+    return workflow_dir(str(name_or_dir))
+
+
 def _format_error(exn: BaseException) -> str:
     pos = getattr(exn, "pos", None)
     if pos is not None:
@@ -110,20 +155,7 @@ def _workflow(doc: WDL.Tree.Document, path: Path) -> WDL.Tree.Workflow:
     return doc.workflow
 
 
-def check_workflow(main_wdl: Path, strict: bool = False) -> list[str]:
-    """Run miniwdl's checker (load + type-check + lint) on a WDL document and its imports.
-
-    Returns:
-        The unsuppressed lint warnings as ``file:line:column: LinterName: message`` strings
-        (shellcheck findings only if ``shellcheck`` is installed).
-
-    Raises:
-        WorkflowCheckError: the document does not load or type-check, has no workflow, or (with
-            ``strict=True``) has any lint warning.
-    """
-    path = Path(main_wdl)
-    doc = load_wdl(path)
-    _workflow(doc, path)
+def _lint_warnings(doc: WDL.Tree.Document) -> list[str]:
     WDL.Lint.lint(doc)
     warnings = []
     for pos, linter, message, suppressed in WDL.Lint.collect(doc):
@@ -131,11 +163,96 @@ def check_workflow(main_wdl: Path, strict: bool = False) -> list[str]:
             continue
         name = getattr(linter, "__name__", str(linter))
         warnings.append(f"{pos.abspath or pos.uri}:{pos.line}:{pos.column}: {name}: {message}")
+    return warnings
+
+
+def check_workflow(
+    main_wdl: Path, strict: bool = False, require_workflow: bool = True
+) -> list[str]:
+    """Run miniwdl's checker (load + type-check + lint) on a WDL document and its imports.
+
+    Args:
+        main_wdl: the document to check.
+        strict: lint warnings are errors.
+        require_workflow: the document must have a ``workflow`` (an entry point); ``False`` for
+            task libraries that a ``main.wdl`` imports.
+
+    Returns:
+        The unsuppressed lint warnings as ``file:line:column: LinterName: message`` strings
+        (shellcheck findings only if ``shellcheck`` is installed).
+
+    Raises:
+        WorkflowCheckError: the document does not load or type-check, has no workflow (with
+            ``require_workflow``), or (with ``strict=True``) has any lint warning.
+    """
+    path = Path(main_wdl)
+    doc = load_wdl(path)
+    if require_workflow:
+        _workflow(doc, path)
+    warnings = _lint_warnings(doc)
     for warning in warnings:
         logger.warning("%s", warning)
     if strict and warnings:
         raise WorkflowCheckError(path, warnings)
     return warnings
+
+
+@dataclass
+class LintResult:
+    """miniwdl's verdict on one WDL document (and its imports).
+
+    Attributes:
+        path: the document.
+        errors: ``file:line:column: message`` of every load/type error (nothing else is checked
+            when there is one).
+        warnings: ``file:line:column: LinterName: message`` of every unsuppressed lint warning.
+    """
+
+    path: Path
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def passed(self, strict: bool = False) -> bool:
+        """No error (and, when ``strict``, no warning)."""
+        return not self.errors and not (strict and self.warnings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "errors": self.errors, "warnings": self.warnings}
+
+
+def lint_workflows(targets: list[str] | None = None) -> list[LintResult]:
+    """Load, type-check and lint WDL documents with miniwdl (as ``miniwdl check`` does).
+
+    Args:
+        targets: workflow names, ``.wdl`` files or directories holding ``main.wdl``
+            (see :func:`resolve_main_wdl`); default every shipped workflow. A workflow's imports
+            are checked with it. A ``main.wdl`` must have a workflow section; any other ``.wdl``
+            file may be a task library.
+
+    Returns:
+        One :class:`LintResult` per target, in order.
+
+    Raises:
+        UserError: a target is neither a workflow name nor an existing file or directory, or
+            there are no shipped workflows to check.
+    """
+    if not targets:
+        targets = available_workflows()
+        if not targets:
+            raise UserError(f"no workflows in {WORKFLOWS_DIR} (directories with {MAIN_WDL})")
+    results = []
+    for target in targets:
+        path = resolve_main_wdl(target)
+        result = LintResult(path)
+        try:
+            doc = load_wdl(path)
+            if path.name == MAIN_WDL:
+                _workflow(doc, path)
+            result.warnings = _lint_warnings(doc)
+        except WorkflowCheckError as exn:
+            result.errors = exn.messages
+        results.append(result)
+    return results
 
 
 def workflow_name(main_wdl: Path) -> str:
@@ -209,13 +326,15 @@ def package_workflow(directory: Path) -> bytes:
 
     Entries are named relative to ``directory``, sorted, with fixed timestamp (1980-01-01),
     permissions (0644) and deflate level, so the same sources always give the same bytes (and the
-    same :func:`content_digest`). Suitable for HealthOmics CreateWorkflow ``definitionZip`` with
-    ``main="main.wdl"``.
+    same :func:`content_digest`). For HealthOmics CreateWorkflow with ``main="main.wdl"``: as
+    ``definitionZip`` up to :data:`DEFINITION_ZIP_MAX_BYTES`, else uploaded to S3 and passed as
+    ``definitionUri`` (the caller decides; see :func:`fits_definition_zip`).
 
     Raises:
         WorkflowCheckError: ``main.wdl`` does not load.
         UserError: an import lies outside ``directory`` (HealthOmics resolves imports inside the
-            zip only), or the zip exceeds the 4.4 MB ``definitionZip`` limit.
+            zip only), or the zip exceeds :data:`DEFINITION_URI_MAX_BYTES`, the largest
+            definition HealthOmics accepts at all.
     """
     root = Path(directory).resolve()
     files = wdl_files(root / MAIN_WDL)
@@ -230,12 +349,72 @@ def package_workflow(directory: Path) -> bytes:
         entries[real.relative_to(root).as_posix()] = real
 
     data = deterministic_zip((name, path.read_bytes()) for name, path in entries.items())
-    if len(data) > 4_400_000:
+    if len(data) > DEFINITION_URI_MAX_BYTES:
         raise UserError(
-            f"workflow zip of {root} is {len(data)} bytes, over the 4.4 MB definitionZip limit; "
-            "upload it to S3 and use definitionUri"
+            f"workflow zip of {root} is {len(data):,} bytes, over the "
+            f"{DEFINITION_URI_MAX_BYTES:,}-byte limit of a HealthOmics workflow definition "
+            "(definitionUri); make the WDL files smaller (split out or drop embedded data)"
         )
     return data
+
+
+def fits_definition_zip(zip_bytes: bytes) -> bool:
+    """True when a packaged workflow can be sent inline as CreateWorkflow ``definitionZip``
+    (at most :data:`DEFINITION_ZIP_MAX_BYTES`); otherwise it goes to S3 as ``definitionUri``."""
+    return len(zip_bytes) <= DEFINITION_ZIP_MAX_BYTES
+
+
+@dataclass(frozen=True)
+class Package:
+    """A packaged workflow (:func:`build_package`).
+
+    Attributes:
+        directory: the workflow directory.
+        data: the zip's bytes.
+        digest: :func:`content_digest` of ``data`` (sha256, hex).
+        files: the zip's entry names (``main.wdl`` and its imports, sorted).
+        definition: ``"definitionZip"`` (sent inline) or ``"definitionUri"`` (needs S3).
+    """
+
+    directory: Path
+    data: bytes
+    digest: str
+    files: tuple[str, ...]
+    definition: str
+
+    @property
+    def size(self) -> int:
+        """Size of the zip, bytes."""
+        return len(self.data)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "size_bytes": self.size,
+            "sha256": self.digest,
+            "files": list(self.files),
+            "definition": self.definition,
+            "definition_zip_max_bytes": DEFINITION_ZIP_MAX_BYTES,
+            "definition_uri_max_bytes": DEFINITION_URI_MAX_BYTES,
+        }
+
+
+def build_package(directory: Path) -> Package:
+    """:func:`package_workflow` with its digest, entries and how HealthOmics must receive it.
+
+    Raises:
+        WorkflowCheckError, UserError: as :func:`package_workflow`.
+    """
+    data = package_workflow(directory)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        files = tuple(info.filename for info in archive.infolist())
+    return Package(
+        directory=Path(directory),
+        data=data,
+        digest=content_digest(data),
+        files=files,
+        definition="definitionZip" if fits_definition_zip(data) else "definitionUri",
+    )
 
 
 def content_digest(zip_bytes: bytes) -> str:

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from omics_toolkit import __version__
-from omics_toolkit.cli import annotations_cmd, commands, config_cmd, local, report_cmd, runs_cmd
+from omics_toolkit.cli import (
+    annotations_cmd,
+    commands,
+    config_cmd,
+    local,
+    report_cmd,
+    runs_cmd,
+    workflows_cmd,
+)
 from omics_toolkit.cli.common import State, err
 from omics_toolkit.config import resolve_settings
 from omics_toolkit.errors import ToolkitError, UserError
@@ -25,6 +33,7 @@ app.add_typer(local.app, name="local")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(annotations_cmd.app, name="annotations")
+app.add_typer(workflows_cmd.app, name="workflows")
 commands.register(app)
 report_cmd.register(app)
 

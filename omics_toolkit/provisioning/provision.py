@@ -43,8 +43,6 @@ DIGEST_TAG = "omics-toolkit:digest"
 VARIANT_BACKEND_TAG = "omics-toolkit:variant-backend"
 #: Placeholder for identifiers a plan cannot know before the resource exists.
 AFTER_APPLY = "(known after apply)"
-#: CreateWorkflow ``definitionZip`` limit (HealthOmics quotas: 4.4 MB); larger -> definitionUri.
-DEFINITION_ZIP_MAX_BYTES = 4_400_000
 #: StartRun parameters the state machine fills from the execution (not settable by users).
 PIPELINE_RUN_PARAMETERS = frozenset(
     {"fastq_1", "fastq_2", "read_groups", "reference", "sample_name"}
@@ -694,7 +692,7 @@ class Provisioner:
             workflowId=workflow_id,
             versionName=version,
             description=f"{self.settings.workflow} digest {digest[:12]}",
-            tags=self.tags,
+            tags={**self.tags, DIGEST_TAG: digest},
             requestId=_token(self.ctx.account_id, self.ctx.region, name, version),
             **self._workflow_definition(name, package, digest),
             **settings,
@@ -898,7 +896,9 @@ class Provisioner:
 
     def _workflow_definition(self, name: str, package: bytes, digest: str) -> dict[str, Any]:
         """``definitionZip`` up to 4.4 MB, else the zip in the output bucket as ``definitionUri``."""
-        if len(package) <= DEFINITION_ZIP_MAX_BYTES:
+        from omics_toolkit.workflows import fits_definition_zip
+
+        if fits_definition_zip(package):
             return {"definitionZip": package}
         key = f"workflows/{name}/{digest}.zip"
         self.client("s3").put_object(

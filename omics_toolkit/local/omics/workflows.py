@@ -1,7 +1,7 @@
 """Private workflows and workflow versions.
 
 API operations: CreateWorkflow, GetWorkflow, ListWorkflows, DeleteWorkflow, CreateWorkflowVersion,
-GetWorkflowVersion, ListWorkflowVersions.
+GetWorkflowVersion, ListWorkflowVersions, DeleteWorkflowVersion.
 
 A definition (``definitionZip`` bytes or a ``definitionUri`` ``s3://`` zip in moto S3) is
 extracted to ``<state_dir>/workflows/<id>[/versions/<name>]/definition/`` on a worker thread; the
@@ -331,6 +331,16 @@ def list_workflow_versions(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     return {"items": page, "nextToken": nxt}
 
 
+def delete_workflow_version(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """DeleteWorkflowVersion: the version and its extracted definition disappear."""
+    b.require(WORKFLOWS, p["workflowId"], "Workflow")
+    key = f"{p['workflowId']}/{p['versionName']}"
+    b.require(VERSIONS, key, "Workflow version")
+    b.state.delete(VERSIONS, key)
+    shutil.rmtree(workflow_dir(b, p["workflowId"], p["versionName"]), ignore_errors=True)
+    return {}
+
+
 def resolve_definition(b: Backend, workflow_id: str, version: str | None) -> dict[str, Any]:
     """The workflow (or version) record a run executes; it must be ACTIVE.
 
@@ -363,4 +373,5 @@ OPERATIONS = {
     "CreateWorkflowVersion": create_workflow_version,
     "GetWorkflowVersion": get_workflow_version,
     "ListWorkflowVersions": list_workflow_versions,
+    "DeleteWorkflowVersion": delete_workflow_version,
 }
