@@ -25,6 +25,19 @@ def _summary(actions: list[Any]) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
+def _override(ctx: typer.Context, **flags: Any) -> Any:
+    """Apply the command's setting flags (``None``: not given) over the resolved settings."""
+    from omics_toolkit.config import check_settings
+
+    st = state(ctx)
+    given = {k: v for k, v in flags.items() if v is not None}
+    if given:
+        st.settings = st.settings.with_overrides(**given)
+        st.sources.update({k: "flag" for k in given})
+        check_settings(st.settings, st.sources)
+    return st
+
+
 def plan(
     ctx: typer.Context,
     reference: Annotated[
@@ -34,15 +47,24 @@ def plan(
     destroy: Annotated[
         bool, typer.Option("--destroy", help="Show what teardown would delete instead.")
     ] = False,
+    workflow: Annotated[
+        str | None,
+        typer.Option(help="Workflow the pipeline would run: bcftools-germline or gatk-germline."),
+    ] = None,
+    known_sites: Annotated[
+        list[str] | None,
+        typer.Option("--known-sites", help="Known-sites VCF for gatk-germline; repeatable."),
+    ] = None,
 ) -> None:
     """Show what provision (or teardown with --destroy) would do, without changing anything.
 
     Every resource is listed as create / update (with the differing fields) / unchanged /
-    delete / kept / skipped. Only read calls are made.
+    delete / kept / skipped. Only read calls are made. Other run options come from the config
+    file or ``OMICS_TOOLKIT_*`` variables.
     """
     from omics_toolkit.provisioning.plan import plan as make_plan
 
-    st = state(ctx)
+    st = _override(ctx, workflow=workflow, known_sites=tuple(known_sites) if known_sites else None)
     actions = make_plan(
         _context(ctx),
         st.settings,
@@ -105,28 +127,22 @@ def provision(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from omics_toolkit.config import check_settings
     from omics_toolkit.provisioning.plan import plan as make_plan
     from omics_toolkit.provisioning.provision import Provisioner
 
-    st = state(ctx)
-    overrides = {
-        "workflow": workflow,
-        "known_sites": tuple(known_sites) if known_sites else None,
-        "storage_type": storage_type,
-        "storage_capacity_gib": storage_capacity_gib,
-        "run_group_max_cpus": run_group_max_cpus,
-        "run_group_max_runs": run_group_max_runs,
-        "run_group_max_duration_minutes": run_group_max_duration_minutes,
-        "cache_behavior": cache_behavior,
-        "retention_mode": retention_mode,
-        "log_level": log_level,
-    }
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if given:
-        st.settings = st.settings.with_overrides(**given)
-        st.sources.update({k: "flag" for k in given})
-        check_settings(st.settings, st.sources)
+    st = _override(
+        ctx,
+        workflow=workflow,
+        known_sites=tuple(known_sites) if known_sites else None,
+        storage_type=storage_type,
+        storage_capacity_gib=storage_capacity_gib,
+        run_group_max_cpus=run_group_max_cpus,
+        run_group_max_runs=run_group_max_runs,
+        run_group_max_duration_minutes=run_group_max_duration_minutes,
+        cache_behavior=cache_behavior,
+        retention_mode=retention_mode,
+        log_level=log_level,
+    )
     aws = _context(ctx)
     err.print(
         f"provisioning deployment [bold]{st.settings.deployment}[/bold] "

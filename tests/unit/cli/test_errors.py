@@ -32,6 +32,15 @@ def test_bad_setting(tmp_path):
     assert r.returncode == 1 and "target must be one of local, aws" in r.stderr
 
 
+def test_bad_run_option_flags(tmp_path):
+    r = _cli("provision", "--storage-capacity-gib", "2400", home=tmp_path)
+    assert r.returncode == 1 and "applies to STATIC run storage only" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = _cli("provision", "--cache-behavior", "sometimes", home=tmp_path)
+    assert r.returncode == 1 and "cache_behavior must be one of" in r.stderr
+    assert "(from flag)" in r.stderr
+
+
 def test_version(tmp_path):
     r = _cli("--version", home=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "0.1.0"
