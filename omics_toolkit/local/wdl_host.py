@@ -25,8 +25,18 @@ and outputs are collected from ``work[N]`` by the base class.
 
     {"run_id": str, "attempt": int, "image": str | null, "exit_status": int,
      "started_at": iso8601, "ended_at": iso8601, "wall_seconds": float, "cpu_seconds": float,
-     "peak_rss_bytes": int, "ru_maxrss_bytes": int,
-     "declared_cpu": int | null, "declared_memory_bytes": int | null}
+     "cpu_average": float | null, "cpu_maximum": float | null,
+     "peak_rss_bytes": int, "rss_average_bytes": int | null, "ru_maxrss_bytes": int,
+     "samples": int,
+     "declared_cpu": int | null, "declared_memory_bytes": int | null,
+     "requested_cpu": int | null, "requested_memory_bytes": int | null}
+
+``task_request.json`` (written when miniwdl has evaluated the task's runtime, before the command
+runs): ``{"requested_cpu": int | null, "requested_memory_bytes": int | null,
+"declared_cpu": int | null, "declared_memory_bytes": int | null, "image": str | null}``.
+``requested_*`` are the task's ``runtime`` values as written (cpu rounded up); ``declared_*`` are
+what miniwdl kept after capping them to this host (``[task_runtime] cpu_max``/``memory_max``):
+the HealthOmics emulator reports the requested values, as HealthOmics reserves them.
 
 Image check (the HealthOmics emulator's run-time rule, active when ``OMICS_TOOLKIT_IMAGE_CHECK``
 names a JSON file ``{"account", "region", "ecrEndpoint", "registryMap", "runArn"}``): before a
@@ -40,10 +50,15 @@ runs on the host (no image is pulled).
 resident set (``VmHWM`` from ``/proc``), sampled every 20 ms growing to 0.5 s: it counts the
 concurrent members of a pipeline (``bwa | samtools``) together, but a process that lives shorter
 than the sampling interval can be missed (0 for a task that ends before the first sample).
-``ru_maxrss_bytes`` is the kernel's ``wait4`` figure for the shell: the largest single process of
-the tree, but never below the launching Python process's own high-water mark (Linux carries it
-across ``exec``), so it overstates small tasks. ``cpu_seconds`` is user + system time of the shell
-and every descendant it waited for.
+``rss_average_bytes`` is the time-weighted mean of the same samples' current resident set
+(``VmRSS``); ``null`` without a sample. ``ru_maxrss_bytes`` is the kernel's ``wait4`` figure for
+the shell: the largest single process of the tree, but never below the launching Python process's
+own high-water mark (Linux carries it across ``exec``), so it overstates small tasks.
+``cpu_seconds`` is user + system time of the shell and every descendant it waited for;
+``cpu_average`` is ``cpu_seconds / wall_seconds``; ``cpu_maximum`` is the highest rate of the
+tree's cpu time (user + system of the live processes and the children they reaped, from
+``/proc/<pid>/stat``) over consecutive windows of at least one second, ``null`` for a task shorter
+than one window. ``samples`` counts the samples taken.
 """
 
 from __future__ import annotations
@@ -52,6 +67,7 @@ import fnmatch
 import functools
 import json
 import logging
+import math
 import os
 import shlex
 import signal
@@ -79,6 +95,9 @@ except ImportError:  # pragma: no cover - exercised only on unusual installs
 
 RESOURCES_FILE = "host_resources.json"
 """Name of the per-task resource record, written in the task run directory."""
+
+REQUEST_FILE = "task_request.json"
+"""Name of the per-task record of requested resources, written before the command runs."""
 
 CONTAINER_SUBDIR = "container"
 """Sub-directory of the task run directory that stands in for the container's root."""
@@ -146,13 +165,120 @@ def _hwm_bytes(pid: int) -> int:
 
 def _tree_hwm_bytes(pid: int) -> int:
     """Sum of ``VmHWM`` (bytes) over ``pid`` and its live descendants."""
+    return sum(_hwm_bytes(p) for p in _tree_pids(pid))
+
+
+def _tree_pids(pid: int) -> list[int]:
     pids = [pid]
     if psutil is not None:
         try:
             pids += [child.pid for child in psutil.Process(pid).children(recursive=True)]
         except psutil.Error:
             pass
-    return sum(_hwm_bytes(p) for p in pids)
+    return pids
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_sample(pid: int) -> tuple[int, int, float]:
+    """(``VmHWM`` bytes, ``VmRSS`` bytes, cpu seconds of the process and the children it reaped)
+    of one process from ``/proc``; zeros when it is gone."""
+    hwm = rss = 0
+    cpu = 0.0
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) * 1024
+                elif line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) * 1024
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+        # fields after "(comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17)
+        fields = text[text.rindex(")") + 2 :].split()
+        cpu = sum(int(x) for x in fields[11:15]) / _CLK_TCK
+    except (OSError, ValueError, IndexError):
+        pass
+    return hwm, rss, cpu
+
+
+#: The shortest window over which ``cpu_maximum`` measures a rate (seconds).
+CPU_WINDOW_SECONDS = 1.0
+
+
+class _Usage:
+    """Samples of a task's process tree: peak and mean resident set, fastest cpu-time rate."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.peak_hwm = 0
+        self._first: float | None = None
+        self._last: tuple[float, int] | None = None  # (time, rss)
+        self._rss_area = 0.0
+        self._window: tuple[float, float] | None = None  # (time, cpu seconds)
+        self._end: float | None = None
+        self.cpu_maximum: float | None = None
+
+    def sample(self, pid: int) -> None:
+        now = time.monotonic()
+        hwm = rss = 0
+        cpu = 0.0
+        for p in _tree_pids(pid):
+            h, r, c = _proc_sample(p)
+            hwm, rss, cpu = hwm + h, rss + r, cpu + c
+        self.samples += 1
+        self.peak_hwm = max(self.peak_hwm, hwm)
+        if self._last is None:
+            self._first = now
+        else:
+            self._rss_area += self._last[1] * (now - self._last[0])
+        self._last = (now, rss)
+        self._cpu_point(now, cpu)
+
+    def _cpu_point(self, now: float, cpu: float) -> None:
+        if self._window is None:
+            self._window = (now, cpu)
+            return
+        start, cpu0 = self._window
+        if cpu < cpu0:  # a process left the tree without being reaped inside it: restart
+            self._window = (now, cpu)
+        elif now - start >= CPU_WINDOW_SECONDS:
+            rate = (cpu - cpu0) / (now - start)
+            self.cpu_maximum = rate if self.cpu_maximum is None else max(self.cpu_maximum, rate)
+            self._window = (now, cpu)
+
+    def finish(self, end: float, cpu_total: float) -> None:
+        """Close the last window with the shell's final ``wait4`` cpu time at ``end``."""
+        if self._last is not None:
+            self._rss_area += self._last[1] * (end - self._last[0])
+        self._cpu_point(end, cpu_total)
+        self._end = end
+
+    def rss_average(self) -> int | None:
+        if self._last is None or self._first is None:
+            return None
+        span = (self._end if self._end is not None else self._last[0]) - self._first
+        return int(self._rss_area / span) if span > 0 else self._last[1]
+
+
+def _requested_resources(runtime_eval: dict[str, Any]) -> dict[str, int | None]:
+    """The task's ``runtime.cpu`` (rounded up) and ``runtime.memory`` (bytes) as written, before
+    any host cap; ``None`` for what it does not set or what does not parse."""
+    from WDL import Type
+    from WDL._util import parse_byte_size
+
+    out: dict[str, int | None] = {"cpu": None, "memory_bytes": None}
+    try:
+        if "cpu" in runtime_eval:
+            out["cpu"] = max(1, math.ceil(runtime_eval["cpu"].coerce(Type.Float()).value))
+        if "memory" in runtime_eval:
+            out["memory_bytes"] = int(
+                parse_byte_size(runtime_eval["memory"].coerce(Type.String()).value)
+            )
+    except Exception:  # noqa: BLE001 - miniwdl itself reports a bad runtime value
+        pass
+    return out
 
 
 def _relink(link: str, target: str) -> None:
@@ -200,6 +326,17 @@ class HostContainer(TaskContainer):
         os.makedirs(self.container_dir, exist_ok=True)
         self._inputs_copied = False
         self._image_result: dict[str, Any] | None = None
+        self._requested: dict[str, int | None] = {}
+
+    # runtime -----------------------------------------------------------------------------------
+
+    def process_runtime(self, logger: logging.Logger, runtime_eval: dict[str, Any]) -> None:
+        """miniwdl's runtime processing, plus a record of the requested cpu and memory before
+        miniwdl caps them to this host (``task_request.json``)."""
+        super().process_runtime(logger, runtime_eval)
+        self._requested = _requested_resources(runtime_eval)
+        record = {**self._request_record(), "image": self.runtime_values.get("docker")}
+        _write_json(os.path.join(self.host_dir, REQUEST_FILE), record)
 
     # image check -------------------------------------------------------------------------------
 
@@ -287,7 +424,7 @@ class HostContainer(TaskContainer):
 
         started_at = datetime.now(UTC)
         t0 = time.monotonic()
-        peak_tree_rss = 0
+        usage = _Usage()
         with (
             open(self.host_stdout_txt(), "ab") as stdout,
             open(self.host_stderr_txt(), "ab") as stderr,
@@ -314,7 +451,7 @@ class HostContainer(TaskContainer):
                     if pid == proc.pid:
                         status, rusage = raw_status, ru
                         break
-                    peak_tree_rss = max(peak_tree_rss, _tree_hwm_bytes(proc.pid))
+                    usage.sample(proc.pid)
                     if terminating():
                         terminate_sent_at = self._terminate(logger, proc.pid, terminate_sent_at)
                     poll_stderr()
@@ -322,7 +459,10 @@ class HostContainer(TaskContainer):
                     interval = min(interval * 1.5, 0.5)
                 poll_stderr()
             proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - t0
+        ended = time.monotonic()
+        wall = ended - t0
+        cpu_seconds = float(rusage.ru_utime + rusage.ru_stime)
+        usage.finish(ended, cpu_seconds)
         exit_status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         if terminate_sent_at is not None:
             # the shell is gone; make sure nothing it started lingers in its group
@@ -331,8 +471,11 @@ class HostContainer(TaskContainer):
         self._write_resources(
             started_at=started_at,
             wall_seconds=wall,
-            cpu_seconds=float(rusage.ru_utime + rusage.ru_stime),
-            peak_rss_bytes=peak_tree_rss,
+            cpu_seconds=cpu_seconds,
+            cpu_maximum=usage.cpu_maximum,
+            peak_rss_bytes=usage.peak_hwm,
+            rss_average_bytes=usage.rss_average(),
+            samples=usage.samples,
             ru_maxrss_bytes=int(rusage.ru_maxrss) * 1024,
             exit_status=exit_status,
         )
@@ -363,6 +506,8 @@ class HostContainer(TaskContainer):
 
     def _write_resources(self, **measured: Any) -> None:
         started_at: datetime = measured.pop("started_at")
+        wall = measured["wall_seconds"]
+        cpu_maximum = measured["cpu_maximum"]
         record = {
             "run_id": self.run_id,
             "attempt": self.try_counter,
@@ -370,14 +515,25 @@ class HostContainer(TaskContainer):
             "exit_status": measured["exit_status"],
             "started_at": started_at.isoformat(),
             "ended_at": datetime.now(UTC).isoformat(),
-            "wall_seconds": round(measured["wall_seconds"], 6),
+            "wall_seconds": round(wall, 6),
             "cpu_seconds": round(measured["cpu_seconds"], 6),
+            "cpu_average": round(measured["cpu_seconds"] / wall, 6) if wall > 0 else None,
+            "cpu_maximum": None if cpu_maximum is None else round(cpu_maximum, 6),
             "peak_rss_bytes": measured["peak_rss_bytes"],
+            "rss_average_bytes": measured["rss_average_bytes"],
             "ru_maxrss_bytes": measured["ru_maxrss_bytes"],
-            "declared_cpu": self.runtime_values.get("cpu"),
-            "declared_memory_bytes": self.runtime_values.get("memory_reservation"),
+            "samples": measured["samples"],
+            **self._request_record(),
         }
         _write_json(os.path.join(self.host_dir, RESOURCES_FILE), record)
+
+    def _request_record(self) -> dict[str, Any]:
+        return {
+            "declared_cpu": self.runtime_values.get("cpu"),
+            "declared_memory_bytes": self.runtime_values.get("memory_reservation"),
+            "requested_cpu": self._requested.get("cpu"),
+            "requested_memory_bytes": self._requested.get("memory_bytes"),
+        }
 
 
 def _write_json(path: str, record: dict[str, Any]) -> None:

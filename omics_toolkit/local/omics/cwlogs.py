@@ -1,7 +1,9 @@
 """CloudWatch Logs (moto) writer for run logs: group ``/aws/omics/WorkflowLog``.
 
 Streams: ``run/{runId}`` (status changes), ``run/{runId}/engine`` (miniwdl's log),
-``run/{runId}/task/{taskId}`` (a task's stdout then stderr).
+``run/{runId}/task/{taskId}`` (a task's stdout then stderr), ``manifest/run/{runId}/{runUuid}``
+(the run manifest: one JSON event for the run, one per task; written by
+:meth:`omics_toolkit.local.omics.runs.RunManager._write_manifest`).
 """
 
 from __future__ import annotations

@@ -260,6 +260,7 @@ class RunManager:
         self.b = backend
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._cancelled: set[str] = set()
+        self._storage: dict[str, _StorageSampler] = {}
         self._lock = threading.Lock()
 
     def cancel(self, run_id: str) -> None:
@@ -301,6 +302,8 @@ class RunManager:
             if self._is_cancelled(run_id):
                 raise _Cancelled()
             b.state.update(RUNS, run_id, status="RUNNING", startTime=now_iso())
+            with self._lock:
+                self._storage[run_id] = _StorageSampler(folder)
             logs.put(stream, [f"Run {run_id} RUNNING"])
             self._injected_fault(rec)
             rc = self._run_miniwdl(rec, folder, logs)
@@ -311,36 +314,33 @@ class RunManager:
             if rc != 0:
                 raise self._diagnose(run_id, folder, rc)
             outputs = self._upload_outputs(rec, folder)
-            b.state.update(RUNS, run_id, status="COMPLETED", stopTime=now_iso(), _outputs=outputs)
-            logs.put(stream, [f"Run {run_id} COMPLETED"])
+            self._finish(run_id, logs, "COMPLETED", f"Run {run_id} COMPLETED", _outputs=outputs)
         except _Cancelled:
             self._sync_tasks(run_id, run_dir(b, run_id) / "wdl", logs, final="CANCELLED")
-            b.state.update(
-                RUNS,
+            self._finish(
                 run_id,
-                status="CANCELLED",
-                stopTime=now_iso(),
+                logs,
+                "CANCELLED",
+                f"Run {run_id} CANCELLED",
                 statusMessage="Run cancelled by user",
             )
-            logs.put(stream, [f"Run {run_id} CANCELLED"])
         except RunFailure as exc:
             self._sync_tasks(run_id, run_dir(b, run_id) / "wdl", logs, final="FAILED")
-            b.state.update(
-                RUNS,
+            self._finish(
                 run_id,
-                status="FAILED",
-                stopTime=now_iso(),
+                logs,
+                "FAILED",
+                f"Run {run_id} FAILED: {exc.message}",
                 failureReason=exc.reason,
                 statusMessage=exc.message,
             )
-            logs.put(stream, [f"Run {run_id} FAILED: {exc.message}"])
         except Exception as exc:  # an emulator bug must still end the run
             log.exception("run %s crashed", run_id)
-            b.state.update(
-                RUNS,
+            self._finish(
                 run_id,
-                status="FAILED",
-                stopTime=now_iso(),
+                logs,
+                "FAILED",
+                None,
                 failureReason="INTERNAL_SERVICE_ERROR",
                 statusMessage=f"emulator error: {exc}",
             )
@@ -348,6 +348,21 @@ class RunManager:
             with self._lock:
                 self._procs.pop(run_id, None)
                 self._cancelled.discard(run_id)
+                self._storage.pop(run_id, None)
+
+    def _finish(
+        self, run_id: str, logs: RunLogs, status: str, line: str | None, **fields: Any
+    ) -> None:
+        """End a run: write its manifest and its last status line, then the state (so a caller
+        that sees the final status finds both logs already written)."""
+        fields.update(status=status, stopTime=now_iso())
+        try:
+            self._write_manifest(run_id, fields, logs)
+        except Exception:  # noqa: BLE001 - the manifest must never keep a run from ending
+            log.exception("run %s: manifest not written", run_id)
+        if line:
+            logs.put(f"run/{run_id}", [line])
+        self.b.state.update(RUNS, run_id, **fields)
 
     def _injected_fault(self, rec: dict[str, Any]) -> None:
         """Apply a job fault rule for this run (``faults``): stay RUNNING ``delay_seconds`` longer,
@@ -474,9 +489,12 @@ class RunManager:
                 cancelled = run_id in self._cancelled
             if cancelled:
                 _kill(proc)
+            sampler = self._storage.get(run_id)
             while proc.poll() is None:
                 time.sleep(POLL_SECONDS)
                 self._sync_tasks(run_id, wdl_dir, logs)
+                if sampler is not None:
+                    sampler.sample()
         self._sync_tasks(run_id, wdl_dir, logs)
         logs.put(f"run/{run_id}/engine", engine_log.read_text(errors="replace").splitlines())
         return proc.returncode
@@ -509,13 +527,15 @@ class RunManager:
                     "startTime": created,
                     "logStream": f"arn:aws:logs:{self.b.region}:{self.b.account_id}:log-group:{LOG_GROUP}:log-stream:run/{run_id}/task/{task_id}",
                     "cacheHit": False,
+                    "gpus": 0,
+                    "uuid": str(uuid.uuid4()),
                     "_logged": False,
                 }
                 tasks[key] = task
                 changed = True
             if task["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
                 continue
-            status, details = _task_state(call_dir, final)
+            status, details = _task_state(call_dir, final, self.b.region)
             if status == "FAILED" and (final == "CANCELLED" or self._is_cancelled(run_id)):
                 status = "CANCELLED"
             if status != task["status"] or details:
@@ -573,6 +593,116 @@ class RunManager:
         tail = _tail(folder / "engine.log")
         return RunFailure(f"workflow engine exited with status {rc}", tail or None)
 
+    # -- run manifest
+    def _write_manifest(self, run_id: str, final: dict[str, Any], logs: RunLogs) -> None:
+        """Write the run manifest, stream ``manifest/run/{runId}/{runUuid}``: one JSON event for
+        the run, then one per task (field names: :mod:`omics_toolkit.runs.manifest`).
+
+        Reserved resources are the task's request; used resources are what the host backend
+        measured (``host_resources.json``): ``cpusAverage`` = cpu seconds / wall seconds,
+        ``cpusMaximum`` = the fastest one-second-or-longer window (the average for a task shorter
+        than a window), ``memoryMaximumGiB`` = the peak resident set of the task's process tree
+        (the shell's ``ru_maxrss`` when no sample caught it), ``memoryAverageGiB`` = the
+        time-weighted mean resident set (the maximum when no sample caught it). Run storage:
+        ``storageMaximumGiB``/``storageAverageGiB`` of the run directory, sampled while it runs.
+        """
+        rec = self.b.state.get(RUNS, run_id)
+        if rec is None:
+            return
+        rec = {**rec, **final}
+        wdl_dir = run_dir(self.b, run_id) / "wdl"
+        events = [json.dumps(self._manifest_run(rec), separators=(",", ":"))]
+        tasks = sorted(
+            (rec.get("_tasks") or {}).items(),
+            key=lambda kv: (kv[1].get("creationTime") or "", kv[1]["taskId"]),
+        )
+        for key, task in tasks:
+            events.append(
+                json.dumps(self._manifest_task(task, wdl_dir / key), separators=(",", ":"))
+            )
+        logs.put(f"manifest/run/{run_id}/{rec['uuid']}", events)
+
+    def _manifest_run(self, rec: dict[str, Any]) -> dict[str, Any]:
+        from omics_toolkit.runs.pricing import static_capacity_gib
+
+        start, stop = rec.get("startTime"), rec.get("stopTime")
+        metrics: dict[str, Any] = {
+            "runningSeconds": _span_seconds(start, stop),
+        }
+        sampler = self._storage.get(rec["id"])
+        if sampler is not None:
+            sampler.sample(force=True)
+            metrics["storageMaximumGiB"] = round(sampler.maximum / 2**30, 6)
+            metrics["storageAverageGiB"] = round(sampler.average() / 2**30, 6)
+        if rec.get("storageType") == "STATIC":
+            metrics["storageReservedGiB"] = static_capacity_gib(rec.get("storageCapacity"))
+        out = {
+            "arn": rec["arn"],
+            "uuid": rec["uuid"],
+            "name": rec.get("name"),
+            "workflow": self.b.arn(f"workflow/{rec['workflowId']}"),
+            "workflowVersionName": rec.get("workflowVersionName"),
+            "digest": rec.get("digest"),
+            "status": rec.get("status"),
+            "failureReason": rec.get("failureReason"),
+            "statusMessage": rec.get("statusMessage"),
+            "roleArn": rec.get("roleArn"),
+            "startedBy": rec.get("startedBy"),
+            "outputUri": rec.get("outputUri"),
+            "parameters": rec.get("parameters") or {},
+            "storageType": rec.get("storageType"),
+            "storageCapacity": rec.get("storageCapacity"),
+            "creationTime": _manifest_time(rec.get("creationTime")),
+            "startTime": _manifest_time(start),
+            "stopTime": _manifest_time(stop),
+            "metrics": metrics,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _manifest_task(self, task: dict[str, Any], call_dir: Path) -> dict[str, Any]:
+        from omics_toolkit.local.wdl_host import RESOURCES_FILE
+
+        cpus, memory = task.get("cpus") or 1, task.get("memory") or 1
+        metrics: dict[str, Any] = {
+            "cpusReserved": cpus,
+            "memoryReservedGiB": memory,
+            "gpusReserved": task.get("gpus") or 0,
+        }
+        res = _read_json(call_dir / RESOURCES_FILE)
+        if res is not None:
+            wall = float(res.get("wall_seconds") or 0.0)
+            average = res.get("cpu_average")
+            if average is None:
+                average = float(res.get("cpu_seconds") or 0.0) / wall if wall > 0 else 0.0
+            maximum = res.get("cpu_maximum")
+            peak = int(res.get("peak_rss_bytes") or 0) or int(res.get("ru_maxrss_bytes") or 0)
+            mean = res.get("rss_average_bytes") or peak
+            metrics.update(
+                runningSeconds=round(wall, 3),
+                cpusAverage=round(float(average), 6),
+                cpusMaximum=round(float(average if maximum is None else maximum), 6),
+                memoryAverageGiB=round(int(mean) / 2**30, 6),
+                memoryMaximumGiB=round(peak / 2**30, 6),
+            )
+        out = {
+            "arn": self.b.arn(f"task/{task['taskId']}"),
+            "uuid": task.get("uuid"),
+            "name": task.get("name"),
+            "status": task.get("status"),
+            "failureReason": task.get("failureReason"),
+            "statusMessage": task.get("statusMessage"),
+            "cpus": cpus,
+            "memory": memory,
+            "gpus": task.get("gpus") or 0,
+            "instanceType": task.get("instanceType"),
+            "image": (task.get("imageDetails") or {}).get("image"),
+            "creationTime": _manifest_time(task.get("creationTime")),
+            "startTime": _manifest_time(task.get("startTime") if res is not None else None),
+            "stopTime": _manifest_time(task.get("stopTime") if res is not None else None),
+            "metrics": metrics,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
     # -- outputs
     def _upload_outputs(self, rec: dict[str, Any], folder: Path) -> dict[str, Any]:
         """Upload file outputs; write ``logs/outputs.json``; return its mapping."""
@@ -617,9 +747,82 @@ class _Cancelled(Exception):
     pass
 
 
-def _task_state(call_dir: Path, final: str | None) -> tuple[str, dict[str, Any]]:
-    """Status and resource details of one miniwdl call directory."""
-    from omics_toolkit.local.wdl_host import IMAGE_RESULT_FILE, RESOURCES_FILE
+#: Seconds between two measurements of a run directory's size.
+STORAGE_SAMPLE_SECONDS = 5.0
+
+
+def _tree_bytes(folder: Path) -> int:
+    """Bytes of the regular files under ``folder`` (allocated blocks; symlinks not followed)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if not os.path.islink(os.path.join(root, name)):
+                total += st.st_blocks * 512
+    return total
+
+
+class _StorageSampler:
+    """The run directory's size over time (every ``every`` seconds, and on demand): its maximum
+    and time-weighted mean (bytes)."""
+
+    def __init__(self, folder: Path, every: float = STORAGE_SAMPLE_SECONDS) -> None:
+        self.folder = folder
+        self.every = every
+        self.maximum = 0
+        self._first: float | None = None
+        self._last: tuple[float, int] | None = None
+        self._area = 0.0
+
+    def sample(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and self._last is not None and now - self._last[0] < self.every:
+            return
+        size = _tree_bytes(self.folder)
+        if self._last is None:
+            self._first = now
+        else:  # trapezoids: the size is taken to change linearly between samples
+            self._area += (self._last[1] + size) / 2 * (now - self._last[0])
+        self._last = (now, size)
+        self.maximum = max(self.maximum, size)
+
+    def average(self) -> float:
+        if self._last is None or self._first is None:
+            return 0.0
+        span = self._last[0] - self._first
+        return self._area / span if span > 0 else float(self._last[1])
+
+
+def _manifest_time(value: str | None) -> str | None:
+    """A stored timestamp as the manifest writes it: ``2024-01-15T10:00:00.000Z``."""
+    if not value:
+        return None
+    return (
+        parse_iso(value).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{parse_iso(value).microsecond // 1000:03d}Z"
+    )
+
+
+def _span_seconds(start: str | None, stop: str | None) -> float:
+    if not start or not stop:
+        return 0.0
+    return round((parse_iso(stop) - parse_iso(start)).total_seconds(), 3)
+
+
+def _task_state(
+    call_dir: Path, final: str | None, region: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Status and resource details of one miniwdl call directory.
+
+    ``cpus``/``memory`` are the task's requested runtime (``task_request.json`` of the host
+    backend, written before the command runs; HealthOmics' defaults of 1 vCPU and 1 GiB when the
+    task requests none), rounded up as HealthOmics rounds them; ``instanceType`` is the smallest
+    HealthOmics instance type that fits them (:func:`omics_toolkit.runs.instances.instance_for`).
+    """
+    from omics_toolkit.local.wdl_host import IMAGE_RESULT_FILE, REQUEST_FILE, RESOURCES_FILE
 
     details: dict[str, Any] = {}
     image = _read_json(call_dir / IMAGE_RESULT_FILE)
@@ -628,35 +831,43 @@ def _task_state(call_dir: Path, final: str | None) -> tuple[str, dict[str, Any]]
         if image.get("sourceImage") and image.get("sourceImage") != image.get("image"):
             shown["sourceImage"] = image["sourceImage"]
         details["imageDetails"] = {k: v for k, v in shown.items() if v}
-        if image.get("failureReason"):
-            details["failureReason"] = image["failureReason"]
-            details["statusMessage"] = image.get("message") or image["failureReason"]
-            details.setdefault("stopTime", now_iso())
-            return "FAILED", details
-    res_path = call_dir / RESOURCES_FILE
+    res = _read_json(call_dir / RESOURCES_FILE)
+    request = res or _read_json(call_dir / REQUEST_FILE)
+    if request is not None:
+        details.update(_reserved(request, region))
+        if request.get("image") and "imageDetails" not in details:
+            details["imageDetails"] = {"image": request["image"]}
+    if image and image.get("failureReason"):
+        details["failureReason"] = image["failureReason"]
+        details["statusMessage"] = image.get("message") or image["failureReason"]
+        details.setdefault("stopTime", now_iso())
+        return "FAILED", details
     exit_status = None
-    if res_path.exists():
-        try:
-            res = json.loads(res_path.read_text())
-        except ValueError:
-            res = {}
+    if res is not None:
         exit_status = res.get("exit_status")
-        if res.get("declared_cpu"):
-            details["cpus"] = max(1, int(res["declared_cpu"]))
-        if res.get("declared_memory_bytes"):
-            details["memory"] = max(1, round(int(res["declared_memory_bytes"]) / 2**30))
         if res.get("started_at"):
             details["startTime"] = format_timestamp(parse_iso(res["started_at"]))
         if res.get("ended_at"):
             details["stopTime"] = format_timestamp(parse_iso(res["ended_at"]))
         details["_exitStatus"] = exit_status
-        if res.get("image") and "imageDetails" not in details:
-            details["imageDetails"] = {"image": res["image"]}
     if (call_dir / "outputs.json").exists():
         return "COMPLETED", details
     if (call_dir / "error.json").exists() or (exit_status not in (None, 0)):
         tail = _tail(call_dir / "stderr.txt")
         details["statusMessage"] = tail or f"exit status {exit_status}"
+        missing = _command_not_found(tail) if exit_status == 127 else None
+        if missing:
+            shown_image = (details.get("imageDetails") or {}).get("image") or "(none)"
+            details["failureReason"] = _clip(
+                f"{missing} not found (the local stack runs tasks on this machine)",
+                RunFailure.MAX_REASON,
+            )
+            details["statusMessage"] = (
+                f"{missing} not found: the local stack runs task commands on this machine, "
+                f"not in the task's container image {shown_image}; put {missing} on the PATH "
+                f"of the local stack (`omics-toolkit local start`) or run the workflow on AWS "
+                f"HealthOmics. Task stderr: {tail.splitlines()[-1] if tail else ''}"
+            )
         details.setdefault("stopTime", now_iso())
         if final == "CANCELLED" and exit_status is None:
             return "CANCELLED", details
@@ -665,6 +876,35 @@ def _task_state(call_dir: Path, final: str | None) -> tuple[str, dict[str, Any]]
         details.setdefault("stopTime", now_iso())
         return ("CANCELLED" if final == "CANCELLED" else "FAILED"), details
     return "RUNNING", details
+
+
+#: bash's message for a command missing from PATH: ``<script>: line N: gatk: command not found``.
+_NOT_FOUND = re.compile(r"^(?:.*?: )?(?:line \d+: )?(?P<name>[^\s:]+): command not found\s*$", re.M)
+
+
+def _command_not_found(stderr_tail: str) -> str | None:
+    """The command bash could not find (the last such message), or ``None``."""
+    names = [m["name"] for m in _NOT_FOUND.finditer(stderr_tail or "")]
+    return names[-1] if names else None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _reserved(request: dict[str, Any], region: str | None) -> dict[str, Any]:
+    """``cpus``, ``memory`` (GiB) and ``instanceType`` HealthOmics would reserve for a task's
+    request (host backend record: ``requested_*``, else miniwdl's ``declared_*``)."""
+    from omics_toolkit.runs.instances import instance_for, requested
+
+    cpu = request.get("requested_cpu") or request.get("declared_cpu")
+    mem_bytes = request.get("requested_memory_bytes") or request.get("declared_memory_bytes")
+    cpus, memory = requested(cpu, int(mem_bytes) / 2**30 if mem_bytes else None)
+    out: dict[str, Any] = {"cpus": cpus, "memory": memory}
+    itype = instance_for(cpus, memory, region)
+    if itype is not None:
+        out["instanceType"] = itype.name
+    return out
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -191,3 +191,40 @@ def test_host_backend_terminates_process_group(tmp_path: Path) -> None:
             break
         assert time.monotonic() < deadline, "task child survived cancellation"
         time.sleep(0.1)
+
+
+def test_host_backend_records_the_request_before_host_caps_and_the_usage(tmp_path: Path) -> None:
+    """``requested_*`` keep the task's runtime as written (HealthOmics reserves that) while
+    ``declared_*`` are miniwdl's values capped to this host; ``task_request.json`` is there before
+    the command runs; cpu and memory usage are sampled (maximum rate, mean resident set)."""
+    wdl = tmp_path / "big.wdl"
+    wdl.write_text(
+        "version 1.0\ntask big { command <<<\n"
+        'python3 -c "\nimport time\nb = bytearray(40 * 1024 * 1024)\nend = time.time() + 1.3\n'
+        'while time.time() < end:\n    pass\n"\n>>> '
+        'runtime { docker: "x" cpu: 512 memory: "1.5 GiB" } }\n'
+    )
+    env = {**os.environ, "MINIWDL__SCHEDULER__CONTAINER_BACKEND": "omics_toolkit_host"}
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "WDL", "run", str(wdl), "--dir", str(run_dir), "--no-color"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(next(run_dir.rglob("host_resources.json")).read_text())
+    request = json.loads(next(run_dir.rglob("task_request.json")).read_text())
+    host_cpus = len(os.sched_getaffinity(0))
+    assert record["requested_cpu"] == request["requested_cpu"] == 512
+    assert record["declared_cpu"] == request["declared_cpu"] == min(512, host_cpus)
+    assert record["requested_memory_bytes"] == int(1.5 * 2**30)
+    assert record["cpu_average"] == pytest.approx(
+        record["cpu_seconds"] / record["wall_seconds"], rel=1e-3
+    )
+    # one busy thread for 1.3 s: a rate measured over >= 1 s windows, never above one core
+    assert record["cpu_maximum"] is not None and 0 < record["cpu_maximum"] < 1.3
+    assert record["samples"] >= 3
+    assert record["peak_rss_bytes"] >= 40 * 1024 * 1024
+    assert 0 < record["rss_average_bytes"] <= record["peak_rss_bytes"]

@@ -280,7 +280,7 @@ def test_errors_use_model_shapes(omics: Any) -> None:
     assert _code(exc) == "ValidationException"
     assert "Member must satisfy regular expression pattern: [0-9]+" in str(exc.value)
     with pytest.raises(ClientError) as exc:
-        omics.list_run_groups()
+        omics.list_configurations()
     assert _code(exc) == "NotImplementedException"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert "does not implement ListRunGroups" in str(exc.value)
+    assert "does not implement ListConfigurations" in str(exc.value)

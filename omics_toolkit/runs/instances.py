@@ -1,0 +1,99 @@
+"""HealthOmics instance types and the one a task is given.
+
+Source: HealthOmics User Guide, "Compute and memory requirements for HealthOmics tasks"
+(https://docs.aws.amazon.com/omics/latest/dev/memory-and-compute-tasks.html, read 2026-11-21):
+standard (``omics.m.*``), compute-optimized (``omics.c.*``) and memory-optimized (``omics.r.*``)
+instances from ``large`` (2 vCPUs) to ``48xlarge`` (192 vCPUs) with 2, 4 and 8 GiB per vCPU for
+c, m and r; "HealthOmics allocates the smallest omics instance that accommodates the requested
+memory and vCPUs" (the page's example: 8 vCPUs and 64 GiB get ``omics.r.2xlarge``); fractional
+requests are rounded up; without any request a task gets 1 vCPU and 1 GiB (on ``omics.c.large``);
+the 32xlarge and 48xlarge sizes exist only in us-east-1 and us-west-2. Accelerated (GPU) instances
+are not modelled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: vCPUs of each size, smallest first (the guide's tables).
+SIZES: tuple[tuple[str, int], ...] = (
+    ("large", 2),
+    ("xlarge", 4),
+    ("2xlarge", 8),
+    ("4xlarge", 16),
+    ("8xlarge", 32),
+    ("12xlarge", 48),
+    ("16xlarge", 64),
+    ("24xlarge", 96),
+    ("32xlarge", 128),
+    ("48xlarge", 192),
+)
+#: GiB of memory per vCPU of each family, cheapest family first.
+FAMILIES: tuple[tuple[str, int], ...] = (("c", 2), ("m", 4), ("r", 8))
+#: Regions with the 32xlarge and 48xlarge sizes (the guide, per family table).
+LARGEST_SIZES_REGIONS = frozenset({"us-east-1", "us-west-2"})
+#: The smallest request HealthOmics accepts (and its default): 1 vCPU, 1 GiB.
+MIN_CPUS = 1
+MIN_MEMORY_GIB = 1
+
+
+@dataclass(frozen=True, order=True)
+class InstanceType:
+    """One HealthOmics instance type.
+
+    Attributes:
+        cpus: vCPUs.
+        family_rank: 0 (c), 1 (m), 2 (r): orders types of equal size by memory (and cost).
+        name: ``omics.<family>.<size>``.
+        memory_gib: GiB of memory.
+    """
+
+    cpus: int
+    family_rank: int
+    name: str
+    memory_gib: int
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".")[1]
+
+
+#: Every CPU instance type, in the order HealthOmics considers them (smallest first).
+INSTANCE_TYPES: tuple[InstanceType, ...] = tuple(
+    sorted(
+        InstanceType(cpus, rank, f"omics.{family}.{size}", cpus * per_cpu)
+        for size, cpus in SIZES
+        for rank, (family, per_cpu) in enumerate(FAMILIES)
+    )
+)
+BY_NAME: dict[str, InstanceType] = {t.name: t for t in INSTANCE_TYPES}
+
+
+def requested(cpus: float | None, memory_gib: float | None) -> tuple[int, int]:
+    """What HealthOmics reserves for a request: fractions rounded up, at least 1 vCPU and 1 GiB."""
+    return (
+        max(MIN_CPUS, math.ceil(cpus or 0)),
+        max(MIN_MEMORY_GIB, math.ceil(memory_gib or 0)),
+    )
+
+
+def instance_for(
+    cpus: float | None, memory_gib: float | None, region: str | None = None
+) -> InstanceType | None:
+    """The smallest instance type that fits ``cpus`` vCPUs and ``memory_gib`` GiB.
+
+    Smallest means fewest vCPUs, then least memory (c before m before r). Without a region every
+    size is considered; with one, 32xlarge/48xlarge only where they exist.
+
+    Returns:
+        The type, or ``None`` when the request exceeds the largest type (HealthOmics rejects the
+        workflow then).
+    """
+    want_cpus, want_mem = requested(cpus, memory_gib)
+    for itype in INSTANCE_TYPES:
+        if region and itype.cpus > 96 and region not in LARGEST_SIZES_REGIONS:
+            continue
+        if itype.cpus >= want_cpus and itype.memory_gib >= want_mem:
+            return itype
+    return None
