@@ -14,7 +14,11 @@ documents). A cache's ``cacheS3Location`` must be an ``s3://`` URI of a bucket t
 moto S3 (ValidationException otherwise). DeleteRunGroup / DeleteRunCache while a run that uses the
 group or cache is active is a ConflictException.
 
-What the emulator does with them at run time is described in ``runs``.
+At run time: a run of a group with ``maxRuns`` stays PENDING while the group already has that
+many runs STARTING or RUNNING; ``maxCpus``, ``maxGpus`` and ``maxDuration`` are recorded, not
+enforced. A run with a cache uses miniwdl's call cache for the cache (per task; see
+``runs.call_cache_dir``): CACHE_ALWAYS keeps every task's outputs, CACHE_ON_FAILURE drops a
+completed run's entries, and GetRunTask ``cacheHit`` says when a task's outputs were reused.
 """
 
 from __future__ import annotations

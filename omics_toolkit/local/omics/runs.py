@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -262,6 +263,8 @@ class RunManager:
         self._cancelled: set[str] = set()
         self._storage: dict[str, _StorageSampler] = {}
         self._lock = threading.Lock()
+        #: Serialises run-group admission (count the group's active runs, then start one).
+        self._group_lock = threading.Lock()
 
     def cancel(self, run_id: str) -> None:
         """Flag a run cancelled and kill its process group (if started)."""
@@ -291,6 +294,7 @@ class RunManager:
         if rec is None or rec["status"] != "PENDING":
             return
         try:
+            self._wait_for_run_group(rec)
             if self._is_cancelled(run_id):
                 raise _Cancelled()
             b.state.update(RUNS, run_id, status="STARTING")
@@ -350,12 +354,42 @@ class RunManager:
                 self._cancelled.discard(run_id)
                 self._storage.pop(run_id, None)
 
+    def _wait_for_run_group(self, rec: dict[str, Any]) -> None:
+        """Keep a run PENDING while its run group already has ``maxRuns`` runs STARTING or
+        RUNNING (the group's concurrency limit). ``maxCpus``, ``maxGpus`` and ``maxDuration``
+        are recorded but not enforced by the emulator."""
+        from omics_toolkit.local.omics.run_groups import RUN_GROUPS
+
+        group_id = rec.get("runGroupId")
+        if not group_id:
+            return
+        while not (self._is_cancelled(rec["id"]) or self.b.stopping.is_set()):
+            group = self.b.state.get(RUN_GROUPS, group_id) or {}
+            limit = group.get("maxRuns")
+            with self._group_lock:
+                active = [
+                    r
+                    for r in self.b.state.values(RUNS)
+                    if r.get("runGroupId") == group_id
+                    and r["status"] in ("STARTING", "RUNNING", "STOPPING")
+                ]
+                if not limit or len(active) < limit:
+                    self.b.state.update(RUNS, rec["id"], status="STARTING")
+                    return
+            time.sleep(POLL_SECONDS)
+
     def _finish(
         self, run_id: str, logs: RunLogs, status: str, line: str | None, **fields: Any
     ) -> None:
         """End a run: write its manifest and its last status line, then the state (so a caller
         that sees the final status finds both logs already written)."""
         fields.update(status=status, stopTime=now_iso())
+        rec = self.b.state.get(RUNS, run_id) or {}
+        cache_dir = call_cache_dir(self.b, rec)
+        if cache_dir is not None:
+            _drop_workflow_entries(cache_dir, rec)
+            if status == "COMPLETED" and rec.get("cacheBehavior") == "CACHE_ON_FAILURE":
+                _drop_cache_entries(cache_dir, run_dir(self.b, run_id))
         try:
             self._write_manifest(run_id, fields, logs)
         except Exception:  # noqa: BLE001 - the manifest must never keep a run from ending
@@ -461,6 +495,15 @@ class RunManager:
             MINIWDL__CALL_CACHE__PUT="false",
             NO_COLOR="1",
         )
+        cache_dir = call_cache_dir(self.b, rec)
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            _drop_workflow_entries(cache_dir, rec)
+            env.update(
+                MINIWDL__CALL_CACHE__GET="true",
+                MINIWDL__CALL_CACHE__PUT="true",
+                MINIWDL__CALL_CACHE__DIR=str(cache_dir),
+            )
         from omics_toolkit.local.wdl_host import IMAGE_CHECK_ENV
 
         env.pop(IMAGE_CHECK_ENV, None)
@@ -538,6 +581,8 @@ class RunManager:
             status, details = _task_state(call_dir, final, self.b.region)
             if status == "FAILED" and (final == "CANCELLED" or self._is_cancelled(run_id)):
                 status = "CANCELLED"
+            if status == "COMPLETED" and "done (cached)" in task_log.read_text(errors="replace"):
+                details["cacheHit"] = True  # miniwdl served the outputs from the run cache
             if status != task["status"] or details:
                 task.update(details)
                 task["status"] = status
@@ -745,6 +790,44 @@ class RunManager:
 
 class _Cancelled(Exception):
     pass
+
+
+def call_cache_dir(b: Backend, rec: dict[str, Any]) -> Path | None:
+    """The miniwdl call cache of the run's run cache (``<state_dir>/runCaches/<cacheId>/``), or
+    ``None`` for a run without ``cacheId``.
+
+    HealthOmics call caching reuses a task's outputs when the same task runs again on the same
+    inputs. The emulator uses miniwdl's own call cache for it: the key is the task's digest and
+    its input values, and an entry is dropped when a file it names changed. File inputs are keyed
+    by their local path, so tasks on the reference (one path per reference) or on the same read
+    set hit; inputs staged from S3 are downloaded per run and do not. Entries are kept in the
+    emulator's state directory, not in the cache's S3 location.
+    """
+    if not rec.get("cacheId"):
+        return None
+    return b.state_dir / "runCaches" / str(rec["cacheId"])
+
+
+def _drop_workflow_entries(cache_dir: Path, rec: dict[str, Any]) -> None:
+    """HealthOmics caches tasks, not whole runs: remove miniwdl's workflow-level entries
+    (``<cache>/<WorkflowName>/...``), which would otherwise replay a whole run without tasks."""
+    name = rec.get("_workflowName")
+    if name and (cache_dir / name).is_dir():
+        shutil.rmtree(cache_dir / name, ignore_errors=True)
+
+
+def _drop_cache_entries(cache_dir: Path | None, folder: Path) -> None:
+    """CACHE_ON_FAILURE keeps the task outputs of failed runs only: remove the cache entries
+    whose outputs lie in a completed run's directory ``folder``."""
+    if cache_dir is None or not cache_dir.is_dir():
+        return
+    marker = str(folder.resolve()) + os.sep
+    for entry in cache_dir.rglob("*.json"):
+        try:
+            if marker in entry.read_text(errors="replace"):
+                entry.unlink()
+        except OSError:
+            pass
 
 
 #: Seconds between two measurements of a run directory's size.
