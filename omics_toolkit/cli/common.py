@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,10 @@ from rich.table import Table
 
 from omics_toolkit.config import Settings
 
-out = Console()
+#: Without a terminal (pipes, CI logs) rich would wrap tables at 80 columns; tables of runs, tasks
+#: and costs stay readable at 160 unless COLUMNS says otherwise.
+_PIPE_WIDTH = None if os.environ.get("COLUMNS") or sys.stdout.isatty() else 160
+out = Console(width=_PIPE_WIDTH)
 err = Console(stderr=True)
 
 

@@ -103,6 +103,18 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
+def _clock(value: Any) -> str:
+    """Time of day (the run's date is shown once, with its start)."""
+    return value.strftime("%H:%M:%S") if value else "-"
+
+
+def _short_note(note: str | None) -> str:
+    """A table cell's note: a missing price is explained once, under the table."""
+    if not note:
+        return ""
+    return "no price (below)" if note.startswith("no price") else note
+
+
 def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:.4f}"
 
@@ -173,8 +185,8 @@ def _render_run(view: RunView) -> None:
                 t.cpus,
                 t.memory_gib,
                 t.instance_type or "-",
-                _time(t.start),
-                _time(t.stop),
+                _clock(t.start),
+                _clock(t.stop),
                 _duration(t.duration_seconds),
                 t.failure_reason or "",
             ]
@@ -326,7 +338,7 @@ def cost(
                 f"{t.billed_seconds:.0f}",
                 "-" if t.usd_per_hour is None else f"{t.usd_per_hour:.4f}",
                 _usd(t.usd),
-                t.note or "",
+                _short_note(t.note),
             ]
             for t in report.tasks
         ],
@@ -379,7 +391,7 @@ def cost(
                     _usd(a.usd_now),
                     _usd(a.usd_recommended),
                     _usd(a.saving_usd),
-                    a.note or "",
+                    _short_note(a.note),
                 ]
                 for a in report.advice
             ],
