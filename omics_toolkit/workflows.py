@@ -282,7 +282,7 @@ def parameter_template(main_wdl: Path) -> dict[str, dict[str, Any]]:
     parameters on HealthOmics):
     ``{name: {"description": str, "optional": bool}}``. ``description`` is the input's
     ``parameter_meta`` string (or its ``description`` key when the entry is an object), else
-    ``""``; ``optional`` is true when the input has a default or an optional (``?``) type.
+    its WDL type (e.g. ``"Array[File]"``); ``optional`` is true when the input has a default or an optional (``?``) type.
     Source: CreateWorkflow ``parameterTemplate`` (map of WorkflowParameter, at most 2000 entries).
 
     Raises:
@@ -294,7 +294,10 @@ def parameter_template(main_wdl: Path) -> dict[str, dict[str, Any]]:
     template: dict[str, dict[str, Any]] = {}
     for decl in wf.inputs or []:
         template[decl.name] = {
-            "description": _meta_description(meta.get(decl.name)),
+            # WorkflowParameterDescription must not be empty (botocore model: min length 1):
+            # without parameter_meta the description is the input's WDL type, as HealthOmics
+            # derives it.
+            "description": _meta_description(meta.get(decl.name)) or str(decl.type),
             "optional": decl.expr is not None or decl.type.optional,
         }
     return template

@@ -81,8 +81,8 @@ def test_parameter_template_optional_and_descriptions(demo_dir: Path) -> None:
         "reads": {"description": "Reads, FASTQ.", "optional": False},
         "sample": {"description": "Sample id.", "optional": False},
         "threads": {"description": "Threads.", "optional": True},
-        "note": {"description": "", "optional": True},
-        "flag": {"description": "", "optional": True},
+        "note": {"description": "String?", "optional": True},
+        "flag": {"description": "Boolean", "optional": True},  # no parameter_meta: its type
     }
 
 

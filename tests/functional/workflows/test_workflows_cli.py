@@ -8,8 +8,10 @@ workflows directory named by ``OMICS_TOOLKIT_WORKFLOWS_DIR``).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -67,6 +69,7 @@ class Registered:
     changed_dir: Path
     listing: dict[str, Any]
     listing_text: str
+    big: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +100,24 @@ def registered(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFac
         changed = _json("register", GATK, **env)
         changed_again = _json("register", GATK, **env)
 
+        # A workflow whose zip is past the 4.4 MB definitionZip limit: an imported file padded
+        # with incompressible comments.
+        big_dir = changed_dir / "big"
+        big_dir.mkdir()
+        (big_dir / "main.wdl").write_text(
+            'version 1.0\nimport "padding.wdl" as padding\n'
+            "workflow Big {\n  input { String word }\n"
+            "  call padding.Echo { input: word = word }\n}\n"
+        )
+        noise = base64.b64encode(random.Random(6).randbytes(4_800_000)).decode()
+        comments = "\n".join("# " + noise[i : i + 96] for i in range(0, len(noise), 96))
+        (big_dir / "padding.wdl").write_text(
+            "version 1.0\n" + comments + "\ntask Echo {\n  input { String word }\n"
+            '  command <<<\n    echo "~{word}"\n  >>>\n'
+            '  runtime { docker: "quay.io/biocontainers/samtools:1.19--h50ea8bc_0" }\n}\n'
+        )
+        big = _json("register", "big", **env)
+
         listing = _json("list")
         text = _cli("-d", DEPLOYMENT, "workflows", "list")
         assert text.returncode == 0, text.stderr
@@ -110,17 +131,18 @@ def registered(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFac
             changed_dir,
             listing,
             text.stdout,
+            big,
         )
     finally:
-        # Teardown deletes the configured workflow only (bcftools-germline), and the emulator
-        # has no DeleteWorkflowVersion: DeleteWorkflow removes gatk-germline and its versions.
-        omics = ctx.client("omics")
-        for page in omics.get_paginator("list_workflows").paginate(
-            name=f"{DEPLOYMENT}-{GATK}", type="PRIVATE"
-        ):
-            for item in page["items"]:
-                omics.delete_workflow(id=item["id"])
+        # Teardown deletes every workflow of the deployment, versions first.
         Teardown(ctx, settings).run(force_delete_data=True)
+        left = [
+            w["name"]
+            for page in ctx.client("omics").get_paginator("list_workflows").paginate()
+            for w in page["items"]
+            if w["name"].startswith(f"{DEPLOYMENT}-")
+        ]
+        assert left == [], left
 
 
 def test_register_creates_the_workflow_from_the_shipped_wdl(registered: Registered) -> None:
@@ -177,18 +199,19 @@ def test_list_shows_workflows_versions_and_what_the_pipeline_starts(
     pipeline_id = registered.pipeline_workflow_id
     assert listing["pipeline"]["workflow_id"] == pipeline_id
     assert listing["pipeline"]["version"] is None
-    rows = [(w["workflow"], w["workflow_id"], w["version"]) for w in listing["workflows"]]
+    workflows = [w for w in listing["workflows"] if w["workflow"] != "big"]
+    rows = [(w["workflow"], w["workflow_id"], w["version"]) for w in workflows]
     gatk_id, version = registered.first["workflow_id"], registered.changed["version"]
     assert rows == [
         ("bcftools-germline", pipeline_id, None),
         (GATK, gatk_id, None),
         (GATK, gatk_id, version),
     ]
-    assert [w["pipeline"] for w in listing["workflows"]] == [True, False, False]
+    assert [w["pipeline"] for w in workflows] == [True, False, False]
     assert {w["status"] for w in listing["workflows"]} == {"ACTIVE"}
     assert all(w["created"] for w in listing["workflows"])
-    assert listing["workflows"][1]["digest"] == registered.first["digest"]
-    assert listing["workflows"][2]["digest"] == registered.changed["digest"]
+    assert workflows[1]["digest"] == registered.first["digest"]
+    assert workflows[2]["digest"] == registered.changed["digest"]
 
     text = registered.listing_text
     assert gatk_id in text and version in text and "runs" in text
@@ -215,3 +238,15 @@ def test_lint_exit_status(tmp_path: Path) -> None:
     failed = _cli("workflows", "lint", str(broken))
     assert failed.returncode == 1
     assert "FAILED" in failed.stdout and "main.wdl" in failed.stdout and "dict" in failed.stdout
+
+
+def test_a_workflow_past_4_4_mb_goes_through_s3(registered: Registered) -> None:
+    big = registered.big
+    assert big["definition"] == "definitionUri", big
+    omics = registered.ctx.client("omics")
+    wf = omics.get_workflow(id=big["workflow_id"])
+    assert wf["status"] == "ACTIVE"
+    assert wf["definition"].startswith(f"s3://{DEPLOYMENT}-output-"), wf["definition"]
+    bucket, key = wf["definition"][len("s3://") :].split("/", 1)
+    size = registered.ctx.client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"]
+    assert size > 4_400_000
