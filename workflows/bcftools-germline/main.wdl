@@ -203,7 +203,9 @@ task BwaMem {
     ln -s "~{ann}" ref.fa.ann
     ln -s "~{amb}" ref.fa.amb
     ln -s "~{sa}" ref.fa.sa
-    bwa mem -t ~{cpu} \
+    # -K: a fixed batch of input bases, so the alignments (insert-size estimates are made per
+    # batch) do not depend on the thread count
+    bwa mem -t ~{cpu} -K 100000000 \
       -R "@RG\tID:~{sample_name}.~{lane}\tSM:~{sample_name}\tLB:~{sample_name}\tPU:~{lane}\tPL:ILLUMINA" \
       ref.fa "~{fastq_1}" "~{fastq_2}" \
       | gzip -1 > aligned.sam.gz
