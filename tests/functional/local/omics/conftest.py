@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,14 @@ def bucket(s3: Any) -> str:
 @pytest.fixture(scope="session")
 def state_dir(emulator: OmicsEmulator) -> Path:
     return emulator.state_dir
+
+
+def zip_wdl(text: str) -> bytes:
+    """A workflow definition zip holding ``text`` as ``main.wdl`` (CreateWorkflow definitionZip)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("main.wdl", text)
+    return buf.getvalue()
 
 
 def wait_for(

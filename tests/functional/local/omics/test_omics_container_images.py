@@ -9,9 +9,7 @@ failure reasons.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +17,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import ROLE, wait_for
+from conftest import ROLE, wait_for, zip_wdl
 
 from omics_toolkit.local.omics.runs import CHECK_IMAGES_ENV
 from omics_toolkit.local.patches import ecr_pull_through
@@ -63,13 +61,6 @@ PULL_POLICY = {
         }
     ],
 }
-
-
-def _zip(text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("main.wdl", text)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +110,7 @@ def _ptc(ecr: Any, prefix: str, *, registry_statement: bool = True, template: bo
 
 def _workflow(omics: Any, name: str, **extra: Any) -> str:
     wf = omics.create_workflow(
-        name=name, engine="WDL", definitionZip=_zip(TINY_WDL), requestId=f"wf-{name}", **extra
+        name=name, engine="WDL", definitionZip=zip_wdl(TINY_WDL), requestId=f"wf-{name}", **extra
     )
     done = wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE", "FAILED"})
     assert done["status"] == "ACTIVE", done
@@ -163,7 +154,7 @@ def test_registry_map_is_stored_and_returned(omics: Any, s3: Any, bucket: str) -
     omics.create_workflow_version(
         workflowId=from_uri,
         versionName="v2",
-        definitionZip=_zip(TINY_WDL),
+        definitionZip=zip_wdl(TINY_WDL),
         requestId="map-uri-v2",
         containerRegistryMap={"registryMappings": []},
     )
@@ -187,7 +178,7 @@ def test_registry_map_is_stored_and_returned(omics: Any, s3: Any, bucket: str) -
             omics.create_workflow(
                 name="bad-map",
                 engine="WDL",
-                definitionZip=_zip(TINY_WDL),
+                definitionZip=zip_wdl(TINY_WDL),
                 requestId=f"bad-{key}",
                 containerRegistryMapUri=f"s3://{bucket}/{key}",
             )
@@ -197,7 +188,7 @@ def test_registry_map_is_stored_and_returned(omics: Any, s3: Any, bucket: str) -
         omics.create_workflow(
             name="both",
             engine="WDL",
-            definitionZip=_zip(TINY_WDL),
+            definitionZip=zip_wdl(TINY_WDL),
             requestId="both-maps",
             containerRegistryMap=mapping,
             containerRegistryMapUri=f"s3://{bucket}/maps/map.json",
@@ -296,7 +287,7 @@ def test_image_mappings_and_version_inheriting_the_map(omics: Any, ecr: Any, buc
         },
     )
     omics.create_workflow_version(
-        workflowId=wf_id, versionName="v2", definitionZip=_zip(TINY_WDL), requestId="mapping-v2"
+        workflowId=wf_id, versionName="v2", definitionZip=zip_wdl(TINY_WDL), requestId="mapping-v2"
     )
     wait_for(
         lambda: omics.get_workflow_version(workflowId=wf_id, versionName="v2"),

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROLE, _client, wait_for
+from conftest import ROLE, _client, wait_for, zip_wdl
 
 from omics_toolkit.local.omics.server import OmicsEmulator
 
@@ -31,18 +29,11 @@ task nap {
 """
 
 
-def _zip(text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("main.wdl", text)
-    return buf.getvalue()
-
-
 def _sleepy(omics: Any, request_id: str, image: str) -> str:
     wf = omics.create_workflow(
         name="sleepy",
         engine="WDL",
-        definitionZip=_zip(SLEEPY_WDL.replace("IMAGE", image)),
+        definitionZip=zip_wdl(SLEEPY_WDL.replace("IMAGE", image)),
         requestId=request_id,
     )
     wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE"})

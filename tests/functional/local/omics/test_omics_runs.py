@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROLE, wait_for
+from conftest import ROLE, wait_for, zip_wdl
 
 RUN_DONE = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -67,13 +65,6 @@ task explode {
 """
 
 
-def _zip(text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("main.wdl", text)
-    return buf.getvalue()
-
-
 def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
     return exc.value.response["Error"]["Code"]
 
@@ -83,7 +74,7 @@ def hello(omics: Any, private_image: str) -> str:
     wf = omics.create_workflow(
         name="hello",
         engine="WDL",
-        definitionZip=_zip(HELLO_WDL.replace("IMAGE", private_image)),
+        definitionZip=zip_wdl(HELLO_WDL.replace("IMAGE", private_image)),
         main="main.wdl",
         requestId="create-hello",
         parameterTemplate={
@@ -97,7 +88,7 @@ def hello(omics: Any, private_image: str) -> str:
     again = omics.create_workflow(
         name="hello",
         engine="WDL",
-        definitionZip=_zip(HELLO_WDL.replace("IMAGE", private_image)),
+        definitionZip=zip_wdl(HELLO_WDL.replace("IMAGE", private_image)),
         requestId="create-hello",
     )
     assert again["id"] == wf["id"]
@@ -107,7 +98,7 @@ def hello(omics: Any, private_image: str) -> str:
 
 
 def test_workflow_from_s3_uri_derives_parameter_template(omics: Any, s3: Any, bucket: str) -> None:
-    s3.put_object(Bucket=bucket, Key="wf/boom.zip", Body=_zip(FAIL_WDL))
+    s3.put_object(Bucket=bucket, Key="wf/boom.zip", Body=zip_wdl(FAIL_WDL))
     wf = omics.create_workflow(
         name="boom", engine="WDL", definitionUri=f"s3://{bucket}/wf/boom.zip", requestId="boom-1"
     )
@@ -207,7 +198,7 @@ def test_failed_task_fails_run_with_task_name_and_stderr(
     wf = omics.create_workflow(
         name="boom2",
         engine="WDL",
-        definitionZip=_zip(FAIL_WDL.replace("IMAGE", private_image)),
+        definitionZip=zip_wdl(FAIL_WDL.replace("IMAGE", private_image)),
         requestId="boom-2",
     )
     wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE"})
@@ -232,7 +223,7 @@ def test_invalid_wdl_fails_workflow_and_runs_are_refused(omics: Any, bucket: str
     wf = omics.create_workflow(
         name="broken",
         engine="WDL",
-        definitionZip=_zip("version 1.0\nworkflow {"),
+        definitionZip=zip_wdl("version 1.0\nworkflow {"),
         requestId="broken-1",
     )
     done = wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE", "FAILED"})

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROLE, wait_for
+from conftest import ROLE, wait_for, zip_wdl
 
 RUN_DONE = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -41,19 +39,12 @@ task maybe_fail {
 """
 
 
-def _zip(text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("main.wdl", text)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def cached_workflow(omics: Any, private_image: str) -> str:
     wf = omics.create_workflow(
         name="cached",
         engine="WDL",
-        definitionZip=_zip(CACHED_WDL.replace("IMAGE", private_image)),
+        definitionZip=zip_wdl(CACHED_WDL.replace("IMAGE", private_image)),
         main="main.wdl",
         requestId="create-cached",
     )
@@ -176,7 +167,7 @@ def test_run_group_max_runs_keeps_runs_pending(omics: Any, bucket: str, private_
     wf = omics.create_workflow(
         name="slow",
         engine="WDL",
-        definitionZip=_zip(SLOW_WDL.replace("IMAGE", private_image)),
+        definitionZip=zip_wdl(SLOW_WDL.replace("IMAGE", private_image)),
         requestId="create-slow",
     )
     wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE"})

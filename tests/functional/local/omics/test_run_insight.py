@@ -7,17 +7,15 @@ The CLI runs in-process (typer's runner) against this module's moto + emulator, 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
-import zipfile
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from conftest import ROLE, wait_for
+from conftest import ROLE, wait_for, zip_wdl
 from typer.testing import CliRunner
 
 from omics_toolkit.cli.main import app
@@ -97,16 +95,9 @@ task call_variants {
 """
 
 
-def _zip(text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("main.wdl", text)
-    return buf.getvalue()
-
-
 def _workflow(omics: Any, name: str, text: str, image: str) -> str:
     wf = omics.create_workflow(
-        name=name, engine="WDL", definitionZip=_zip(text.replace("IMAGE", image)), requestId=name
+        name=name, engine="WDL", definitionZip=zip_wdl(text.replace("IMAGE", image)), requestId=name
     )
     done = wait_for(lambda: omics.get_workflow(id=wf["id"]), "status", {"ACTIVE", "FAILED"})
     assert done["status"] == "ACTIVE", done
