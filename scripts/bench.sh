@@ -14,7 +14,7 @@ if ! command -v dwgsim >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dwgsim >/dev/null || exit 1
 fi
 failed=()
-for bench in provision variants accuracy pipeline; do
+for bench in provision variants vcf_reader accuracy pipeline; do
   echo "==> bench/${bench}.py" >&2
   start=$SECONDS
   if [ "$bench" = provision ]; then
