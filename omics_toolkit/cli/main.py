@@ -92,11 +92,13 @@ def run() -> None:
         err.print("aborted")
         sys.exit(1)
     except Exception as exc:  # click usage errors come through here in standalone_mode=False
-        import click
-
         from omics_toolkit.aws.errors import user_message
 
-        if isinstance(exc, click.ClickException):
+        # Usage errors (unknown option, bad value): click's ClickException, which typer >= 0.20
+        # vendors as typer._click.exceptions.ClickException (a different class): duck-typed.
+        if callable(getattr(exc, "show", None)) and isinstance(
+            getattr(exc, "exit_code", None), int
+        ):
             exc.show()
             sys.exit(exc.exit_code)
         message = None if debug else user_message(exc)

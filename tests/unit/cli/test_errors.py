@@ -41,6 +41,12 @@ def test_bad_run_option_flags(tmp_path):
     assert "(from flag)" in r.stderr
 
 
+def test_usage_errors_are_not_internal_errors(tmp_path):
+    r = _cli("runs", "cost", "1234567", "--json", home=tmp_path)  # --json is a global option
+    assert r.returncode == 2 and "No such option: --json" in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
 def test_version(tmp_path):
     r = _cli("--version", home=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "0.1.0"
