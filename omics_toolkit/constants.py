@@ -33,3 +33,5 @@ MOTO_SERVICES = (
 
 #: Service principal of AWS HealthOmics (trust policies, resource policies, PassedToService).
 HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"
+#: CloudWatch Logs group HealthOmics writes run, engine, task and manifest streams to.
+HEALTHOMICS_LOG_GROUP = "/aws/omics/WorkflowLog"

@@ -21,7 +21,12 @@ from omics_toolkit.aws.errors import error_code
 from omics_toolkit.aws.s3 import parse_s3_uri
 from omics_toolkit.aws.session import AwsContext, is_read
 from omics_toolkit.config import Settings
-from omics_toolkit.constants import DEPLOYMENT_TAG, HEALTHOMICS_PRINCIPAL, LIFECYCLE_TAG
+from omics_toolkit.constants import (
+    DEPLOYMENT_TAG,
+    HEALTHOMICS_LOG_GROUP,
+    HEALTHOMICS_PRINCIPAL,
+    LIFECYCLE_TAG,
+)
 from omics_toolkit.errors import ConfigError, ToolkitError, UserError
 from omics_toolkit.provisioning import containers, policies
 from omics_toolkit.provisioning import s3tables as s3tables_prov
@@ -1602,7 +1607,7 @@ class Provisioner:
         known_sites = self.known_sites_parameters()
 
         omics = f"arn:{p}:omics:{region}:{account}"
-        wf_log = f"arn:{p}:logs:{region}:{account}:log-group:/aws/omics/WorkflowLog"
+        wf_log = f"arn:{p}:logs:{region}:{account}:log-group:{HEALTHOMICS_LOG_GROUP}"
         run_role = self.ensure_role(
             n.role("omics-run"),
             HEALTHOMICS_PRINCIPAL,

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omics_toolkit.aws.errors import translate
+from omics_toolkit.constants import HEALTHOMICS_LOG_GROUP
 from omics_toolkit.errors import ResourceNotFoundError
 
-LOG_GROUP = "/aws/omics/WorkflowLog"
+LOG_GROUP = HEALTHOMICS_LOG_GROUP
 
 
 def run_stream(run_id: str) -> str:

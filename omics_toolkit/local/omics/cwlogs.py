@@ -14,9 +14,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from omics_toolkit.constants import HEALTHOMICS_LOG_GROUP
+
 log = logging.getLogger(__name__)
 
-LOG_GROUP = "/aws/omics/WorkflowLog"
+LOG_GROUP = HEALTHOMICS_LOG_GROUP
 _BATCH = 500
 _MAX_EVENT_CHARS = 200_000
 
