@@ -151,23 +151,6 @@ def _host_limits() -> dict[str, int]:
     return {"cpu": cpu, "mem_bytes": mem}
 
 
-def _hwm_bytes(pid: int) -> int:
-    """Peak resident set (``VmHWM``) of one process since its last exec, in bytes; 0 if gone."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _tree_hwm_bytes(pid: int) -> int:
-    """Sum of ``VmHWM`` (bytes) over ``pid`` and its live descendants."""
-    return sum(_hwm_bytes(p) for p in _tree_pids(pid))
-
-
 def _tree_pids(pid: int) -> list[int]:
     pids = [pid]
     if psutil is not None:
