@@ -85,9 +85,7 @@ class RunFailure(Exception):
     def __init__(self, reason: str, message: str | None = None) -> None:
         super().__init__(reason)
         self.message = message or reason
-        self.reason = (
-            reason if len(reason) <= self.MAX_REASON else reason[: self.MAX_REASON - 1] + "…"
-        )
+        self.reason = _clip(reason, self.MAX_REASON)
 
 
 # ---------------------------------------------------------------------- API handlers
