@@ -284,7 +284,7 @@ def list_workflows(
         if str(item.get("name", "")).startswith(prefix) and item.get("status") != "DELETED"
     ]
     for item in sorted(found, key=lambda i: (i["name"], i["id"])):
-        tags = omics.list_tags_for_resource(resourceArn=item["arn"])["tags"]
+        tags = _tags(omics, item["arn"])
         if tags.get(DEPLOYMENT_TAG) != settings.deployment:
             continue  # another deployment whose name starts with ours
         entries.append(_entry(item, prefix, None, item, tags, pipeline))

@@ -798,8 +798,8 @@ class Provisioner:
 
         Raises:
             ConfigError: the workflow needs known sites and none are configured (neither
-                ``known_sites`` nor ``run_parameters``), a file or its ``.tbi`` is missing, or a
-                file is not a bgzipped VCF.
+                ``known_sites`` nor ``run_parameters``), both are, a file or its ``.tbi`` is
+                missing, or a file is not a bgzipped VCF.
         """
         from omics_toolkit import workflows
         from omics_toolkit.data import sha256_file
@@ -813,8 +813,15 @@ class Provisioner:
                     "known_sites_vcfs input; drop known_sites or use --workflow gatk-germline"
                 )
             return {}
+        given = sorted(
+            {"known_sites_vcfs", "known_sites_indices"} & set(self.settings.run_parameters)
+        )
+        if given and self.settings.known_sites:
+            raise ConfigError(
+                f"known_sites and run_parameters {given} both set the known sites: keep one"
+            )
         if not self.settings.known_sites:
-            if "known_sites_vcfs" in self.settings.run_parameters:
+            if given:
                 return {}
             raise ConfigError(
                 f"workflow {self.settings.workflow} recalibrates base qualities against known "

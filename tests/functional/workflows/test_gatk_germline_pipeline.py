@@ -91,6 +91,11 @@ def test_gatk_workflow_needs_known_sites(local_stack) -> None:
     ctx = local_context(local_stack["moto"], local_stack["omics"])
     with pytest.raises(ConfigError, match="known_sites"):
         Provisioner(ctx, _settings()).known_sites_parameters()
+    both = _settings(
+        known_sites=("dbsnp.vcf.gz",), run_parameters={"known_sites_vcfs": "s3://b/k.vcf.gz"}
+    )
+    with pytest.raises(ConfigError, match="both set the known sites"):
+        Provisioner(ctx, both).known_sites_parameters()
 
 
 def test_run_gets_the_uploaded_known_sites(failed_execution) -> None:
