@@ -138,7 +138,9 @@ def start_run(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         capacity = None
     else:
         # StartRun rounds a STATIC capacity up to a multiple of 1200 GiB (default 1200 GiB).
-        capacity = max(1, -(-int(capacity or 1200) // 1200)) * 1200
+        from omics_toolkit.runs.pricing import static_capacity_gib
+
+        capacity = static_capacity_gib(capacity)
     registry_map = definition.get("containerRegistryMap")
     if registry_map is None:
         registry_map = definition.get("_effectiveContainerRegistryMap")
