@@ -11,6 +11,8 @@ Each module has an idempotent ``apply()`` and names the moto symbols it replaces
 - :mod:`.sfn_aws_sdk`: Step Functions ``aws-sdk:*`` tasks take PascalCase parameters, return
   PascalCase output, send ``omics`` calls to the HealthOmics emulator.
 - :mod:`.athena_sql`: Athena queries really run (sqlglot -> DuckDB over Glue tables' Parquet).
+- :mod:`.athena_protocols`: Athena answers both wire protocols, AWS JSON 1.1 (``X-Amz-Target``)
+  and REST-JSON (routes from botocore's model), with the model's error shapes.
 - :mod:`.sfn_json_path`: definite JSONPaths (``$.a[0].b``) yield a value, not a one-item list.
 - :mod:`.sfn_start_execution`: concurrent StartExecution calls with one name start one execution.
 - :mod:`.s3_bucket_policy`: conditional ``Deny`` statements (TLS-only policies) apply only when
@@ -27,6 +29,7 @@ from __future__ import annotations
 def apply_all() -> None:
     """Apply every patch (idempotent). Requires moto >=5.2.5,<5.3."""
     from omics_toolkit.local.patches import (
+        athena_protocols,
         athena_sql,
         ecr_pull_through,
         glue_catalogs,
@@ -41,6 +44,7 @@ def apply_all() -> None:
     lambda_exec.apply()
     sfn_aws_sdk.apply()
     athena_sql.apply()
+    athena_protocols.apply()
     s3_bucket_policy.apply()
     sfn_json_path.apply()
     sfn_start_execution.apply()

@@ -8,6 +8,8 @@ Patched moto 5.2.x names:
   moto S3) or FAILED (``StateChangeReason`` and ``AthenaError`` carry the reason).
 - ``AthenaResponse.get_query_execution``: adds ``Status.StateChangeReason``, ``Status.AthenaError``
   and the effective ``ResultConfiguration.OutputLocation``.
+- ``AthenaResponse.get_work_group``: an unknown workgroup raises ``InvalidRequestException`` (moto
+  answers ``{"WorkGroup": null}``); an unknown query execution id too, in the two below (moto: 500).
 - ``AthenaResponse.get_query_results``: ``MaxResults`` (default and maximum 1000) / ``NextToken``
   pagination; the header row comes first on the first page, as in Athena.
 
@@ -68,6 +70,7 @@ TARGETS = (
     "moto.athena.models.AthenaBackend.start_query_execution",
     "moto.athena.responses.AthenaResponse.get_query_execution",
     "moto.athena.responses.AthenaResponse.get_query_results",
+    "moto.athena.responses.AthenaResponse.get_work_group",
 )
 
 SYSTEM_ERROR_TYPE = 100
@@ -885,10 +888,32 @@ def _strip_leading_comments(sql: str) -> str:
     return re.sub(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*", "", sql, flags=re.DOTALL)
 
 
+def _require_execution(self: Any, exec_id: str) -> None:
+    """Athena's answer for an unknown id (moto raises ``KeyError``, a 500)."""
+    from moto.core.exceptions import JsonRESTError
+
+    if exec_id not in self.athena_backend.executions:
+        raise JsonRESTError("InvalidRequestException", f"QueryExecution {exec_id} was not found")
+
+
+def get_work_group(self: Any) -> str:
+    """Replacement of ``AthenaResponse.get_work_group``: an unknown name is an error, as in Athena.
+
+    moto answers ``{"WorkGroup": null}``; Athena raises ``InvalidRequestException``.
+    """
+    from moto.core.exceptions import JsonRESTError
+
+    name = self._get_param("WorkGroup")
+    if not self.athena_backend.get_work_group(name):
+        raise JsonRESTError("InvalidRequestException", f"WorkGroup {name} is not found.")
+    return str(_originals["get_work_group"](self))
+
+
 def get_query_execution(self: Any) -> str:
     """Replacement of ``AthenaResponse.get_query_execution``: adds the failure reason."""
-    body = json.loads(_originals["get_query_execution"](self))
     exec_id = self._get_param("QueryExecutionId")
+    _require_execution(self, exec_id)
+    body = json.loads(_originals["get_query_execution"](self))
     execution = self.athena_backend.executions.get(exec_id)
     qe = body["QueryExecution"]
     error = getattr(execution, "otk_error", None)
@@ -916,6 +941,7 @@ def get_query_results(self: Any) -> str:
     from moto.core.exceptions import JsonRESTError
 
     exec_id = self._get_param("QueryExecutionId")
+    _require_execution(self, exec_id)
     max_results = int(self._get_param("MaxResults") or MAX_RESULTS)
     if not 1 <= max_results <= MAX_RESULTS:
         raise JsonRESTError(
@@ -951,6 +977,9 @@ def apply() -> None:
     if AthenaResponse.__dict__.get("get_query_execution") is not get_query_execution:
         _originals["get_query_execution"] = AthenaResponse.__dict__["get_query_execution"]
         AthenaResponse.get_query_execution = get_query_execution  # type: ignore[method-assign]
+    if AthenaResponse.__dict__.get("get_work_group") is not get_work_group:
+        _originals["get_work_group"] = AthenaResponse.__dict__["get_work_group"]
+        AthenaResponse.get_work_group = get_work_group  # type: ignore[method-assign]
     if AthenaResponse.__dict__.get("get_query_results") is not get_query_results:
         _originals["get_query_results"] = AthenaResponse.__dict__["get_query_results"]
         AthenaResponse.get_query_results = get_query_results  # type: ignore[method-assign]

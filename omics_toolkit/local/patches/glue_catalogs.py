@@ -28,8 +28,8 @@ def create_catalog(self: Any) -> Any:
     from moto.core.responses import EmptyResult
     from moto.glue.exceptions import AlreadyExistsException, InvalidInputException
 
-    name = self.parameters.get("Name")
-    spec = self.parameters.get("CatalogInput") or {}
+    name = self._get_param("Name")
+    spec = self._get_param("CatalogInput") or {}
     known = catalogs(self.glue_backend)
     if name in known:
         raise AlreadyExistsException("Catalog")
@@ -59,7 +59,7 @@ def create_catalog(self: Any) -> Any:
 def _find(self: Any) -> dict[str, Any]:
     from moto.glue.exceptions import EntityNotFoundException
 
-    cid = str(self.parameters.get("CatalogId") or "")
+    cid = str(self._get_param("CatalogId") or "")
     name = cid.split(":", 1)[-1]
     found = catalogs(self.glue_backend).get(name)
     if found is None:
