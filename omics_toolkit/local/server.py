@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from omics_toolkit.constants import DEFAULT_REGION, LOCAL_ACCOUNT_ID
+from omics_toolkit.errors import LocalStackError
 
 LOG = logging.getLogger("omics_toolkit.local.server")
 
@@ -230,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     try:
         stack.start()
+    except LocalStackError as exc:  # e.g. moto internals the patches need are missing
+        LOG.error("local stack refused to start: %s", exc)
+        stack.stop(save=False)
+        return 1
     except Exception:
         LOG.exception("local stack failed to start")
         stack.stop(save=False)

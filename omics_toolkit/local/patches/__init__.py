@@ -1,7 +1,9 @@
 """Patches that make moto's server behave like the AWS services the pipeline uses.
 
-Each module has an idempotent ``apply()`` and names the moto symbols it replaces in ``TARGET`` /
-``TARGETS``; ``tests/unit/local/test_patches_*.py`` fail loudly when moto moves them.
+Each module has an idempotent ``apply()``, names the moto symbols it replaces in ``TARGET`` /
+``TARGETS`` and lists every moto internal it relies on in ``NEEDS``. :func:`apply_all` checks
+them all first (:mod:`.guard`) and refuses to start the stack on a moto that moved one, naming
+the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
 
 - :mod:`.lambda_exec`: Lambda handlers run in a child Python process (no Docker); fault rules in
   ``<state dir>/faults/lambda.json`` fail or time out invocations on purpose.
@@ -25,9 +27,16 @@ Each module has an idempotent ``apply()`` and names the moto symbols it replaces
 
 from __future__ import annotations
 
+from types import ModuleType
 
-def apply_all() -> None:
-    """Apply every patch (idempotent). Requires moto >=5.2.5,<5.3."""
+
+#: Set once the moto internals have been checked in this process (before the first apply; a
+#: second check would look at the replacements instead of moto's own functions).
+_checked = False
+
+
+def modules() -> tuple[ModuleType, ...]:
+    """Every patch module, in the order :func:`apply_all` applies them."""
     from omics_toolkit.local.patches import (
         athena_protocols,
         athena_sql,
@@ -41,13 +50,33 @@ def apply_all() -> None:
         sfn_start_execution,
     )
 
-    lambda_exec.apply()
-    sfn_aws_sdk.apply()
-    athena_sql.apply()
-    athena_protocols.apply()
-    s3_bucket_policy.apply()
-    sfn_json_path.apply()
-    sfn_start_execution.apply()
-    ecr_pull_through.apply()
-    glue_catalogs.apply()
-    s3_notifications.apply()
+    return (
+        lambda_exec,
+        sfn_aws_sdk,
+        athena_sql,
+        athena_protocols,
+        s3_bucket_policy,
+        sfn_json_path,
+        sfn_start_execution,
+        ecr_pull_through,
+        glue_catalogs,
+        s3_notifications,
+    )
+
+
+def apply_all() -> None:
+    """Check what every patch needs of moto, then apply every patch (idempotent).
+
+    Raises:
+        MotoInternalsError: the installed moto lacks internals a patch relies on (nothing is
+            patched; the message names the patches and the supported moto versions).
+    """
+    global _checked
+    from omics_toolkit.local.patches import guard
+
+    patches = modules()
+    if not _checked:
+        guard.check(patches)
+        _checked = True
+    for patch in patches:
+        patch.apply()

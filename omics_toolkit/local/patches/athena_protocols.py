@@ -42,10 +42,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from omics_toolkit.local.patches.guard import Needs
+
 #: The moto symbols this module replaces (checked at stack start, see ``patches.guard``).
 TARGETS = (
     "moto.moto_server.werkzeug_app.DomainDispatcherApplication.__call__",
     "moto.athena.responses.AthenaResponse._get_action",
+)
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs(
+        "moto.moto_server.werkzeug_app.DomainDispatcherApplication.__call__",
+        params=("self", "environ", "start_response"),
+    ),
+    Needs("moto.athena.responses.AthenaResponse._get_action", params=("self",)),
+    Needs("moto.core.responses.BaseResponse.call_action", source=("self._get_action()",)),
 )
 
 LOG = logging.getLogger(__name__)

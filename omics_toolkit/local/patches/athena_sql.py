@@ -60,6 +60,7 @@ from omics_toolkit.local.athena_functions import (
     line_col,
     rewrite_unnest,
 )
+from omics_toolkit.local.patches.guard import Needs
 
 __all__ = ["USER_ERROR_CATEGORY", "USER_ERROR_TYPE", "QueryFailed"]
 
@@ -71,6 +72,27 @@ TARGETS = (
     "moto.athena.responses.AthenaResponse.get_query_execution",
     "moto.athena.responses.AthenaResponse.get_query_results",
     "moto.athena.responses.AthenaResponse.get_work_group",
+)
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs(
+        "moto.athena.models.AthenaBackend.start_query_execution",
+        params=("self", "query", "context", "config", "workgroup", "execution_parameters"),
+    ),
+    Needs("moto.athena.models.AthenaBackend.__init__", source=("self.executions",)),
+    Needs(
+        "moto.athena.models.Execution.__init__",
+        params=("self", "query", "context", "config", "workgroup", "execution_parameters"),
+    ),
+    Needs("moto.athena.models.QueryResults.__init__", params=("self", "rows", "column_info")),
+    Needs("moto.athena.responses.AthenaResponse.get_query_execution", source=('"Status"',)),
+    Needs("moto.athena.responses.AthenaResponse.get_query_results"),
+    Needs("moto.athena.responses.AthenaResponse.get_work_group"),
+    Needs("moto.athena.responses.AthenaResponse._get_param"),
+    Needs("moto.core.exceptions.JsonRESTError"),
+    Needs("moto.glue.models.glue_backends"),
+    Needs("moto.s3.models.s3_backends"),
 )
 
 SYSTEM_ERROR_TYPE = 100

@@ -52,6 +52,8 @@ import json
 import re
 from typing import Any
 
+from omics_toolkit.local.patches.guard import Needs
+
 #: The moto symbols this module extends or replaces (checked by
 #: tests/unit/local/test_patches_ecr_pull_through.py).
 TARGETS = (
@@ -62,6 +64,42 @@ TARGETS = (
     "moto.ecr.models.ECRBackend.set_repository_policy",
     "moto.ecr.models.ECRBackend.put_lifecycle_policy",
     "moto.ecr.responses.ECRResponse",
+)
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs(
+        "moto.ecr.models.ECRBackend.batch_get_image",
+        params=("self", "repository_name", "registry_id", "image_ids"),
+    ),
+    Needs(
+        "moto.ecr.models.ECRBackend._validate_registry_policy_action",
+        params=("self", "policy_text"),
+    ),
+    Needs(
+        "moto.ecr.models.ECRBackend.create_repository",
+        params=(
+            "self",
+            "repository_name",
+            "registry_id",
+            "encryption_config",
+            "image_scan_config",
+            "image_tag_mutability",
+            "tags",
+        ),
+    ),
+    Needs(
+        "moto.ecr.models.ECRBackend.set_repository_policy",
+        params=("self", "registry_id", "repository_name", "policy_text"),
+    ),
+    Needs(
+        "moto.ecr.models.ECRBackend.put_lifecycle_policy",
+        params=("self", "registry_id", "repository_name"),
+    ),
+    Needs("moto.ecr.responses.ECRResponse._get_param"),
+    Needs("moto.ecr.responses.ECRResponse.ecr_backend"),
+    Needs("moto.core.exceptions.ServiceException"),
+    Needs("moto.iam.policy_validation.IAMPolicyDocumentValidator"),
 )
 
 #: ``PullThroughCacheRuleRepositoryPrefix`` / ``Prefix`` pattern of the botocore ecr model.

@@ -13,8 +13,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from omics_toolkit.local.patches.guard import Needs
+
 #: The moto class this module adds methods to (checked by tests/unit/local/test_patches_*).
 TARGET = "moto.glue.responses.GlueResponse"
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs("moto.glue.responses.GlueResponse._get_param", params=("self", "param_name")),
+    Needs("moto.glue.responses.GlueResponse.glue_backend"),
+    Needs("moto.glue.models.glue_backends"),
+    Needs("moto.glue.exceptions.AlreadyExistsException"),
+    Needs("moto.glue.exceptions.EntityNotFoundException"),
+    Needs("moto.glue.exceptions.InvalidInputException"),
+    Needs("moto.core.responses.ActionResult"),
+    Needs("moto.core.responses.EmptyResult"),
+)
 
 
 def catalogs(backend: Any) -> dict[str, dict[str, Any]]:

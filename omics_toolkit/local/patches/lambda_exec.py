@@ -66,11 +66,22 @@ from typing import Any
 
 from omics_toolkit.distributions import closure
 from omics_toolkit.local import faults
+from omics_toolkit.local.patches.guard import Needs
 
 LOG = logging.getLogger(__name__)
 
 #: The moto symbol this module replaces (checked by tests/unit/local/test_patches_lambda_exec.py).
 TARGET = "moto.awslambda.models.LambdaFunction._invoke_lambda"
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs("moto.awslambda.models.LambdaFunction._invoke_lambda", params=("self", "event")),
+    Needs(
+        "moto.awslambda.models.LambdaFunction.invoke",
+        source=("res, errored, logs = self._invoke_lambda(",),
+    ),
+    Needs("moto.awslambda.models.lambda_backends"),
+)
 
 _RUNTIME = Path(__file__).resolve().parent.parent / "lambda_runtime.py"
 _extract_lock = threading.Lock()

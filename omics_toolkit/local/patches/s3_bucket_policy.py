@@ -17,8 +17,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from omics_toolkit.local.patches.guard import Needs
+
 #: The moto symbol this module replaces (checked by tests/unit/local/test_patches_s3_bucket_policy.py).
 TARGET = "moto.s3.models.FakeBucket.get_permission"
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs("moto.s3.models.FakeBucket.get_permission", params=("self", "action", "resource")),
+    Needs("moto.iam.access_control.IAMPolicy"),
+    Needs("moto.iam.access_control.PermissionResult"),
+)
 
 #: Condition keys known for a local-stack request.
 REQUEST_CONTEXT = {"aws:securetransport": "true"}

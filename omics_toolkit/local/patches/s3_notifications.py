@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from omics_toolkit.local import faults
+from omics_toolkit.local.patches.guard import Needs
 
 LOG = logging.getLogger(__name__)
 
@@ -77,6 +78,23 @@ LOG = logging.getLogger(__name__)
 TARGETS = (
     "moto.s3.notifications._invoke_awslambda",
     "moto.awslambda.models.LambdaFunction.invoke",
+)
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs(
+        "moto.s3.notifications._invoke_awslambda",
+        params=("account_id", "event_body", "fn_arn", "region_name"),
+    ),
+    Needs(
+        "moto.s3.notifications.send_event",
+        source=("_invoke_awslambda(account_id, event_body, notification.arn, region_name)",),
+    ),
+    Needs(
+        "moto.awslambda.models.LambdaFunction.invoke",
+        params=("self", "body", "request_headers", "response_headers"),
+    ),
+    Needs("moto.awslambda.utils.get_backend"),
 )
 
 WORKERS_ENV = "OMICS_TOOLKIT_LOCAL_ASYNC_WORKERS"

@@ -31,6 +31,8 @@ from typing import Any
 
 from botocore.config import Config
 
+from omics_toolkit.local.patches.guard import Needs
+
 LOG = logging.getLogger(__name__)
 
 #: The moto symbols this module replaces (checked by tests/unit/local/test_patches_sfn_aws_sdk.py).
@@ -40,6 +42,30 @@ TARGETS = (
     "state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_parameters",
     "...StateTaskServiceAwsSdk._normalise_response",
     "...StateTaskServiceAwsSdk._normalise_service_error_name",
+)
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs(
+        "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for",
+        params=("region", "service", "state_credentials"),
+    ),
+    Needs(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk.StateTaskServiceAwsSdk."
+        "_normalise_parameters",
+        params=("self", "parameters"),
+    ),
+    Needs(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_response"
+    ),
+    Needs(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk.StateTaskServiceAwsSdk._normalise_service_error_name"
+    ),
+    Needs(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task",
+        source=("boto_client_for(",),
+    ),
+    Needs("moto.stepfunctions.parser.utils.camel_to_snake_case"),
 )
 
 _SERVICE_ERROR_NAMES = {

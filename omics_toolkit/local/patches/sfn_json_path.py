@@ -17,8 +17,15 @@ import re
 import sys
 from typing import Any
 
+from omics_toolkit.local.patches.guard import Needs
+
 #: The moto symbol this module replaces (checked by tests/unit/local/test_patches_sfn_json_path.py).
 TARGET = "moto.stepfunctions.parser.asl.utils.json_path.extract_json"
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs("moto.stepfunctions.parser.asl.utils.json_path.extract_json", params=("path", "data")),
+)
 
 _INDEFINITE = re.compile(r"\[\s*\*\s*\]|\.\*|\[[^\]]*[:,][^\]]*\]|\.\.|\?\(")
 _original: Any = None

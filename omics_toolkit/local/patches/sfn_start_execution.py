@@ -17,8 +17,18 @@ import functools
 import threading
 from typing import Any
 
+from omics_toolkit.local.patches.guard import Needs
+
 #: The moto symbol this module wraps (checked by tests/unit/local/test_patches_sfn_start_execution.py).
 TARGET = "moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution"
+
+#: The moto internals this patch relies on, checked at stack start (:mod:`.guard`).
+NEEDS = (
+    Needs(
+        "moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution",
+        params=("self", "state_machine_arn", "name", "execution_input"),
+    ),
+)
 
 _LOCK = threading.Lock()
 
