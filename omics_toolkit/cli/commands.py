@@ -111,6 +111,9 @@ def provision(
     run_group_max_duration_minutes: Annotated[
         int | None, typer.Option(help="Run group limit: minutes per run.")
     ] = None,
+    run_group_max_gpus: Annotated[
+        int | None, typer.Option(help="Run group limit: GPUs of all runs together.")
+    ] = None,
     cache_behavior: Annotated[
         str | None,
         typer.Option(help="Call caching: off, CACHE_ON_FAILURE or CACHE_ALWAYS."),
@@ -139,6 +142,7 @@ def provision(
         run_group_max_cpus=run_group_max_cpus,
         run_group_max_runs=run_group_max_runs,
         run_group_max_duration_minutes=run_group_max_duration_minutes,
+        run_group_max_gpus=run_group_max_gpus,
         cache_behavior=cache_behavior,
         retention_mode=retention_mode,
         log_level=log_level,
