@@ -1,4 +1,4 @@
-.PHONY: demo test check setup bench
+.PHONY: demo test check setup bench lock test-latest
 setup:
 	bash scripts/setup.sh
 demo:
@@ -10,3 +10,7 @@ check: setup
 	.venv/bin/ruff format --check omics_toolkit lambdas tests bench
 bench:
 	bash scripts/bench.sh
+lock:
+	bash scripts/lock.sh
+test-latest:
+	bash scripts/test-latest.sh
