@@ -653,6 +653,75 @@ def truth_snvs(vcf: Path) -> list[tuple[str, int]]:
     return snvs
 
 
+@dataclass(frozen=True)
+class TruthRecord:
+    """One record of a truth VCF for one sample, as ``bcftools query`` prints it.
+
+    Attributes:
+        contig: CHROM.
+        pos: POS, 1-based.
+        ref: REF, as written.
+        alts: ALT alleles in file order (``()`` for ``.``).
+        gt: the sample's GT as written, e.g. ``"0/1"`` or ``"1|0"``.
+    """
+
+    contig: str
+    pos: int
+    ref: str
+    alts: tuple[str, ...]
+    gt: str
+
+    @property
+    def site(self) -> str:
+        """``contig:POS`` (1-based), e.g. ``"q:186"``."""
+        return f"{self.contig}:{self.pos}"
+
+
+TRUTH_QUERY_FORMAT = "%CHROM\\t%POS\\t%REF\\t%ALT\\t[%GT]\\n"
+"""``bcftools query -f`` format of :func:`truth_records`: CHROM, POS, REF, ALT, the sample's GT."""
+
+
+def truth_records(vcf: Path, sample: str) -> list[TruthRecord]:
+    """Every record of a truth VCF with one sample's genotype, read by ``bcftools query``.
+
+    The reader is bcftools (``bcftools query -s SAMPLE -f TRUTH_QUERY_FORMAT``), independent of
+    the toolkit's own VCF reader (:mod:`omics_toolkit.tables.vcf`), so that checking the toolkit's
+    calls against the truth does not trust the code under test. Plain, gzip or BGZF VCF/BCF.
+
+    Args:
+        vcf: truth VCF.
+        sample: sample column whose GT is read, e.g. ``"NA12878"``.
+
+    Returns:
+        The records in file order, POS 1-based, ALT split on ``,``.
+
+    Raises:
+        UserError: bcftools missing (``apt-get install bcftools``), bcftools failed (e.g. no such
+            sample: its message), or a line of its output is not five tab-separated fields.
+    """
+    require_tools("bcftools")
+    proc = subprocess.run(
+        ["bcftools", "query", "-s", sample, "-f", TRUTH_QUERY_FORMAT, str(vcf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()
+        raise UserError(
+            f"bcftools query -s {sample} {vcf} failed: {detail[-1] if detail else 'no output'}"
+        )
+    records: list[TruthRecord] = []
+    for number, line in enumerate(proc.stdout.splitlines(), start=1):
+        cols = line.split("\t")
+        if len(cols) != 5 or not cols[1].isdigit():
+            raise UserError(f"{vcf}: bcftools query output line {number} is not a record: {line!r}")
+        chrom, pos, ref, alt, gt = cols
+        alts = () if alt == "." else tuple(alt.split(","))
+        records.append(TruthRecord(chrom, int(pos), ref, alts, gt))
+    return records
+
+
 def _is_gzip(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(2) == b"\x1f\x8b"

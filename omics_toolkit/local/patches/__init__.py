@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-
 #: Set once the moto internals have been checked in this process (before the first apply; a
 #: second check would look at the replacements instead of moto's own functions).
 _checked = False

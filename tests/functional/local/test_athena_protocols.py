@@ -207,9 +207,7 @@ def test_unrouted_rest_request_is_an_unknown_operation(local_stack: dict[str, An
 
     url = local_stack["moto"] + "/no-such-thing"
     request = AWSRequest(method="GET", url=url)
-    SigV4Auth(Credentials("testing", "testing"), "athena", local_stack["region"]).add_auth(
-        request
-    )
+    SigV4Auth(Credentials("testing", "testing"), "athena", local_stack["region"]).add_auth(request)
     prepared = request.prepare()
     with pytest.raises(urllib.error.HTTPError) as answer:
         urllib.request.urlopen(
