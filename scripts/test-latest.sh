@@ -23,14 +23,14 @@ echo "==> drift guard: newest versions pyproject.toml allows, in $venv" >&2
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip || exit 1
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade \
   --upgrade-strategy eager -e ".[dev]" || { echo "drift guard: install FAILED" >&2; exit 1; }
-echo "==> differences from requirements.lock (doctor):" >&2
-OMICS_TOOLKIT_HOME="$work/doctor-home" "$venv/bin/omics-toolkit" --json doctor \
+# how these versions differ from requirements.lock (doctor's lock rows), repeated at the end
+differences=$(OMICS_TOOLKIT_HOME="$work/doctor-home" "$venv/bin/omics-toolkit" --json doctor \
   | "$venv/bin/python" -c '
 import json, sys
-rows = [c for c in json.load(sys.stdin) if c["check"].startswith("lock")]
-for c in rows:
-    print("    " + c["result"])
-' >&2
+rows = [c["result"] for c in json.load(sys.stdin) if c["check"].startswith("lock:")]
+print("; ".join(rows) if rows else "none")
+')
+echo "==> newest allowed versions vs requirements.lock: $differences" >&2
 
 start=$SECONDS
 OMICS_TOOLKIT_HOME="$work/test-home" "$venv/bin/python" -m pytest -m "not slow" \
@@ -43,5 +43,6 @@ demo=$?
 demo_s=$((SECONDS - start))
 
 result() { [ "$1" -eq 0 ] && echo PASSED || echo "FAILED (exit $1)"; }
+echo "drift guard: versions differing from requirements.lock: $differences" >&2
 echo "drift guard: fast tests $(result $tests) in ${tests_s} s; demo $(result $demo) in ${demo_s} s" >&2
 [ $tests -eq 0 ] && [ $demo -eq 0 ]
