@@ -407,9 +407,11 @@ def demo(ctx: typer.Context) -> None:
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check this machine for what the toolkit needs: tools, Python packages, installed versions
-    against the lock, the moto the local stack supports; each problem with the command that fixes it.
-    Exit status 1 when something must be fixed."""
+    """Check this machine for what the toolkit needs, each problem with the command that fixes it.
+
+    Tools, Python packages, installed versions against the lock, the moto release and internals
+    the local stack supports. Exit status 1 when something must be fixed.
+    """
     from omics_toolkit.doctor import run_checks
 
     st = state(ctx)
