@@ -580,7 +580,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main() -> int:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    from omics_toolkit.data import fetch_cohort_vcf, sha256_file
+    from omics_toolkit.data import fetch_cohort_vcf
+    from omics_toolkit.files import sha256_file
 
     cached = fetch_cohort_vcf()  # the user's cache (before OMICS_TOOLKIT_HOME moves)
     began = time.perf_counter()

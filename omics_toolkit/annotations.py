@@ -48,8 +48,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.data import sha256_file
-from omics_toolkit.errors import ToolkitError, UserError
+from omics_toolkit.errors import AwsError, ToolkitError, UserError
+from omics_toolkit.files import sha256_file
 from omics_toolkit.provisioning.names import Names
 from omics_toolkit.tables.annotations import (
     ContigStats,
@@ -347,7 +347,7 @@ class _StoresImport:
         self.names = Names(settings.deployment, ctx.account_id, ctx.region)
         self.omics = ctx.client("omics")
         self.sleep = sleep
-        self.poll = 1.0 if ctx.is_local else 15.0
+        self.poll = ctx.job_poll_seconds
 
     def run(self, name: str, table: str, path: Path, fmt: str, target: set[str]) -> ImportResult:
         with tempfile.TemporaryDirectory(prefix="omics-toolkit-annotations-") as tmp:
@@ -377,12 +377,10 @@ class _StoresImport:
 
     # -- store and import
     def _get_store(self, store: str) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
-
         try:
             return dict(self.omics.get_annotation_store(name=store))
-        except ClientError as exc:
-            if "NotFound" in str(exc.response.get("Error", {}).get("Code", "")):
+        except AwsError as exc:
+            if "NotFound" in exc.code:
                 return None
             raise
 
@@ -462,15 +460,13 @@ class _StoresImport:
     # -- Glue link and grants
     def _link(self, table: str, database: str, store: str) -> str | None:
         """Point the resource link at ``database.store``; returns the store it pointed at."""
-        from botocore.exceptions import ClientError
-
         glue = self.ctx.client("glue")
         previous = None
         try:
             current = glue.get_table(DatabaseName=self.names.glue_database, Name=table)["Table"]
             previous = (current.get("TargetTable") or {}).get("Name")
-        except ClientError as exc:
-            if "EntityNotFound" not in str(exc.response.get("Error", {}).get("Code", "")):
+        except AwsError as exc:
+            if "EntityNotFound" not in exc.code:
                 raise
         prov = _provisioner(self.ctx, self.settings)
         prov.ensure_glue_database()
@@ -544,12 +540,10 @@ def list_annotations(ctx: AwsContext, settings: Settings) -> list[AnnotationSet]
                 )
             )
         return sorted(sets, key=lambda s: s.name)
-    from botocore.exceptions import ClientError
-
     glue, omics = ctx.client("glue"), ctx.client("omics")
     try:
         pages = list(glue.get_paginator("get_tables").paginate(DatabaseName=names.glue_database))
-    except ClientError:
+    except AwsError:
         return []
     for page in pages:
         for table in page["TableList"]:
@@ -560,7 +554,7 @@ def list_annotations(ctx: AwsContext, settings: Settings) -> list[AnnotationSet]
             try:
                 store = omics.get_annotation_store(name=store_name)
                 tags = omics.list_tags_for_resource(resourceArn=store["storeArn"])["tags"]
-            except ClientError:
+            except AwsError:
                 store, tags = {}, {}
             created = store.get("creationTime")
             sets.append(

@@ -138,8 +138,7 @@ def variant_backend(ctx: AwsContext, settings: Settings) -> str:
 
 
 def _tagged_backend(ctx: AwsContext, settings: Settings) -> str | None:
-    from botocore.exceptions import ClientError
-
+    from omics_toolkit.errors import AwsError
     from omics_toolkit.provisioning.names import Names
     from omics_toolkit.provisioning.provision import VARIANT_BACKEND_TAG
 
@@ -150,7 +149,7 @@ def _tagged_backend(ctx: AwsContext, settings: Settings) -> str | None:
     )
     try:
         tags = ctx.client("stepfunctions").list_tags_for_resource(resourceArn=arn)["tags"]
-    except ClientError:
+    except AwsError:
         return None
     found = {t["key"]: t["value"] for t in tags}.get(VARIANT_BACKEND_TAG)
     return found if found in ("stores", "s3tables", "none") else None
@@ -170,8 +169,8 @@ def connect(ctx: AwsContext, settings: Settings) -> Any:
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
     kwargs: dict[str, Any] = {}
-    if ctx.is_local:
-        kwargs["endpoint_url"] = ctx.endpoints["default"]
+    if endpoint := ctx.endpoint("athena"):
+        kwargs["endpoint_url"] = endpoint
     if variant_backend(ctx, settings) == "s3tables":
         kwargs.update(catalog_name=names.athena_catalog, schema_name=names.table_namespace)
     else:
@@ -181,7 +180,7 @@ def connect(ctx: AwsContext, settings: Settings) -> Any:
         region_name=ctx.region,
         work_group=names.workgroup,
         s3_staging_dir=names.athena_output_uri,
-        poll_interval=0.2 if ctx.is_local else 1.0,
+        poll_interval=ctx.query_poll_seconds,
         **kwargs,
     )
 

@@ -17,7 +17,6 @@ ClinVar fields (:func:`fetch_clinvar_vcf`), the hg19 RefSeq exon annotation
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from omics_toolkit.config import default_home
 from omics_toolkit.errors import UserError
+from omics_toolkit.files import is_gzip, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -99,15 +99,6 @@ def require_tools(*names: str) -> None:
         f"missing executable(s): {', '.join(missing)}; "
         f"install with: sudo apt-get install {' '.join(packages)}"
     )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _cached_ok(dest: Path) -> bool:
@@ -638,7 +629,7 @@ def truth_snvs(vcf: Path) -> list[tuple[str, int]]:
     (``A``, ``C``, ``G``, ``T``); symbolic, indel and ``.`` alleles are ignored. Plain or gzip/bgzip
     VCF is accepted. Raises ``UserError`` when a data line has fewer than 5 columns.
     """
-    opener = gzip.open if _is_gzip(vcf) else open
+    opener = gzip.open if is_gzip(vcf) else open
     snvs: list[tuple[str, int]] = []
     with opener(vcf, "rt") as handle:
         for number, line in enumerate(handle, start=1):
@@ -720,8 +711,3 @@ def truth_records(vcf: Path, sample: str) -> list[TruthRecord]:
         alts = () if alt == "." else tuple(alt.split(","))
         records.append(TruthRecord(chrom, int(pos), ref, alts, gt))
     return records
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"

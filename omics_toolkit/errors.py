@@ -45,6 +45,26 @@ class ResourceNotFoundError(AwsError):
     """The named AWS resource does not exist."""
 
 
+class AlreadyExistsError(AwsError):
+    """A resource of that name already exists (``EntityAlreadyExists``, ``AlreadyExistsException``...)."""
+
+
+class ConflictError(AwsError):
+    """The resource is in a state that does not allow the call (``ConflictException``...)."""
+
+
+class AccessDeniedError(AwsError):
+    """The caller's identity, a resource policy or a service control policy denied the call."""
+
+
+class ThrottlingError(AwsError):
+    """The service throttled the call after botocore's retries."""
+
+
+class InvalidRequestError(AwsError):
+    """The service rejected the request's parameters (``ValidationException``...)."""
+
+
 class PipelineError(ToolkitError):
     """A pipeline step failed; ``cause`` carries the service's own reason."""
 

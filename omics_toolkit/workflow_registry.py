@@ -20,12 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from omics_toolkit import workflows
-from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.errors import UserError
+from omics_toolkit.errors import ResourceNotFoundError, UserError
 from omics_toolkit.provisioning.provision import DIGEST_TAG, Provisioner
 from omics_toolkit.provisioning.teardown import discover
 
@@ -326,8 +323,8 @@ def _tags(omics: Any, arn: str | None) -> dict[str, str]:
         return {}
     try:
         return dict(omics.list_tags_for_resource(resourceArn=arn)["tags"])
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
+    except ResourceNotFoundError as exc:
+        if exc.code != "ResourceNotFoundException":
             raise
         return {}
 

@@ -1,13 +1,35 @@
-"""Translate botocore ``ClientError`` into domain errors with fields."""
+"""Translate botocore ``ClientError`` into domain errors with fields, once, for every client.
+
+Every client made by :class:`omics_toolkit.aws.session.AwsContext` raises, instead of botocore's
+modeled error (``NoSuchKey``, ``ResourceNotFoundException``, ...), an instance of a class that
+derives from both that botocore class and the toolkit's error kind for its code
+(:class:`~omics_toolkit.errors.ResourceNotFoundError`, :class:`~omics_toolkit.errors.AlreadyExistsError`,
+:class:`~omics_toolkit.errors.ConflictError`, :class:`~omics_toolkit.errors.AccessDeniedError`,
+:class:`~omics_toolkit.errors.ThrottlingError`, :class:`~omics_toolkit.errors.InvalidRequestError`,
+else :class:`~omics_toolkit.errors.AwsError`), with ``service``, ``operation``, ``code`` and
+``message`` fields. The core catches those kinds and never imports botocore; the class name and
+message stay botocore's, so what a user or a Step Functions ``ErrorEquals`` sees is unchanged.
+Model: chalice ``awsclient.TypedAWSClient`` (``ResourceDoesNotExistError``), done here with
+botocore's public ``after-call`` event rather than one method per operation.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from omics_toolkit.errors import AwsError, ResourceNotFoundError
+from omics_toolkit.errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    AwsError,
+    ConflictError,
+    InvalidRequestError,
+    ResourceNotFoundError,
+    ThrottlingError,
+)
 
 NOT_FOUND_CODES = {
     "ResourceNotFoundException",
@@ -21,13 +43,131 @@ NOT_FOUND_CODES = {
 }
 
 
-def error_code(exc: ClientError) -> str:
+ALREADY_EXISTS_CODES = {
+    "AlreadyExistsException",
+    "EntityAlreadyExists",
+    "EntityAlreadyExistsException",
+    "ResourceAlreadyExistsException",
+    "ResourceConflictException",
+    "BucketAlreadyOwnedByYou",
+    "BucketAlreadyExists",
+    "StateMachineAlreadyExists",
+    "ExecutionAlreadyExists",
+    "RepositoryAlreadyExistsException",
+    "PullThroughCacheRuleAlreadyExistsException",
+}
+CONFLICT_CODES = {"ConflictException", "ResourceInUseException", "OperationAbortedException"}
+ACCESS_DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+}
+THROTTLING_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+}
+INVALID_REQUEST_CODES = {
+    "ValidationException",
+    "ValidationError",
+    "InvalidParameterValueException",
+    "InvalidParameterException",
+    "InvalidInputException",
+    "InvalidRequestException",
+    "InvalidArgument",
+    "MalformedPolicyDocument",
+}
+
+#: Error kind for each code; any other code is a plain :class:`AwsError`.
+KINDS: dict[str, type[AwsError]] = {
+    **dict.fromkeys(NOT_FOUND_CODES, ResourceNotFoundError),
+    **dict.fromkeys(ALREADY_EXISTS_CODES, AlreadyExistsError),
+    **dict.fromkeys(CONFLICT_CODES, ConflictError),
+    **dict.fromkeys(ACCESS_DENIED_CODES, AccessDeniedError),
+    **dict.fromkeys(THROTTLING_CODES, ThrottlingError),
+    **dict.fromkeys(INVALID_REQUEST_CODES, InvalidRequestError),
+}
+
+
+def error_code(exc: ClientError | AwsError) -> str:
+    """The AWS error code of ``exc`` (``"NoSuchKey"``, ``"ValidationException"``, ...)."""
+    if isinstance(exc, AwsError) and not isinstance(exc, ClientError):
+        return exc.code
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def kind_of(code: str) -> type[AwsError]:
+    """The toolkit's error class for an AWS error code (``AwsError`` when it has no kind)."""
+    return KINDS.get(code, AwsError)
+
+
+_CLASSES: dict[tuple[type[ClientError], type[AwsError]], type] = {}
+
+
+def _sdk_init(self: Any, error_response: dict[str, Any], operation_name: str) -> None:
+    ClientError.__init__(self, error_response, operation_name)
+    error = error_response.get("Error", {})
+    self.service = ""
+    self.operation = operation_name
+    self.code = str(error.get("Code", "Unknown"))
+    self.message = str(error.get("Message", ""))
+
+
+def translated_class(sdk_class: type[ClientError], kind: type[AwsError]) -> type:
+    """A class deriving from ``kind`` and botocore's ``sdk_class``, with ``sdk_class``'s name.
+
+    Instances are built like botocore's (``cls(error_response, operation_name)``), so ``str()``,
+    ``response`` and ``except ClientError`` behave as before; ``service``, ``operation``,
+    ``code`` and ``message`` are set as on :class:`AwsError`.
+    """
+    key = (sdk_class, kind)
+    cls = _CLASSES.get(key)
+    if cls is None:
+        namespace = {"__init__": _sdk_init, "__module__": sdk_class.__module__}
+        cls = _CLASSES[key] = type(sdk_class.__name__, (kind, sdk_class), namespace)
+    return cls
+
+
+def is_sdk_error(exc: BaseException) -> bool:
+    """True for an error an AWS client raised (translated here), not one the toolkit raised."""
+    return isinstance(exc, ClientError)
+
+
+def raise_translated(client: Any) -> Any:
+    """An ``after-call`` handler for ``client`` that raises the translated error of a failed call.
+
+    botocore emits ``after-call`` just before it raises the modeled error for an HTTP status of
+    300 or more; this handler raises, with the same response and operation, the class from
+    :func:`translated_class` for botocore's class of that code (``client.exceptions.from_code``)
+    and the code's kind. Retries (botocore's retry handler) happen before ``after-call``.
+    """
+    service = client.meta.service_model.service_name
+
+    def handler(
+        http_response: Any, parsed: dict[str, Any], model: Any, context: Any = None, **_: Any
+    ) -> None:
+        if http_response is None or http_response.status_code < 300:
+            return
+        code = (context or {}).get("error_code_override") or parsed.get("Error", {}).get("Code")
+        sdk_class = client.exceptions.from_code(code)
+        error = translated_class(sdk_class, kind_of(str(code)))(parsed, model.name)
+        error.service = service
+        raise error
+
+    return handler
 
 
 @contextmanager
 def translate(service: str, operation: str) -> Iterator[None]:
-    """Re-raise ``ClientError`` raised inside the block as :class:`AwsError` (or a subclass)."""
+    """Re-raise an AWS error raised inside the block as a plain :class:`AwsError` of its kind.
+
+    Its message names the call (``"s3:GetObject failed with NoSuchKey: ..."``) where botocore's
+    names only the operation.
+    """
     try:
         yield
     except ClientError as exc:

@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 from omics_toolkit import __version__
+from omics_toolkit.aws.errors import raise_translated
 from omics_toolkit.constants import (
     DEFAULT_REGION,
     LOCAL_ACCESS_KEY,
@@ -78,6 +79,11 @@ class AwsContext:
     requests: list[RecordedRequest] = field(default_factory=list, repr=False)
     #: Facts looked up once per context (e.g. a deployment's variant back end).
     memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Seconds between polls of long jobs (store creation, imports, workflow builds): minutes in
+    #: AWS, seconds on the local stack.
+    job_poll_seconds: float = 15.0
+    #: Seconds between ``GetQueryExecution`` polls of an Athena query.
+    query_poll_seconds: float = 1.0
 
     @property
     def region(self) -> str:
@@ -87,10 +93,14 @@ class AwsContext:
     def is_local(self) -> bool:
         return bool(self.endpoints)
 
+    def endpoint(self, service: str) -> str | None:
+        """The endpoint URL set for ``service`` (or for every service), ``None`` for AWS's own."""
+        return self.endpoints.get(service) or self.endpoints.get("default")
+
     def client(self, service: str) -> Any:
         """Return a cached boto3 client for ``service`` with retries, timeouts and endpoint set."""
         if service not in self._clients:
-            endpoint = self.endpoints.get(service) or self.endpoints.get("default")
+            endpoint = self.endpoint(service)
             options: dict[str, Any] = {}
             if self.is_local:
                 # omics host prefixes ("workflows-", ...) cannot be prepended to 127.0.0.1
@@ -105,6 +115,7 @@ class AwsContext:
             client = self.session.client(service, endpoint_url=endpoint, config=config)
             client.meta.events.register("before-parameter-build", self._keep_params)
             client.meta.events.register("before-call", self._record_call)
+            client.meta.events.register("after-call", raise_translated(client))
             self._clients[service] = client
         return self._clients[service]
 
@@ -156,7 +167,12 @@ def local_context(moto_url: str, omics_url: str, region: str = DEFAULT_REGION) -
     # Default endpoint for every client made from this session, including those libraries such as
     # PyAthena create themselves (botocore's ``endpoint_url`` config variable, as AWS_ENDPOINT_URL).
     session._session.get_component("config_store").set_config_variable("endpoint_url", moto_url)
-    return AwsContext(session=session, endpoints={"default": moto_url, "omics": omics_url})
+    return AwsContext(
+        session=session,
+        endpoints={"default": moto_url, "omics": omics_url},
+        job_poll_seconds=1.0,
+        query_poll_seconds=0.2,
+    )
 
 
 def environment_context() -> AwsContext:

@@ -82,6 +82,11 @@ def run() -> None:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(1)
     except ToolkitError as exc:
+        from omics_toolkit.aws.errors import is_sdk_error
+
+        if is_sdk_error(exc):  # an AWS error nobody handled: as any unexpected error
+            _unexpected(exc, debug)
+            raise
         if debug:
             raise
         err.print(f"[red]failed:[/red] {exc}")
@@ -92,8 +97,6 @@ def run() -> None:
         err.print("aborted")
         sys.exit(1)
     except Exception as exc:  # click usage errors come through here in standalone_mode=False
-        from omics_toolkit.aws.errors import user_message
-
         # Usage errors (unknown option, bad value): click's ClickException, which typer >= 0.20
         # vendors as typer._click.exceptions.ClickException (a different class): duck-typed.
         if callable(getattr(exc, "show", None)) and isinstance(
@@ -101,11 +104,18 @@ def run() -> None:
         ):
             exc.show()
             sys.exit(exc.exit_code)
-        message = None if debug else user_message(exc)
-        if message:
-            err.print(f"[red]error:[/red] {message}")
-            sys.exit(1)
-        err.print(
-            "[red]internal error[/red] (a bug in omics-toolkit: please report it with the traceback)"
-        )
+        _unexpected(exc, debug)
         raise
+
+
+def _unexpected(exc: BaseException, debug: bool) -> None:
+    """One line and exit 1 for SDK errors a user can fix; else the bug-report plea (caller re-raises)."""
+    from omics_toolkit.aws.errors import user_message
+
+    message = None if debug else user_message(exc)
+    if message:
+        err.print(f"[red]error:[/red] {message}")
+        sys.exit(1)
+    err.print(
+        "[red]internal error[/red] (a bug in omics-toolkit: please report it with the traceback)"
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from omics_toolkit.errors import AwsError
 from omics_toolkit.tables import iceberg
 from omics_toolkit.tables.schema import VARIANT_COLUMNS, VARIANTS_TABLE
 from omics_toolkit.tables.vcf import VcfError, read_vcf, vcf_samples
@@ -55,12 +56,10 @@ def fetch(ctx: AwsContext, uri: str, dest_dir: Path) -> Path:
         if not path.is_file():
             raise VariantLoadError(f"{uri}: no such file")
         return path
-    from botocore.exceptions import ClientError
-
     dest = dest_dir / (Path(parsed.path).name or "input.vcf.gz")
     try:
         ctx.client("s3").download_file(parsed.netloc, parsed.path.lstrip("/"), str(dest))
-    except ClientError as exc:
+    except AwsError as exc:
         raise VariantLoadError(f"{uri}: cannot be read ({exc})") from exc
     return dest
 
