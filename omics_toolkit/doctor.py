@@ -125,13 +125,12 @@ def local_stack_checks() -> list[Check]:
 
 def athena_protocol() -> Check:
     """The wire protocol the installed botocore speaks to Athena (both work on the local stack)."""
-    import botocore.session
+    from omics_toolkit.aws.session import service_protocol
 
-    model = botocore.session.get_session().get_service_model("athena")
     return Check(
         "botocore: Athena protocol",
         True,
-        f"{model.protocol} (botocore {metadata.version('botocore')})",
+        f"{service_protocol('athena')} (botocore {metadata.version('botocore')})",
     )
 
 

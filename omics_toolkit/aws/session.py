@@ -206,3 +206,13 @@ def make_context(settings: Settings) -> AwsContext:
         return local_context(record["moto"], record["omics"], region)
     session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
     return AwsContext(session=session)
+
+
+def service_protocol(service: str) -> str:
+    """The wire protocol the installed botocore speaks to ``service`` (``json``, ``rest-json``...).
+
+    Source: the service model's ``metadata.protocol`` in botocore's data.
+    """
+    import botocore.session
+
+    return str(botocore.session.get_session().get_service_model(service).protocol)
