@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
-from omics_toolkit.local.omics.vcf_parquet import (
+from healthomics_emulator.vcf_parquet import (
     ANNOTATION_COLUMNS,
     VARIANT_COLUMNS,
     glue_columns,

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from omics_toolkit.local.botocore_model import (
+from healthomics_emulator.botocore_model import (
     ShapeValidator,
     compile_pattern,
     load_service_model,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omics_toolkit.local.omics.faults import FaultRegistry, FaultRuleError
-from omics_toolkit.local.omics.model import ServiceModel
+from healthomics_emulator.faults import FaultRegistry, FaultRuleError
+from healthomics_emulator.model import ServiceModel
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from omics_toolkit.local.omics.errors import OmicsError, ValidationError
-from omics_toolkit.local.omics.model import ServiceModel, compile_pattern
+from healthomics_emulator.errors import OmicsError, ValidationError
+from healthomics_emulator.model import ServiceModel, compile_pattern
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ Everything here is derived from ``botocore/data/omics/2022-11-28/service-2.json`
 the HTTP method + ``requestUri`` template of each operation, the ``location``/``locationName`` of
 input members (uri, querystring, header, body), and the constraints of the input shapes (required,
 enum, pattern, min/max length or value, list/map sizes), checked by the service-agnostic
-:mod:`omics_toolkit.local.botocore_model`. Output members are filtered to the output
+:mod:`healthomics_emulator.botocore_model`. Output members are filtered to the output
 shape and timestamps written in the shape's ``timestampFormat`` (iso8601 throughout this model).
 """
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from omics_toolkit.local.botocore_model import ShapeValidator, load_service_model
-from omics_toolkit.local.botocore_model import compile_pattern as compile_pattern  # re-export
-from omics_toolkit.local.omics.errors import OmicsError, ValidationError
+from healthomics_emulator.botocore_model import ShapeValidator, load_service_model
+from healthomics_emulator.botocore_model import compile_pattern as compile_pattern  # re-export
+from healthomics_emulator.errors import OmicsError, ValidationError
 
 SERVICE = "omics"
 
@@ -293,7 +293,7 @@ class ServiceModel:
     def validate(self, operation: str, params: dict[str, Any]) -> None:
         """Check ``params`` against the operation's input shape; raise ``ValidationError``.
 
-        Checks (:class:`omics_toolkit.local.botocore_model.ShapeValidator`): required members
+        Checks (:class:`healthomics_emulator.botocore_model.ShapeValidator`): required members
         (``Value null at 'x' ... must not be null``), enums, patterns (full match), string/blob
         length, integer ranges, list/map sizes, unions, nested structures.
         """

@@ -2,15 +2,19 @@
 
 Each carries the ``x-amzn-ErrorType`` code and a message; the HTTP status comes from the error
 shape's ``error.httpStatusCode`` in the service model unless given explicitly.
-:class:`EmulatorControlError` is the client side's error for the control endpoints.
+:class:`EmulatorControlError` is the client side's error for the control endpoints;
+:class:`ImportFailure` fails an import job (the message becomes its ``statusMessage``).
+Every error here derives from :class:`EmulatorError`, the emulator's own base.
 """
 
 from __future__ import annotations
 
-from omics_toolkit.errors import LocalStackError
+
+class EmulatorError(Exception):
+    """Base class of every error the HealthOmics emulator raises on purpose."""
 
 
-class OmicsError(Exception):
+class OmicsError(EmulatorError):
     """An API error: ``code`` (e.g. ``ResourceNotFoundException``), ``message``, optional status."""
 
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
@@ -57,7 +61,7 @@ def not_implemented(operation: str) -> OmicsError:
     )
 
 
-class EmulatorControlError(LocalStackError):
+class EmulatorControlError(EmulatorError):
     """A call to an emulator control endpoint (``/_toolkit/...``) failed.
 
     Attributes:
@@ -72,3 +76,7 @@ class EmulatorControlError(LocalStackError):
         self.url = url
         self.status = status
         self.message = message
+
+
+class ImportFailure(EmulatorError):
+    """An import job's source cannot be read (VCF, TSV); ``str()`` names the file and the problem."""

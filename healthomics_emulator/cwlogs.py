@@ -3,7 +3,7 @@
 Streams: ``run/{runId}`` (status changes), ``run/{runId}/engine`` (miniwdl's log),
 ``run/{runId}/task/{taskId}`` (a task's stdout then stderr), ``manifest/run/{runId}/{runUuid}``
 (the run manifest: one JSON event for the run, one per task; written by
-:meth:`omics_toolkit.local.omics.runs.RunManager._write_manifest`).
+:meth:`healthomics_emulator.runs.RunManager._write_manifest`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from omics_toolkit.constants import HEALTHOMICS_LOG_GROUP
+from healthomics_facts.service import HEALTHOMICS_LOG_GROUP
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from omics_toolkit.tables.vcf import VcfError
+from healthomics_emulator.errors import ImportFailure as VcfError
 
 TYPES: dict[str, tuple[str, pa.DataType]] = {
     "LONG": ("bigint", pa.int64()),

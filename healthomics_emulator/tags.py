@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.errors import OmicsError
+from healthomics_emulator.errors import OmicsError
 
 if TYPE_CHECKING:
-    from omics_toolkit.local.omics.backend import Backend
+    from healthomics_emulator.backend import Backend
 
 #: collection -> record key holding the ARN
 _ARN_FIELDS = {

@@ -6,7 +6,7 @@ Used by tests of the pipeline under faults and by the ``local`` CLI::
     get_faults(url)    # every rule with "remaining" and "fired"
     clear_faults(url)  # in a test's finaliser
 
-Rules (schema in :mod:`omics_toolkit.local.omics.faults`) live in the emulator's memory: a restart
+Rules (schema in :mod:`healthomics_emulator.faults`) live in the emulator's memory: a restart
 clears them.
 """
 
@@ -17,8 +17,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from omics_toolkit.local.omics.errors import EmulatorControlError
-from omics_toolkit.local.omics.server import FAULTS_PATH
+from healthomics_emulator.errors import EmulatorControlError
+from healthomics_emulator.server import FAULTS_PATH
 
 TIMEOUT_SECONDS = 10.0
 

@@ -26,17 +26,17 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.backend import (
+from healthomics_emulator.errors import OmicsError, conflict, invalid
+from healthomics_emulator.helpers import (
     created_between,
     find_by_client_token,
     get_store_job,
     list_store_jobs,
     paginate,
 )
-from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
-from omics_toolkit.local.omics.model import now_iso
-from omics_toolkit.local.omics.references import resolve_reference_arn
-from omics_toolkit.local.omics.s3io import (
+from healthomics_emulator.model import now_iso
+from healthomics_emulator.references import resolve_reference_arn
+from healthomics_emulator.s3io import (
     JOB_MESSAGE_MAX,
     SourceError,
     download,
@@ -46,7 +46,7 @@ from omics_toolkit.local.omics.s3io import (
 )
 
 if TYPE_CHECKING:
-    from omics_toolkit.local.omics.backend import Backend
+    from healthomics_emulator.backend import Backend
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ Errors are answered with the model's error shapes: status ``error.httpStatusCode
 
 Control endpoints (not AWS paths): ``GET|POST /_toolkit/options`` (emulator options, persisted) and
 ``GET|POST|DELETE /_toolkit/faults`` (fault injection rules, in memory: see
-:mod:`omics_toolkit.local.omics.faults`).
+:mod:`healthomics_emulator.faults`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from omics_toolkit.local.omics.backend import Backend
-from omics_toolkit.local.omics.errors import OmicsError
-from omics_toolkit.local.omics.faults import FaultRuleError, Rule
+from healthomics_emulator.backend import Backend
+from healthomics_emulator.errors import OmicsError
+from healthomics_emulator.faults import FaultRuleError, Rule
+from healthomics_emulator.routes import new_backend
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class OmicsEmulator:
         if self._server is not None:
             return self.url
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        backend = Backend(self.state_dir, self.moto_endpoint, self.account_id, self.region)
+        backend = new_backend(self.state_dir, self.moto_endpoint, self.account_id, self.region)
         backend.load()
         server = _Server((self.host, self.port), _Handler)
         server.backend = backend

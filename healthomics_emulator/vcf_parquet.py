@@ -1,8 +1,8 @@
 """VCF -> Parquet in the HealthOmics variant-store / annotation-store (VCF) schema.
 
-The schema and the VCF reader are the toolkit's own (:mod:`omics_toolkit.tables.schema`,
-:mod:`omics_toolkit.tables.vcf`), shared with the S3 Tables back end, so both back ends hold
-identical rows. Coordinates are 0-based half-open.
+The columns are the HealthOmics facts (:mod:`healthomics_facts.schema`) the toolkit's S3 Tables
+back end also uses; the VCF reader is the emulator's own (:mod:`healthomics_emulator.vcf`,
+pysam). Coordinates are 0-based half-open.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from omics_toolkit.tables.schema import (
-    ANNOTATION_VCF_COLUMNS as ANNOTATION_COLUMNS,
-)
-from omics_toolkit.tables.schema import (
+from healthomics_emulator.errors import ImportFailure as VcfError
+from healthomics_emulator.vcf import (
+    ANNOTATION_COLUMNS,
     VARIANT_COLUMNS,
+    Column,
     arrow_schema,
-    glue_columns,
+    read_vcf,
 )
-from omics_toolkit.tables.vcf import VcfError, read_vcf
 
 __all__ = [
     "ANNOTATION_COLUMNS",
@@ -40,7 +39,7 @@ __all__ = [
 def iter_batches(
     path: Path, job_id: str, per_sample: bool, known_contigs: set[str] | None, uri: str
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches of one VCF (see :func:`omics_toolkit.tables.vcf.read_vcf`).
+    """Record batches of one VCF (see :func:`healthomics_emulator.vcf.read_vcf`).
 
     Raises ``VcfError`` for an unreadable VCF or a contig absent from ``known_contigs``.
     """
@@ -55,6 +54,11 @@ def iter_rows(
     """Rows (dicts) of one VCF in the store schema (small files and tests; see iter_batches)."""
     for batch in iter_batches(path, job_id, per_sample, known_contigs, uri):
         yield from batch.to_pylist()
+
+
+def glue_columns(columns: list[Column]) -> list[dict[str, str]]:
+    """Glue ``StorageDescriptor.Columns`` (``Name``, ``Type``) of a column list."""
+    return [{"Name": name, "Type": athena} for name, athena, _ in columns]
 
 
 def write_batches(

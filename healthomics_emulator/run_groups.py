@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from omics_toolkit.local.omics.backend import find_by_client_token, paginate
-from omics_toolkit.local.omics.errors import conflict, invalid
-from omics_toolkit.local.omics.model import now_iso
-from omics_toolkit.local.omics.s3io import SourceError, split_s3_uri
+from healthomics_emulator.errors import conflict, invalid
+from healthomics_emulator.helpers import find_by_client_token, paginate
+from healthomics_emulator.model import now_iso
+from healthomics_emulator.run_model import ACTIVE, RUNS
+from healthomics_emulator.s3io import SourceError, split_s3_uri
 
 if TYPE_CHECKING:
-    from omics_toolkit.local.omics.backend import Backend
+    from healthomics_emulator.backend import Backend
 
 RUN_GROUPS = "runGroups"
 RUN_CACHES = "runCaches"
@@ -42,7 +43,6 @@ _GROUP_LIMITS = ("maxCpus", "maxRuns", "maxDuration", "maxGpus")
 
 
 def _active_runs_using(b: Backend, field: str, ident: str) -> list[str]:
-    from omics_toolkit.local.omics.runs import ACTIVE, RUNS
 
     return sorted(
         r["id"] for r in b.state.values(RUNS) if r.get(field) == ident and r["status"] in ACTIVE

@@ -13,7 +13,7 @@ Container registry map: ``containerRegistryMap`` (validated by the model) or
 ``containerRegistryMapUri`` (an ``s3://`` JSON document of the same ``ContainerRegistryMap``
 shape, read from moto S3 when the workflow is created; unreadable or invalid ->
 ValidationException) is stored with the workflow or version and returned by GetWorkflow /
-GetWorkflowVersion; runs resolve task images through it (see ``omics_toolkit.local.wdl_host``).
+GetWorkflowVersion; runs resolve task images through it (see ``healthomics_emulator.wdl_host``).
 Assumptions (not stated by the API reference): giving both members is a ValidationException; a
 version created without a map runs with its workflow's map.
 """
@@ -30,13 +30,13 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.backend import find_by_client_token, paginate
-from omics_toolkit.local.omics.errors import OmicsError, ValidationError, conflict, invalid
-from omics_toolkit.local.omics.model import now_iso
-from omics_toolkit.local.omics.s3io import SourceError, download, split_s3_uri
+from healthomics_emulator.errors import OmicsError, ValidationError, conflict, invalid
+from healthomics_emulator.helpers import find_by_client_token, paginate
+from healthomics_emulator.model import now_iso
+from healthomics_emulator.s3io import SourceError, download, split_s3_uri
 
 if TYPE_CHECKING:
-    from omics_toolkit.local.omics.backend import Backend
+    from healthomics_emulator.backend import Backend
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
-"""The emulator's backend: state, moto clients, worker threads and the operation registry.
+"""The emulator's backend: state, moto clients, worker threads and operation dispatch.
 
-Operation handlers are plain functions ``handler(backend, params) -> dict`` registered by name in
-the per-family modules (``references``, ``sequences``, ``workflows``, ``runs``, ``variants``,
-``tags``); ``params`` are validated input members, the result is shaped by the output shape.
+Operation handlers are plain functions ``handler(backend, params) -> dict``; ``params`` are
+validated input members, the result is shaped by the output shape. The route table (operation
+name -> handler) is :data:`healthomics_emulator.routes.OPERATIONS`, handed to the backend by
+:func:`healthomics_emulator.routes.new_backend`: operation modules import this module, never the
+reverse.
 """
 
 from __future__ import annotations
@@ -10,18 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
 
-from omics_toolkit.local.omics.errors import OmicsError, invalid, not_implemented
-from omics_toolkit.local.omics.faults import FaultRegistry
-from omics_toolkit.local.omics.model import ServiceModel, now_iso
-from omics_toolkit.local.omics.state import Record, State
+from healthomics_emulator.errors import OmicsError, not_implemented
+from healthomics_emulator.faults import FaultRegistry
+from healthomics_emulator.model import ServiceModel, now_iso
+from healthomics_emulator.state import Record, State
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,12 @@ INTERRUPTED = "interrupted by local stack stop"
 #: Emulator options (control endpoint ``/_toolkit/options``), persisted in ``OPTIONS_FILE``.
 DEFAULT_OPTIONS: dict[str, Any] = {"new_customer": False}
 OPTIONS_FILE = "options.json"
-#: Message of the refusal; the real service's exact wording is not published (assumed).
-NEW_CUSTOMER_MESSAGE = (
-    "AWS HealthOmics variant stores and annotation stores are no longer open to new customers "
-    "(since 2025-11-07); use Amazon S3 Tables (Apache Iceberg) with Amazon Athena instead"
-)
+
+
+class Runner(Protocol):
+    """What the backend needs of the run executor (``runs_exec.RunManager``)."""
+
+    def kill_all(self) -> None: ...
 
 
 class Backend:
@@ -53,9 +56,19 @@ class Backend:
         state_dir: emulator state directory (metadata JSON, references, read sets, runs, stores).
         moto_endpoint: URL of the moto server (S3, Glue, CloudWatch Logs).
         account_id, region: used in ARNs, omics:// URIs and Glue database names.
+        handlers: operation name -> handler (the route table).
+        runner: makes the run executor from the backend (``None``: no runs execute).
     """
 
-    def __init__(self, state_dir: Path, moto_endpoint: str, account_id: str, region: str) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        moto_endpoint: str,
+        account_id: str,
+        region: str,
+        handlers: Mapping[str, Handler] | None = None,
+        runner: Callable[[Backend], Any] | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.moto_endpoint = moto_endpoint
         self.account_id = account_id
@@ -64,22 +77,10 @@ class Backend:
         self.state = State(state_dir)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="omics-emu")
         self.stopping = threading.Event()
-        self.handlers: dict[str, Handler] = {}
+        self.handlers: dict[str, Handler] = dict(handlers or {})
         self._clients: dict[str, Any] = {}
         self._client_lock = threading.Lock()
-        from omics_toolkit.local.omics import (
-            references,
-            run_groups,
-            runs,
-            sequences,
-            tags,
-            variants,
-            workflows,
-        )
-
-        for module in (references, sequences, workflows, runs, run_groups, variants, tags):
-            self.handlers.update(module.OPERATIONS)
-        self.runner = runs.RunManager(self)
+        self.runner: Any = runner(self) if runner is not None else None
         self.options = self._read_options()
         #: Fault injection rules (control endpoint ``/_toolkit/faults``); in memory only.
         self.faults = FaultRegistry(self.model)
@@ -135,7 +136,8 @@ class Backend:
     def shutdown(self) -> None:
         """Stop workers (runs are killed) and persist state."""
         self.stopping.set()
-        self.runner.kill_all()
+        if self.runner is not None:
+            self.runner.kill_all()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.state.save()
 
@@ -195,82 +197,3 @@ class Backend:
 
     def tags_of(self, arn: str) -> dict[str, str]:
         return self.state.get("tags", arn) or {}
-
-
-def paginate(
-    items: list[Record], max_results: int | None, token: str | None, default: int = 100
-) -> tuple[list[Record], str | None]:
-    """Slice ``items`` for a List* call; tokens are decimal offsets.
-
-    Raises ``ValidationException`` for a malformed token.
-    """
-    start = 0
-    if token:
-        if not token.isdigit():
-            raise invalid(f"invalid pagination token {token!r}")
-        start = int(token)
-    size = max_results or default
-    page = items[start : start + size]
-    nxt = str(start + size) if start + size < len(items) else None
-    return page, nxt
-
-
-def created_between(rec: Record, flt: dict[str, Any], key: str = "creationTime") -> bool:
-    """True if ``rec[key]`` is within ``createdAfter``/``createdBefore`` of a List filter."""
-    from omics_toolkit.local.omics.model import parse_iso
-
-    when = parse_iso(rec[key]) if rec.get(key) else None
-    if when is None:
-        return True
-    if flt.get("createdAfter") is not None and when < flt["createdAfter"]:
-        return False
-    if flt.get("createdBefore") is not None and when > flt["createdBefore"]:
-        return False
-    return True
-
-
-def find_by_client_token(
-    b: Backend, collection: str, token: str | None, field: str = "_clientToken", **match: str
-) -> Record | None:
-    """The record an earlier call with the same idempotency token created.
-
-    ``field`` is where the token was stored (``_clientToken``, or ``_requestId`` for StartRun and
-    CreateWorkflow); ``match`` narrows the search (e.g. ``referenceStoreId=...``: import-job tokens
-    are scoped to a store).
-    """
-    if not token:
-        return None
-    for rec in b.state.values(collection):
-        if rec.get(field) == token and all(rec.get(k) == v for k, v in match.items()):
-            return rec
-    return None
-
-
-def get_store_job(
-    b: Backend, jobs: str, job_id: str, store_key: str, store_id: str, label: str
-) -> Record:
-    """Get*ImportJob for a job that must belong to the store given in the request.
-
-    Raises ``ResourceNotFoundException`` for an unknown job or one of another store.
-    """
-    job = b.require(jobs, job_id, label)
-    if job[store_key] != store_id:
-        raise OmicsError("ResourceNotFoundException", f"{label} {job_id} not found")
-    return job
-
-
-def list_store_jobs(
-    b: Backend, p: dict[str, Any], *, jobs: str, stores: str, store_key: str, store_label: str
-) -> dict[str, Any]:
-    """List*ImportJobs of one store, with ``filter`` status/createdAfter/createdBefore."""
-    b.require(stores, p[store_key], store_label)
-    flt = p.get("filter") or {}
-    items = [
-        j
-        for j in b.state.values(jobs)
-        if j[store_key] == p[store_key]
-        and (not flt.get("status") or j["status"] == flt["status"])
-        and created_between(j, flt)
-    ]
-    page, nxt = paginate(items, p.get("maxResults"), p.get("nextToken"))
-    return {"importJobs": page, "nextToken": nxt}

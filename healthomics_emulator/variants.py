@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from omics_toolkit.local.omics import tsv_parquet, vcf_parquet
-from omics_toolkit.local.omics.backend import NEW_CUSTOMER_MESSAGE, paginate
-from omics_toolkit.local.omics.errors import OmicsError, conflict, invalid
-from omics_toolkit.local.omics.model import now_iso
-from omics_toolkit.local.omics.references import resolve_reference_arn
-from omics_toolkit.local.omics.s3io import SourceError, download
+from healthomics_emulator import tsv_parquet, vcf_parquet
+from healthomics_emulator.errors import OmicsError, conflict, invalid
+from healthomics_emulator.helpers import NEW_CUSTOMER_MESSAGE, paginate
+from healthomics_emulator.model import now_iso
+from healthomics_emulator.references import resolve_reference_arn
+from healthomics_emulator.s3io import SourceError, download
 
 if TYPE_CHECKING:
-    from omics_toolkit.local.omics.backend import Backend
+    from healthomics_emulator.backend import Backend
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Fault injection on demand: rules that make API calls or background jobs fail or slow down.
 
 Rules are added through the control endpoint ``/_toolkit/faults`` (``POST {"rules": [...]}``
-adds, ``GET`` lists, ``DELETE`` clears; client in :mod:`omics_toolkit.local.omics.control`). They
+adds, ``GET`` lists, ``DELETE`` clears; client in :mod:`healthomics_emulator.control`). They
 live in memory only: a restart of the emulator (``omics-toolkit local stop``/``start``) clears them.
 
 API fault (an ``operation`` key)::
@@ -52,10 +52,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from omics_toolkit.local.omics.errors import OmicsError
+from healthomics_emulator.errors import OmicsError
 
 if TYPE_CHECKING:
-    from omics_toolkit.local.omics.model import ServiceModel
+    from healthomics_emulator.model import ServiceModel
 
 log = logging.getLogger(__name__)
 
