@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from healthomics_emulator.wdl_host import (
+from healthomics_emulator.image_check import (
     ECR_PERMISSION_ERROR,
     INVALID_ECR_IMAGE_URI,
     ImageCheck,

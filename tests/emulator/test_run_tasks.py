@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from healthomics_emulator.runs import _command_not_found, _task_state
+from healthomics_emulator.run_tasks import _command_not_found, _task_state
 
 
 def test_bash_command_not_found_messages() -> None:
