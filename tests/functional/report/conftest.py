@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
 from healthomics_emulator.vcf_parquet import (
     ANNOTATION_COLUMNS,
     VARIANT_COLUMNS,
@@ -31,6 +30,7 @@ from healthomics_emulator.vcf_parquet import (
     iter_rows,
     write_parquet,
 )
+from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
 from omics_toolkit.provisioning.names import Names
 
 DEPLOYMENT = "rpt"
