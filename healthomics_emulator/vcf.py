@@ -15,6 +15,9 @@ missing is NULL; a scalar column takes the field's first value).
 
 from __future__ import annotations
 
+import gzip
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,9 +150,16 @@ def read_vcf(
     name = uri or str(path)
     columns = VARIANT_COLUMNS if per_sample else ANNOTATION_COLUMNS
     schema = arrow_schema(columns)
+    plain: Path | None = None
     try:
-        vcf = pysam.VariantFile(str(path))
-    except (OSError, ValueError) as exc:
+        try:
+            vcf = pysam.VariantFile(str(path))
+        except NotImplementedError:  # plain gzip, not BGZF: htslib cannot seek in it
+            plain = _gunzip(path)
+            vcf = pysam.VariantFile(str(plain))
+    except (OSError, ValueError, EOFError) as exc:
+        if plain is not None:
+            plain.unlink(missing_ok=True)
         raise ImportFailure(f"{name}: not a readable VCF ({exc})") from exc
     rows: list[dict[str, Any]] = []
     try:
@@ -179,3 +189,15 @@ def read_vcf(
         raise ImportFailure(f"{name}: malformed VCF record ({exc})") from exc
     finally:
         vcf.close()
+        if plain is not None:
+            plain.unlink(missing_ok=True)
+
+
+def _gunzip(path: Path) -> Path:
+    """A plain copy of a gzip (not BGZF) file in the temporary directory (caller removes it)."""
+    with (
+        gzip.open(path, "rb") as src,
+        tempfile.NamedTemporaryFile(suffix=".vcf", delete=False) as dst,
+    ):
+        shutil.copyfileobj(src, dst)
+    return Path(dst.name)
