@@ -6,8 +6,8 @@ demo:
 test:
 	bash scripts/test.sh
 check: setup
-	.venv/bin/ruff check omics_toolkit lambdas tests bench
-	.venv/bin/ruff format --check omics_toolkit lambdas tests bench
+	.venv/bin/ruff check omics_toolkit healthomics_emulator healthomics_facts lambdas tests bench
+	.venv/bin/ruff format --check omics_toolkit healthomics_emulator healthomics_facts lambdas tests bench
 bench:
 	bash scripts/bench.sh
 lock:

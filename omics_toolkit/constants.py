@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# Service principal of AWS HealthOmics and the CloudWatch Logs group its runs write to: facts
+# shared with the emulator (healthomics_facts.service), re-exported under their old names.
+from healthomics_facts.service import HEALTHOMICS_LOG_GROUP as HEALTHOMICS_LOG_GROUP
+from healthomics_facts.service import HEALTHOMICS_PRINCIPAL as HEALTHOMICS_PRINCIPAL
+
 TOOL_NAME = "omics-toolkit"
 #: Tag put on every resource the toolkit creates; its value is the deployment name.
 DEPLOYMENT_TAG = "omics-toolkit:deployment"
@@ -30,8 +35,3 @@ MOTO_SERVICES = (
     "events",
     "s3tables",
 )
-
-#: Service principal of AWS HealthOmics (trust policies, resource policies, PassedToService).
-HEALTHOMICS_PRINCIPAL = "omics.amazonaws.com"
-#: CloudWatch Logs group HealthOmics writes run, engine, task and manifest streams to.
-HEALTHOMICS_LOG_GROUP = "/aws/omics/WorkflowLog"

@@ -14,7 +14,7 @@ import pytest
 def emulator_available() -> bool:
     """True when the HealthOmics emulator's server module exists in this tree."""
     try:
-        return importlib.util.find_spec("omics_toolkit.local.omics.server") is not None
+        return importlib.util.find_spec("healthomics_emulator.server") is not None
     except ModuleNotFoundError:
         return False
 

@@ -126,7 +126,7 @@ class LocalStack:
         LOG.info("moto listening on %s", self.moto_url)
 
         if self.with_omics:
-            from omics_toolkit.local.omics.server import OmicsEmulator
+            from healthomics_emulator.server import OmicsEmulator
 
             self._emulator = OmicsEmulator(
                 state_dir=self.state_dir / "omics",

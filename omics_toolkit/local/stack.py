@@ -200,7 +200,7 @@ def emulator_options(local_dir: Path, **changes: Any) -> dict[str, Any]:
     import urllib.error
     import urllib.request
 
-    from omics_toolkit.local.omics.server import CONTROL_PATH
+    from healthomics_emulator.server import CONTROL_PATH
 
     record = status(local_dir)
     if not record or not record.get("omics_ok"):

@@ -51,6 +51,8 @@ STATEMACHINES_DIR = REPO_DIR / "statemachines"
 DISTRIBUTION = "omics-toolkit"
 #: 1980-01-01T00:00:00Z, the earliest time a zip entry can hold: wheel builds ignore file mtimes.
 SOURCE_DATE_EPOCH = 315532800
+#: Top-level packages the layer carries: the toolkit and the HealthOmics facts it reads.
+LAYER_PACKAGES = ("omics_toolkit", "healthomics_facts")
 #: Files at the top of the source tree that a wheel build may read, besides the package.
 _TREE_INPUTS = ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in")
 #: ``*.dist-info`` files written by installers, not part of a wheel.
@@ -120,7 +122,7 @@ def build_inputs(tree: Path) -> list[tuple[str, Path]]:
 
     ``pyproject.toml`` (and ``setup.py``/``setup.cfg``/``MANIFEST.in`` if present), the readme and
     license files it names, ``LICENSE*``/``COPYING*`` files, and every file of the package except
-    bytecode caches.
+    bytecode caches, for each of :data:`LAYER_PACKAGES`.
     """
     project = _pyproject(tree).get("project", {})
     names = set(_TREE_INPUTS)
@@ -135,11 +137,11 @@ def build_inputs(tree: Path) -> list[tuple[str, Path]]:
     for pattern in ("LICEN[CS]E*", "COPYING*", "NOTICE*", *project.get("license-files", [])):
         names.update(p.relative_to(tree).as_posix() for p in tree.glob(pattern) if p.is_file())
     files = [(name, tree / name) for name in names if (tree / name).is_file()]
-    package = tree / "omics_toolkit"
-    for path in package.rglob("*"):
-        rel = PurePosixPath(path.relative_to(tree).as_posix())
-        if path.is_file() and not _skipped(rel):
-            files.append((rel.as_posix(), path))
+    for package in LAYER_PACKAGES:
+        for path in (tree / package).rglob("*"):
+            rel = PurePosixPath(path.relative_to(tree).as_posix())
+            if path.is_file() and not _skipped(rel):
+                files.append((rel.as_posix(), path))
     return sorted(files)
 
 
@@ -289,7 +291,7 @@ def installed_files(path: list[str] | None = None) -> list[tuple[str, bytes]]:
         if ".." in rel.parts or _skipped(rel):
             continue
         top = rel.parts[0]
-        if top == "omics_toolkit" or (
+        if top in LAYER_PACKAGES or (
             top.endswith(".dist-info") and rel.name not in _INSTALLER_FILES
         ):
             entries.append((rel.as_posix(), Path(str(dist.locate_file(file))).read_bytes()))

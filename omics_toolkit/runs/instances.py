@@ -9,6 +9,8 @@ memory and vCPUs" (the page's example: 8 vCPUs and 64 GiB get ``omics.r.2xlarge`
 requests are rounded up; without any request a task gets 1 vCPU and 1 GiB (on ``omics.c.large``);
 the 32xlarge and 48xlarge sizes exist only in us-east-1 and us-west-2. Accelerated (GPU) instances
 are not modelled.
+
+The numbers are :mod:`healthomics_facts.instances` (shared with the emulator).
 """
 
 from __future__ import annotations
@@ -16,26 +18,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-#: vCPUs of each size, smallest first (the guide's tables).
-SIZES: tuple[tuple[str, int], ...] = (
-    ("large", 2),
-    ("xlarge", 4),
-    ("2xlarge", 8),
-    ("4xlarge", 16),
-    ("8xlarge", 32),
-    ("12xlarge", 48),
-    ("16xlarge", 64),
-    ("24xlarge", 96),
-    ("32xlarge", 128),
-    ("48xlarge", 192),
+from healthomics_facts.instances import (
+    FAMILIES,
+    LARGEST_SIZES_REGIONS,
+    MIN_CPUS,
+    MIN_MEMORY_GIB,
+    SIZES,
 )
-#: GiB of memory per vCPU of each family, cheapest family first.
-FAMILIES: tuple[tuple[str, int], ...] = (("c", 2), ("m", 4), ("r", 8))
-#: Regions with the 32xlarge and 48xlarge sizes (the guide, per family table).
-LARGEST_SIZES_REGIONS = frozenset({"us-east-1", "us-west-2"})
-#: The smallest request HealthOmics accepts (and its default): 1 vCPU, 1 GiB.
-MIN_CPUS = 1
-MIN_MEMORY_GIB = 1
+
+__all__ = [
+    "BY_NAME",
+    "FAMILIES",
+    "INSTANCE_TYPES",
+    "LARGEST_SIZES_REGIONS",
+    "MIN_CPUS",
+    "MIN_MEMORY_GIB",
+    "SIZES",
+    "InstanceType",
+    "instance_for",
+    "requested",
+]
 
 
 @dataclass(frozen=True, order=True)

@@ -1,6 +1,6 @@
 """The shipped HealthOmics price table and the cost arithmetic of a run.
 
-The table (``healthomics_prices.json`` next to this module) names, for every number, the public
+The table (``healthomics_prices.json`` of :mod:`healthomics_facts.prices`) names, for every number, the public
 source it was read from and a date; it is never extrapolated: an instance type (or region) that is
 not in it has no price, and the cost report says so (:meth:`PriceTable.missing`).
 
@@ -20,16 +20,13 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-#: HealthOmics bills every task for at least this many seconds.
-TASK_MINIMUM_SECONDS = 60
-#: STATIC run storage: default and step of the capacity (HealthOmics "Run storage types").
-STATIC_STEP_GIB = 1200
-#: The price table shipped with the package.
-PRICES_FILE = "healthomics_prices.json"
+from healthomics_facts.instances import STATIC_STEP_GIB as STATIC_STEP_GIB
+from healthomics_facts.instances import TASK_MINIMUM_SECONDS as TASK_MINIMUM_SECONDS
+from healthomics_facts.prices import PRICES_FILE as PRICES_FILE
+from healthomics_facts.prices import load_prices
 
 
 @dataclass(frozen=True)
@@ -103,8 +100,7 @@ class PriceTable:
 
 @lru_cache(maxsize=1)
 def _shipped() -> PriceTable:
-    text = resources.files("omics_toolkit.runs").joinpath(PRICES_FILE).read_text()
-    return PriceTable(json.loads(text))
+    return PriceTable(load_prices())
 
 
 def billed_seconds(seconds: float) -> float:

@@ -5,7 +5,8 @@ Source: the HealthOmics variant-store and VCF annotation-store tables as Athena 
 S3 Tables, which keeps this schema). Coordinates are 0-based half-open:
 ``start = POS - 1``, ``end = start + len(REF)``.
 
-Each column is ``(name, Athena type, Arrow type)``.
+Each column is ``(name, Athena type, Arrow type)``; the variant and VCF annotation columns are
+the HealthOmics facts of :mod:`healthomics_facts.schema`.
 """
 
 from __future__ import annotations
@@ -14,50 +15,27 @@ import re
 
 import pyarrow as pa
 
+from healthomics_facts import schema as facts
+
 Column = tuple[str, str, pa.DataType]
 
-#: The ``variants`` table: one row per sample per VCF record.
-VARIANT_COLUMNS: list[Column] = [
-    ("importjobid", "string", pa.string()),
-    ("contigname", "string", pa.string()),
-    ("start", "int", pa.int32()),
-    ("end", "int", pa.int32()),
-    ("names", "array<string>", pa.list_(pa.string())),
-    ("referenceallele", "string", pa.string()),
-    ("alternatealleles", "array<string>", pa.list_(pa.string())),
-    ("qual", "double", pa.float64()),
-    ("filters", "array<string>", pa.list_(pa.string())),
-    ("splitfrommultiallelic", "boolean", pa.bool_()),
-    ("attributes", "map<string,string>", pa.map_(pa.string(), pa.string())),
-    ("phased", "boolean", pa.bool_()),
-    ("calls", "array<int>", pa.list_(pa.int32())),
-    ("genotypelikelihoods", "array<double>", pa.list_(pa.float64())),
-    ("phredlikelihoods", "array<int>", pa.list_(pa.int32())),
-    ("alleledepths", "array<int>", pa.list_(pa.int32())),
-    ("conditionalquality", "int", pa.int32()),
-    ("spl", "array<int>", pa.list_(pa.int32())),
-    ("depth", "int", pa.int32()),
-    ("ps", "int", pa.int32()),
-    ("sampleid", "string", pa.string()),
-]
-
-_VCF_ANNOTATION = {
-    "importjobid",
-    "contigname",
-    "start",
-    "end",
-    "names",
-    "referenceallele",
-    "alternatealleles",
-    "qual",
-    "filters",
-    "splitfrommultiallelic",
-    "attributes",
-    "sampleid",
+#: Arrow type of each Athena type of the shared schema (:mod:`healthomics_facts.schema`).
+_ARROW: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int": pa.int32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "array<string>": pa.list_(pa.string()),
+    "array<int>": pa.list_(pa.int32()),
+    "array<double>": pa.list_(pa.float64()),
+    "map<string,string>": pa.map_(pa.string(), pa.string()),
 }
 
+#: The ``variants`` table: one row per sample per VCF record.
+VARIANT_COLUMNS: list[Column] = [(n, t, _ARROW[t]) for n, t in facts.VARIANT_COLUMNS]
+
 #: An annotation table from a VCF (e.g. ClinVar): one row per record; INFO in ``attributes``.
-ANNOTATION_VCF_COLUMNS: list[Column] = [c for c in VARIANT_COLUMNS if c[0] in _VCF_ANNOTATION]
+ANNOTATION_VCF_COLUMNS: list[Column] = [(n, t, _ARROW[t]) for n, t in facts.ANNOTATION_VCF_COLUMNS]
 
 #: An annotation table from a gene annotation (GFF3 or TSV): one row per feature.
 GENE_COLUMNS: list[Column] = [

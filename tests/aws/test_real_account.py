@@ -46,10 +46,10 @@ import pytest
 from botocore.exceptions import ClientError
 from support.iam_lint import lint_requests
 
+from healthomics_emulator.botocore_model import validator_for
 from omics_toolkit.aws.errors import error_code
 from omics_toolkit.aws.stepfunctions import execution_arn
 from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
-from omics_toolkit.local.botocore_model import validator_for
 from omics_toolkit.pipeline.status import wait_for_execution
 from omics_toolkit.pipeline.upload import upload_pair
 from omics_toolkit.provisioning.provision import Deployment, Provisioner

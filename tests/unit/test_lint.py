@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PATHS = ["omics_toolkit", "lambdas", "tests", "bench"]
+PATHS = ["omics_toolkit", "healthomics_emulator", "healthomics_facts", "lambdas", "tests", "bench"]
 
 
 def _ruff() -> list[str]:

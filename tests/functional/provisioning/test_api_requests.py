@@ -2,7 +2,7 @@
 
 botocore checks types, required members and minimum sizes before it sends a request; the services
 also enforce enums, patterns, maximum lengths and values and unions, which the local stack does
-not all check. :func:`omics_toolkit.local.botocore_model.validator_for` checks them all, so a
+not all check. :func:`healthomics_emulator.botocore_model.validator_for` checks them all, so a
 request the real service would refuse fails here. The operations are whatever provisioning makes:
 resources added later are checked without changing this test.
 """
@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 from support.recorded import RecordedDeployment, record_deployment
 
-from omics_toolkit.local.botocore_model import validator_for
+from healthomics_emulator.botocore_model import validator_for
 
 
 @pytest.fixture(scope="module")

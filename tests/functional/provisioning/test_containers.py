@@ -108,7 +108,7 @@ def test_image_references_and_prefixes() -> None:
 
 
 def test_registry_map_fits_the_omics_model() -> None:
-    from omics_toolkit.local.botocore_model import validator_for
+    from healthomics_emulator.botocore_model import validator_for
 
     mapping = containers.registry_map(
         "ft-ctr", ACCOUNT, REGION, ["quay.io", "public.ecr.aws", "quay.io", REGISTRY]
@@ -337,7 +337,7 @@ def test_runs_pass_the_image_check_only_with_the_registry_map(
     local_stack: dict[str, Any], wdl: Path
 ) -> None:
     """The stack's emulator checks images (default on): upstream URIs fail without the map."""
-    from omics_toolkit.local.omics.runs import check_images_enabled
+    from healthomics_emulator.runs import check_images_enabled
 
     if not check_images_enabled():  # the stack inherits this process's environment
         pytest.skip("OMICS_TOOLKIT_LOCAL_CHECK_IMAGES=0: the local stack does not check images")

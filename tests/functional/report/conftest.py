@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 
-from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
-from omics_toolkit.local.omics.vcf_parquet import (
+from healthomics_emulator.vcf_parquet import (
     ANNOTATION_COLUMNS,
     VARIANT_COLUMNS,
     glue_columns,
     iter_rows,
     write_parquet,
 )
+from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
 from omics_toolkit.provisioning.names import Names
 
 DEPLOYMENT = "rpt"

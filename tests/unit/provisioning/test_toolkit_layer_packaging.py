@@ -77,7 +77,10 @@ def test_layer_holds_only_the_toolkit_under_python(layer: bytes, tree: Path) -> 
     archive = zipfile.ZipFile(io.BytesIO(layer))
     names = archive.namelist()
     assert names == sorted(names)
-    assert all(n.startswith(("python/omics_toolkit/", DIST_INFO)) for n in names), names
+    assert all(
+        n.startswith(("python/omics_toolkit/", "python/healthomics_facts/", DIST_INFO))
+        for n in names
+    ), names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     for name in ("pandas", "miniwdl", "WDL", "boto3", "botocore", "aws_lambda_powertools"):
         assert not any(n.startswith(f"python/{name}/") for n in names)

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from omics_toolkit.local.omics.server import OmicsEmulator
+from healthomics_emulator.server import OmicsEmulator
 
 ROLE = "arn:aws:iam::123456789012:role/omics-service-role"
 

@@ -21,9 +21,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import ROLE
 
-from omics_toolkit.local.omics.control import add_faults, clear_faults, get_faults
-from omics_toolkit.local.omics.errors import EmulatorControlError
-from omics_toolkit.local.omics.server import CONTROL_PATH
+from healthomics_emulator.control import add_faults, clear_faults, get_faults
+from healthomics_emulator.errors import EmulatorControlError
+from healthomics_emulator.server import CONTROL_PATH
 
 JOB_DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES", "CANCELLED"}
 RUN_DONE = {"COMPLETED", "FAILED", "CANCELLED"}

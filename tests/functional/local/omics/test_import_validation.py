@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import ROLE
 
-from omics_toolkit.local.omics.sequences import BGZF_EOF
+from healthomics_emulator.sequences import BGZF_EOF
 
 JOB_DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES"}
 FASTA = ">chr1\n" + "ACGT" * 30 + "\n"

@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import ROLE, wait_for, zip_wdl
 
-from omics_toolkit.local.omics.runs import CHECK_IMAGES_ENV
+from healthomics_emulator.runs import CHECK_IMAGES_ENV
 from omics_toolkit.local.patches import ecr_pull_through
 
 ACCOUNT = "123456789012"

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import ROLE, _client, wait_for, zip_wdl
 
-from omics_toolkit.local.omics.server import OmicsEmulator
+from healthomics_emulator.server import OmicsEmulator
 
 SLEEPY_WDL = """version 1.0
 workflow Sleepy {

@@ -420,7 +420,7 @@ def test_cli_cost_says_when_a_price_is_missing(
     cli: Any, completed: dict[str, Any], tmp_path: Path
 ) -> None:
     data = json.loads(
-        (Path(__file__).parents[4] / "omics_toolkit/runs/healthomics_prices.json").read_text()
+        (Path(__file__).parents[4] / "healthomics_facts/healthomics_prices.json").read_text()
     )
     del data["regions"]["us-east-1"]["instances"]["omics.m.xlarge"]
     table = tmp_path / "prices.json"
