@@ -140,8 +140,7 @@ def variant_backend(ctx: AwsContext, settings: Settings) -> str:
 def _tagged_backend(ctx: AwsContext, settings: Settings) -> str | None:
     from botocore.exceptions import ClientError
 
-    from omics_toolkit.provisioning.names import Names
-    from omics_toolkit.provisioning.provision import VARIANT_BACKEND_TAG
+    from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
     arn = (
@@ -166,7 +165,7 @@ def connect(ctx: AwsContext, settings: Settings) -> Any:
     """
     from pyathena import connect as athena_connect
 
-    from omics_toolkit.provisioning.names import Names
+    from omics_toolkit.identity import Names
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
     kwargs: dict[str, Any] = {}

@@ -28,10 +28,10 @@ from omics_toolkit.constants import (
     LIFECYCLE_TAG,
 )
 from omics_toolkit.errors import ConfigError, ToolkitError, UserError
+from omics_toolkit.identity import DIGEST_TAG, VARIANT_BACKEND_TAG, Names
 from omics_toolkit.provisioning import containers, policies
 from omics_toolkit.provisioning import s3tables as s3tables_prov
 from omics_toolkit.provisioning.layers import ensure_toolkit_layer
-from omics_toolkit.provisioning.names import Names
 from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR, code_sha256, lambda_zip
 from omics_toolkit.provisioning.tables_layer import ensure_tables_layer
 
@@ -43,9 +43,6 @@ FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 #: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
 LAMBDA_RUNTIME = "python3.11"
-DIGEST_TAG = "omics-toolkit:digest"
-#: State machine tag recording where variants went (``stores`` or ``none``) at the last apply.
-VARIANT_BACKEND_TAG = "omics-toolkit:variant-backend"
 #: Placeholder for identifiers a plan cannot know before the resource exists.
 AFTER_APPLY = "(known after apply)"
 #: StartRun parameters the state machine fills from the execution (not settable by users).

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
+from omics_toolkit.identity import Names
 from omics_toolkit.local.omics.vcf_parquet import (
     ANNOTATION_COLUMNS,
     VARIANT_COLUMNS,
@@ -31,7 +32,6 @@ from omics_toolkit.local.omics.vcf_parquet import (
     iter_rows,
     write_parquet,
 )
-from omics_toolkit.provisioning.names import Names
 
 DEPLOYMENT = "rpt"
 DEPLOYMENT_NO_CLINVAR = "rpt-noclin"
