@@ -29,10 +29,10 @@ from omics_toolkit.constants import (
 )
 from omics_toolkit.errors import ConfigError, ToolkitError, UserError
 from omics_toolkit.identity import DIGEST_TAG, VARIANT_BACKEND_TAG, Names
-from omics_toolkit.provisioning import containers, policies
+from omics_toolkit.provisioning import containers, policies, statemachine
 from omics_toolkit.provisioning import s3tables as s3tables_prov
 from omics_toolkit.provisioning.layers import ensure_toolkit_layer
-from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR, code_sha256, lambda_zip
+from omics_toolkit.provisioning.packaging import code_sha256, lambda_zip
 from omics_toolkit.provisioning.tables_layer import ensure_tables_layer
 
 #: Lambda functions of the pipeline (directory under lambdas/).
@@ -1160,21 +1160,8 @@ class Provisioner:
     def run_options(
         self, run_group_id: str | None = None, run_cache_id: str | None = None
     ) -> dict[str, Any]:
-        """StartRun fields (state machine ``Parameters`` names) from the run settings: storage
-        type and STATIC capacity, log level, retention mode, run group and run cache."""
-        options: dict[str, Any] = {
-            "StorageType": self.settings.storage_type,
-            "LogLevel": self.settings.log_level,
-            "RetentionMode": self.settings.retention_mode,
-        }
-        if self.settings.storage_type == "STATIC":
-            options["StorageCapacity"] = self.settings.storage_capacity_gib or 1200
-        if run_group_id:
-            options["RunGroupId"] = run_group_id
-        if run_cache_id:
-            options["CacheId"] = run_cache_id
-            options["CacheBehavior"] = self.settings.cache_behavior
-        return options
+        """StartRun fields from the run settings (:func:`statemachine.run_options`)."""
+        return statemachine.run_options(self.settings, run_group_id, run_cache_id)
 
     def render_definition(
         self,
@@ -1185,7 +1172,8 @@ class Provisioner:
         run_group_id: str | None = None,
         run_cache_id: str | None = None,
     ) -> str:
-        """Fill the ``${Name}`` placeholders of statemachines/germline.asl.json.
+        """The state machine definition for this deployment's run settings (see
+        :func:`omics_toolkit.provisioning.statemachine.render`).
 
         Args:
             substitutions: placeholder name -> value.
@@ -1198,66 +1186,14 @@ class Provisioner:
                 replaces the sample's rows in the Iceberg ``variants`` table) or ``"none"`` (a
                 Pass state: the VCF stays in the output bucket).
         """
-        text = (STATEMACHINES_DIR / "germline.asl.json").read_text()
-        for key, value in substitutions.items():
-            text = text.replace("${" + key + "}", value)
-        if "${" in text:
-            missing = sorted(set(part.split("}")[0] for part in text.split("${")[1:]))
-            raise ToolkitError(f"state machine placeholders without a value: {missing}")
-        definition = json.loads(text)
-        start = definition["States"]["StartRun"]["Parameters"]
-        start["Parameters"].update(run_parameters)
-        if workflow_version:
-            start["WorkflowVersionName"] = workflow_version
-        start.update(self.run_options(run_group_id, run_cache_id))
-        fixed_tags = set(start["Tags"]) | {k.removesuffix(".$") for k in start["Tags"]}
-        start["Tags"].update(
-            {k: v for k, v in self.settings.run_tags.items() if k not in fixed_tags}
+        return statemachine.render(
+            substitutions,
+            run_parameters,
+            self.run_options(run_group_id, run_cache_id),
+            self.settings.run_tags,
+            workflow_version=workflow_version,
+            vcf_destination=vcf_destination,
         )
-        if vcf_destination == "s3tables":
-            branch = definition["States"]["ImportResults"]["Branches"][1]["States"]
-            loader = json.loads(json.dumps(definition["States"]["FindRunOutputs"]))
-            loader.update(
-                Comment="VCF -> Iceberg variants table: replaces the sample's rows (idempotent).",
-                Parameters={
-                    "FunctionName": substitutions["VariantLoaderFunctionArn"],
-                    "Payload": {"vcf.$": "$.outputs.vcf", "importId.$": "$$.Execution.Name"},
-                },
-                ResultSelector={"jobId.$": "$.Payload.jobId", "rows.$": "$.Payload.rows"},
-                ResultPath="$.vcfLoad",
-                TimeoutSeconds=960,
-                Catch=[
-                    {
-                        "ErrorEquals": ["States.ALL"],
-                        "ResultPath": "$.error",
-                        "Next": "VcfImportError",
-                    }
-                ],
-                Next="VcfLoaded",
-            )
-            loader["Retry"][0]["ErrorEquals"].append("CommitFailedException")
-            branch_states = {
-                "CheckVcfReuse": branch["CheckVcfReuse"],
-                "VcfReused": branch["VcfReused"],
-                "ImportVcf": loader,
-                "VcfLoaded": {"Type": "Pass", "OutputPath": "$.vcfLoad", "End": True},
-                "VcfImportError": branch["VcfImportError"],
-            }
-            definition["States"]["ImportResults"]["Branches"][1]["States"] = branch_states
-        if vcf_destination == "none":
-            branches = definition["States"]["ImportResults"]["Branches"]
-            branches[1] = {
-                "StartAt": "VcfKeptInBucket",
-                "States": {
-                    "VcfKeptInBucket": {
-                        "Type": "Pass",
-                        "Comment": "No variant store (variant_backend none): the VCF stays in S3.",
-                        "Result": {"skipped": "no variant store"},
-                        "End": True,
-                    }
-                },
-            }
-        return json.dumps(definition, indent=2, sort_keys=True)
 
     def ensure_topic(self) -> str:
         """The SNS topic failures are published to (SNS CreateTopic/TagResource); returns its ARN.
