@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import AwsError, ToolkitError, UserError
 from omics_toolkit.files import sha256_file
-from omics_toolkit.provisioning.names import Names
+from omics_toolkit.identity import Names
 from omics_toolkit.tables.annotations import (
     ContigStats,
     columns_of,

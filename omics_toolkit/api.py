@@ -72,7 +72,7 @@ def _context(settings: Settings | None, ctx: AwsContext | None) -> tuple[Setting
 
 
 def _unload_prefix(ctx: AwsContext, settings: Settings) -> str:
-    from omics_toolkit.provisioning.names import Names
+    from omics_toolkit.identity import Names
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
     return f"{names.athena_output_uri}unload/{uuid.uuid4()}/"

@@ -139,8 +139,7 @@ def variant_backend(ctx: AwsContext, settings: Settings) -> str:
 
 def _tagged_backend(ctx: AwsContext, settings: Settings) -> str | None:
     from omics_toolkit.errors import AwsError
-    from omics_toolkit.provisioning.names import Names
-    from omics_toolkit.provisioning.provision import VARIANT_BACKEND_TAG
+    from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
     arn = (
@@ -165,7 +164,7 @@ def connect(ctx: AwsContext, settings: Settings) -> Any:
     """
     from pyathena import connect as athena_connect
 
-    from omics_toolkit.provisioning.names import Names
+    from omics_toolkit.identity import Names
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
     kwargs: dict[str, Any] = {}

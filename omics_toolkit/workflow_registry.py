@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from omics_toolkit import workflows
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import ResourceNotFoundError, UserError
-from omics_toolkit.provisioning.provision import DIGEST_TAG, Provisioner
+from omics_toolkit.identity import DIGEST_TAG
+from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import discover
 
 if TYPE_CHECKING:

@@ -84,6 +84,11 @@ class AwsContext:
     job_poll_seconds: float = 15.0
     #: Seconds between ``GetQueryExecution`` polls of an Athena query.
     query_poll_seconds: float = 1.0
+    #: Whether the target's Lambda applies Lambda's platform and size limits to layers (the
+    #: embedded local stack runs functions on this machine's interpreter).
+    lambda_limits_enforced: bool = True
+    #: Whether the AWS-managed Powertools layer exists in the target (its SSM parameter).
+    managed_powertools_layer: bool = True
 
     @property
     def region(self) -> str:
@@ -172,6 +177,8 @@ def local_context(moto_url: str, omics_url: str, region: str = DEFAULT_REGION) -
         endpoints={"default": moto_url, "omics": omics_url},
         job_poll_seconds=1.0,
         query_poll_seconds=0.2,
+        lambda_limits_enforced=False,
+        managed_powertools_layer=False,
     )
 
 

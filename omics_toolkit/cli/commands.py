@@ -255,8 +255,8 @@ def upload(
     ] = None,
 ) -> None:
     """Upload a FASTQ pair, or a manifest and its files; the pipeline starts when all are there."""
+    from omics_toolkit.identity import Names
     from omics_toolkit.pipeline.upload import upload_manifest, upload_pair
-    from omics_toolkit.provisioning.names import Names
 
     st = state(ctx)
     if manifest is not None and (r1 or r2 or sample):

@@ -57,7 +57,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -67,8 +67,14 @@ from omics_toolkit.errors import UserError
 from omics_toolkit.images import DOCKER_HUB, ImageRef, parse_image
 
 if TYPE_CHECKING:
-    from omics_toolkit.provisioning.provision import Provisioner
-    from omics_toolkit.provisioning.teardown import Teardown
+    from omics_toolkit.provisioning.core import Steps
+    from omics_toolkit.provisioning.iam import IamSteps
+
+    class Teardown(Steps, Protocol):
+        """What :func:`remove_container_registry` needs of a teardown: its role deletion."""
+
+        def _role(self, name: str) -> None: ...
+
 
 #: Repository policy actions HealthOmics needs (HealthOmics "Amazon ECR permissions").
 PULL_ACTIONS = (
@@ -409,7 +415,7 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def ensure_container_registry(
-    prov: Provisioner,
+    prov: IamSteps,
     wdl_path: Path,
     run_parameters: Mapping[str, Any] | None = None,
     credential_arns: Mapping[str, str] | None = None,
@@ -422,7 +428,7 @@ def ensure_container_registry(
     differing fields on update).
 
     Args:
-        prov: a :class:`~omics_toolkit.provisioning.provision.Provisioner` (uses ``ctx``,
+        prov: a :class:`~omics_toolkit.provisioning.iam.IamSteps` (uses ``ctx``,
             ``names.deployment``, ``partition``, ``tags``, ``dry_run``, ``_record``,
             ``ensure_role``).
         wdl_path: the workflow's main WDL.
@@ -471,7 +477,7 @@ def ensure_container_registry(
     return registry_map(deployment, account, region, plan.upstreams)
 
 
-def _check_private_image(prov: Provisioner, ecr: Any, ref: ImageRef) -> None:
+def _check_private_image(prov: IamSteps, ecr: Any, ref: ImageRef) -> None:
     """A user's private ECR image: its repository exists and lets HealthOmics pull (read only)."""
     try:
         ecr.describe_repositories(repositoryNames=[ref.repository])
@@ -498,7 +504,7 @@ def _check_private_image(prov: Provisioner, ecr: Any, ref: ImageRef) -> None:
 
 
 def _ensure_rule(
-    prov: Provisioner, ecr: Any, prefix: str, upstream: str, credential_arn: str | None
+    prov: IamSteps, ecr: Any, prefix: str, upstream: str, credential_arn: str | None
 ) -> None:
     try:
         rules = ecr.describe_pull_through_cache_rules(ecrRepositoryPrefixes=[prefix])[
@@ -533,7 +539,7 @@ def _ensure_rule(
     prov._record(KIND_RULE, prefix, "update" if changes else "unchanged", ", ".join(changes))
 
 
-def _ensure_template_role(prov: Provisioner, prefixes: Iterable[str]) -> str:
+def _ensure_template_role(prov: IamSteps, prefixes: Iterable[str]) -> str:
     n = prov.names
     resources = [
         f"arn:{prov.partition}:ecr:{prov.ctx.region}:{prov.ctx.account_id}:repository/{p}/*"
@@ -550,9 +556,7 @@ def _find_template(ecr: Any, prefix: str) -> dict[str, Any] | None:
     return next((t for t in found if t.get("prefix") == prefix), None)
 
 
-def _ensure_template(
-    prov: Provisioner, ecr: Any, prefix: str, upstream: str, role_arn: str
-) -> None:
+def _ensure_template(prov: IamSteps, ecr: Any, prefix: str, upstream: str, role_arn: str) -> None:
     deployment = prov.names.deployment
     current = _find_template(ecr, prefix)
     policy_doc = (
@@ -611,7 +615,7 @@ def _differing(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _ensure_registry_policy(prov: Provisioner, ecr: Any, prefixes: Iterable[str]) -> None:
+def _ensure_registry_policy(prov: IamSteps, ecr: Any, prefixes: Iterable[str]) -> None:
     deployment = prov.names.deployment
     statement = registry_statement(
         deployment, prov.partition, prov.ctx.account_id, prov.ctx.region, prefixes

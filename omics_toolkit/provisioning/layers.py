@@ -22,9 +22,11 @@ from omics_toolkit.aws.errors import error_code
 from omics_toolkit.provisioning.packaging import code_sha256, toolkit_layer_zip
 
 if TYPE_CHECKING:
-    from omics_toolkit.provisioning.provision import Provisioner
+    from omics_toolkit.provisioning.core import Steps
 
 KIND = "lambda layer"
+#: Runtime of the pipeline's functions and of the layers published for them.
+LAMBDA_RUNTIME = "python3.11"
 #: The toolkit is pure Python: one layer serves both Lambda architectures.
 ARCHITECTURES = ["x86_64", "arm64"]
 
@@ -50,7 +52,7 @@ def layer_versions(lam: Any, name: str) -> list[dict[str, Any]]:
 
 
 def ensure_layer(
-    prov: Provisioner,
+    prov: Steps,
     name: str,
     data: bytes,
     content: Callable[[], dict[str, str | bytes]],
@@ -69,8 +71,6 @@ def ensure_layer(
     Returns:
         The LayerVersionArn; in a dry run that would publish, ``"<new version of <name>>"``.
     """
-    from omics_toolkit.provisioning.provision import LAMBDA_RUNTIME  # provision imports us
-
     sha = code_sha256(data)
     lam = prov.client("lambda")
     for version in layer_versions(lam, name):
@@ -91,7 +91,7 @@ def ensure_layer(
     return str(published["LayerVersionArn"])
 
 
-def ensure_toolkit_layer(prov: Provisioner) -> str:
+def ensure_toolkit_layer(prov: Steps) -> str:
     """The toolkit layer ``<deployment>-toolkit`` (see :func:`ensure_layer`); returns its ARN.
 
     Raises:
@@ -110,12 +110,12 @@ def ensure_toolkit_layer(prov: Provisioner) -> str:
     )
 
 
-def delete_toolkit_layer(td: Provisioner) -> None:
+def delete_toolkit_layer(td: Steps) -> None:
     """Delete every version of the deployment's toolkit layer (see :func:`delete_layer`)."""
     delete_layer(td, layer_name(td.names.deployment))
 
 
-def delete_layer(td: Provisioner, name: str) -> None:
+def delete_layer(td: Steps, name: str) -> None:
     """Delete every version of layer ``name`` (DeleteLayerVersion).
 
     The layer is found by name (layers carry no tags). Functions that still use a deleted version

@@ -46,7 +46,6 @@ LOG = logging.getLogger(__name__)
 PACKAGE_DIR = Path(omics_toolkit.__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 LAMBDAS_DIR = REPO_DIR / "lambdas"
-STATEMACHINES_DIR = REPO_DIR / "statemachines"
 #: Distribution name of the toolkit (``[project] name``).
 DISTRIBUTION = "omics-toolkit"
 #: 1980-01-01T00:00:00Z, the earliest time a zip entry can hold: wheel builds ignore file mtimes.

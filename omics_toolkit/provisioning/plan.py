@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from omics_toolkit.aws.session import AwsContext
 from omics_toolkit.config import Settings
-from omics_toolkit.provisioning.provision import Action, Provisioner, Reporter
+from omics_toolkit.provisioning.core import Action, Reporter
+from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 
 
@@ -35,16 +36,16 @@ def plan(
         PlanMutationError: the planning code tried a mutating call (a bug).
         UserError: as :meth:`Provisioner.apply` and :meth:`Teardown.run`.
     """
-    runner: Provisioner
     if destroy:
-        runner = Teardown(ctx, settings, report=report, dry_run=True)
-    else:
-        runner = Provisioner(ctx, settings, report=report, dry_run=True)
+        teardown = Teardown(ctx, settings, report=report, dry_run=True)
+        try:
+            teardown.run(force_delete_data=force_delete_data)
+        finally:
+            teardown.end_plan()
+        return teardown.actions
+    provisioner = Provisioner(ctx, settings, report=report, dry_run=True)
     try:
-        if isinstance(runner, Teardown):
-            runner.run(force_delete_data=force_delete_data)
-        else:
-            runner.apply(reference)
+        provisioner.apply(reference)
     finally:
-        runner.end_plan()
-    return runner.actions
+        provisioner.end_plan()
+    return provisioner.actions

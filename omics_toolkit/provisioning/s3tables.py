@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from omics_toolkit.aws.errors import error_code
-from omics_toolkit.provisioning import policies
+from omics_toolkit.provisioning import iam
 from omics_toolkit.tables.schema import VARIANT_COLUMNS, VARIANTS_TABLE
 
 if TYPE_CHECKING:
-    from omics_toolkit.provisioning.provision import Provisioner
+    from omics_toolkit.provisioning.iam import IamSteps
 
 FEDERATED_CATALOG = "s3tablescatalog"
 CONNECTION = "aws:s3tables"
@@ -48,12 +48,12 @@ LAKE_FORMATION_ACTIONS = [
 ]
 
 
-def table_bucket_arn(prov: Provisioner) -> str:
+def table_bucket_arn(prov: IamSteps) -> str:
     """``arn:<partition>:s3tables:<region>:<account>:bucket/<deployment>-tables``."""
     return prov.arn("s3tables", f"bucket/{prov.names.table_bucket}")
 
 
-def find_table_bucket(prov: Provisioner) -> str | None:
+def find_table_bucket(prov: IamSteps) -> str | None:
     """The ARN of the deployment's table bucket, or ``None`` (ListTableBuckets by prefix)."""
     client = prov.client("s3tables")
     for page in client.get_paginator("list_table_buckets").paginate(prefix=prov.names.table_bucket):
@@ -63,7 +63,7 @@ def find_table_bucket(prov: Provisioner) -> str | None:
     return None
 
 
-def ensure_table_bucket(prov: Provisioner) -> str:
+def ensure_table_bucket(prov: IamSteps) -> str:
     """Table bucket and namespace; returns the bucket ARN (a placeholder in a dry run)."""
     client = prov.client("s3tables")
     name = prov.names.table_bucket
@@ -95,7 +95,7 @@ def ensure_table_bucket(prov: Provisioner) -> str:
     return arn
 
 
-def ensure_variants_table(prov: Provisioner, bucket_arn: str) -> None:
+def ensure_variants_table(prov: IamSteps, bucket_arn: str) -> None:
     """The ``variants`` Iceberg table (created empty with its layout when missing)."""
     from pyiceberg.exceptions import NoSuchTableError
 
@@ -119,7 +119,7 @@ def ensure_variants_table(prov: Provisioner, bucket_arn: str) -> None:
         )
 
 
-def ensure_catalog_integration(prov: Provisioner, principal_arn: str) -> None:
+def ensure_catalog_integration(prov: IamSteps, principal_arn: str) -> None:
     """Glue catalog ``s3tablescatalog``, Lake Formation registration and grants on ``variants``."""
     glue = prov.client("glue")
     account, region = prov.ctx.account_id, prov.ctx.region
@@ -154,8 +154,8 @@ def ensure_catalog_integration(prov: Provisioner, principal_arn: str) -> None:
             LAKE_FORMATION_ROLE,
             "lakeformation.amazonaws.com",
             [
-                policies.allow(["s3tables:ListTableBuckets"], ["*"]),
-                policies.allow(LAKE_FORMATION_ACTIONS, [buckets]),
+                iam.allow(["s3tables:ListTableBuckets"], ["*"]),
+                iam.allow(LAKE_FORMATION_ACTIONS, [buckets]),
             ],
             tags={SHARED_TAG: "s3tables-integration"},
         )
@@ -165,7 +165,7 @@ def ensure_catalog_integration(prov: Provisioner, principal_arn: str) -> None:
     grant_table(prov, principal_arn, VARIANTS_TABLE)
 
 
-def grant_table(prov: Provisioner, principal_arn: str, table: str) -> None:
+def grant_table(prov: IamSteps, principal_arn: str, table: str) -> None:
     """Lake Formation DESCRIBE + SELECT on ``<catalog>.<namespace>.<table>`` to ``principal_arn``."""
     lf = prov.client("lakeformation")
     resource = {

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 from omics_toolkit.config import default_home
 from omics_toolkit.distributions import closure, normalise
 from omics_toolkit.errors import UserError
+from omics_toolkit.provisioning.layers import ensure_layer
 from omics_toolkit.ziputil import deterministic_zip
 
 if TYPE_CHECKING:
-    from omics_toolkit.provisioning.provision import Provisioner
+    from omics_toolkit.provisioning.core import Steps
 
 KIND = "lambda layer"
 DISTRIBUTIONS = ("pyiceberg", "pyarrow", "cyvcf2")
@@ -115,7 +116,7 @@ def layer_zip(home: Path | None = None) -> tuple[Path, int]:
     return target, size
 
 
-def ensure_tables_layer(prov: Provisioner, bucket: str) -> str:
+def ensure_tables_layer(prov: Steps, bucket: str) -> str:
     """Publish the tables layer from ``s3://bucket/lambda-layers/`` unless the same content exists.
 
     Compares ``Content.CodeSha256`` of existing versions (ListLayerVersions, GetLayerVersion),
@@ -128,12 +129,10 @@ def ensure_tables_layer(prov: Provisioner, bucket: str) -> str:
     Raises:
         UserError: wrong platform (AWS only), missing packages, or above Lambda's 250 MB.
     """
-    from omics_toolkit.provisioning.layers import ensure_layer
-
-    if not prov.ctx.is_local:
+    if prov.target.enforce_lambda_limits:
         check_platform()
     path, unzipped = layer_zip(prov.settings.home)
-    if unzipped > UNZIPPED_LIMIT and not prov.ctx.is_local:
+    if unzipped > UNZIPPED_LIMIT and prov.target.enforce_lambda_limits:
         raise UserError(
             f"the tables layer unzips to {unzipped // 2**20} MB, above Lambda's 250 MB; "
             'use variant_backend = "stores" where the account has stores'

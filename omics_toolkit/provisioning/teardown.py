@@ -15,18 +15,14 @@ from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import UserError
 from omics_toolkit.provisioning.containers import remove_container_registry
+from omics_toolkit.provisioning.core import Action, Deployment
+from omics_toolkit.provisioning.functions import FUNCTIONS, TABLES_FUNCTIONS
+from omics_toolkit.provisioning.healthomics import HealthOmicsSteps
 from omics_toolkit.provisioning.layers import delete_layer, delete_toolkit_layer
-from omics_toolkit.provisioning.provision import (
-    FUNCTIONS,
-    TABLES_FUNCTIONS,
-    Action,
-    Deployment,
-    Provisioner,
-)
 from omics_toolkit.provisioning.tables_layer import layer_name as tables_layer_name
 
 
-class Teardown(Provisioner):
+class Teardown(HealthOmicsSteps):
     """Reverse of :class:`Provisioner`; reports ``delete``/``kept``/``absent`` actions."""
 
     def _ours(self, tags: dict[str, str] | None) -> bool:
@@ -591,7 +587,7 @@ class Teardown(Provisioner):
         self._delete("s3 bucket", bucket, f"{len(versions)} object version(s)", delete_bucket)
 
 
-def discover(prov: Provisioner) -> Deployment:
+def discover(prov: HealthOmicsSteps) -> Deployment:
     """Find a deployment's identifiers by name (List* calls only; nothing is stored locally).
 
     Raises:

@@ -7,7 +7,7 @@ import pytest
 
 from omics_toolkit import errors
 from omics_toolkit.pipeline.history import HISTORY_LIMIT, budget, poll_waits
-from omics_toolkit.provisioning.packaging import STATEMACHINES_DIR
+from omics_toolkit.provisioning.statemachine import STATEMACHINES_DIR
 
 ASL = STATEMACHINES_DIR / "germline.asl.json"
 

@@ -172,7 +172,7 @@ def test_backends_hold_identical_rows(deploy):
 
 
 def test_contigs_follow_the_variants_table(deploy, files, tmp_path):
-    from omics_toolkit.provisioning.names import Names
+    from omics_toolkit.identity import Names
     from omics_toolkit.provisioning.s3tables import find_table_bucket
     from omics_toolkit.tables.loader import load_variants
 

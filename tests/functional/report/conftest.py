@@ -31,7 +31,7 @@ from healthomics_emulator.vcf_parquet import (
     write_parquet,
 )
 from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
-from omics_toolkit.provisioning.names import Names
+from omics_toolkit.identity import Names
 
 DEPLOYMENT = "rpt"
 DEPLOYMENT_NO_CLINVAR = "rpt-noclin"

@@ -24,7 +24,8 @@ import pytest
 
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
-from omics_toolkit.provisioning.provision import DIGEST_TAG, Provisioner
+from omics_toolkit.identity import DIGEST_TAG
+from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 from omics_toolkit.workflows import (
     WORKFLOWS_DIR,

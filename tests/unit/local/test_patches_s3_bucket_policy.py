@@ -2,7 +2,7 @@ import inspect
 import json
 
 from omics_toolkit.local.patches import s3_bucket_policy
-from omics_toolkit.provisioning.policies import tls_only_bucket_policy
+from omics_toolkit.provisioning.iam import tls_only_bucket_policy
 
 
 def test_patched_moto_symbol_exists_with_expected_signature():

@@ -4,7 +4,7 @@ import zipfile
 import pytest
 
 from omics_toolkit.errors import ConfigError, UserError
-from omics_toolkit.provisioning.names import Names
+from omics_toolkit.identity import Names
 from omics_toolkit.provisioning.packaging import LAMBDAS_DIR, code_sha256, lambda_zip
 from omics_toolkit.provisioning.provision import FUNCTIONS
 

@@ -1,10 +1,24 @@
-"""Resource names of one deployment: ``<deployment>-...`` everywhere, so several coexist."""
+"""A deployment's identity: its resource names and the tags that mark its resources.
+
+Names are ``<deployment>-...`` everywhere, so several deployments coexist in one account. The
+tags are read back by the code that finds a deployment's resources (teardown, Athena, the
+workflow registry), so they live here, apart from the provisioning code that writes them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from omics_toolkit.config import check_deployment_name
+from omics_toolkit.constants import DEPLOYMENT_TAG
+
+__all__ = ["DEPLOYMENT_TAG", "DIGEST_TAG", "VARIANT_BACKEND_TAG", "Names"]
+
+#: Workflow tag: the content digest of the workflow package registered as its current version.
+DIGEST_TAG = "omics-toolkit:digest"
+#: State machine tag recording where variants went (``stores``, ``s3tables`` or ``none``) at the
+#: last apply.
+VARIANT_BACKEND_TAG = "omics-toolkit:variant-backend"
 
 
 @dataclass(frozen=True)

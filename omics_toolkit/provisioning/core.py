@@ -1,0 +1,248 @@
+"""What every provisioning step shares: the report, the dry-run guard, waits and helpers.
+
+- :class:`Action` (one line of the report), :class:`Deployment` (a deployment's identifiers);
+- :class:`Steps`, the base of the step classes of every area (``storage``, ``iam``,
+  ``healthomics``, ``functions``, ``orchestration``, ``analytics``) and of ``Teardown``: the AWS
+  clients (in plan mode every mutating call is refused before it is sent), the report, polling
+  waits and the retry while a new IAM role propagates;
+- :class:`TargetSettings`: how the local stack and AWS differ for provisioning (poll interval,
+  Lambda size and platform limits, the AWS-managed Powertools layer), decided once here;
+- helpers: deterministic tokens, canonical JSON, tag lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.aws.session import AwsContext, is_read
+from omics_toolkit.config import Settings
+from omics_toolkit.constants import DEPLOYMENT_TAG
+from omics_toolkit.errors import ToolkitError, UserError
+from omics_toolkit.identity import Names
+
+#: Placeholder for identifiers a plan cannot know before the resource exists.
+AFTER_APPLY = "(known after apply)"
+
+
+@dataclass
+class Action:
+    """One line of the provisioning report: ``create``, ``update``, ``unchanged`` or ``delete``."""
+
+    kind: str
+    name: str
+    action: str
+    detail: str = ""
+
+
+@dataclass
+class Deployment:
+    """Identifiers of a provisioned deployment, discovered by name (nothing is cached locally)."""
+
+    names: Names
+    reference_store_id: str | None = None
+    reference_id: str | None = None
+    sequence_store_id: str | None = None
+    workflow_id: str | None = None
+    workflow_version: str | None = None
+    state_machine_arn: str | None = None
+    variant_store_id: str | None = None
+
+    def require(self, attr: str) -> str:
+        """The identifier ``attr``; raises :class:`UserError` when the deployment lacks it."""
+        value = getattr(self, attr)
+        if not value:
+            raise UserError(
+                f"deployment {self.names.deployment!r} has no {attr.replace('_', ' ')}; "
+                "run `omics-toolkit provision` first"
+            )
+        return str(value)
+
+
+Reporter = Callable[[Action], None]
+
+
+class PlanMutationError(ToolkitError):
+    """A dry run (``omics-toolkit plan``) tried to change something: a bug in the toolkit."""
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """How provisioning treats its target: the only place the local stack and AWS differ.
+
+    Attributes:
+        poll_seconds: wait between two status polls of an asynchronous job (seconds).
+        enforce_lambda_limits: check a layer's platform (CPython 3.11 on Linux x86_64) and
+            Lambda's 250 MB unzipped limit before publishing it.
+        powertools_layer: attach the AWS-managed Powertools layer to the functions (the local
+            stack's Lambda runtime provides powertools itself).
+    """
+
+    poll_seconds: float
+    enforce_lambda_limits: bool
+    powertools_layer: bool
+
+    @classmethod
+    def of(cls, ctx: AwsContext) -> TargetSettings:
+        """The settings for ``ctx``: the embedded local stack or a real account."""
+        return cls(
+            poll_seconds=ctx.job_poll_seconds,
+            enforce_lambda_limits=ctx.lambda_limits_enforced,
+            powertools_layer=ctx.managed_powertools_layer,
+        )
+
+
+def tags_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """``[{"Key": k, "Value": v}, ...]`` sorted by key (the Tags shape of IAM, ECR, S3...)."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def canon(doc: Any) -> str:
+    """Canonical JSON of a document (a JSON string is parsed first), for comparisons."""
+    if isinstance(doc, str):
+        doc = json.loads(doc)
+    return json.dumps(doc, sort_keys=True)
+
+
+def token(*parts: str) -> str:
+    """Deterministic idempotency token (``clientToken``/``requestId``) from the given parts."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def statement_diff(current: Any, wanted: dict[str, Any]) -> str:
+    """``+N/-M statements`` between two policy documents (for plan details)."""
+    if isinstance(current, str):
+        current = json.loads(current)
+    have = {canon(st) for st in (current or {}).get("Statement", [])}
+    want = {canon(st) for st in wanted.get("Statement", [])}
+    return f"+{len(want - have)}/-{len(have - want)} statements"
+
+
+class Steps:
+    """Shared state of the provisioning steps of one deployment (base of every area's steps).
+
+    Args:
+        ctx: AWS clients (local stack or real account).
+        settings: effective settings (deployment name, workflow, storage type, poll interval).
+        report: called with every :class:`Action` as it happens (progress display).
+        sleep: injectable for tests; used while waiting for asynchronous HealthOmics jobs.
+        dry_run: plan only: read the current state and report what would change; any mutating
+            call raises :class:`PlanMutationError` (a bug) before it is sent.
+        target: how to treat the target (default: :meth:`TargetSettings.of` the context).
+    """
+
+    def __init__(
+        self,
+        ctx: AwsContext,
+        settings: Settings,
+        report: Reporter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        dry_run: bool = False,
+        target: TargetSettings | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.dry_run = dry_run
+        self._guarded: set[str] = set()
+        self.settings = settings
+        self.names = Names(settings.deployment, ctx.account_id, ctx.region)
+        self.tags = {DEPLOYMENT_TAG: settings.deployment}
+        self.actions: list[Action] = []
+        self._report = report or (lambda action: None)
+        self._sleep = sleep
+        self.partition = ctx.partition()
+        self.target = target or TargetSettings.of(ctx)
+        self.poll_seconds = self.target.poll_seconds
+
+    def client(self, service: str) -> Any:
+        """The context's client for ``service``; in a dry run, mutating calls are refused."""
+        client = self.ctx.client(service)
+        if self.dry_run and service not in self._guarded:
+            client.meta.events.register(
+                "before-call", self._refuse_mutation, unique_id=f"plan-guard-{id(self)}"
+            )
+            self._guarded.add(service)
+        return client
+
+    def _refuse_mutation(self, model: Any, **_: Any) -> None:
+        if self.dry_run and not is_read(model.name):
+            raise PlanMutationError(
+                f"plan attempted {model.service_model.service_name}:{model.name} (a bug: plans only read)"
+            )
+
+    def end_plan(self) -> None:
+        """Unregister the dry-run guard from the shared clients (the context may be reused)."""
+        for service in self._guarded:
+            self.ctx.client(service).meta.events.unregister(
+                "before-call", unique_id=f"plan-guard-{id(self)}"
+            )
+        self._guarded.clear()
+
+    def _change(self, changes: list[str], label: str, call: Callable[[], Any]) -> None:
+        """Record ``label`` as a differing field and make ``call`` unless this is a dry run."""
+        changes.append(label)
+        if not self.dry_run:
+            call()
+
+    def _record(self, kind: str, name: str, action: str, detail: str = "") -> None:
+        item = Action(kind, name, action, detail)
+        self.actions.append(item)
+        self._report(item)
+
+    def arn(self, service: str, resource: str, region: bool = True) -> str:
+        reg = self.ctx.region if region else ""
+        account = self.ctx.account_id if service not in ("s3",) else ""
+        return f"arn:{self.partition}:{service}:{reg}:{account}:{resource}"
+
+    def _wait(
+        self,
+        what: str,
+        get_status: Callable[[], tuple[str, str]],
+        done: set[str],
+        timeout_seconds: float = 3600,
+    ) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            status, message = get_status()
+            if status in done:
+                return
+            if status in {"FAILED", "CANCELLED", "DELETED", "COMPLETED_WITH_FAILURES"}:
+                raise ToolkitError(f"{what} ended {status}: {message}")
+            if time.monotonic() > deadline:
+                raise ToolkitError(f"{what} still {status} after {timeout_seconds:.0f} s")
+            self._sleep(self.poll_seconds)
+
+    def _retry_iam_propagation(self, call: Callable[[], Any]) -> Any:
+        """Retry a create call while a new IAM role has not propagated yet (real AWS: ~10 s)."""
+        for attempt in range(8):
+            try:
+                return call()
+            except ClientError as exc:
+                if (
+                    error_code(exc) != "InvalidParameterValueException"
+                    or "role" not in str(exc).lower()
+                    or attempt == 7
+                ):
+                    raise
+                self._sleep(2 ** min(attempt, 3))
+        raise AssertionError("unreachable")
+
+    def _find_by_name(
+        self, list_op: str, key: str, name: str, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        omics = self.client("omics")
+        for page in omics.get_paginator(list_op).paginate(**kwargs):
+            for item in page[key]:
+                if item.get("name") == name and item.get("status") not in (
+                    "DELETING",
+                    "DELETED",
+                    "FAILED",
+                ):
+                    return dict(item)
+        return None

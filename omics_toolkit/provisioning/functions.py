@@ -1,0 +1,285 @@
+"""Lambda steps: the pipeline's functions, their layers (toolkit, tables, AWS Powertools),
+the S3 invoke permission and the input bucket's notifications.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.errors import UserError
+from omics_toolkit.provisioning import iam
+from omics_toolkit.provisioning.core import (
+    canon,
+)
+from omics_toolkit.provisioning.iam import IamSteps
+from omics_toolkit.provisioning.layers import LAMBDA_RUNTIME, ensure_toolkit_layer
+from omics_toolkit.provisioning.packaging import code_sha256, lambda_zip
+from omics_toolkit.provisioning.tables_layer import ensure_tables_layer
+
+#: Lambda functions of the pipeline (directory under lambdas/).
+FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects", "failure_handler")
+#: Functions of the S3 Tables variant back end only.
+TABLES_FUNCTIONS = ("variant_loader",)
+FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
+#: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
+MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
+
+
+class FunctionSteps(IamSteps):
+    """Lambda functions of a deployment and what triggers them."""
+
+    def ensure_function(
+        self,
+        function: str,
+        role_arn: str,
+        environment: dict[str, str],
+        layers: list[str],
+        timeout_seconds: int = 60,
+    ) -> str:
+        """Lambda function ``lambdas/<function>/`` (handler only) with ``layers`` (the toolkit's
+        own wheel as a layer, then the AWS-managed Powertools layer in AWS); returns its ARN."""
+        lam = self.client("lambda")
+        name = self.names.function(function)
+        code = lambda_zip(function)
+        config = {
+            "Runtime": LAMBDA_RUNTIME,
+            "Role": role_arn,
+            "Handler": "app.lambda_handler",
+            "Timeout": timeout_seconds,
+            "MemorySize": 256,
+            "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": function, **environment}},
+        }
+        config["Layers"] = list(layers)
+        try:
+            current = lam.get_function_configuration(FunctionName=name)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            self._record("lambda function", name, "create", f"{len(code)} bytes")
+            if self.dry_run:
+                return self.arn("lambda", f"function:{name}")
+            created = self._retry_iam_propagation(
+                lambda: lam.create_function(
+                    FunctionName=name,
+                    Code={"ZipFile": code},
+                    Tags=self.tags,
+                    Description=f"omics-toolkit {self.names.deployment}: {function}",
+                    **config,
+                )
+            )
+            return str(created["FunctionArn"])
+        changes: list[str] = []
+        if current.get("CodeSha256") != code_sha256(code):
+
+            def update_code() -> None:
+                lam.update_function_code(FunctionName=name, ZipFile=code)
+                self._wait_function_updated(name)
+
+            self._change(changes, "code", update_code)
+        layers = config.pop("Layers", [])
+        differs = {
+            k
+            for k, v in config.items()
+            if (
+                current.get(k)
+                if k != "Environment"
+                else {"Variables": current.get("Environment", {}).get("Variables", {})}
+            )
+            != v
+        }
+        if [layer["Arn"] for layer in current.get("Layers", [])] != layers:
+            differs.add("Layers")
+        config["Layers"] = layers
+        if differs:
+            self._change(
+                changes,
+                "configuration: " + ", ".join(sorted(differs)),
+                lambda: lam.update_function_configuration(FunctionName=name, **config),
+            )
+        self._record(
+            "lambda function", name, "update" if changes else "unchanged", "; ".join(changes)
+        )
+        return str(current["FunctionArn"])
+
+    def _wait_function_updated(self, name: str) -> None:
+        """Lambda rejects a second update while ``LastUpdateStatus`` is InProgress."""
+        lam = self.client("lambda")
+
+        def status() -> tuple[str, str]:
+            conf = lam.get_function_configuration(FunctionName=name)
+            state = str(conf.get("LastUpdateStatus", "Successful"))
+            return (
+                "COMPLETED" if state == "Successful" else "FAILED" if state == "Failed" else state,
+                str(conf.get("LastUpdateStatusReason", "")),
+            )
+
+        self._wait(f"lambda function {name} update", status, {"COMPLETED"}, timeout_seconds=300)
+
+    def powertools_layer_arn(self) -> str:
+        """ARN of the AWS-managed Powertools layer matching the installed powertools version.
+
+        Source: the public SSM parameter
+        ``/aws/service/powertools/python/x86_64/<runtime>/<version>`` (Powertools docs, "Lambda
+        Layer"). The local stack needs no layer: its Lambda runtime provides boto3 and powertools
+        (as the managed runtime and layer do in AWS); the toolkit itself comes from its layer.
+
+        Raises:
+            UserError: the parameter cannot be read (region without the layer, missing permission).
+        """
+        from importlib.metadata import version
+
+        name = f"/aws/service/powertools/python/x86_64/{LAMBDA_RUNTIME}/{version('aws-lambda-powertools')}"
+        try:
+            return str(self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+        except ClientError as exc:
+            raise UserError(
+                f"cannot resolve the Powertools layer from SSM parameter {name}: {exc}; "
+                "check ssm:GetParameter permission and that the region offers the layer"
+            ) from exc
+
+    def ensure_s3_invoke_permission(self, function_arn: str, bucket: str) -> None:
+        lam = self.client("lambda")
+        sid = f"{self.names.deployment}-s3-invoke"
+        try:
+            statements = json.loads(lam.get_policy(FunctionName=function_arn)["Policy"])[
+                "Statement"
+            ]
+        except ClientError:
+            statements = []
+        if any(s.get("Sid") == sid for s in statements):
+            self._record("lambda permission", sid, "unchanged")
+            return
+        self._record("lambda permission", sid, "create", f"s3:{bucket} may invoke")
+        if self.dry_run:
+            return
+        lam.add_permission(
+            FunctionName=function_arn,
+            StatementId=sid,
+            Action="lambda:InvokeFunction",
+            Principal="s3.amazonaws.com",
+            SourceArn=f"arn:{self.partition}:s3:::{bucket}",
+            SourceAccount=self.ctx.account_id,
+        )
+
+    def ensure_notification(self, bucket: str, function_arn: str) -> None:
+        """Merge this deployment's FASTQ and manifest notifications into the bucket's configuration."""
+        s3 = self.client("s3")
+        try:
+            current = s3.get_bucket_notification_configuration(Bucket=bucket)
+        except ClientError as exc:
+            if not (self.dry_run and error_code(exc) in ("NoSuchBucket", "404")):
+                raise
+            current = {}
+        current.pop("ResponseMetadata", None)
+        ours = [
+            {
+                "Id": f"{self.names.deployment}-{kind}{suffix.replace('.', '-')}",
+                "LambdaFunctionArn": function_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
+            }
+            for kind, suffixes in (("fastq", FASTQ_SUFFIXES), ("manifest-", MANIFEST_SUFFIXES))
+            for suffix in suffixes
+        ]
+        our_ids = {c["Id"] for c in ours}
+        others = [
+            c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") not in our_ids
+        ]
+        mine = sorted(
+            (c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") in our_ids),
+            key=lambda c: c["Id"],
+        )
+
+        def norm(configs: list[dict[str, Any]]) -> str:
+            return canon(
+                [
+                    {
+                        "Id": c["Id"],
+                        "Arn": c["LambdaFunctionArn"],
+                        "Events": sorted(c["Events"]),
+                        "Rules": sorted(
+                            (r["Name"].lower(), r["Value"])
+                            for r in c.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+                        ),
+                    }
+                    for c in sorted(configs, key=lambda c: c["Id"])
+                ]
+            )
+
+        if norm(mine) == norm(ours):
+            self._record("s3 notification", bucket, "unchanged")
+            return
+        current["LambdaFunctionConfigurations"] = others + ours
+        if not self.dry_run:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=current
+            )
+        self._record(
+            "s3 notification",
+            bucket,
+            "update" if mine else "create",
+            f"kept {len(others)} other configuration(s)",
+        )
+
+    def function_environment(
+        self, state_machine_arn: str, topic_arn: str, table_bucket_arn: str | None
+    ) -> dict[str, dict[str, str]]:
+        """Function -> environment variables (functions without any are absent)."""
+        env = {
+            "pair_detector": {
+                "STATE_MACHINE_ARN": state_machine_arn,
+                "POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds),
+                **({"PAIR_PATTERN": pattern} if (pattern := self.settings.pair_pattern) else {}),
+            },
+            "failure_handler": {"TOPIC_ARN": topic_arn, "EVENT_BUS_NAME": "default"},
+        }
+        if table_bucket_arn:
+            env["variant_loader"] = {
+                "TABLE_BUCKET_ARN": table_bucket_arn,
+                "NAMESPACE": self.names.table_namespace,
+            }
+        return env
+
+    def ensure_pipeline_functions(
+        self,
+        statements: dict[str, list[dict[str, Any]]],
+        environment: dict[str, dict[str, str]],
+    ) -> None:
+        """The layers, then each function's role and the function, in ``statements`` order.
+
+        Args:
+            statements: function -> its role's statements (:func:`iam.function_role_statements`);
+                ``variant_loader`` (S3 Tables) also gets the tables layer and 900 s.
+            environment: function -> environment (:meth:`function_environment`).
+        """
+        n = self.names
+        p, region, account = self.partition, self.ctx.region, self.ctx.account_id
+        function_layers = [ensure_toolkit_layer(self)]
+        if self.target.powertools_layer:
+            function_layers.append(self.powertools_layer_arn())
+        layers_of = {f: function_layers for f in statements}
+        timeouts: dict[str, int] = {}
+        if "variant_loader" in statements:
+            layers_of["variant_loader"] = [
+                function_layers[0],
+                ensure_tables_layer(self, n.output_bucket),
+                *function_layers[1:],
+            ]
+            timeouts["variant_loader"] = 900
+        for function, function_statements in statements.items():
+            role = self.ensure_role(
+                n.role(f"lambda-{function.replace('_', '-')}"),
+                "lambda.amazonaws.com",
+                [*function_statements, iam.lambda_logs(p, region, account, n.function(function))],
+            )
+            self.ensure_function(
+                function,
+                role,
+                environment.get(function, {}),
+                layers_of[function],
+                timeout_seconds=timeouts.get(function, 60),
+            )

@@ -1,0 +1,620 @@
+"""HealthOmics steps: reference and sequence stores, the reference, variant and annotation
+stores, the workflow (with its container registry map), the run group and the run cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.aws.s3 import parse_s3_uri
+from omics_toolkit.errors import ConfigError, UserError
+from omics_toolkit.identity import DIGEST_TAG
+from omics_toolkit.provisioning.core import (
+    AFTER_APPLY,
+    canon,
+    token,
+)
+from omics_toolkit.provisioning.iam import IamSteps
+
+#: StartRun parameters the state machine fills from the execution (not settable by users).
+PIPELINE_RUN_PARAMETERS = frozenset(
+    {"fastq_1", "fastq_2", "read_groups", "reference", "sample_name"}
+)
+
+
+def reference_name(reference: str) -> str:
+    """Reference name in the store: the FASTA's file name without ``.fa[sta][.gz]``.
+
+    HealthOmics reference names have at least 3 characters (ReferenceName shape), so short stems
+    get a ``reference-`` prefix (``q.fa`` -> ``reference-q``).
+    """
+    name = Path(parse_s3_uri(reference)[1] if reference.startswith("s3://") else reference).name
+    for suffix in (".gz", ".fasta", ".fa", ".fna"):
+        name = name.removesuffix(suffix)
+    return name if len(name) >= 3 else f"reference-{name}"
+
+
+class HealthOmicsSteps(IamSteps):
+    """HealthOmics resources of a deployment (omics List*/Create*/Get* calls)."""
+
+    def find_store(self, kind: str) -> dict[str, Any] | None:
+        """The deployment's ``reference`` or ``sequence`` store, found by name (List*Stores)."""
+        name = getattr(self.names, f"{kind}_store")
+        key = f"{kind}Stores"
+        return self._find_by_name(f"list_{kind}_stores", key, name, filter={"name": name})
+
+    def _ensure_store(self, kind: str) -> str:
+        """Create the ``reference`` or ``sequence`` store unless it exists; returns its id."""
+        name = getattr(self.names, f"{kind}_store")
+        found = self.find_store(kind)
+        if found:
+            self._record(f"{kind} store", name, "unchanged", found["id"])
+            return str(found["id"])
+        if self.dry_run:
+            self._record(f"{kind} store", name, "create")
+            return AFTER_APPLY
+        create = getattr(self.client("omics"), f"create_{kind}_store")
+        store = create(
+            name=name,
+            tags=self.tags,
+            clientToken=token(self.ctx.account_id, self.ctx.region, name, "store"),
+            **self._store_sse(),
+        )
+        self._record(f"{kind} store", name, "create", store["id"])
+        return str(store["id"])
+
+    def _store_sse(self) -> dict[str, Any]:
+        if not self.settings.kms_key_arn:
+            return {}
+        return {"sseConfig": {"type": "KMS", "keyArn": self.settings.kms_key_arn}}
+
+    def ensure_reference_store(self) -> str:
+        """The deployment's reference store (CreateReferenceStore); returns its id."""
+        return self._ensure_store("reference")
+
+    def ensure_reference(self, store_id: str, reference: str, role_arn: str) -> tuple[str, str]:
+        """Import the reference FASTA once (found by name); returns ``(reference id, arn)``."""
+        omics = self.client("omics")
+        source = reference
+        ref_name = reference_name(reference)
+        if store_id == AFTER_APPLY:
+            self._record("reference", ref_name, "create", f"import {reference}")
+            return AFTER_APPLY, AFTER_APPLY
+        found = self._find_by_name(
+            "list_references",
+            "references",
+            ref_name,
+            referenceStoreId=store_id,
+            filter={"name": ref_name},
+        )
+        if found and found.get("status") == "ACTIVE":
+            self._record("reference", ref_name, "unchanged", found["id"])
+            return str(found["id"]), str(found["arn"])
+        if self.dry_run:
+            self._record("reference", ref_name, "create", f"import {reference}")
+            return AFTER_APPLY, AFTER_APPLY
+        if not reference.startswith("s3://"):
+            path = Path(reference)
+            if not path.is_file():
+                raise UserError(
+                    f"reference FASTA {path} does not exist; pass --reference FILE or s3://URI"
+                )
+            key = f"reference/{path.name}"
+            self.client("s3").upload_file(str(path), self.names.output_bucket, key)
+            source = f"s3://{self.names.output_bucket}/{key}"
+        client_token = token(store_id, ref_name, source)
+        job = omics.start_reference_import_job(
+            referenceStoreId=store_id,
+            roleArn=role_arn,
+            clientToken=client_token,
+            sources=[{"sourceFile": source, "name": ref_name, "tags": self.tags}],
+        )
+        self._wait(
+            f"reference import {job['id']}",
+            lambda: self._job_status(
+                omics.get_reference_import_job(id=job["id"], referenceStoreId=store_id)
+            ),
+            {"COMPLETED"},
+        )
+        detail = omics.get_reference_import_job(id=job["id"], referenceStoreId=store_id)
+        ref_id = detail["sources"][0]["referenceId"]
+        meta = omics.get_reference_metadata(id=ref_id, referenceStoreId=store_id)
+        self._record("reference", ref_name, "create", ref_id)
+        return str(ref_id), str(meta["arn"])
+
+    @staticmethod
+    def _job_status(job: dict[str, Any]) -> tuple[str, str]:
+        return str(job["status"]), str(job.get("statusMessage", ""))
+
+    def ensure_sequence_store(self) -> str:
+        """The deployment's sequence store (CreateSequenceStore); returns its id."""
+        return self._ensure_store("sequence")
+
+    def ensure_variant_store(self, reference_arn: str) -> str | None:
+        """The deployment's variant store (CreateVariantStore); returns its id.
+
+        Returns ``None`` (and reports ``skipped``) when ``variant_backend`` is ``auto`` and the
+        account may not create stores (new customers since 2025-11-07).
+
+        Raises:
+            UserError: ``variant_backend = "stores"`` and HealthOmics refuses to create stores.
+        """
+        return self._ensure_analytics_store(
+            "variant", self.names.variant_store, reference={"referenceArn": reference_arn}
+        )
+
+    def ensure_annotation_store(self, reference_arn: str) -> str | None:
+        """The deployment's VCF-format annotation store (CreateAnnotationStore); see
+        :meth:`ensure_variant_store` for the ``None`` return and errors."""
+        return self._ensure_analytics_store(
+            "annotation",
+            self.names.annotation_store,
+            reference={"referenceArn": reference_arn},
+            storeFormat="VCF",
+        )
+
+    def _ensure_analytics_store(self, kind: str, name: str, **create: Any) -> str | None:
+        omics = self.client("omics")
+        get = getattr(omics, f"get_{kind}_store")
+        found = self._find_by_name(f"list_{kind}_stores", f"{kind}Stores", name, filter={})
+        if found and self.dry_run:
+            self._record(f"{kind} store", name, "unchanged", found["id"])
+            return str(found["id"])
+        if not found:
+            if self.dry_run:
+                self._record(
+                    f"{kind} store",
+                    name,
+                    "create",
+                    "refused to accounts new since 2025-11-07; then skipped"
+                    if self.settings.variant_backend == "auto"
+                    else "",
+                )
+                return AFTER_APPLY
+            try:
+                getattr(omics, f"create_{kind}_store")(
+                    name=name,
+                    description=f"omics-toolkit {self.names.deployment}",
+                    tags=self.tags,
+                    **self._store_sse(),
+                    **create,
+                )
+            except ClientError as exc:
+                if error_code(exc) != "AccessDeniedException":
+                    raise
+                reason = exc.response.get("Error", {}).get("Message", "access denied")
+                if self.settings.variant_backend == "stores":
+                    raise UserError(
+                        f"HealthOmics refused to create the {kind} store {name}: {reason}. "
+                        'Accounts new since 2025-11-07 cannot have stores: set variant_backend = "none" '
+                        '(VCFs stay in the output bucket) or "auto" in omics-toolkit.toml'
+                    ) from exc
+                alternative = (
+                    "" if "S3 Tables" in reason else " (AWS recommends S3 Tables with Athena)"
+                )
+                self._record(
+                    f"{kind} store",
+                    name,
+                    "skipped",
+                    f"{reason}{alternative}; VCFs stay in s3://{self.names.output_bucket}/runs/",
+                )
+                return None
+
+        def status() -> tuple[str, str]:
+            store = get(name=name)
+            return str(store["status"]), str(store.get("statusMessage", ""))
+
+        self._wait(f"{kind} store {name}", status, {"ACTIVE"})
+        store = get(name=name)
+        self._record(f"{kind} store", name, "unchanged" if found else "create", store["id"])
+        return str(store["id"])
+
+    def _find_existing_reference(self, store_id: str) -> tuple[str, str, str] | None:
+        """The store's first ACTIVE reference as ``(id, arn, name)``, or ``None``."""
+        omics = self.client("omics")
+        for page in omics.get_paginator("list_references").paginate(referenceStoreId=store_id):
+            for ref in page["references"]:
+                if ref.get("status") == "ACTIVE":
+                    return str(ref["id"]), str(ref["arn"]), str(ref["name"])
+        return None
+
+    def ensure_workflow(self, registry_map: dict[str, Any] | None = None) -> tuple[str, str | None]:
+        """The deployment's private workflow (CreateWorkflow), or a new version of it
+        (CreateWorkflowVersion) when its digest changed.
+
+        The digest covers the packaged WDL (main.wdl and its imports) and every creation setting
+        (parameter template, storage, container registry map). Definitions up to 4.4 MB go as
+        ``definitionZip``; larger ones are uploaded to the output bucket and passed as
+        ``definitionUri``. Workflows and versions are immutable, so nothing is ever updated in
+        place.
+
+        Args:
+            registry_map: ``containerRegistryMap`` (ECR pull-through prefixes of the upstream
+                registries the WDL's images come from), or ``None``.
+
+        Returns:
+            ``(workflow id, version name)``; the version is ``None`` for the workflow's own
+            definition (the first one provisioned).
+        """
+        from omics_toolkit import workflows  # miniwdl: imported only when provisioning workflows
+
+        omics = self.client("omics")
+        directory = workflows.workflow_dir(self.settings.workflow)
+        package = workflows.package_workflow(directory)
+        settings: dict[str, Any] = {
+            "engine": "WDL",
+            "main": "main.wdl",
+            "parameterTemplate": workflows.parameter_template(directory / "main.wdl"),
+            "storageType": self.settings.storage_type,
+        }
+        if self.settings.storage_type == "STATIC":
+            settings["storageCapacity"] = self.settings.storage_capacity_gib or 1200
+        if registry_map:
+            settings["containerRegistryMap"] = registry_map
+        digest = hashlib.sha256(
+            (workflows.content_digest(package) + canon(settings)).encode()
+        ).hexdigest()
+        name = self.names.workflow(self.settings.workflow)
+        found = None
+        for page in omics.get_paginator("list_workflows").paginate(name=name, type="PRIVATE"):
+            for item in page["items"]:
+                if item.get("name") == name and item.get("status") not in ("DELETED", "FAILED"):
+                    found = item
+        if found is None:
+            self._record("workflow", name, "create", f"digest {digest[:12]}")
+            if self.dry_run:
+                return AFTER_APPLY, None
+            created = omics.create_workflow(
+                name=name,
+                description=f"{self.settings.workflow} (omics-toolkit {self.names.deployment})",
+                tags={**self.tags, DIGEST_TAG: digest},
+                requestId=token(self.ctx.account_id, self.ctx.region, name, digest),
+                **self._workflow_definition(name, package, digest),
+                **settings,
+            )
+            self._wait_workflow(name, lambda: omics.get_workflow(id=created["id"]))
+            return str(created["id"]), None
+        workflow_id = str(found["id"])
+        tags = omics.list_tags_for_resource(resourceArn=found["arn"])["tags"]
+        if tags.get(DIGEST_TAG) == digest:
+            self._record("workflow", name, "unchanged", f"{workflow_id} digest {digest[:12]}")
+            return workflow_id, None
+        version = f"sha256-{digest[:16]}"
+        try:
+            omics.get_workflow_version(workflowId=workflow_id, versionName=version)
+            self._record("workflow version", f"{name}/{version}", "unchanged", workflow_id)
+            return workflow_id, version
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+        self._record(
+            "workflow version",
+            f"{name}/{version}",
+            "create",
+            f"content digest {str(tags.get(DIGEST_TAG, '?'))[:12]} -> {digest[:12]}",
+        )
+        if self.dry_run:
+            return workflow_id, version
+        omics.create_workflow_version(
+            workflowId=workflow_id,
+            versionName=version,
+            description=f"{self.settings.workflow} digest {digest[:12]}",
+            tags={**self.tags, DIGEST_TAG: digest},
+            requestId=token(self.ctx.account_id, self.ctx.region, name, version),
+            **self._workflow_definition(name, package, digest),
+            **settings,
+        )
+        self._wait_workflow(
+            f"{name}/{version}",
+            lambda: omics.get_workflow_version(workflowId=workflow_id, versionName=version),
+        )
+        return workflow_id, version
+
+    def ensure_run_group(self) -> str | None:
+        """The deployment's run group ``<deployment>-runs`` with the ``run_group_*`` limits
+        (CreateRunGroup, or UpdateRunGroup when the limits changed); ``None`` when no limit is
+        configured (runs start outside any group; an existing group is left for teardown).
+
+        Returns:
+            The run group id (``AFTER_APPLY`` in a dry run that would create it).
+        """
+        limits = self.settings.run_group_limits
+        if not limits:
+            return None
+        omics = self.client("omics")
+        name = self.names.run_group
+        found = None
+        for page in omics.get_paginator("list_run_groups").paginate(name=name):
+            found = next((g for g in page["items"] if g.get("name") == name), found)
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(limits.items()))
+        if found is None:
+            self._record("run group", name, "create", detail)
+            if self.dry_run:
+                return AFTER_APPLY
+            created = omics.create_run_group(
+                name=name,
+                requestId=token(self.ctx.account_id, self.ctx.region, name, canon(limits)),
+                tags=self.tags,
+                **limits,
+            )
+            return str(created["id"])
+        group = omics.get_run_group(id=found["id"])
+        changed = {k: v for k, v in limits.items() if group.get(k) != v}
+        if not changed:
+            self._record("run group", name, "unchanged", f"{found['id']} {detail}")
+            return str(found["id"])
+        self._record("run group", name, "update", f"{found['id']} {detail}")
+        if not self.dry_run:
+            omics.update_run_group(id=found["id"], **changed)
+        return str(found["id"])
+
+    def ensure_run_cache(self) -> str | None:
+        """The deployment's run cache ``<deployment>-cache`` in ``s3://<output>/run-cache/``
+        (CreateRunCache, or UpdateRunCache when the behaviour changed); ``None`` when
+        ``cache_behavior = "off"``.
+
+        Returns:
+            The run cache id (``AFTER_APPLY`` in a dry run that would create it).
+        """
+        behavior = self.settings.cache_behavior
+        if behavior == "off":
+            return None
+        omics = self.client("omics")
+        name = self.names.run_cache
+        found = None
+        for page in omics.get_paginator("list_run_caches").paginate():
+            found = next((c for c in page["items"] if c.get("name") == name), found)
+        if found is None:
+            self._record("run cache", name, "create", f"{behavior} in {self.names.run_cache_uri}")
+            if self.dry_run:
+                return AFTER_APPLY
+            created = omics.create_run_cache(
+                name=name,
+                description=f"omics-toolkit {self.names.deployment} call cache",
+                cacheS3Location=self.names.run_cache_uri,
+                cacheBehavior=behavior,
+                cacheBucketOwnerId=self.ctx.account_id,
+                requestId=token(self.ctx.account_id, self.ctx.region, name),
+                tags=self.tags,
+            )
+            return str(created["id"])
+        cache = omics.get_run_cache(id=found["id"])
+        if cache.get("cacheBehavior") == behavior:
+            self._record("run cache", name, "unchanged", f"{found['id']} {behavior}")
+        else:
+            self._record("run cache", name, "update", f"{cache.get('cacheBehavior')} -> {behavior}")
+            if not self.dry_run:
+                omics.update_run_cache(id=found["id"], cacheBehavior=behavior)
+        return str(found["id"])
+
+    def _workflow_definition(self, name: str, package: bytes, digest: str) -> dict[str, Any]:
+        """``definitionZip`` up to 4.4 MB, else the zip in the output bucket as ``definitionUri``."""
+        from omics_toolkit.workflows import fits_definition_zip
+
+        if fits_definition_zip(package):
+            return {"definitionZip": package}
+        key = f"workflows/{name}/{digest}.zip"
+        self.client("s3").put_object(
+            Bucket=self.names.output_bucket,
+            Key=key,
+            Body=package,
+            ExpectedBucketOwner=self.ctx.account_id,
+        )
+        return {"definitionUri": f"s3://{self.names.output_bucket}/{key}"}
+
+    def _wait_workflow(self, label: str, get: Callable[[], dict[str, Any]]) -> None:
+        def status() -> tuple[str, str]:
+            workflow = get()
+            return str(workflow["status"]), str(workflow.get("statusMessage", ""))
+
+        self._wait(f"workflow {label}", status, {"ACTIVE"})
+
+    def container_registry_map(self) -> dict[str, Any] | None:
+        """ECR pull-through cache rules, repository creation templates and the registry policy
+        for the upstream registries the workflow's images come from (see
+        :mod:`omics_toolkit.provisioning.containers`); returns the ``containerRegistryMap`` for
+        CreateWorkflow, or ``None`` when every image is already in private ECR."""
+        from omics_toolkit import workflows
+        from omics_toolkit.provisioning import containers
+
+        wdl = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        return containers.ensure_container_registry(self, wdl) or None
+
+    def private_image_repositories(self) -> list[str]:
+        """Repositories of the images given in this account's private ECR (run parameters)."""
+        from omics_toolkit import workflows
+        from omics_toolkit.provisioning import containers
+
+        wdl = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        images = containers.workflow_images(wdl, self.settings.run_parameters)
+        plan = containers.plan_images(images, self.ctx.account_id, self.ctx.region)
+        return sorted({ref.repository for ref in plan.private})
+
+    def known_sites_parameters(self) -> dict[str, Any]:
+        """Run parameters ``known_sites_vcfs`` / ``known_sites_indices`` for workflows that take
+        them (GATK base quality recalibration), from the ``known_sites`` setting.
+
+        Local files (bgzipped VCF + ``.tbi`` beside it) are uploaded once to
+        ``s3://<output bucket>/reference/known-sites/<sha256[:16]>/`` (the run role may read
+        ``reference/``); ``s3://`` URIs are passed as they are, with ``<uri>.tbi`` as the index.
+
+        Returns:
+            ``{}`` when the workflow has no ``known_sites_vcfs`` input.
+
+        Raises:
+            ConfigError: the workflow needs known sites and none are configured (neither
+                ``known_sites`` nor ``run_parameters``), both are, a file or its ``.tbi`` is
+                missing, or a file is not a bgzipped VCF.
+        """
+        from omics_toolkit import workflows
+        from omics_toolkit.data import sha256_file
+
+        main = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        template = workflows.parameter_template(main)
+        if "known_sites_vcfs" not in template:
+            if self.settings.known_sites:
+                raise ConfigError(
+                    f"known_sites is set but workflow {self.settings.workflow} has no "
+                    "known_sites_vcfs input; drop known_sites or use --workflow gatk-germline"
+                )
+            return {}
+        given = sorted(
+            {"known_sites_vcfs", "known_sites_indices"} & set(self.settings.run_parameters)
+        )
+        if given and self.settings.known_sites:
+            raise ConfigError(
+                f"known_sites and run_parameters {given} both set the known sites: keep one"
+            )
+        if not self.settings.known_sites:
+            if given:
+                return {}
+            raise ConfigError(
+                f"workflow {self.settings.workflow} recalibrates base qualities against known "
+                "variant sites: set known_sites to bgzipped VCFs with a .tbi beside each (e.g. "
+                'known_sites = ["dbsnp.vcf.gz", "Mills_and_1000G_gold_standard.indels.vcf.gz"] in '
+                "omics-toolkit.toml, or OMICS_TOOLKIT_KNOWN_SITES=a.vcf.gz,b.vcf.gz), matching "
+                "the reference's contig names"
+            )
+        vcfs: list[str] = []
+        indices: list[str] = []
+        s3 = self.client("s3")
+        for source in self.settings.known_sites:
+            if source.startswith("s3://"):
+                vcfs.append(source)
+                indices.append(source + ".tbi")
+                continue
+            path = Path(source).expanduser()
+            index = path.with_name(path.name + ".tbi")
+            for f in (path, index):
+                if not f.is_file():
+                    raise ConfigError(
+                        f"known_sites file {f} does not exist (each VCF needs its tabix index "
+                        f"beside it: tabix -p vcf {path})"
+                    )
+            with path.open("rb") as fh:
+                if fh.read(4) != b"\x1f\x8b\x08\x04":
+                    raise ConfigError(
+                        f"known_sites file {path} is not bgzipped: bgzip it and index it "
+                        f"(bgzip {path.name} && tabix -p vcf {path.name}.gz)"
+                    )
+            prefix = f"{self.names.known_sites_prefix}{sha256_file(path)[:16]}/"
+            uris = []
+            for f in (path, index):
+                key = prefix + f.name
+                uris.append(f"s3://{self.names.output_bucket}/{key}")
+                try:
+                    s3.head_object(
+                        Bucket=self.names.output_bucket,
+                        Key=key,
+                        ExpectedBucketOwner=self.ctx.account_id,
+                    )
+                    self._record("known sites", key, "unchanged")
+                except ClientError as exc:
+                    if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                        raise
+                    self._record("known sites", key, "create", str(f))
+                    if not self.dry_run:
+                        s3.upload_file(
+                            str(f),
+                            self.names.output_bucket,
+                            key,
+                            ExtraArgs={"ExpectedBucketOwner": self.ctx.account_id},
+                        )
+            vcfs.append(uris[0])
+            indices.append(uris[1])
+        return {"known_sites_vcfs": vcfs, "known_sites_indices": indices}
+
+    def run_parameters(self) -> dict[str, str]:
+        """The settings' fixed StartRun parameters, checked against the workflow's inputs.
+
+        Raises:
+            ConfigError: a parameter is not an input of the workflow, or is one the pipeline sets.
+        """
+        from omics_toolkit import workflows
+
+        fixed = dict(self.settings.run_parameters)
+        if not fixed:
+            return fixed
+        main = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        template = workflows.parameter_template(main)
+        settable = sorted(set(template) - PIPELINE_RUN_PARAMETERS)
+        wrong = sorted(set(fixed) - set(settable))
+        if wrong:
+            raise ConfigError(
+                f"run_parameters {wrong} cannot be set for workflow {self.settings.workflow}; "
+                f"settable inputs: {settable}"
+            )
+        return fixed
+
+    def ensure_reference_genome(
+        self, reference: str | None, import_role: str
+    ) -> tuple[str, str, str]:
+        """The reference store and its reference; returns ``(store id, reference id, ARN)``.
+
+        Imports ``reference`` (a FASTA file or ``s3://`` URI) unless the store already holds an
+        ACTIVE reference and ``reference`` is ``None``.
+
+        Raises:
+            UserError: the store has no reference and ``reference`` is ``None``.
+        """
+        ref_store = self.ensure_reference_store()
+        existing = None if ref_store == AFTER_APPLY else self._find_existing_reference(ref_store)
+        if existing is None and reference is None:
+            raise UserError(
+                "the reference store has no reference yet: pass --reference FASTA (file or s3:// URI)"
+            )
+        if existing and reference is None:
+            ref_id, ref_arn, ref_name = existing
+            self._record("reference", ref_name, "unchanged", ref_id)
+        else:
+            ref_id, ref_arn = self.ensure_reference(ref_store, reference or "", import_role)
+        return ref_store, ref_id, ref_arn
+
+    def ensure_variant_stores(
+        self, reference_arn: str, previous: str | None
+    ) -> tuple[str | None, str | None, bool]:
+        """The variant and annotation stores, or the decision to use S3 Tables instead.
+
+        Args:
+            reference_arn: the reference the stores are bound to.
+            previous: the back end recorded at the last apply (the state machine's
+                ``VARIANT_BACKEND_TAG``), ``None`` on the first.
+
+        Returns:
+            ``(variant store id, annotation store id, use S3 Tables)``; the ids are ``None``
+            when the stores are skipped or refused (ListVariantStores, CreateVariantStore...).
+        """
+        n = self.names
+        variant_store = annotation_store = None
+        backend = self.settings.variant_backend
+        use_tables = False
+        if backend in ("none", "s3tables") or (
+            backend == "auto"
+            and previous in ("none", "s3tables")
+            and not self._find_by_name(
+                "list_variant_stores", "variantStores", n.variant_store, filter={}
+            )
+        ):
+            use_tables = backend != "none"
+            why = (
+                f'variant_backend = "{backend}"'
+                if backend != "auto"
+                else "HealthOmics refused stores to this account earlier (new customers since "
+                '2025-11-07): variants go to S3 Tables; set variant_backend = "stores" to try again'
+            )
+            for kind, name in (("variant", n.variant_store), ("annotation", n.annotation_store)):
+                self._record(f"{kind} store", name, "skipped", why)
+        else:
+            variant_store = self.ensure_variant_store(reference_arn)
+            if variant_store is not None:
+                annotation_store = self.ensure_annotation_store(reference_arn)
+            else:
+                use_tables = True
+                self._record("annotation store", n.annotation_store, "skipped", "no variant store")
+        return variant_store, annotation_store, use_tables

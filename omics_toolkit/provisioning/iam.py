@@ -1,0 +1,364 @@
+"""Every IAM document a deployment uses, and the IAM role step.
+
+Trust and identity policies of the roles, bucket policies: least privilege, scoped to the
+deployment's exact ARNs. :class:`IamSteps` creates or updates a role with its inline policy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.constants import HEALTHOMICS_PRINCIPAL
+from omics_toolkit.provisioning.core import Steps, canon, statement_diff, tags_list
+
+Doc = dict[str, Any]
+
+
+def trust(service: str, account: str) -> Doc:
+    """Trust policy for an AWS service principal, limited to this account (confused deputy)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+
+
+def policy(*statements: Doc) -> Doc:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions: list[str], resources: list[str], condition: Doc | None = None) -> Doc:
+    stmt: Doc = {"Effect": "Allow", "Action": sorted(actions), "Resource": resources}
+    if condition:
+        stmt["Condition"] = condition
+    return stmt
+
+
+def tls_only_bucket_policy(bucket: str, partition: str = "aws") -> Doc:
+    """Deny every request to the bucket that does not use TLS."""
+    arn = f"arn:{partition}:s3:::{bucket}"
+    return policy(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def lambda_logs(partition: str, region: str, account: str, function: str) -> Doc:
+    group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}"
+    return allow(
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [group, f"{group}:*"]
+    )
+
+
+def kms_statements(kms_key_arn: str | None) -> list[Doc]:
+    """kms:Decrypt/GenerateDataKey on the customer-managed key; ``[]`` without one."""
+    if not kms_key_arn:
+        return []
+    return [allow(["kms:Decrypt", "kms:GenerateDataKey"], [kms_key_arn])]
+
+
+def import_role_statements(in_arn: str, out_arn: str, kms: list[Doc]) -> list[Doc]:
+    """The HealthOmics import role (reference, read sets, variants, annotations): reads the
+    input bucket and the output bucket's ``reference/``, ``runs/`` and ``annotations/``.
+
+    Args:
+        in_arn, out_arn: ARNs of the input and output buckets (``arn:<partition>:s3:::<name>``).
+        kms: :func:`kms_statements` of the deployment.
+    """
+    return [
+        allow(
+            ["s3:GetObject"],
+            [
+                f"{in_arn}/*",
+                f"{out_arn}/reference/*",
+                f"{out_arn}/runs/*",
+                f"{out_arn}/annotations/*",
+            ],
+        ),
+        allow(["s3:GetBucketLocation", "s3:ListBucket"], [in_arn, out_arn]),
+        *kms,
+    ]
+
+
+def run_role_statements(
+    *,
+    in_arn: str,
+    out_arn: str,
+    omics: str,
+    workflow_log_group: str,
+    reference: str,
+    sequence_store_id: str,
+    run_cache: bool,
+    containers: Doc,
+    kms: list[Doc],
+) -> list[Doc]:
+    """The HealthOmics run role: inputs, the run's outputs, the run cache, the reference and
+    read sets, the workflow log group and the workflow's container images.
+
+    Args:
+        in_arn, out_arn: ARNs of the input and output buckets.
+        omics: ``arn:<partition>:omics:<region>:<account>``.
+        workflow_log_group: ARN of the HealthOmics workflow log group (without ``:*``).
+        reference: ``<reference store id>/reference/<reference id>``.
+        sequence_store_id: the sequence store's id.
+        run_cache: whether the runs use the run cache (``s3://<output>/run-cache/``).
+        containers: the ECR statement of :func:`containers.run_role_statement`.
+        kms: :func:`kms_statements` of the deployment.
+    """
+    return [
+        allow(["s3:GetObject"], [f"{in_arn}/*", f"{out_arn}/reference/*"]),
+        allow(["s3:PutObject"], [f"{out_arn}/runs/*"]),
+        allow(["s3:ListBucket", "s3:GetBucketLocation"], [in_arn, out_arn]),
+        *(
+            # The run cache: HealthOmics reads and writes cached task outputs as the run
+            # role (HealthOmics "Call caching" permissions).
+            [allow(["s3:GetObject", "s3:PutObject"], [f"{out_arn}/run-cache/*"])]
+            if run_cache
+            else []
+        ),
+        allow(
+            ["omics:GetReference", "omics:GetReferenceMetadata"],
+            [f"{omics}:referenceStore/{reference}"],
+        ),
+        allow(
+            ["omics:GetReadSet", "omics:GetReadSetMetadata"],
+            [f"{omics}:sequenceStore/{sequence_store_id}/readSet/*"],
+        ),
+        allow(["logs:CreateLogGroup"], [f"{workflow_log_group}:*"]),
+        allow(
+            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            [f"{workflow_log_group}:log-stream:*"],
+        ),
+        containers,
+        *kms,
+    ]
+
+
+def states_role_statements(
+    *,
+    omics: str,
+    sequence_store_id: str,
+    workflow_id: str,
+    run_group_id: str | None,
+    run_cache_id: str | None,
+    variant_store: str | None,
+    passed_roles: list[str],
+    functions: list[str],
+) -> list[Doc]:
+    """The Step Functions role: read set imports, StartRun/GetRun, variant imports, passing the
+    HealthOmics roles, invoking the pipeline's functions and log delivery.
+
+    Args:
+        omics: ``arn:<partition>:omics:<region>:<account>``.
+        sequence_store_id, workflow_id: ids of the sequence store and the workflow.
+        run_group_id, run_cache_id: the run group's and run cache's ids (``None``: none).
+        variant_store: name of the variant store (``None``: no variant store imports).
+        passed_roles: ARNs of the roles passed to HealthOmics (run role, import role).
+        functions: ARNs of the Lambda functions the state machine invokes.
+    """
+    return [
+        allow(
+            ["omics:StartReadSetImportJob", "omics:GetReadSetImportJob"],
+            [
+                f"{omics}:sequenceStore/{sequence_store_id}",
+                f"{omics}:sequenceStore/{sequence_store_id}/*",
+            ],
+        ),
+        allow(
+            ["omics:StartRun", "omics:TagResource"],
+            [
+                f"{omics}:workflow/{workflow_id}",
+                f"{omics}:run/*",
+                *([f"{omics}:runGroup/{run_group_id}"] if run_group_id else []),
+                *([f"{omics}:runCache/{run_cache_id}"] if run_cache_id else []),
+            ],
+        ),
+        allow(["omics:GetRun"], [f"{omics}:run/*"]),
+        *(
+            [
+                allow(
+                    ["omics:StartVariantImportJob"],
+                    [f"{omics}:variantStore/{variant_store}"],
+                ),
+                # GetVariantImportJob has no resource type in the IAM reference: "*".
+                allow(["omics:GetVariantImportJob"], ["*"]),
+            ]
+            if variant_store
+            else []
+        ),
+        allow(
+            ["iam:PassRole"],
+            passed_roles,
+            {"StringEquals": {"iam:PassedToService": HEALTHOMICS_PRINCIPAL}},
+        ),
+        allow(["lambda:InvokeFunction"], functions),
+        allow(
+            [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            ["*"],
+        ),
+    ]
+
+
+def function_role_statements(
+    *,
+    in_arn: str,
+    out_arn: str,
+    omics: str,
+    states: str,
+    state_machine: str,
+    topic_arn: str,
+    event_bus_arn: str,
+    table_bucket_arn: str | None,
+    kms: list[Doc],
+) -> dict[str, list[Doc]]:
+    """Function -> statements of its role (before :func:`lambda_logs`), in creation order.
+
+    Args:
+        in_arn, out_arn: ARNs of the input and output buckets.
+        omics: ``arn:<partition>:omics:<region>:<account>``.
+        states: ``arn:<partition>:states:<region>:<account>``.
+        state_machine: the state machine's name.
+        topic_arn: the failure topic's ARN.
+        event_bus_arn: the EventBridge bus failures are put on.
+        table_bucket_arn: the S3 table bucket (``None``: no ``variant_loader`` function).
+        kms: :func:`kms_statements` of the deployment.
+    """
+    sm_arn = f"{states}:stateMachine:{state_machine}"
+    roles = {
+        "pair_detector": [
+            allow(["s3:GetObject"], [f"{in_arn}/*"]),
+            # Without ListBucket, HeadObject of a mate not yet uploaded is 403, not 404.
+            allow(["s3:ListBucket"], [in_arn]),
+            allow(["states:StartExecution"], [sm_arn]),
+            # ListExecutions names two resource types (state machine, map run).
+            allow(["states:ListExecutions"], [sm_arn, f"{states}:mapRun:{state_machine}/*"]),
+            allow(["states:DescribeExecution"], [f"{states}:execution:{state_machine}:*"]),
+            *kms,  # GetObject of manifests under SSE-KMS
+        ],
+        "run_outputs": [
+            allow(["omics:GetRun"], [f"{omics}:run/*"]),
+            allow(["s3:GetObject"], [f"{out_arn}/runs/*"]),
+            *kms,
+        ],
+        "tag_objects": [
+            allow(
+                ["s3:GetObjectTagging", "s3:PutObjectTagging"],
+                [f"{in_arn}/*", f"{out_arn}/runs/*"],
+            )
+        ],
+        "failure_handler": [
+            allow(["s3:GetObjectTagging", "s3:PutObjectTagging"], [f"{in_arn}/*"]),
+            allow(["sns:Publish"], [topic_arn]),
+            allow(["events:PutEvents"], [event_bus_arn]),
+            *kms,
+        ],
+    }
+    if table_bucket_arn:
+        roles["variant_loader"] = [
+            allow(["s3:GetObject"], [f"{out_arn}/runs/*"]),
+            # The Iceberg table: its metadata pointer and its data (S3 API on table storage).
+            allow(
+                [
+                    "s3tables:GetTable",
+                    "s3tables:GetTableMetadataLocation",
+                    "s3tables:UpdateTableMetadataLocation",
+                    "s3tables:GetTableData",
+                    "s3tables:PutTableData",
+                ],
+                [f"{table_bucket_arn}/table/*"],
+            ),
+            *kms,
+        ]
+    return roles
+
+
+class IamSteps(Steps):
+    """IAM roles of a deployment (IAM GetRole, CreateRole, PutRolePolicy...)."""
+
+    def ensure_role(
+        self,
+        name: str,
+        service: str,
+        statements: list[dict[str, Any]],
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """An IAM role assumable by ``service`` (this account only) with one inline policy
+        ``least-privilege``; returns its ARN (predictable, so a plan can use it too).
+
+        ``tags`` replace the deployment's tags (an account-wide role that teardown keeps)."""
+        iam = self.client("iam")
+        trust_doc = trust(service, self.ctx.account_id)
+        inline = policy(*statements)
+        arn = f"arn:{self.partition}:iam::{self.ctx.account_id}:role/{name}"
+        changes: list[str] = []
+        try:
+            role = iam.get_role(RoleName=name)["Role"]
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+            self._record("iam role", name, "create", f"trusts {service}")
+            if self.dry_run:
+                return arn
+            role = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(trust_doc),
+                Description=f"omics-toolkit {self.names.deployment}: {service}",
+                Tags=tags_list(self.tags if tags is None else tags),
+            )["Role"]
+            iam.put_role_policy(
+                RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline)
+            )
+            return str(role["Arn"])
+        if canon(role["AssumeRolePolicyDocument"]) != canon(trust_doc):
+            self._change(
+                changes,
+                "trust policy",
+                lambda: iam.update_assume_role_policy(
+                    RoleName=name, PolicyDocument=json.dumps(trust_doc)
+                ),
+            )
+        try:
+            current = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")[
+                "PolicyDocument"
+            ]
+        except ClientError:
+            current = None
+        if current is None or canon(current) != canon(inline):
+            self._change(
+                changes,
+                "inline policy" + (f" ({statement_diff(current, inline)})" if current else ""),
+                lambda: iam.put_role_policy(
+                    RoleName=name, PolicyName="least-privilege", PolicyDocument=json.dumps(inline)
+                ),
+            )
+        self._record("iam role", name, "update" if changes else "unchanged", ", ".join(changes))
+        return str(role["Arn"])
+
+    def kms_statements(self) -> list[dict[str, Any]]:
+        """kms:Decrypt/GenerateDataKey on the deployment's customer-managed key, if any."""
+        return kms_statements(self.settings.kms_key_arn)

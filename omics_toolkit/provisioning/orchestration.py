@@ -1,0 +1,221 @@
+"""Orchestration steps: the Step Functions state machine (rendered by
+:mod:`omics_toolkit.provisioning.statemachine`), its log group and the failure SNS topic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.identity import VARIANT_BACKEND_TAG
+from omics_toolkit.provisioning import statemachine
+from omics_toolkit.provisioning.core import (
+    Steps,
+    canon,
+)
+
+
+class OrchestrationSteps(Steps):
+    """The state machine, its log group and the SNS topic of a deployment."""
+
+    def run_options(
+        self, run_group_id: str | None = None, run_cache_id: str | None = None
+    ) -> dict[str, Any]:
+        """StartRun fields from the run settings (:func:`statemachine.run_options`)."""
+        return statemachine.run_options(self.settings, run_group_id, run_cache_id)
+
+    def render_definition(
+        self,
+        substitutions: dict[str, str],
+        run_parameters: dict[str, str],
+        workflow_version: str | None = None,
+        vcf_destination: str = "stores",
+        run_group_id: str | None = None,
+        run_cache_id: str | None = None,
+    ) -> str:
+        """The state machine definition for this deployment's run settings (see
+        :func:`omics_toolkit.provisioning.statemachine.render`).
+
+        Args:
+            substitutions: placeholder name -> value.
+            run_parameters: extra fixed StartRun parameters (e.g. private ECR image URIs).
+            workflow_version: StartRun ``workflowVersionName`` (``None``: the workflow itself).
+            run_group_id: StartRun ``runGroupId`` (``None``: no run group).
+            run_cache_id: StartRun ``cacheId`` (``None``: no call caching).
+            vcf_destination: ``"stores"`` (StartVariantImportJob into the variant store),
+                ``"s3tables"`` (the VCF branch becomes the ``LoadVariants`` Lambda task, which
+                replaces the sample's rows in the Iceberg ``variants`` table) or ``"none"`` (a
+                Pass state: the VCF stays in the output bucket).
+        """
+        return statemachine.render(
+            substitutions,
+            run_parameters,
+            self.run_options(run_group_id, run_cache_id),
+            self.settings.run_tags,
+            workflow_version=workflow_version,
+            vcf_destination=vcf_destination,
+        )
+
+    def ensure_topic(self) -> str:
+        """The SNS topic failures are published to (SNS CreateTopic/TagResource); returns its ARN.
+
+        Encrypted with the deployment's KMS key when one is configured, else ``alias/aws/sns``.
+        """
+        sns = self.client("sns")
+        name = self.names.topic
+        arn = self.arn("sns", name)
+        key = self.settings.kms_key_arn or "alias/aws/sns"
+        try:
+            attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        except ClientError as exc:
+            if error_code(exc) not in ("NotFound", "NotFoundException"):
+                raise
+            self._record("sns topic", name, "create", f"encrypted with {key}")
+            if not self.dry_run:
+                sns.create_topic(
+                    Name=name,
+                    Attributes={"KmsMasterKeyId": key},
+                    Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
+                )
+            return arn
+        tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]}
+        changes = []
+        if attributes.get("KmsMasterKeyId") != key:
+            changes.append(f"encrypted with {key}")
+            if not self.dry_run:
+                sns.set_topic_attributes(
+                    TopicArn=arn, AttributeName="KmsMasterKeyId", AttributeValue=key
+                )
+        if any(tags.get(k) != v for k, v in self.tags.items()):
+            changes.append("tags")
+            if not self.dry_run:
+                sns.tag_resource(
+                    ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()]
+                )
+        self._record("sns topic", name, "update" if changes else "unchanged", ", ".join(changes))
+        return arn
+
+    def ensure_log_group(self, name: str) -> str:
+        logs = self.client("logs")
+        groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+        group = next((g for g in groups if g["logGroupName"] == name), None)
+        if group is None:
+            self._record("log group", name, "create", "retention 90 days")
+            if not self.dry_run:
+                logs.create_log_group(logGroupName=name, tags=self.tags)
+                logs.put_retention_policy(logGroupName=name, retentionInDays=90)
+        elif group.get("retentionInDays") != 90:
+            self._record("log group", name, "update", "retention 90 days")
+            if not self.dry_run:
+                logs.put_retention_policy(logGroupName=name, retentionInDays=90)
+        else:
+            self._record("log group", name, "unchanged")
+        return self.arn("logs", f"log-group:{name}:*")
+
+    def _state_machine_tags(self) -> dict[str, str]:
+        """Tags of the deployment's state machine; ``{}`` when it does not exist yet."""
+        sfn = self.client("stepfunctions")
+        try:
+            tags = sfn.list_tags_for_resource(
+                resourceArn=self.arn("states", f"stateMachine:{self.names.state_machine}")
+            )["tags"]
+        except ClientError:
+            return {}
+        return {t["key"]: t["value"] for t in tags}
+
+    def ensure_state_machine(
+        self,
+        definition: str,
+        role_arn: str,
+        log_group_arn: str,
+        extra_tags: dict[str, str] | None = None,
+    ) -> str:
+        sfn = self.client("stepfunctions")
+        name = self.names.state_machine
+        arn = self.arn("states", f"stateMachine:{name}")
+        wanted_tags = {**self.tags, **(extra_tags or {})}
+        logging_config = {
+            "level": "ERROR",
+            "includeExecutionData": True,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
+        }
+        try:
+            current = sfn.describe_state_machine(stateMachineArn=arn)
+        except ClientError as exc:
+            if error_code(exc) != "StateMachineDoesNotExist":
+                raise
+            self._record("state machine", name, "create", "STANDARD, logging ERROR")
+            if self.dry_run:
+                return arn
+            created = self._retry_iam_propagation(
+                lambda: sfn.create_state_machine(
+                    name=name,
+                    definition=definition,
+                    roleArn=role_arn,
+                    type="STANDARD",
+                    loggingConfiguration=logging_config,
+                    tags=[{"key": k, "value": v} for k, v in wanted_tags.items()],
+                )
+            )
+            return str(created["stateMachineArn"])
+        changes = []
+        if canon(current["definition"]) != canon(definition):
+            changes.append("definition")
+        if current["roleArn"] != role_arn:
+            changes.append("role")
+        if canon(current.get("loggingConfiguration", {})) != canon(logging_config):
+            changes.append("logging")
+        have_tags = {
+            t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]
+        }
+        if {**have_tags, **wanted_tags} != have_tags:
+            self._change(
+                changes,
+                "tags",
+                lambda: sfn.tag_resource(
+                    resourceArn=arn,
+                    tags=[{"key": k, "value": v} for k, v in wanted_tags.items()],
+                ),
+            )
+        if changes and not self.dry_run:
+            sfn.update_state_machine(
+                stateMachineArn=arn,
+                definition=definition,
+                roleArn=role_arn,
+                loggingConfiguration=logging_config,
+            )
+        self._record(
+            "state machine", name, "update" if changes else "unchanged", ", ".join(changes)
+        )
+        return arn
+
+    def ensure_pipeline_state_machine(
+        self,
+        substitutions: dict[str, str],
+        run_parameters: dict[str, str],
+        role_arn: str,
+        *,
+        workflow_version: str | None,
+        vcf_destination: str,
+        run_group_id: str | None,
+        run_cache_id: str | None,
+    ) -> str:
+        """The log group, then the state machine rendered for ``vcf_destination`` and tagged
+        with it (:data:`VARIANT_BACKEND_TAG`); returns the state machine's ARN.
+
+        Args: as :meth:`render_definition`; ``role_arn`` is the state machine's role.
+        """
+        log_group_arn = self.ensure_log_group(self.names.state_machine_log_group)
+        definition = self.render_definition(
+            substitutions,
+            run_parameters=run_parameters,
+            workflow_version=workflow_version,
+            vcf_destination=vcf_destination,
+            run_group_id=run_group_id,
+            run_cache_id=run_cache_id,
+        )
+        return self.ensure_state_machine(
+            definition, role_arn, log_group_arn, {VARIANT_BACKEND_TAG: vcf_destination}
+        )

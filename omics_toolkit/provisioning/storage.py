@@ -1,0 +1,173 @@
+"""Storage steps: the input and output buckets (encryption, versioning, TLS-only policy,
+lifecycle rules, tags).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from omics_toolkit.aws.errors import error_code
+from omics_toolkit.constants import (
+    LIFECYCLE_TAG,
+)
+from omics_toolkit.errors import UserError
+from omics_toolkit.provisioning import iam
+from omics_toolkit.provisioning.core import (
+    Steps,
+    canon,
+    tags_list,
+)
+
+
+class StorageSteps(Steps):
+    """S3 buckets of a deployment (S3 HeadBucket, CreateBucket, Put/GetBucket* calls)."""
+
+    def ensure_bucket(self, bucket: str, lifecycle: list[dict[str, Any]]) -> None:
+        """A private bucket: block public access, SSE-S3 (or SSE-KMS with ``kms_key_arn``),
+        versioning, TLS-only policy, the lifecycle rules and the deployment tag (merged with the
+        bucket's other tags). Reports the differing fields.
+
+        Raises:
+            UserError: the bucket exists but this account cannot read it (another owner).
+        """
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=self.ctx.account_id)
+        except ClientError as exc:
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise UserError(
+                    f"bucket {bucket} exists but is not accessible to account "
+                    f"{self.ctx.account_id} ({error_code(exc)}); choose another --deployment name"
+                ) from exc
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            if self.ctx.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.ctx.region}
+            self._record("s3 bucket", bucket, "create", self._bucket_summary())
+            if self.dry_run:
+                return
+            s3.create_bucket(**kwargs)
+            self._configure_bucket(bucket, lifecycle)
+            return
+        changes = self._configure_bucket(bucket, lifecycle)
+        self._record("s3 bucket", bucket, "update" if changes else "unchanged", ", ".join(changes))
+
+    def _bucket_summary(self) -> str:
+        sse = f"SSE-KMS {self.settings.kms_key_arn}" if self.settings.kms_key_arn else "SSE-S3"
+        return f"{sse}, versioned, TLS-only, public access blocked, lifecycle rules"
+
+    def _sse_rule(self) -> dict[str, Any]:
+        default: dict[str, Any] = {"SSEAlgorithm": "AES256"}
+        if self.settings.kms_key_arn:
+            default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.settings.kms_key_arn}
+        return {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+
+    def _configure_bucket(self, bucket: str, lifecycle: list[dict[str, Any]]) -> list[str]:
+        """Bring an existing bucket's settings to the wanted state; returns the changed fields."""
+        s3 = self.client("s3")
+        changes: list[str] = []
+        block = {
+            k: True
+            for k in (
+                "BlockPublicAcls",
+                "IgnorePublicAcls",
+                "BlockPublicPolicy",
+                "RestrictPublicBuckets",
+            )
+        }
+        try:
+            current_block = s3.get_public_access_block(Bucket=bucket)[
+                "PublicAccessBlockConfiguration"
+            ]
+        except ClientError:
+            current_block = {}
+        if current_block != block:
+            self._change(
+                changes,
+                "public access block",
+                lambda: s3.put_public_access_block(
+                    Bucket=bucket, PublicAccessBlockConfiguration=block
+                ),
+            )
+        rule = self._sse_rule()
+        try:
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+                "Rules"
+            ]
+            current_sse = rules[0]["ApplyServerSideEncryptionByDefault"]
+        except (ClientError, IndexError, KeyError):
+            current_sse = {}
+        wanted_sse = rule["ApplyServerSideEncryptionByDefault"]
+        if {k: current_sse.get(k) for k in wanted_sse} != wanted_sse:
+            self._change(
+                changes,
+                "encryption",
+                lambda: s3.put_bucket_encryption(
+                    Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]}
+                ),
+            )
+        if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+            self._change(
+                changes,
+                "versioning",
+                lambda: s3.put_bucket_versioning(
+                    Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+                ),
+            )
+        wanted_policy = iam.tls_only_bucket_policy(bucket, self.partition)
+        try:
+            current_policy = canon(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        except ClientError:
+            current_policy = None
+        if current_policy != canon(wanted_policy):
+            self._change(
+                changes,
+                "TLS-only policy",
+                lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted_policy)),
+            )
+        try:
+            current_rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        except ClientError:
+            current_rules = []
+        if canon(current_rules) != canon(lifecycle):
+            self._change(
+                changes,
+                "lifecycle rules",
+                lambda: s3.put_bucket_lifecycle_configuration(
+                    Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle}
+                ),
+            )
+        try:
+            current_tags = {
+                t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+            }
+        except ClientError:
+            current_tags = {}
+        if {**current_tags, **self.tags} != current_tags:
+            self._change(
+                changes,
+                "tags",
+                lambda: s3.put_bucket_tagging(
+                    Bucket=bucket, Tagging={"TagSet": tags_list({**current_tags, **self.tags})}
+                ),
+            )
+        return changes
+
+    def lifecycle_rules(self, prefix_days: int) -> list[dict[str, Any]]:
+        """Processed objects (tagged by the pipeline) move to Glacier Instant Retrieval; never expire."""
+        return [
+            {
+                "ID": "processed-to-glacier-ir",
+                "Status": "Enabled",
+                "Filter": {"Tag": {"Key": LIFECYCLE_TAG, "Value": "processed"}},
+                "Transitions": [{"Days": prefix_days, "StorageClass": "GLACIER_IR"}],
+            },
+            {
+                "ID": "abort-incomplete-uploads",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            },
+        ]
