@@ -267,7 +267,7 @@ def test_registry_policy_accepts_batch_import_upstream_image(ecr) -> None:
 def test_state_lives_on_the_backend_and_survives_pickling(ecr) -> None:
     from moto.ecr.models import ecr_backends
 
-    from omics_toolkit.local import snapshot
+    from omics_toolkit.local.stack import snapshot
 
     ecr.create_pull_through_cache_rule(
         ecrRepositoryPrefix="dep/quay", upstreamRegistryUrl="quay.io"
