@@ -445,20 +445,20 @@ class LocalPipeline:
 
     def __init__(self, home: Path) -> None:
         from omics_toolkit.aws.session import local_context
-        from omics_toolkit.local import stack
+        from omics_toolkit.local.stack import lifecycle
 
         self.home = home
         self.local_dir = home / "local"
-        self.record = stack.start(self.local_dir)
+        self.record = lifecycle.start(self.local_dir)
         self.pid = int(self.record["pid"])
         self.ctx = local_context(self.record["moto"], self.record["omics"])
         self.deployments: dict[str, Any] = {}
         self.settings: dict[str, Any] = {}
 
     def stop(self) -> None:
-        from omics_toolkit.local import stack
+        from omics_toolkit.local.stack import lifecycle
 
-        stack.stop(self.local_dir)
+        lifecycle.stop(self.local_dir)
 
     def provision(self, name: str, reference: Path) -> float:
         """Provision deployment ``name`` with ``reference``; its wall seconds."""

@@ -26,7 +26,7 @@ from omics_toolkit.aws.session import local_context
 from omics_toolkit.aws.stepfunctions import list_executions
 from omics_toolkit.config import Settings
 from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
-from omics_toolkit.local import stack
+from omics_toolkit.local.stack import lifecycle
 from omics_toolkit.pipeline.status import describe
 from omics_toolkit.provisioning.provision import Provisioner
 
@@ -86,7 +86,7 @@ def main() -> int:
         r1_path, r2_path = bam_to_fastq_pair(demo.bam, Path(home) / "reads", "reads")
         r1, r2 = _slice(r1_path), _slice(r2_path)
         local_dir = Path(home) / "local"
-        record = stack.start(local_dir)
+        record = lifecycle.start(local_dir)
         try:
             ctx = local_context(record["moto"], record["omics"])
             settings = Settings(
@@ -100,7 +100,7 @@ def main() -> int:
             single = burst(ctx, bucket, sm, "SINGLE", 1, r1, r2)
             many = burst(ctx, bucket, sm, "BURST", count, r1, r2)
         finally:
-            stack.stop(local_dir)
+            lifecycle.stop(local_dir)
     many["ratio_to_pairs_times_single"] = round(
         many["wall_seconds"] / (count * single["wall_seconds"]), 3
     )

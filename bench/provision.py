@@ -18,7 +18,7 @@ from pathlib import Path
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.data import fetch_demo_data
-from omics_toolkit.local import stack
+from omics_toolkit.local.stack import lifecycle
 from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 
@@ -29,7 +29,7 @@ def main() -> int:
     reference = str(fetch_demo_data().reference)
     with tempfile.TemporaryDirectory() as home:
         local_dir = Path(home) / "local"
-        record = stack.start(local_dir)
+        record = lifecycle.start(local_dir)
         settings = Settings(deployment="bench", home=Path(home))
         rows = []
         try:
@@ -60,7 +60,7 @@ def main() -> int:
                     }
                 )
         finally:
-            stack.stop(local_dir)
+            lifecycle.stop(local_dir)
     fresh = next(r for r in rows if r["step"] == "fresh provision")
     for r in rows:
         r["seconds_vs_fresh_provision"] = round(r["seconds"] / fresh["seconds"], 3)

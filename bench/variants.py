@@ -54,7 +54,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from omics_toolkit.local import stack
+from omics_toolkit.local.stack import lifecycle
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONTIG = "22"
@@ -597,11 +597,11 @@ def main() -> int:
         rows = records * len(samples)
         reference = stand_in_reference(home / "grch37-chr22-n.fa.gz")
         local_dir = home / "local"
-        record = stack.start(local_dir, with_omics=True)
+        record = lifecycle.start(local_dir, with_omics=True)
         try:
             result = run_all(record, home, vcf, reference, records, samples, repeats)
         finally:
-            stack.stop(local_dir)
+            lifecycle.stop(local_dir)
     info["load_average_1_5_15_before"] = [round(x, 2) for x in load_before]
     info["load_average_1_5_15_after"] = [round(x, 2) for x in os.getloadavg()]
     result["machine"] = info

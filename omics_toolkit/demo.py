@@ -256,9 +256,9 @@ def run_demo(
     truth = data.truth_records(demo.truth_vcf, demo.sample)
     if settings.target == "local":
         phase("start local stack")
-        from omics_toolkit.local import stack
+        from omics_toolkit.local.stack import lifecycle
 
-        stack.start(settings.local_dir, region=settings.region or DEFAULT_REGION)
+        lifecycle.start(settings.local_dir, region=settings.region or DEFAULT_REGION)
     ctx = make_context(settings)
     phase("provision")
     prov = Provisioner(ctx, settings, report=on_action)

@@ -136,12 +136,12 @@ def athena_protocol() -> Check:
 
 def run_checks(local_dir: Path) -> list[Check]:
     """Every check, in report order. ``local_dir`` is the local stack's state directory."""
-    from omics_toolkit.local import stack
+    from omics_toolkit.local.stack import lifecycle
 
     checks = [*_tools(), *_modules(), *lock_checks(lockfile.project_lock())]
     checks.extend(local_stack_checks())
     checks.append(athena_protocol())
-    running = stack.status(local_dir)
+    running = lifecycle.status(local_dir)
     checks.append(
         Check(
             "local stack",

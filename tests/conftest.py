@@ -26,7 +26,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     The record is ``{"pid", "moto", "omics", "region", "started_at", "log", "restored",
     "not_restored", "moto_ok", "omics_ok"}``; ``omics`` is ``None`` while the emulator is absent.
     """
-    from omics_toolkit.local import stack
+    from omics_toolkit.local.stack import lifecycle as stack
 
     home = tmp_path_factory.mktemp("omics-toolkit-home")
     previous = os.environ.get("OMICS_TOOLKIT_HOME")

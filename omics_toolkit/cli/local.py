@@ -27,12 +27,12 @@ def start(
     ] = None,
 ) -> None:
     """Start the local stack in the background (no-op when it is already running)."""
-    from omics_toolkit.local import stack
+    from omics_toolkit.local.stack import lifecycle
 
     st = state(ctx)
-    record = stack.start(st.settings.local_dir, region=st.settings.region or DEFAULT_REGION)
+    record = lifecycle.start(st.settings.local_dir, region=st.settings.region or DEFAULT_REGION)
     if new_customer is not None:
-        record["emulator_options"] = stack.emulator_options(
+        record["emulator_options"] = lifecycle.emulator_options(
             st.settings.local_dir, new_customer=new_customer
         )
     if st.json_output:
@@ -50,10 +50,10 @@ def start(
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Show whether the local stack runs, its endpoints and state directory."""
-    from omics_toolkit.local import stack
+    from omics_toolkit.local.stack import lifecycle
 
     st = state(ctx)
-    record = stack.status(st.settings.local_dir)
+    record = lifecycle.status(st.settings.local_dir)
     if st.json_output:
         emit_json(record)
         return
@@ -67,8 +67,8 @@ def status(ctx: typer.Context) -> None:
 @app.command()
 def stop(ctx: typer.Context) -> None:
     """Stop the local stack; its state is saved in the state directory."""
-    from omics_toolkit.local import stack
+    from omics_toolkit.local.stack import lifecycle
 
     st = state(ctx)
-    stopped = stack.stop(st.settings.local_dir)
+    stopped = lifecycle.stop(st.settings.local_dir)
     out.print("local stack stopped" if stopped else "local stack was not running")

@@ -12,7 +12,8 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
   to ``<state dir>/async-failures.jsonl``.
 - :mod:`.sfn_aws_sdk`: Step Functions ``aws-sdk:*`` tasks take PascalCase parameters, return
   PascalCase output, send ``omics`` calls to the HealthOmics emulator.
-- :mod:`.athena_sql`: Athena queries really run (sqlglot -> DuckDB over Glue tables' Parquet).
+- :mod:`.athena_sql`: Athena queries really run, in the local Athena
+  (:mod:`omics_toolkit.local.athena`: sqlglot -> DuckDB over Glue tables' Parquet).
 - :mod:`.athena_protocols`: Athena answers both wire protocols, AWS JSON 1.1 (``X-Amz-Target``)
   and REST-JSON (routes from botocore's model), with the model's error shapes.
 - :mod:`.sfn_json_path`: definite JSONPaths (``$.a[0].b``) yield a value, not a one-item list.
@@ -22,7 +23,8 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
 - :mod:`.glue_catalogs`: Glue CreateCatalog/GetCatalog/DeleteCatalog (the S3 Tables federated
   catalog ``s3tablescatalog``).
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
-  through a rule creates the repository from its template.
+  through a rule creates the repository from its template (model in
+  :mod:`.ecr_pull_through_models`).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Only what the S3 Tables integration needs: the federated catalog ``s3tablescatalog``
 (``FederatedCatalog {Identifier: arn:aws:s3tables:<region>:<account>:bucket/*,
-ConnectionName: aws:s3tables}``). The local Athena (:mod:`.athena_sql`,
-:mod:`omics_toolkit.local.s3tables_catalog`) answers ``CATALOG_NOT_FOUND`` for
-``s3tablescatalog/<bucket>`` until this catalog exists, as Athena does before the integration.
-Catalogs are kept on the Glue backend (``otk_catalogs``: name -> GetCatalog ``Catalog`` shape).
+ConnectionName: aws:s3tables}``). The local Athena (:mod:`omics_toolkit.local.athena.s3tables`)
+answers ``CATALOG_NOT_FOUND`` for ``s3tablescatalog/<bucket>`` until this catalog exists, as Athena
+does before the integration. Catalogs are kept on the Glue backend
+(:func:`omics_toolkit.local.athena.catalogs.catalogs`: name -> GetCatalog ``Catalog`` shape).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from omics_toolkit.local.athena.catalogs import catalogs
 from omics_toolkit.local.patches.guard import Needs
 
 #: The moto class this module adds methods to (checked by tests/unit/local/test_patches_*).
@@ -29,13 +30,6 @@ NEEDS = (
     Needs("moto.core.responses.ActionResult"),
     Needs("moto.core.responses.EmptyResult"),
 )
-
-
-def catalogs(backend: Any) -> dict[str, dict[str, Any]]:
-    """The Glue backend's catalogs (created on first use)."""
-    if not hasattr(backend, "otk_catalogs"):
-        backend.otk_catalogs = {}
-    return backend.otk_catalogs  # type: ignore[no-any-return]
 
 
 def create_catalog(self: Any) -> Any:
@@ -92,13 +86,6 @@ def delete_catalog(self: Any) -> Any:
 
     catalogs(self.glue_backend).pop(_find(self)["Name"], None)
     return EmptyResult()
-
-
-def has_catalog(account_id: str, region: str, name: str) -> bool:
-    """True when the Glue catalog ``name`` exists (used by the local Athena)."""
-    from moto.glue.models import glue_backends
-
-    return name in catalogs(glue_backends[account_id][region])
 
 
 def apply() -> None:

@@ -13,8 +13,8 @@ Per invocation:
   ``CodeSha256`` into ``<cache>/layers/<sha>``; a function with several layers gets one directory
   per layer combination into which the layers are merged in the function's order, later layers
   overwriting earlier ones, as Lambda merges them into ``/opt``;
-- ``sys.executable -S -P omics_toolkit/local/lambda_runtime.py`` runs the handler with the event
-  on stdin. ``-S`` keeps the environment's site-packages (and any editable install of the toolkit)
+- ``sys.executable -S -P omics_toolkit/local/stack/lambda_runtime.py`` runs the handler with the
+  event on stdin. ``-S`` keeps the environment's site-packages (and any editable install of the toolkit)
   off ``sys.path``; ``PYTHONPATH`` gives the module search path in Lambda's order: function code,
   then ``<opt>/python/lib/python3.x/site-packages`` and ``<opt>/python``, then the runtime
   (:func:`runtime_site`), then the standard library. So a handler imports ``omics_toolkit`` from its
@@ -30,7 +30,7 @@ Per invocation:
   ``Lambda.Unknown``: that is the error for a payload without ``errorType``, as older runtimes'
   timeout payloads were);
 - START/END/REPORT lines and the output go to CloudWatch Logs ``/aws/lambda/<function name>``;
-- fault rules in ``<state dir>/faults/lambda.json`` (:mod:`omics_toolkit.local.faults`) are read
+- fault rules in ``<state dir>/faults/lambda.json`` (:mod:`omics_toolkit.local.stack.faults`) are read
   on every invocation: ``error`` and ``timeout`` fail it without running the handler,
   ``timeout_after_handler`` runs the handler and then reports the timeout;
 - the request id is a new UUID, or the one set by :func:`request_id_scope` (asynchronous
@@ -65,8 +65,8 @@ from pathlib import Path
 from typing import Any
 
 from omics_toolkit.distributions import closure
-from omics_toolkit.local import faults
 from omics_toolkit.local.patches.guard import Needs
+from omics_toolkit.local.stack import faults
 
 LOG = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ NEEDS = (
     Needs("moto.awslambda.models.lambda_backends"),
 )
 
-_RUNTIME = Path(__file__).resolve().parent.parent / "lambda_runtime.py"
+_RUNTIME = Path(__file__).resolve().parent.parent / "stack" / "lambda_runtime.py"
 _extract_lock = threading.Lock()
 _original: Any = None
 

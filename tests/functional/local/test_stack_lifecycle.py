@@ -15,7 +15,7 @@ import pytest
 
 from omics_toolkit.config import read_local_endpoints
 from omics_toolkit.errors import LocalStackError
-from omics_toolkit.local import stack
+from omics_toolkit.local.stack import lifecycle as stack
 
 HANDLER = """
 from urllib.parse import unquote_plus

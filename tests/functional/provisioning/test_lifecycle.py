@@ -20,7 +20,7 @@ from omics_toolkit.aws.session import is_read, local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.data import fetch_demo_data
 from omics_toolkit.errors import UserError
-from omics_toolkit.local import stack
+from omics_toolkit.local.stack import lifecycle as stack
 from omics_toolkit.provisioning.plan import plan
 from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import Teardown

@@ -97,7 +97,7 @@ def test_stack_start_refuses_with_the_message(
 ) -> None:
     """The real stack process, with one internal removed at interpreter start (sitecustomize)."""
     from omics_toolkit.errors import LocalStackError
-    from omics_toolkit.local import stack
+    from omics_toolkit.local.stack import lifecycle as stack
 
     site = tmp_path / "site"
     site.mkdir()

@@ -13,6 +13,7 @@ from botocore.loaders import Loader
 from moto import mock_aws
 
 from omics_toolkit.local.patches import ecr_pull_through as patch
+from omics_toolkit.local.patches import ecr_pull_through_models as ptc_models
 
 PULL = {
     "Version": "2012-10-17",
@@ -90,13 +91,15 @@ def test_added_operations_match_the_botocore_model() -> None:
         )
         assert set(required.values()) == set(shape.get("required", [])), operation
     assert model["shapes"]["PullThroughCacheRuleRepositoryPrefix"]["pattern"] == (
-        patch.PREFIX_PATTERN.pattern
+        ptc_models.PREFIX_PATTERN.pattern
     )
-    assert model["shapes"]["Prefix"]["pattern"] == patch.PREFIX_PATTERN.pattern
-    assert model["shapes"]["CredentialArn"]["pattern"] == patch.CREDENTIAL_ARN_PATTERN.pattern
-    assert tuple(model["shapes"]["RCTAppliedFor"]["enum"]) == patch.APPLIED_FOR
+    assert model["shapes"]["Prefix"]["pattern"] == ptc_models.PREFIX_PATTERN.pattern
+    assert model["shapes"]["CredentialArn"]["pattern"] == ptc_models.CREDENTIAL_ARN_PATTERN.pattern
+    assert tuple(model["shapes"]["RCTAppliedFor"]["enum"]) == ptc_models.APPLIED_FOR
     enum = set(model["shapes"]["UpstreamRegistry"]["enum"])
-    assert set(patch.UPSTREAM_REGISTRIES.values()) | {"ecr", "azure-container-registry"} <= enum
+    assert (
+        set(ptc_models.UPSTREAM_REGISTRIES.values()) | {"ecr", "azure-container-registry"} <= enum
+    )
     for error in (
         "PullThroughCacheRuleAlreadyExistsException",
         "PullThroughCacheRuleNotFoundException",
@@ -267,7 +270,7 @@ def test_registry_policy_accepts_batch_import_upstream_image(ecr) -> None:
 def test_state_lives_on_the_backend_and_survives_pickling(ecr) -> None:
     from moto.ecr.models import ecr_backends
 
-    from omics_toolkit.local import snapshot
+    from omics_toolkit.local.stack import snapshot
 
     ecr.create_pull_through_cache_rule(
         ecrRepositoryPrefix="dep/quay", upstreamRegistryUrl="quay.io"

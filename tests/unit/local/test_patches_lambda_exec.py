@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from omics_toolkit.local import lambda_runtime
 from omics_toolkit.local.patches import lambda_exec
+from omics_toolkit.local.stack import lambda_runtime
 
 
 def test_invoke_lambda_symbol_and_signature() -> None:

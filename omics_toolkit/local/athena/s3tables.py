@@ -22,6 +22,9 @@ from urllib.parse import urlparse
 
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile
 
+from omics_toolkit.local.athena.catalogs import has_catalog
+from omics_toolkit.local.athena.errors import QueryFailed
+
 _cache_lock = threading.Lock()
 _cache_dir: Path | None = None
 
@@ -81,8 +84,6 @@ def _local_copy(account_id: str, uri: str) -> str:
     if not target.is_file():
         key = _moto_key(account_id, uri)
         if key is None:
-            from omics_toolkit.local.patches.athena_sql import QueryFailed
-
             raise QueryFailed(f"ICEBERG_MISSING_DATA: data file {uri} does not exist")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + f".{threading.get_ident()}.partial")
@@ -112,9 +113,6 @@ def register_view(
     from moto.s3tables.models import s3tables_backends
     from pyiceberg.serializers import FromInputFile
     from pyiceberg.table import StaticTable
-
-    from omics_toolkit.local.patches.athena_sql import QueryFailed
-    from omics_toolkit.local.patches.glue_catalogs import has_catalog
 
     if not has_catalog(account_id, region, "s3tablescatalog"):
         raise QueryFailed(

@@ -13,12 +13,9 @@ from typing import Any
 
 import pytest
 
-from omics_toolkit.local.patches.athena_sql import (
-    QueryFailed,
-    parse_unload,
-    run_query,
-    run_query_arrow,
-)
+from omics_toolkit.local.athena.engine import run_query, run_query_arrow
+from omics_toolkit.local.athena.errors import QueryFailed
+from omics_toolkit.local.athena.unload import parse_unload
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -405,9 +402,9 @@ def test_s3tables_catalog_registers_views(monkeypatch: pytest.MonkeyPatch) -> No
         calls.append((catalog, database, table, account, region))
         con.execute(f'CREATE VIEW "{view}" AS SELECT 1 AS depth UNION ALL SELECT 2')
 
-    module = types.ModuleType("omics_toolkit.local.s3tables_catalog")
+    module = types.ModuleType("omics_toolkit.local.athena.s3tables")
     module.register_view = register_view  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "omics_toolkit.local.s3tables_catalog", module)
+    monkeypatch.setitem(sys.modules, "omics_toolkit.local.athena.s3tables", module)
     assert one("SELECT sum(depth) FROM variants", catalog="s3tablescatalog/bucket1") == ["3"]
     assert one('SELECT count(*) FROM "s3tablescatalog/bucket2"."ns"."v"') == ["2"]
     assert calls == [

@@ -1,7 +1,7 @@
-"""Start, inspect and stop the embedded local stack (a detached ``omics_toolkit.local.server``).
+"""Start, inspect and stop the embedded local stack (a detached ``local.stack.server`` process).
 
-The stack's record is ``<local_dir>/stack.json`` (see :mod:`omics_toolkit.local.server`); its log
-is ``<local_dir>/stack.log``.
+The stack's record is ``<local_dir>/stack.json`` (see :mod:`omics_toolkit.local.stack.server`);
+its log is ``<local_dir>/stack.log``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from omics_toolkit.constants import DEFAULT_REGION
 from omics_toolkit.errors import LocalStackError
-from omics_toolkit.local.server import STACK_FILE, answers
+from omics_toolkit.local.stack.server import STACK_FILE, answers
 
 LOG = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def start(
         with_omics: start the HealthOmics emulator (``False`` only for tests of the moto side).
 
     Returns:
-        the ``stack.json`` record (see :mod:`omics_toolkit.local.server`).
+        the ``stack.json`` record (see :mod:`omics_toolkit.local.stack.server`).
 
     Raises:
         LocalStackError: the process exited or did not answer in time; carries the log tail.
@@ -102,7 +102,7 @@ def start(
     cmd = [
         sys.executable,
         "-m",
-        "omics_toolkit.local.server",
+        "omics_toolkit.local.stack.server",
         "--state-dir",
         str(local_dir),
         "--region",

@@ -28,23 +28,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.dialects.trino import Trino
 
-#: Athena error category for errors in the query (AthenaError.ErrorCategory; 1 system, 2 user).
-USER_ERROR_CATEGORY = 2
-#: Athena error type "user error" (Athena error catalog). The catalog gives no dedicated number
-#: for FUNCTION_NOT_FOUND / COLUMN_NOT_FOUND that we could confirm, so all user errors use 1000.
-USER_ERROR_TYPE = 1000
-
-
-class QueryFailed(Exception):
-    """A query failed; ``reason`` is Athena's ``StateChangeReason``."""
-
-    def __init__(
-        self, reason: str, category: int = USER_ERROR_CATEGORY, error_type: int = USER_ERROR_TYPE
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.category = category
-        self.error_type = error_type
+from omics_toolkit.local.athena.errors import QueryFailed
 
 
 class AthenaTrino(Trino):

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m omics_toolkit.local.server --state-dir DIR [--moto-port N] [--omics-port N]
+    python -m omics_toolkit.local.stack.server --state-dir DIR [--moto-port N] [--omics-port N]
                                          [--region R] [--without-omics]
 
 Sets, for itself and its children (Lambda handlers): ``MOTO_PORT``, ``AWS_ENDPOINT_URL_OMICS``,
@@ -39,7 +39,7 @@ from typing import Any
 from omics_toolkit.constants import DEFAULT_REGION, LOCAL_ACCOUNT_ID
 from omics_toolkit.errors import LocalStackError
 
-LOG = logging.getLogger("omics_toolkit.local.server")
+LOG = logging.getLogger("omics_toolkit.local.stack.server")
 
 STACK_FILE = "stack.json"
 
@@ -102,8 +102,8 @@ class LocalStack:
         from moto.core.config import default_user_config
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from omics_toolkit.local import faults, snapshot
         from omics_toolkit.local.patches import apply_all, s3_notifications
+        from omics_toolkit.local.stack import faults, snapshot
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.environ[faults.STATE_DIR_ENV] = str(self.state_dir)
@@ -162,7 +162,7 @@ class LocalStack:
 
     def stop(self, save: bool = True) -> None:
         """Stop the emulator and moto, save the moto snapshot (if ``save``), remove ``stack.json``."""
-        from omics_toolkit.local import snapshot
+        from omics_toolkit.local.stack import snapshot
 
         if self._stopped.is_set():
             return
@@ -200,8 +200,8 @@ class LocalStack:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m omics_toolkit.local.server``; blocks until SIGTERM/SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m omics_toolkit.local.server")
+    """Entry point of ``python -m omics_toolkit.local.stack.server``; blocks until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m omics_toolkit.local.stack.server")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--moto-port", type=int, default=None)
     parser.add_argument("--omics-port", type=int, default=None)

@@ -44,7 +44,7 @@ from typing import Any
 
 LOG = logging.getLogger(__name__)
 
-#: Set by the stack process (``omics_toolkit.local.server``) to its state directory.
+#: Set by the stack process (``omics_toolkit.local.stack.server``) to its state directory.
 STATE_DIR_ENV = "OMICS_TOOLKIT_LOCAL_STATE_DIR"
 FAULTS_DIR = "faults"
 LAMBDA_FAULTS = "lambda.json"
