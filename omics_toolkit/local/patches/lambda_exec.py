@@ -30,7 +30,7 @@ Per invocation:
   ``Lambda.Unknown``: that is the error for a payload without ``errorType``, as older runtimes'
   timeout payloads were);
 - START/END/REPORT lines and the output go to CloudWatch Logs ``/aws/lambda/<function name>``;
-- fault rules in ``<state dir>/faults/lambda.json`` (:mod:`omics_toolkit.local.stack.faults`) are read
+- fault rules in ``<state dir>/faults/lambda.json`` (:mod:`omics_toolkit.local.faults`) are read
   on every invocation: ``error`` and ``timeout`` fail it without running the handler,
   ``timeout_after_handler`` runs the handler and then reports the timeout;
 - the request id is a new UUID, or the one set by :func:`request_id_scope` (asynchronous
@@ -65,8 +65,8 @@ from pathlib import Path
 from typing import Any
 
 from omics_toolkit.distributions import closure
+from omics_toolkit.local import faults
 from omics_toolkit.local.patches.guard import Needs
-from omics_toolkit.local.stack import faults
 
 LOG = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ What AWS does, and what is emulated:
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html; Lambda Developer
   Guide, "Process Amazon S3 event notifications with Lambda"). Locally each notification is
   delivered once, or twice while ``<state dir>/faults/s3.json`` asks for duplicates
-  (:func:`omics_toolkit.local.stack.faults.set_s3_duplicates`); the copy is a second asynchronous
+  (:func:`omics_toolkit.local.faults.set_s3_duplicates`); the copy is a second asynchronous
   invocation with its own request id.
 - On a function error (an error the code raises, or a runtime error such as a timeout) Lambda
   runs the event two more times by default, about one minute after the first attempt and two
@@ -44,7 +44,7 @@ What AWS does, and what is emulated:
   (noted in the failure record). Dead-letter queues (``DeadLetterConfig``) are not: moto does not
   store them.
 - Every discarded event is also appended to ``<state dir>/async-failures.jsonl``
-  (:func:`omics_toolkit.local.stack.faults.async_failures`), including events still queued when the
+  (:func:`omics_toolkit.local.faults.async_failures`), including events still queued when the
   stack stops (condition ``StackStopped``: the queue is in memory; AWS keeps it).
 
 Not emulated: throttling and its 6-hour retry schedule (no concurrency limits locally), ordering
@@ -69,8 +69,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from omics_toolkit.local import faults
 from omics_toolkit.local.patches.guard import Needs
-from omics_toolkit.local.stack import faults
 
 LOG = logging.getLogger(__name__)
 

@@ -102,8 +102,9 @@ class LocalStack:
         from moto.core.config import default_user_config
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        from omics_toolkit.local import faults
         from omics_toolkit.local.patches import apply_all, s3_notifications
-        from omics_toolkit.local.stack import faults, snapshot
+        from omics_toolkit.local.stack import snapshot
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.environ[faults.STATE_DIR_ENV] = str(self.state_dir)

@@ -19,8 +19,8 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from omics_toolkit.local import faults
 from omics_toolkit.local.patches.lambda_exec import INJECTED_ERROR_TYPE
-from omics_toolkit.local.stack import faults
 
 T = TypeVar("T")
 

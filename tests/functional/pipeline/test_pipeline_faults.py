@@ -25,7 +25,7 @@ from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import LIFECYCLE_TAG
 from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
-from omics_toolkit.local.stack import faults as lambda_faults
+from omics_toolkit.local import faults as lambda_faults
 from omics_toolkit.pipeline.failures import EVENT_SOURCE, FAILED_DETAIL_TYPE
 from omics_toolkit.pipeline.retry import plan_retry, start_retry
 from omics_toolkit.pipeline.status import describe, history, wait_for_execution

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from omics_toolkit.local import faults
 from omics_toolkit.local.patches import lambda_exec, s3_notifications
-from omics_toolkit.local.stack import faults
 
 
 # ------------------------------------------------------------------------------ moto symbols
