@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
+from omics_toolkit.errors import AwsError
 from omics_toolkit.provisioning import s3tables
 from omics_toolkit.provisioning.core import (
     tags_list,
@@ -25,8 +23,8 @@ class AnalyticsSteps(IamSteps):
         try:
             glue.get_database(Name=name)
             self._record("glue database", name, "unchanged")
-        except ClientError as exc:
-            if error_code(exc) != "EntityNotFoundException":
+        except AwsError as exc:
+            if exc.code != "EntityNotFoundException":
                 raise
             self._record("glue database", name, "create")
             if self.dry_run:
@@ -57,8 +55,8 @@ class AnalyticsSteps(IamSteps):
             action = "update"
             if not self.dry_run:
                 glue.delete_table(DatabaseName=self.names.glue_database, Name=link)
-        except ClientError as exc:
-            if error_code(exc) != "EntityNotFoundException":
+        except AwsError as exc:
+            if exc.code != "EntityNotFoundException":
                 raise
             action = "create"
         if not self.dry_run:
@@ -111,7 +109,7 @@ class AnalyticsSteps(IamSteps):
         }
         try:
             current = athena.get_work_group(WorkGroup=name).get("WorkGroup")
-        except ClientError:
+        except AwsError:
             current = None
         if current is None:
             self._record("athena workgroup", name, "create", "engine version 3, encrypted results")

@@ -59,11 +59,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG, HEALTHOMICS_PRINCIPAL
-from omics_toolkit.errors import UserError
+from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.images import DOCKER_HUB, ImageRef, parse_image
 
 if TYPE_CHECKING:
@@ -481,8 +478,8 @@ def _check_private_image(prov: IamSteps, ecr: Any, ref: ImageRef) -> None:
     """A user's private ECR image: its repository exists and lets HealthOmics pull (read only)."""
     try:
         ecr.describe_repositories(repositoryNames=[ref.repository])
-    except ClientError as exc:
-        if error_code(exc) != "RepositoryNotFoundException":
+    except AwsError as exc:
+        if exc.code != "RepositoryNotFoundException":
             raise
         raise UserError(
             f"image {ref.uri}: ECR repository {ref.repository} does not exist in "
@@ -490,8 +487,8 @@ def _check_private_image(prov: IamSteps, ecr: Any, ref: ImageRef) -> None:
         ) from exc
     try:
         policy = ecr.get_repository_policy(repositoryName=ref.repository)["policyText"]
-    except ClientError as exc:
-        if error_code(exc) != "RepositoryPolicyNotFoundException":
+    except AwsError as exc:
+        if exc.code != "RepositoryPolicyNotFoundException":
             raise
         policy = None
     if not _grants_pull(policy):
@@ -510,8 +507,8 @@ def _ensure_rule(
         rules = ecr.describe_pull_through_cache_rules(ecrRepositoryPrefixes=[prefix])[
             "pullThroughCacheRules"
         ]
-    except ClientError as exc:
-        if error_code(exc) != "PullThroughCacheRuleNotFoundException":
+    except AwsError as exc:
+        if exc.code != "PullThroughCacheRuleNotFoundException":
             raise
         rules = []
     create: dict[str, Any] = {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": upstream}
@@ -600,8 +597,8 @@ def _ensure_template(prov: IamSteps, ecr: Any, prefix: str, upstream: str, role_
 def _registry_policy(ecr: Any) -> dict[str, Any] | None:
     try:
         return dict(json.loads(ecr.get_registry_policy()["policyText"]))
-    except ClientError as exc:
-        if error_code(exc) != "RegistryPolicyNotFoundException":
+    except AwsError as exc:
+        if exc.code != "RegistryPolicyNotFoundException":
             raise
         return None
 

@@ -19,13 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
 from omics_toolkit.aws.session import AwsContext, is_read
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.errors import ToolkitError, UserError
+from omics_toolkit.errors import AwsError, ToolkitError, UserError
 from omics_toolkit.identity import Names
 
 #: Placeholder for identifiers a plan cannot know before the resource exists.
@@ -223,9 +220,9 @@ class Steps:
         for attempt in range(8):
             try:
                 return call()
-            except ClientError as exc:
+            except AwsError as exc:
                 if (
-                    error_code(exc) != "InvalidParameterValueException"
+                    exc.code != "InvalidParameterValueException"
                     or "role" not in str(exc).lower()
                     or attempt == 7
                 ):

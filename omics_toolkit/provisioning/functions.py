@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
-from omics_toolkit.errors import UserError
+from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.provisioning import iam
 from omics_toolkit.provisioning.core import (
     canon,
@@ -56,8 +53,8 @@ class FunctionSteps(IamSteps):
         config["Layers"] = list(layers)
         try:
             current = lam.get_function_configuration(FunctionName=name)
-        except ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
+        except AwsError as exc:
+            if exc.code != "ResourceNotFoundException":
                 raise
             self._record("lambda function", name, "create", f"{len(code)} bytes")
             if self.dry_run:
@@ -135,7 +132,7 @@ class FunctionSteps(IamSteps):
         name = f"/aws/service/powertools/python/x86_64/{LAMBDA_RUNTIME}/{version('aws-lambda-powertools')}"
         try:
             return str(self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
-        except ClientError as exc:
+        except AwsError as exc:
             raise UserError(
                 f"cannot resolve the Powertools layer from SSM parameter {name}: {exc}; "
                 "check ssm:GetParameter permission and that the region offers the layer"
@@ -148,7 +145,7 @@ class FunctionSteps(IamSteps):
             statements = json.loads(lam.get_policy(FunctionName=function_arn)["Policy"])[
                 "Statement"
             ]
-        except ClientError:
+        except AwsError:
             statements = []
         if any(s.get("Sid") == sid for s in statements):
             self._record("lambda permission", sid, "unchanged")
@@ -170,8 +167,8 @@ class FunctionSteps(IamSteps):
         s3 = self.client("s3")
         try:
             current = s3.get_bucket_notification_configuration(Bucket=bucket)
-        except ClientError as exc:
-            if not (self.dry_run and error_code(exc) in ("NoSuchBucket", "404")):
+        except AwsError as exc:
+            if not (self.dry_run and exc.code in ("NoSuchBucket", "404")):
                 raise
             current = {}
         current.pop("ResponseMetadata", None)

@@ -9,11 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
 from omics_toolkit.aws.s3 import parse_s3_uri
-from omics_toolkit.errors import ConfigError, UserError
+from omics_toolkit.errors import AwsError, ConfigError, UserError
 from omics_toolkit.identity import DIGEST_TAG
 from omics_toolkit.provisioning.core import (
     AFTER_APPLY,
@@ -185,10 +182,10 @@ class HealthOmicsSteps(IamSteps):
                     **self._store_sse(),
                     **create,
                 )
-            except ClientError as exc:
-                if error_code(exc) != "AccessDeniedException":
+            except AwsError as exc:
+                if exc.code != "AccessDeniedException":
                     raise
-                reason = exc.response.get("Error", {}).get("Message", "access denied")
+                reason = exc.message
                 if self.settings.variant_backend == "stores":
                     raise UserError(
                         f"HealthOmics refused to create the {kind} store {name}: {reason}. "
@@ -290,8 +287,8 @@ class HealthOmicsSteps(IamSteps):
             omics.get_workflow_version(workflowId=workflow_id, versionName=version)
             self._record("workflow version", f"{name}/{version}", "unchanged", workflow_id)
             return workflow_id, version
-        except ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
+        except AwsError as exc:
+            if exc.code != "ResourceNotFoundException":
                 raise
         self._record(
             "workflow version",
@@ -515,8 +512,8 @@ class HealthOmicsSteps(IamSteps):
                         ExpectedBucketOwner=self.ctx.account_id,
                     )
                     self._record("known sites", key, "unchanged")
-                except ClientError as exc:
-                    if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                except AwsError as exc:
+                    if exc.code not in ("404", "NoSuchKey", "NotFound"):
                         raise
                     self._record("known sites", key, "create", str(f))
                     if not self.dry_run:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import HEALTHOMICS_PRINCIPAL
+from omics_toolkit.errors import AwsError
 from omics_toolkit.provisioning.core import Steps, canon, statement_diff, tags_list
 
 Doc = dict[str, Any]
@@ -318,8 +316,8 @@ class IamSteps(Steps):
         changes: list[str] = []
         try:
             role = iam.get_role(RoleName=name)["Role"]
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
+        except AwsError as exc:
+            if exc.code != "NoSuchEntity":
                 raise
             self._record("iam role", name, "create", f"trusts {service}")
             if self.dry_run:
@@ -346,7 +344,7 @@ class IamSteps(Steps):
             current = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")[
                 "PolicyDocument"
             ]
-        except ClientError:
+        except AwsError:
             current = None
         if current is None or canon(current) != canon(inline):
             self._change(

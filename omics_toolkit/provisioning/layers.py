@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from omics_toolkit import __version__
-from omics_toolkit.aws.errors import error_code
+from omics_toolkit.errors import AwsError
 from omics_toolkit.provisioning.packaging import code_sha256, toolkit_layer_zip
 
 if TYPE_CHECKING:
@@ -45,8 +43,8 @@ def layer_versions(lam: Any, name: str) -> list[dict[str, Any]]:
     try:
         for page in lam.get_paginator("list_layer_versions").paginate(LayerName=name):
             versions.extend(page.get("LayerVersions", []))
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
+    except AwsError as exc:
+        if exc.code != "ResourceNotFoundException":
             raise
     return sorted(versions, key=lambda v: int(v["Version"]), reverse=True)
 

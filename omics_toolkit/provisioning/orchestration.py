@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
+from omics_toolkit.errors import AwsError
 from omics_toolkit.identity import VARIANT_BACKEND_TAG
 from omics_toolkit.provisioning import statemachine
 from omics_toolkit.provisioning.core import (
@@ -69,8 +67,8 @@ class OrchestrationSteps(Steps):
         key = self.settings.kms_key_arn or "alias/aws/sns"
         try:
             attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-        except ClientError as exc:
-            if error_code(exc) not in ("NotFound", "NotFoundException"):
+        except AwsError as exc:
+            if exc.code not in ("NotFound", "NotFoundException"):
                 raise
             self._record("sns topic", name, "create", f"encrypted with {key}")
             if not self.dry_run:
@@ -121,7 +119,7 @@ class OrchestrationSteps(Steps):
             tags = sfn.list_tags_for_resource(
                 resourceArn=self.arn("states", f"stateMachine:{self.names.state_machine}")
             )["tags"]
-        except ClientError:
+        except AwsError:
             return {}
         return {t["key"]: t["value"] for t in tags}
 
@@ -143,8 +141,8 @@ class OrchestrationSteps(Steps):
         }
         try:
             current = sfn.describe_state_machine(stateMachineArn=arn)
-        except ClientError as exc:
-            if error_code(exc) != "StateMachineDoesNotExist":
+        except AwsError as exc:
+            if exc.code != "StateMachineDoesNotExist":
                 raise
             self._record("state machine", name, "create", "STANDARD, logging ERROR")
             if self.dry_run:

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
+from omics_toolkit.errors import AwsError
 from omics_toolkit.provisioning import iam
 from omics_toolkit.tables.schema import VARIANT_COLUMNS, VARIANTS_TABLE
 
@@ -127,8 +125,8 @@ def ensure_catalog_integration(prov: IamSteps, principal_arn: str) -> None:
     try:
         glue.get_catalog(CatalogId=f"{account}:{FEDERATED_CATALOG}")
         prov._record("glue catalog", FEDERATED_CATALOG, "unchanged")
-    except ClientError as exc:
-        if error_code(exc) != "EntityNotFoundException":
+    except AwsError as exc:
+        if exc.code != "EntityNotFoundException":
             raise
         prov._record("glue catalog", FEDERATED_CATALOG, "create", "S3 Tables integration")
         if not prov.dry_run:

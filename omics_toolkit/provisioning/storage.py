@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import (
     LIFECYCLE_TAG,
 )
-from omics_toolkit.errors import UserError
+from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.provisioning import iam
 from omics_toolkit.provisioning.core import (
     Steps,
@@ -36,11 +33,11 @@ class StorageSteps(Steps):
         s3 = self.client("s3")
         try:
             s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=self.ctx.account_id)
-        except ClientError as exc:
-            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+        except AwsError as exc:
+            if exc.code not in ("404", "NoSuchBucket", "NotFound"):
                 raise UserError(
                     f"bucket {bucket} exists but is not accessible to account "
-                    f"{self.ctx.account_id} ({error_code(exc)}); choose another --deployment name"
+                    f"{self.ctx.account_id} ({exc.code}); choose another --deployment name"
                 ) from exc
             kwargs: dict[str, Any] = {"Bucket": bucket}
             if self.ctx.region != "us-east-1":
@@ -81,7 +78,7 @@ class StorageSteps(Steps):
             current_block = s3.get_public_access_block(Bucket=bucket)[
                 "PublicAccessBlockConfiguration"
             ]
-        except ClientError:
+        except AwsError:
             current_block = {}
         if current_block != block:
             self._change(
@@ -97,7 +94,7 @@ class StorageSteps(Steps):
                 "Rules"
             ]
             current_sse = rules[0]["ApplyServerSideEncryptionByDefault"]
-        except (ClientError, IndexError, KeyError):
+        except (AwsError, IndexError, KeyError):
             current_sse = {}
         wanted_sse = rule["ApplyServerSideEncryptionByDefault"]
         if {k: current_sse.get(k) for k in wanted_sse} != wanted_sse:
@@ -119,7 +116,7 @@ class StorageSteps(Steps):
         wanted_policy = iam.tls_only_bucket_policy(bucket, self.partition)
         try:
             current_policy = canon(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-        except ClientError:
+        except AwsError:
             current_policy = None
         if current_policy != canon(wanted_policy):
             self._change(
@@ -129,7 +126,7 @@ class StorageSteps(Steps):
             )
         try:
             current_rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-        except ClientError:
+        except AwsError:
             current_rules = []
         if canon(current_rules) != canon(lifecycle):
             self._change(
@@ -143,7 +140,7 @@ class StorageSteps(Steps):
             current_tags = {
                 t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
             }
-        except ClientError:
+        except AwsError:
             current_tags = {}
         if {**current_tags, **self.tags} != current_tags:
             self._change(

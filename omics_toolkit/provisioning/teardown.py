@@ -9,11 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from omics_toolkit.aws.errors import error_code
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.errors import UserError
+from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.provisioning.containers import remove_container_registry
 from omics_toolkit.provisioning.core import Action, Deployment
 from omics_toolkit.provisioning.functions import FUNCTIONS, TABLES_FUNCTIONS
@@ -59,7 +56,7 @@ class Teardown(HealthOmicsSteps):
             name = n.function(function)
             try:
                 fn = lam.get_function(FunctionName=name)
-            except ClientError:
+            except AwsError:
                 self._record("lambda function", name, "absent")
                 continue
             if self._ours(fn.get("Tags")):
@@ -205,8 +202,8 @@ class Teardown(HealthOmicsSteps):
                 )
                 for e in page["executions"]
             ]
-        except ClientError as exc:
-            if error_code(exc) in ("StateMachineDoesNotExist", "ResourceNotFound"):
+        except AwsError as exc:
+            if exc.code in ("StateMachineDoesNotExist", "ResourceNotFound"):
                 return []
             raise
 
@@ -215,7 +212,7 @@ class Teardown(HealthOmicsSteps):
         bucket = self.names.input_bucket
         try:
             current = s3.get_bucket_notification_configuration(Bucket=bucket)
-        except ClientError:
+        except AwsError:
             return
         current.pop("ResponseMetadata", None)
         prefix = f"{self.names.deployment}-fastq"
@@ -240,7 +237,7 @@ class Teardown(HealthOmicsSteps):
                 t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]
             }
             sfn.describe_state_machine(stateMachineArn=arn)
-        except ClientError:
+        except AwsError:
             self._record("state machine", self.names.state_machine, "absent")
             return
         if self._ours(tags):
@@ -259,7 +256,7 @@ class Teardown(HealthOmicsSteps):
                 t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]
             }
             sns.get_topic_attributes(TopicArn=arn)
-        except ClientError:
+        except AwsError:
             self._record("sns topic", self.names.topic, "absent")
             return
         if self._ours(tags):
@@ -283,7 +280,7 @@ class Teardown(HealthOmicsSteps):
         try:
             if not athena.get_work_group(WorkGroup=name).get("WorkGroup"):
                 return
-        except ClientError:
+        except AwsError:
             return
         arn = self.arn("athena", f"workgroup/{name}")
         tags = {
@@ -303,7 +300,7 @@ class Teardown(HealthOmicsSteps):
         db = self.names.glue_database
         try:
             glue.get_database(Name=db)
-        except ClientError:
+        except AwsError:
             return
         tags = glue.get_tags(ResourceArn=self.arn("glue", f"database/{db}")).get("Tags", {})
         if not self._ours(tags):
@@ -435,7 +432,7 @@ class Teardown(HealthOmicsSteps):
         get = getattr(omics, f"get_{kind}_store")
         try:
             store = get(name=name)
-        except ClientError:
+        except AwsError:
             return
         if not self._ours(self._omics_tags(store["storeArn"])):
             self._record(f"{kind} store", name, "kept", "not tagged by this deployment")
@@ -536,8 +533,8 @@ class Teardown(HealthOmicsSteps):
         iam = self.client("iam")
         try:
             tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchEntity":
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
                 return
             raise
         if not self._ours(tags):
@@ -555,8 +552,8 @@ class Teardown(HealthOmicsSteps):
         s3 = self.client("s3")
         try:
             tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
-        except ClientError as exc:
-            if error_code(exc) in ("NoSuchBucket", "404"):
+        except AwsError as exc:
+            if exc.code in ("NoSuchBucket", "404"):
                 return
             tags = {}
         if not self._ours(tags):
@@ -604,6 +601,6 @@ def discover(prov: HealthOmicsSteps) -> Deployment:
     try:
         sfn.describe_state_machine(stateMachineArn=arn)
         dep.state_machine_arn = arn
-    except ClientError:
+    except AwsError:
         dep.state_machine_arn = None
     return dep
