@@ -450,7 +450,7 @@ class HealthOmicsSteps(IamSteps):
                 missing, or a file is not a bgzipped VCF.
         """
         from omics_toolkit import workflows
-        from omics_toolkit.data import sha256_file
+        from omics_toolkit.files import sha256_file
 
         main = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
         template = workflows.parameter_template(main)
