@@ -17,8 +17,8 @@ HealthOmics variant-store schema (``omics_toolkit/tables/schema.py``) written ou
 - ``attributes``: INFO text as bcftools prints it, items split on ``;``, each split on its first
   ``=``; a flag maps to ``"true"``; ``.`` gives ``{}``;
 - ``calls``: GT allele indexes split on ``/`` or ``|``, ``-1`` for a missing allele ``.``;
-  ``phased``: the GT has no ``/`` separator (VCF 4.4: a haploid GT's phase is implied, so
-  ``1`` and ``.`` are phased); without a GT in the header ``calls`` and ``phased`` are
+  ``phased``: the GT has a ``|`` separator (VCF 4.2; a haploid GT such as ``1`` or ``.`` has
+  none, so it is unphased whatever the other samples' ploidy); without a GT in the header ``calls`` and ``phased`` are
   ``None`` (bcftools prints a GT absent from one record as ``.``: ``[-1]``);
 - FORMAT AD ``alleledepths``, PL ``phredlikelihoods``, SPL ``spl`` (lists of ints), GL
   ``genotypelikelihoods`` (list of doubles), DP ``depth``, GQ ``conditionalquality``, PS ``ps``
@@ -129,7 +129,7 @@ def genotype(gt: str | None) -> tuple[list[int] | None, bool | None]:
     if gt is None:
         return None, None
     calls = [-1 if a == "." else int(a) for a in re.split(r"[/|]", gt)]
-    return calls, "/" not in gt
+    return calls, "|" in gt
 
 
 @dataclass(frozen=True)
@@ -202,3 +202,61 @@ def read(vcf: Path | str) -> OracleVcf:
             row["sampleid"] = values["SAMPLE"]
             rows.append({c: row[c] for c in COLUMNS})
     return OracleVcf(samples, rows)
+
+
+def normalise(value: Any) -> Any:
+    """A hashable plain-Python form of one cell (of a DataFrame or of an oracle row): NULL/NaN/NA
+    -> ``None``; lists and arrays -> tuples; maps (dicts or lists of key/value pairs) -> sorted
+    tuples of pairs; numpy scalars -> Python scalars."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return tuple(sorted((k, normalise(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple | np.ndarray):
+        items = list(value)
+        if items and all(isinstance(x, tuple) and len(x) == 2 for x in items):
+            return tuple(sorted((k, normalise(v)) for k, v in items))
+        return tuple(normalise(x) for x in items)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return value
+
+
+#: Columns identifying a row for the per-column comparison (a record's sample row).
+KEY = ("contigname", "start", "referenceallele", "alternatealleles", "sampleid")
+
+
+def mismatches(
+    frame: Any, rows: list[dict[str, Any]], columns: list[str] | None = None, examples: int = 3
+) -> dict[str, str]:
+    """Per column, how ``frame`` (a DataFrame of ``variants`` rows, any order) differs from the
+    oracle's ``rows``: the multisets of (KEY, value) are compared, so row order is free and
+    duplicate records stay duplicates. ``{}`` when every column agrees; otherwise column ->
+    the number of differing (key, value) pairs and examples of each side.
+    """
+    from collections import Counter
+
+    columns = columns or COLUMNS
+    keys_frame = list(zip(*(map(normalise, frame[k]) for k in KEY), strict=True))
+    keys_rows = [tuple(normalise(r[k]) for k in KEY) for r in rows]
+    out = {}
+    for column in columns:
+        got = Counter(zip(keys_frame, map(normalise, frame[column]), strict=True))
+        want = Counter(zip(keys_rows, (normalise(r[column]) for r in rows), strict=True))
+        if got != want:
+            extra, missing = got - want, want - got
+            out[column] = (
+                f"{sum(missing.values())} oracle (key, value) pairs missing, "
+                f"{sum(extra.values())} unexpected; oracle: {list(missing)[:examples]}; "
+                f"table: {list(extra)[:examples]}"
+            )
+    return out
