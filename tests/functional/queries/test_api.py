@@ -13,6 +13,7 @@ import pytest
 
 from omics_toolkit import query, variants
 from omics_toolkit.errors import UserError
+from tests.support import oracle
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 REGION = "22:29,600,001-29,700,000"  # 1-based inclusive
@@ -60,7 +61,7 @@ def test_variants_matches_bcftools(backend: Any, real_data: Any) -> None:
     assert list(df["start"]) == sorted(df["start"])
 
 
-def test_named_parameters_and_arrow(backend: Any) -> None:
+def test_named_parameters_and_arrow(backend: Any, real_data: Any) -> None:
     table = query(
         "SELECT sampleid, start, alternatealleles FROM variants WHERE contigname = :contig "
         'AND start < :end AND "end" > :start ORDER BY sampleid, start',
@@ -70,6 +71,12 @@ def test_named_parameters_and_arrow(backend: Any) -> None:
     )
     assert isinstance(table, pa.Table)
     assert table.num_rows == 14
+    # every row of the demo VCF, as the bcftools oracle reads it (not the toolkit's reader)
+    demo = oracle.read(real_data.demo_vcf).rows
+    assert table.to_pylist() == [
+        {k: r[k] for k in ("sampleid", "start", "alternatealleles")}
+        for r in sorted(demo, key=lambda r: (r["sampleid"], r["start"]))
+    ]
     assert table.schema.field("start").type == pa.int32()
     assert pa.types.is_list(table.schema.field("alternatealleles").type)
 
