@@ -8,6 +8,7 @@ test:
 check: setup
 	.venv/bin/ruff check omics_toolkit healthomics_emulator healthomics_facts lambdas tests bench
 	.venv/bin/ruff format --check omics_toolkit healthomics_emulator healthomics_facts lambdas tests bench
+	.venv/bin/lint-imports --no-cache
 bench:
 	bash scripts/bench.sh
 lock:
