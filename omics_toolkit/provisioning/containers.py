@@ -21,6 +21,10 @@ For each upstream registry the workflow's images use, :func:`ensure_container_re
   ``ecr:BatchImportUpstreamImage`` on ``repository/<prefix>/*``; the other statements of the
   registry policy are kept.
 
+The statements and the template role's policy are built by :mod:`omics_toolkit.provisioning.iam`
+(``ecr_pull_statement``, ``ecr_registry_statement``, ``ecr_template_role_statements``,
+``ecr_run_role_statement``).
+
 Images given as private ECR URIs of the account and region (e.g. run parameter ``bwa_image =
 "<account>.dkr.ecr.<region>.amazonaws.com/bwa:0.7.17"``) need nothing: they are only checked
 (repository exists, its policy lets HealthOmics pull).
@@ -62,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from omics_toolkit.constants import DEPLOYMENT_TAG, HEALTHOMICS_PRINCIPAL
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.images import DOCKER_HUB, ImageRef, parse_image
+from omics_toolkit.provisioning import iam
 
 if TYPE_CHECKING:
     from omics_toolkit.provisioning.core import Steps
@@ -73,16 +78,6 @@ if TYPE_CHECKING:
         def _role(self, name: str) -> None: ...
 
 
-#: Repository policy actions HealthOmics needs (HealthOmics "Amazon ECR permissions").
-PULL_ACTIONS = (
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-)
-#: Registry policy actions for pulling through the cache (ECR "Private registry permissions").
-REGISTRY_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
-#: Permissions of the role ECR assumes for templates with tags (ECR "repository creation templates").
-TEMPLATE_ROLE_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource")
 #: Upstream registry URL -> (short name used in the ECR prefix, needs a Secrets Manager secret).
 PTC_UPSTREAMS: dict[str, tuple[str, bool]] = {
     "quay.io": ("quay", False),
@@ -207,21 +202,6 @@ def ecr_prefix(deployment: str, upstream: str) -> str:
     return f"{namespace(deployment)}/{upstream_short_name(upstream)}"
 
 
-def _sid_prefix(deployment: str) -> str:
-    """IAM Sids are alphanumeric: ``my-dep`` -> ``MyDep``."""
-    return "".join(part[:1].upper() + part[1:] for part in deployment.split("-") if part)
-
-
-def registry_statement_sid(deployment: str) -> str:
-    """Sid of the deployment's statement in the ECR registry policy."""
-    return f"{_sid_prefix(deployment)}HealthOmicsPullThroughCache"
-
-
-def template_statement_sid(deployment: str) -> str:
-    """Sid of the deployment's statement in its templates' repository policy."""
-    return f"{_sid_prefix(deployment)}HealthOmicsPull"
-
-
 def template_role_name(deployment: str) -> str:
     """IAM role ECR assumes to create tagged repositories from the deployment's templates."""
     return f"{deployment}-ecr-templates"
@@ -295,101 +275,15 @@ def plan_images(images: Iterable[str], account: str, region: str) -> ImagePlan:
     return ImagePlan(tuple(sorted(upstreams)), tuple(private), tuple(cross))
 
 
-# ------------------------------------------------------------------------------ documents
-def _canon(doc: Any) -> str:
-    if isinstance(doc, str):
-        doc = json.loads(doc)
-    return json.dumps(doc, sort_keys=True)
-
-
-def pull_statement(deployment: str) -> dict[str, Any]:
-    """Repository policy statement letting HealthOmics pull (HealthOmics "Amazon ECR permissions")."""
-    return {
-        "Sid": template_statement_sid(deployment),
-        "Effect": "Allow",
-        "Principal": {"Service": HEALTHOMICS_PRINCIPAL},
-        "Action": list(PULL_ACTIONS),
-    }
-
-
-def registry_statement(
-    deployment: str, partition: str, account: str, region: str, prefixes: Iterable[str]
-) -> dict[str, Any]:
-    """Registry policy statement letting HealthOmics create and fill the deployment's PTC repos."""
-    return {
-        "Sid": registry_statement_sid(deployment),
-        "Effect": "Allow",
-        "Principal": {"Service": HEALTHOMICS_PRINCIPAL},
-        "Action": list(REGISTRY_ACTIONS),
-        "Resource": [
-            f"arn:{partition}:ecr:{region}:{account}:repository/{p}/*" for p in sorted(prefixes)
-        ],
-    }
-
-
-def run_role_statement(
-    deployment: str,
-    partition: str,
-    account: str,
-    region: str,
-    private_repositories: Iterable[str] = (),
-) -> dict[str, Any]:
-    """Identity statement for the HealthOmics run role: pull from the deployment's pull through
-    cache repositories (``repository/<namespace>/*``) and the given private repositories.
-
-    The HealthOmics service-role examples grant the run role the ECR read actions on the
-    repositories its workflows use (https://docs.aws.amazon.com/omics/latest/dev/permissions-service.html).
-    """
-    base = f"arn:{partition}:ecr:{region}:{account}:repository"
-    resources = [f"{base}/{namespace(deployment)}/*"]
-    resources += [f"{base}/{name}" for name in sorted(set(private_repositories))]
-    return {"Effect": "Allow", "Action": list(PULL_ACTIONS), "Resource": resources}
-
-
-def _statements(doc: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not doc:
-        return []
-    statements = doc.get("Statement", [])
-    return list(statements) if isinstance(statements, list) else [statements]
-
-
-def merge_statement(
-    doc: dict[str, Any] | None, statement: dict[str, Any]
-) -> tuple[dict[str, Any], bool]:
-    """``doc`` with ``statement`` in place of the one with its Sid (appended if absent).
-
-    Returns ``(new document, changed)``; every other statement is kept as it was.
-    """
-    statements = _statements(doc)
-    sid = statement["Sid"]
-    for i, current in enumerate(statements):
-        if current.get("Sid") == sid:
-            if _canon(current) == _canon(statement):
-                return dict(doc or {}), False
-            statements[i] = statement
-            break
-    else:
-        statements.append(statement)
-    return {"Version": (doc or {}).get("Version", "2012-10-17"), "Statement": statements}, True
-
-
-def remove_statement(doc: dict[str, Any] | None, sid: str) -> tuple[dict[str, Any] | None, bool]:
-    """``doc`` without the statement ``sid``: ``(document or None when empty, changed)``."""
-    statements = _statements(doc)
-    kept = [s for s in statements if s.get("Sid") != sid]
-    if len(kept) == len(statements):
-        return doc, False
-    if not kept:
-        return None, True
-    return {"Version": (doc or {}).get("Version", "2012-10-17"), "Statement": kept}, True
-
-
+# ------------------------------------------------------------------------------ user images
+# The policy documents (repository, registry and role statements) are built by
+# :mod:`omics_toolkit.provisioning.iam`; here an existing repository policy is only read.
 def _grants_pull(policy_text: str | None) -> bool:
     """True when a repository policy allows ``omics.amazonaws.com`` to pull (Allow statements)."""
     if not policy_text:
         return False
     granted: set[str] = set()
-    for stmt in _statements(json.loads(policy_text)):
+    for stmt in iam.statements_of(json.loads(policy_text)):
         if stmt.get("Effect") != "Allow":
             continue
         principal = stmt.get("Principal")
@@ -400,7 +294,7 @@ def _grants_pull(policy_text: str | None) -> bool:
         actions = stmt.get("Action", [])
         for action in actions if isinstance(actions, list) else [actions]:
             if action in ("*", "ecr:*"):
-                granted.update(PULL_ACTIONS)
+                granted.update(iam.ECR_PULL_ACTIONS)
             else:
                 granted.add(action)
     return {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= granted
@@ -495,7 +389,7 @@ def _check_private_image(prov: IamSteps, ecr: Any, ref: ImageRef) -> None:
         raise UserError(
             f"image {ref.uri}: the policy of ECR repository {ref.repository} does not let "
             f"{HEALTHOMICS_PRINCIPAL} pull; add the statement "
-            f"{json.dumps(pull_statement(prov.names.deployment))}"
+            f"{json.dumps(iam.ecr_pull_statement(prov.names.deployment))}"
         )
     prov._record(KIND_REPOSITORY, ref.repository, "unchanged", "user image; HealthOmics can pull")
 
@@ -537,13 +431,11 @@ def _ensure_rule(
 
 
 def _ensure_template_role(prov: IamSteps, prefixes: Iterable[str]) -> str:
-    n = prov.names
-    resources = [
-        f"arn:{prov.partition}:ecr:{prov.ctx.region}:{prov.ctx.account_id}:repository/{p}/*"
-        for p in sorted(prefixes)
-    ]
-    statement = {"Effect": "Allow", "Action": list(TEMPLATE_ROLE_ACTIONS), "Resource": resources}
-    return str(prov.ensure_role(template_role_name(n.deployment), "ecr.amazonaws.com", [statement]))
+    statements = iam.ecr_template_role_statements(
+        prov.partition, prov.ctx.account_id, prov.ctx.region, prefixes
+    )
+    name = template_role_name(prov.names.deployment)
+    return str(prov.ensure_role(name, "ecr.amazonaws.com", statements))
 
 
 def _find_template(ecr: Any, prefix: str) -> dict[str, Any] | None:
@@ -561,7 +453,9 @@ def _ensure_template(prov: IamSteps, ecr: Any, prefix: str, upstream: str, role_
         if current and current.get("repositoryPolicy")
         else None
     )
-    merged_policy, policy_changed = merge_statement(policy_doc, pull_statement(deployment))
+    merged_policy, policy_changed = iam.merge_statement(
+        policy_doc, iam.ecr_pull_statement(deployment)
+    )
     current_tags = {t["Key"]: t["Value"] for t in (current or {}).get("resourceTags", [])}
     wanted: dict[str, Any] = {
         "description": f"omics-toolkit {deployment}: pull through cache of {upstream}",
@@ -614,16 +508,15 @@ def _differing(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 def _ensure_registry_policy(prov: IamSteps, ecr: Any, prefixes: Iterable[str]) -> None:
     deployment = prov.names.deployment
-    statement = registry_statement(
+    statement = iam.ecr_registry_statement(
         deployment, prov.partition, prov.ctx.account_id, prov.ctx.region, prefixes
     )
     sid = statement["Sid"]
     current = _registry_policy(ecr)
-    old = next((s for s in _statements(current) if s.get("Sid") == sid), None)
-    merged, changed = merge_statement(current, statement)
-    detail = (
-        f"kept {sum(1 for s in _statements(current) if s.get('Sid') != sid)} other statement(s)"
-    )
+    old = next((s for s in iam.statements_of(current) if s.get("Sid") == sid), None)
+    merged, changed = iam.merge_statement(current, statement)
+    others = sum(1 for s in iam.statements_of(current) if s.get("Sid") != sid)
+    detail = f"kept {others} other statement(s)"
     if not changed:
         prov._record(KIND_REGISTRY_POLICY, sid, "unchanged", detail)
         return
@@ -687,15 +580,15 @@ def remove_container_registry(td: Teardown) -> None:
         if not dry:
             ecr.delete_repository(repositoryName=name, force=True)
         td._record(KIND_REPOSITORY, name, "delete", "pull through cache copy")
-    sid = registry_statement_sid(deployment)
+    sid = iam.ecr_registry_statement_sid(deployment)
     current = _registry_policy(ecr)
-    remaining, changed = remove_statement(current, sid)
+    remaining, changed = iam.remove_statement(current, sid)
     if changed:
         if not dry:
             if remaining is None:
                 ecr.delete_registry_policy()
             else:
                 ecr.put_registry_policy(policyText=json.dumps(remaining))
-        kept = len(_statements(remaining))
+        kept = len(iam.statements_of(remaining))
         td._record(KIND_REGISTRY_POLICY, sid, "delete", f"kept {kept} other statement(s)")
     td._role(template_role_name(deployment))

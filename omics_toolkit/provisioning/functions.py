@@ -156,10 +156,7 @@ class FunctionSteps(IamSteps):
         lam.add_permission(
             FunctionName=function_arn,
             StatementId=sid,
-            Action="lambda:InvokeFunction",
-            Principal="s3.amazonaws.com",
-            SourceArn=f"arn:{self.partition}:s3:::{bucket}",
-            SourceAccount=self.ctx.account_id,
+            **iam.lambda_s3_invoke_permission(bucket, self.partition, self.ctx.account_id),
         )
 
     def ensure_notification(self, bucket: str, function_arn: str) -> None:

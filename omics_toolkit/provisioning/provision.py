@@ -125,8 +125,12 @@ class Provisioner(
                 reference=f"{ref_store}/reference/{ref_id}",
                 sequence_store_id=seq_store,
                 run_cache=bool(run_cache_id),
-                containers=containers.run_role_statement(
-                    n.deployment, p, account, region, self.private_image_repositories()
+                containers=iam.ecr_run_role_statement(
+                    p,
+                    account,
+                    region,
+                    containers.namespace(n.deployment),
+                    self.private_image_repositories(),
                 ),
                 kms=kms,
             ),

@@ -31,19 +31,6 @@ CONNECTION = "aws:s3tables"
 #: The account-wide role Lake Formation uses for the table buckets (kept by teardown: shared).
 LAKE_FORMATION_ROLE = "omics-toolkit-s3tables-lakeformation"
 SHARED_TAG = "omics-toolkit:shared"
-#: What Lake Formation needs on table buckets (AWS managed policy
-#: AmazonS3TablesLakeFormationServiceRole, minus bucket creation/deletion and encryption).
-LAKE_FORMATION_ACTIONS = [
-    "s3tables:GetTableBucket",
-    "s3tables:GetNamespace",
-    "s3tables:ListNamespaces",
-    "s3tables:GetTable",
-    "s3tables:ListTables",
-    "s3tables:GetTableMetadataLocation",
-    "s3tables:UpdateTableMetadataLocation",
-    "s3tables:GetTableData",
-    "s3tables:PutTableData",
-]
 
 
 def table_bucket_arn(prov: IamSteps) -> str:
@@ -151,10 +138,7 @@ def ensure_catalog_integration(prov: IamSteps, principal_arn: str) -> None:
         role = prov.ensure_role(
             LAKE_FORMATION_ROLE,
             "lakeformation.amazonaws.com",
-            [
-                iam.allow(["s3tables:ListTableBuckets"], ["*"]),
-                iam.allow(LAKE_FORMATION_ACTIONS, [buckets]),
-            ],
+            iam.s3tables_lake_formation_role_statements(buckets),
             tags={SHARED_TAG: "s3tables-integration"},
         )
         prov._record("lake formation resource", buckets, "create", f"with federation, {role}")

@@ -18,7 +18,7 @@ from botocore.loaders import Loader
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.errors import UserError
-from omics_toolkit.provisioning import containers
+from omics_toolkit.provisioning import containers, iam
 from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 
@@ -192,7 +192,7 @@ def test_ensure_is_idempotent_keeps_other_statements_and_teardown_removes_only_o
     assert {"Key": "omics-toolkit:deployment", "Value": deployment} in template["resourceTags"]
     policy = json.loads(template["repositoryPolicy"])
     assert policy["Statement"][0]["Principal"] == {"Service": "omics.amazonaws.com"}
-    assert set(policy["Statement"][0]["Action"]) == set(containers.PULL_ACTIONS)
+    assert set(policy["Statement"][0]["Action"]) == set(iam.ECR_PULL_ACTIONS)
     registry = json.loads(ecr.get_registry_policy()["policyText"])
     assert registry["Statement"][0] == OTHERS or OTHERS in registry["Statement"]
     ours = next(s for s in registry["Statement"] if s["Sid"] == "FtCtrHealthOmicsPullThroughCache")
@@ -278,7 +278,7 @@ def test_private_ecr_images_need_nothing_but_must_be_pullable(
 ) -> None:
     ctx = _ctx(local_stack)
     ecr = ctx.client("ecr")
-    pull = {"Version": "2012-10-17", "Statement": [containers.pull_statement("ft-own")]}
+    pull = {"Version": "2012-10-17", "Statement": [iam.ecr_pull_statement("ft-own")]}
     for name in ("ft-own/tiny", "ft-own/busybox"):
         ecr.create_repository(repositoryName=name)
     ecr.set_repository_policy(repositoryName="ft-own/tiny", policyText=json.dumps(pull))
