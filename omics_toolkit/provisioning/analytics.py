@@ -1,9 +1,11 @@
 """Analytics steps: the Glue database and its resource links, Lake Formation grants and
-the Athena workgroup (the S3 Tables catalog lives in :mod:`omics_toolkit.provisioning.s3tables`).
+the Athena workgroup (the S3 Tables catalog lives in :mod:`omics_toolkit.provisioning.s3tables`);
+and, on teardown, their deletion with the S3 table bucket (its tables' grants are revoked here).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from omics_toolkit.errors import AwsError
@@ -15,7 +17,8 @@ from omics_toolkit.provisioning.iam import IamSteps
 
 
 class AnalyticsSteps(IamSteps):
-    """Glue, Lake Formation and Athena resources of a deployment."""
+    """Glue, Lake Formation and Athena resources of a deployment (and, on teardown, the S3
+    table bucket, whose Lake Formation grants go with it)."""
 
     def ensure_glue_database(self) -> None:
         glue = self.client("glue")
@@ -177,3 +180,173 @@ class AnalyticsSteps(IamSteps):
             caller = str(self.client("sts").get_caller_identity()["Arn"])
             s3tables.ensure_catalog_integration(self, caller)
         self.ensure_workgroup()
+
+    def delete_workgroup(self) -> None:
+        """Delete the deployment's Athena workgroup with its saved queries, if this deployment
+        tagged it (Athena GetWorkGroup, ListTagsForResource, DeleteWorkGroup with
+        ``RecursiveDeleteOption``); nothing is reported for a missing or untagged one.
+
+        Raises:
+            AwsError: from ListTagsForResource or DeleteWorkGroup.
+        """
+        athena = self.client("athena")
+        name = self.names.workgroup
+        try:
+            if not athena.get_work_group(WorkGroup=name).get("WorkGroup"):
+                return
+        except AwsError:
+            return
+        arn = self.arn("athena", f"workgroup/{name}")
+        tags = {
+            t["Key"]: t["Value"]
+            for t in athena.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
+        }
+        if self._ours(tags):
+            self._delete(
+                "athena workgroup",
+                name,
+                "",
+                lambda: athena.delete_work_group(WorkGroup=name, RecursiveDeleteOption=True),
+            )
+
+    def delete_glue_database(self) -> None:
+        """Delete the deployment's Glue database and its tables (resource links), if this
+        deployment tagged it, after revoking the Lake Formation grants on them and on the
+        stores' tables (Glue GetDatabase, GetTags, GetTables, DeleteTable, DeleteDatabase;
+        :meth:`revoke_grants`).
+
+        Reports ``kept`` for a database not tagged by this deployment; nothing for a missing one.
+
+        Raises:
+            AwsError: from Glue or Lake Formation (a missing database is not an error).
+        """
+        glue = self.client("glue")
+        db = self.names.glue_database
+        try:
+            glue.get_database(Name=db)
+        except AwsError:
+            return
+        tags = glue.get_tags(ResourceArn=self.arn("glue", f"database/{db}")).get("Tags", {})
+        if not self._ours(tags):
+            self._record("glue database", db, "kept", "not tagged by this deployment")
+            return
+        self.revoke_grants(
+            lambda table: (
+                table.get("DatabaseName") == db
+                or str(table.get("Name", ""))
+                in (self.names.variant_store, self.names.annotation_store)
+                or str(table.get("Name", "")).startswith(f"{self.names.snake}_ann_")
+            )
+        )
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=db):
+            for table in page["TableList"]:
+                self._delete(
+                    "glue table",
+                    f"{db}.{table['Name']}",
+                    "",
+                    lambda table=table: glue.delete_table(DatabaseName=db, Name=table["Name"]),
+                )
+        self._delete("glue database", db, "", lambda: glue.delete_database(Name=db))
+
+    def revoke_grants(self, matches: Callable[[dict[str, Any]], bool]) -> None:
+        """Revoke every Lake Formation grant on a table that ``matches`` (its ``Table``
+        resource); ListPermissions is read to the last page (botocore has no paginator), then
+        RevokePermissions per grant (reported ``delete``).
+
+        Raises:
+            AwsError: from Lake Formation.
+        """
+        lf = self.client("lakeformation")
+        permissions, token = [], None
+        while True:
+            page = lf.list_permissions(**({"NextToken": token} if token else {}))
+            permissions += page.get("PrincipalResourcePermissions", [])
+            token = page.get("NextToken")
+            if not token:
+                break
+        for perm in permissions:
+            table = perm.get("Resource", {}).get("Table", {})
+            if table and matches(table):
+                self._delete(
+                    "lake formation grant",
+                    f"{table.get('DatabaseName')}.{table.get('Name')}",
+                    "+".join(perm["Permissions"]),
+                    lambda perm=perm: lf.revoke_permissions(
+                        Principal=perm["Principal"],
+                        Resource=perm["Resource"],
+                        Permissions=perm["Permissions"],
+                    ),
+                )
+
+    def delete_table_bucket(self, force: bool) -> None:
+        """Delete the deployment's S3 table bucket: kept while a table holds rows (unless
+        ``force``), else the Lake Formation grants on its tables are revoked and its tables,
+        namespaces and the bucket deleted (S3 Tables ListTableBuckets, ListTables,
+        ListNamespaces, DeleteTable, DeleteNamespace, DeleteTableBucket; the Iceberg metadata is
+        read to count rows; :meth:`revoke_grants`). The account-wide Glue catalog
+        ``s3tablescatalog`` and its Lake Formation registration are kept (other deployments share
+        them). Nothing is reported when the bucket does not exist.
+
+        Raises:
+            AwsError: from S3 Tables or Lake Formation.
+        """
+        name = self.names.table_bucket
+        arn = s3tables.find_table_bucket(self)
+        if arn is None:
+            return
+        client = self.client("s3tables")
+        tables = [
+            t
+            for page in client.get_paginator("list_tables").paginate(tableBucketARN=arn)
+            for t in page.get("tables", [])
+        ]
+        if not force:
+            with_data = [t["name"] for t in tables if self._table_has_rows(arn, t)]
+            if with_data:
+                self._record(
+                    "s3 table bucket",
+                    name,
+                    "kept",
+                    f"tables {', '.join(with_data)} hold rows; use --force-delete-data",
+                )
+                return
+        catalog_id = f"{self.ctx.account_id}:{s3tables.FEDERATED_CATALOG}/{name}"
+        self.revoke_grants(lambda table: table.get("CatalogId") == catalog_id)
+        for t in tables:
+            ns = t["namespace"][0]
+            self._delete(
+                "iceberg table",
+                f"{ns}.{t['name']}",
+                "",
+                lambda ns=ns, t=t: client.delete_table(
+                    tableBucketARN=arn, namespace=ns, name=t["name"]
+                ),
+            )
+        for page in client.get_paginator("list_namespaces").paginate(tableBucketARN=arn):
+            for item in page.get("namespaces", []):
+                ns = item["namespace"][0]
+                self._delete(
+                    "s3 tables namespace",
+                    ns,
+                    "",
+                    lambda ns=ns: client.delete_namespace(tableBucketARN=arn, namespace=ns),
+                )
+        self._delete(
+            "s3 table bucket", name, arn, lambda: client.delete_table_bucket(tableBucketARN=arn)
+        )
+
+    def _table_has_rows(self, arn: str, table: dict[str, Any]) -> bool:
+        """Whether the Iceberg table's current snapshot counts any record (``total-records``)."""
+        from pyiceberg.exceptions import NoSuchTableError
+
+        from omics_toolkit.aws.s3tables import S3TablesCatalog
+
+        try:
+            loaded = S3TablesCatalog(self.ctx, arn).load_table(
+                (table["namespace"][0], table["name"])
+            )
+        except NoSuchTableError:
+            return False
+        snapshot = loaded.current_snapshot()
+        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+        return int(summary.get("total-records", 0)) > 0

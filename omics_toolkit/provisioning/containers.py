@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     class Teardown(Steps, Protocol):
         """What :func:`remove_container_registry` needs of a teardown: its role deletion."""
 
-        def _role(self, name: str) -> None: ...
+        def delete_role(self, name: str) -> None: ...
 
 
 #: Upstream registry URL -> (short name used in the ECR prefix, needs a Secrets Manager secret).
@@ -591,4 +591,4 @@ def remove_container_registry(td: Teardown) -> None:
                 ecr.put_registry_policy(policyText=json.dumps(remaining))
         kept = len(iam.statements_of(remaining))
         td._record(KIND_REGISTRY_POLICY, sid, "delete", f"kept {kept} other statement(s)")
-    td._role(template_role_name(deployment))
+    td.delete_role(template_role_name(deployment))

@@ -2,9 +2,10 @@
 
 - :class:`Action` (one line of the report), :class:`Deployment` (a deployment's identifiers);
 - :class:`Steps`, the base of the step classes of every area (``storage``, ``iam``,
-  ``healthomics``, ``functions``, ``orchestration``, ``analytics``) and of ``Teardown``: the AWS
-  clients (in plan mode every mutating call is refused before it is sent), the report, polling
-  waits and the retry while a new IAM role propagates;
+  ``healthomics``, ``healthomics_workflows``, ``functions``, ``orchestration``, ``analytics``),
+  which ``Provisioner`` and ``Teardown`` compose: the AWS clients (in plan mode every mutating
+  call is refused before it is sent), the report, polling waits, the retry while a new IAM role
+  propagates, and what every delete step shares (``_delete``, ``_ours``, ``_omics_tags``);
 - :class:`TargetSettings`: how the local stack and AWS differ for provisioning (poll interval,
   Lambda size and platform limits, the AWS-managed Powertools layer), decided once here;
 - helpers: deterministic tokens, canonical JSON, tag lists.
@@ -191,6 +192,20 @@ class Steps:
         item = Action(kind, name, action, detail)
         self.actions.append(item)
         self._report(item)
+
+    def _delete(self, kind: str, name: str, detail: str, call: Callable[[], Any]) -> None:
+        """Report ``delete`` and make ``call`` (unless this is a dry run)."""
+        self._record(kind, name, "delete", detail)
+        if not self.dry_run:
+            call()
+
+    def _ours(self, tags: dict[str, str] | None) -> bool:
+        """Whether ``tags`` carry this deployment's tag (teardown deletes only such resources)."""
+        return bool(tags) and tags.get(DEPLOYMENT_TAG) == self.names.deployment  # type: ignore[union-attr]
+
+    def _omics_tags(self, arn: str) -> dict[str, str]:
+        """Tags of a HealthOmics resource (omics ListTagsForResource)."""
+        return dict(self.client("omics").list_tags_for_resource(resourceArn=arn)["tags"])
 
     def arn(self, service: str, resource: str, region: bool = True) -> str:
         reg = self.ctx.region if region else ""

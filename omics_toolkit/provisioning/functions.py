@@ -1,5 +1,5 @@
 """Lambda steps: the pipeline's functions, their layers (toolkit, tables, AWS Powertools),
-the S3 invoke permission and the input bucket's notifications.
+the S3 invoke permission and the input bucket's notifications; and their removal on teardown.
 """
 
 from __future__ import annotations
@@ -13,9 +13,15 @@ from omics_toolkit.provisioning.core import (
     canon,
 )
 from omics_toolkit.provisioning.iam import IamSteps
-from omics_toolkit.provisioning.layers import LAMBDA_RUNTIME, ensure_toolkit_layer
+from omics_toolkit.provisioning.layers import (
+    LAMBDA_RUNTIME,
+    delete_layer,
+    delete_toolkit_layer,
+    ensure_toolkit_layer,
+)
 from omics_toolkit.provisioning.packaging import code_sha256, lambda_zip
 from omics_toolkit.provisioning.tables_layer import ensure_tables_layer
+from omics_toolkit.provisioning.tables_layer import layer_name as tables_layer_name
 
 #: Lambda functions of the pipeline (directory under lambdas/).
 FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects", "failure_handler")
@@ -27,7 +33,8 @@ MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
 
 
 class FunctionSteps(IamSteps):
-    """Lambda functions of a deployment and what triggers them."""
+    """Lambda functions of a deployment and what triggers them (Lambda Create/UpdateFunction*,
+    AddPermission, S3 PutBucketNotificationConfiguration; DeleteFunction on teardown)."""
 
     def ensure_function(
         self,
@@ -219,6 +226,38 @@ class FunctionSteps(IamSteps):
             f"kept {len(others)} other configuration(s)",
         )
 
+    def remove_notifications(self) -> None:
+        """Remove this deployment's configurations (ids ``<deployment>-fastq...``) from the input
+        bucket's notification configuration, keeping the others (S3
+        GetBucketNotificationConfiguration, PutBucketNotificationConfiguration).
+
+        Reports ``delete`` with the number of configurations kept; nothing when the bucket is
+        missing or holds none of ours.
+
+        Raises:
+            AwsError: from PutBucketNotificationConfiguration.
+        """
+        s3 = self.client("s3")
+        bucket = self.names.input_bucket
+        try:
+            current = s3.get_bucket_notification_configuration(Bucket=bucket)
+        except AwsError:
+            return
+        current.pop("ResponseMetadata", None)
+        prefix = f"{self.names.deployment}-fastq"
+        configs = current.get("LambdaFunctionConfigurations", [])
+        kept = [c for c in configs if not str(c.get("Id", "")).startswith(prefix)]
+        if len(kept) != len(configs):
+            current["LambdaFunctionConfigurations"] = kept
+            self._delete(
+                "s3 notification",
+                bucket,
+                f"kept {len(kept)} other configuration(s)",
+                lambda: s3.put_bucket_notification_configuration(
+                    Bucket=bucket, NotificationConfiguration=current
+                ),
+            )
+
     def function_environment(
         self, state_machine_arn: str, topic_arn: str, table_bucket_arn: str | None
     ) -> dict[str, dict[str, str]]:
@@ -277,3 +316,41 @@ class FunctionSteps(IamSteps):
                 layers_of[function],
                 timeout_seconds=timeouts.get(function, 60),
             )
+
+    def delete_functions(self) -> None:
+        """Delete the pipeline's functions (:data:`FUNCTIONS`, :data:`TABLES_FUNCTIONS`) that this
+        deployment tagged (Lambda GetFunction, DeleteFunction).
+
+        Reports ``absent`` for a missing function, ``kept`` for one not tagged by this
+        deployment.
+
+        Raises:
+            AwsError: from DeleteFunction (a failing GetFunction counts as ``absent``).
+        """
+        lam = self.client("lambda")
+        for function in (*FUNCTIONS, *TABLES_FUNCTIONS):
+            name = self.names.function(function)
+            try:
+                fn = lam.get_function(FunctionName=name)
+            except AwsError:
+                self._record("lambda function", name, "absent")
+                continue
+            if self._ours(fn.get("Tags")):
+                self._delete(
+                    "lambda function",
+                    name,
+                    "",
+                    lambda name=name: lam.delete_function(FunctionName=name),
+                )
+            else:
+                self._record("lambda function", name, "kept", "not tagged by this deployment")
+
+    def delete_function_layers(self) -> None:
+        """Delete every version of the toolkit layer, then of the tables layer (Lambda
+        ListLayerVersions, DeleteLayerVersion; see :func:`~omics_toolkit.provisioning.layers.delete_layer`).
+
+        Raises:
+            AwsError: from Lambda.
+        """
+        delete_toolkit_layer(self)
+        delete_layer(self, tables_layer_name(self.names.deployment))

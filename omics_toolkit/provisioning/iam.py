@@ -520,7 +520,7 @@ def lambda_s3_invoke_permission(bucket: str, partition: str, account: str) -> di
 
 
 class IamSteps(Steps):
-    """IAM roles of a deployment (IAM GetRole, CreateRole, PutRolePolicy...)."""
+    """IAM roles of a deployment (IAM GetRole, CreateRole, PutRolePolicy...; DeleteRole)."""
 
     def ensure_role(
         self,
@@ -580,6 +580,33 @@ class IamSteps(Steps):
             )
         self._record("iam role", name, "update" if changes else "unchanged", ", ".join(changes))
         return str(role["Arn"])
+
+    def delete_role(self, name: str) -> None:
+        """Delete role ``name`` with its inline policies, if this deployment tagged it (IAM
+        ListRoleTags, ListRolePolicies, DeleteRolePolicy, DeleteRole).
+
+        Reports ``kept`` for a role not tagged by this deployment; nothing for a missing role.
+
+        Raises:
+            AwsError: from IAM (``NoSuchEntity`` on the first read is not an error).
+        """
+        iam = self.client("iam")
+        try:
+            tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                return
+            raise
+        if not self._ours(tags):
+            self._record("iam role", name, "kept", "not tagged by this deployment")
+            return
+
+        def delete_role() -> None:
+            for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            iam.delete_role(RoleName=name)
+
+        self._delete("iam role", name, "", delete_role)
 
     def kms_statements(self) -> list[dict[str, Any]]:
         """kms:Decrypt/GenerateDataKey on the deployment's customer-managed key, if any."""

@@ -1,12 +1,13 @@
 """Orchestration steps: the Step Functions state machine (rendered by
-:mod:`omics_toolkit.provisioning.statemachine`), its log group and the failure SNS topic.
+:mod:`omics_toolkit.provisioning.statemachine`), its log group and the failure SNS topic; and,
+on teardown, the check for running executions and their deletion.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from omics_toolkit.errors import AwsError
+from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.identity import VARIANT_BACKEND_TAG
 from omics_toolkit.provisioning import statemachine
 from omics_toolkit.provisioning.core import (
@@ -16,7 +17,8 @@ from omics_toolkit.provisioning.core import (
 
 
 class OrchestrationSteps(Steps):
-    """The state machine, its log group and the SNS topic of a deployment."""
+    """The state machine, its log group and the SNS topic of a deployment (Step Functions, SNS
+    and CloudWatch Logs Create*/Update*/Tag* calls; Delete* on teardown)."""
 
     def run_options(
         self, run_group_id: str | None = None, run_cache_id: str | None = None
@@ -217,3 +219,107 @@ class OrchestrationSteps(Steps):
         return self.ensure_state_machine(
             definition, role_arn, log_group_arn, {VARIANT_BACKEND_TAG: vcf_destination}
         )
+
+    def running_executions(self) -> list[str]:
+        """Names of the deployment's RUNNING pipeline executions (Step Functions ListExecutions);
+        ``[]`` when the state machine does not exist.
+
+        Raises:
+            AwsError: from ListExecutions, other than a missing state machine.
+        """
+        sfn = self.client("stepfunctions")
+        arn = self.arn("states", f"stateMachine:{self.names.state_machine}")
+        try:
+            return [
+                e["name"]
+                for page in sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=arn, statusFilter="RUNNING"
+                )
+                for e in page["executions"]
+            ]
+        except AwsError as exc:
+            if exc.code in ("StateMachineDoesNotExist", "ResourceNotFound"):
+                return []
+            raise
+
+    def refuse_running_executions(self) -> None:
+        """Stop a teardown before it deletes anything while pipeline executions still run
+        (:meth:`running_executions`).
+
+        Raises:
+            UserError: executions are running (names the first five).
+        """
+        running = self.running_executions()
+        if running:
+            raise UserError(
+                f"{len(running)} pipeline execution(s) still running ({', '.join(running[:5])}); "
+                "wait for them or stop them (aws stepfunctions stop-execution) before teardown"
+            )
+
+    def delete_state_machine(self) -> None:
+        """Delete the deployment's state machine if this deployment tagged it (Step Functions
+        ListTagsForResource, DescribeStateMachine, DeleteStateMachine).
+
+        Reports ``absent`` when it does not exist; an untagged one is left without a report.
+
+        Raises:
+            AwsError: from DeleteStateMachine (failing reads count as ``absent``).
+        """
+        sfn = self.client("stepfunctions")
+        arn = self.arn("states", f"stateMachine:{self.names.state_machine}")
+        try:
+            tags = {
+                t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]
+            }
+            sfn.describe_state_machine(stateMachineArn=arn)
+        except AwsError:
+            self._record("state machine", self.names.state_machine, "absent")
+            return
+        if self._ours(tags):
+            self._delete(
+                "state machine",
+                self.names.state_machine,
+                "",
+                lambda: sfn.delete_state_machine(stateMachineArn=arn),
+            )
+
+    def delete_topic(self) -> None:
+        """Delete the deployment's failure topic if this deployment tagged it (SNS
+        ListTagsForResource, GetTopicAttributes, DeleteTopic).
+
+        Reports ``absent`` when it does not exist, ``kept`` when it is not tagged by this
+        deployment.
+
+        Raises:
+            AwsError: from DeleteTopic (failing reads count as ``absent``).
+        """
+        sns = self.client("sns")
+        arn = self.arn("sns", self.names.topic)
+        try:
+            tags = {
+                t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]
+            }
+            sns.get_topic_attributes(TopicArn=arn)
+        except AwsError:
+            self._record("sns topic", self.names.topic, "absent")
+            return
+        if self._ours(tags):
+            self._delete("sns topic", self.names.topic, "", lambda: sns.delete_topic(TopicArn=arn))
+        else:
+            self._record("sns topic", self.names.topic, "kept", "not tagged by this deployment")
+
+    def delete_log_group(self, name: str) -> None:
+        """Delete log group ``name`` if it exists and this deployment tagged it (CloudWatch Logs
+        DescribeLogGroups, ListTagsLogGroup, DeleteLogGroup); otherwise report nothing.
+
+        Raises:
+            AwsError: from CloudWatch Logs.
+        """
+        logs = self.client("logs")
+        groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+        if any(g["logGroupName"] == name for g in groups):
+            tags = logs.list_tags_log_group(logGroupName=name).get("tags", {})
+            if self._ours(tags):
+                self._delete(
+                    "log group", name, "", lambda: logs.delete_log_group(logGroupName=name)
+                )

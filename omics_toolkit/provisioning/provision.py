@@ -5,9 +5,11 @@ Every ``ensure_*`` step reads the current state first and mutates only what diff
 ``omics-toolkit:deployment=<deployment>``; ``teardown`` deletes only resources with that tag.
 The steps live in one module per area (:mod:`~omics_toolkit.provisioning.storage`,
 :mod:`~omics_toolkit.provisioning.iam`, :mod:`~omics_toolkit.provisioning.healthomics`,
+:mod:`~omics_toolkit.provisioning.healthomics_workflows`,
 :mod:`~omics_toolkit.provisioning.functions`, :mod:`~omics_toolkit.provisioning.orchestration`,
-:mod:`~omics_toolkit.provisioning.analytics`, :mod:`~omics_toolkit.provisioning.s3tables`);
-:meth:`Provisioner.apply` runs them in order.
+:mod:`~omics_toolkit.provisioning.analytics`, :mod:`~omics_toolkit.provisioning.s3tables`), each
+beside its deletion; :meth:`Provisioner.apply` runs them in order (and
+:meth:`~omics_toolkit.provisioning.teardown.Teardown.run` the deletions).
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from omics_toolkit.provisioning.functions import (
     TABLES_FUNCTIONS,
     FunctionSteps,
 )
-from omics_toolkit.provisioning.healthomics import (
+from omics_toolkit.provisioning.healthomics import HealthOmicsSteps, reference_name
+from omics_toolkit.provisioning.healthomics_workflows import (
     PIPELINE_RUN_PARAMETERS,
-    HealthOmicsSteps,
-    reference_name,
+    WorkflowSteps,
 )
 from omics_toolkit.provisioning.layers import LAMBDA_RUNTIME
 from omics_toolkit.provisioning.orchestration import OrchestrationSteps
@@ -64,7 +66,12 @@ __all__ = [
 
 
 class Provisioner(
-    StorageSteps, HealthOmicsSteps, FunctionSteps, OrchestrationSteps, AnalyticsSteps
+    StorageSteps,
+    HealthOmicsSteps,
+    WorkflowSteps,
+    FunctionSteps,
+    OrchestrationSteps,
+    AnalyticsSteps,
 ):
     """Apply one deployment: the steps of every area, run in order by :meth:`apply`.
 

@@ -1,5 +1,5 @@
 """Storage steps: the input and output buckets (encryption, versioning, TLS-only policy,
-lifecycle rules, tags).
+lifecycle rules, tags), and their deletion.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from omics_toolkit.provisioning.core import (
 
 
 class StorageSteps(Steps):
-    """S3 buckets of a deployment (S3 HeadBucket, CreateBucket, Put/GetBucket* calls)."""
+    """S3 buckets of a deployment (S3 HeadBucket, CreateBucket, Put/GetBucket* calls;
+    DeleteObjects, DeleteBucket on teardown)."""
 
     def ensure_bucket(self, bucket: str, lifecycle: list[dict[str, Any]]) -> None:
         """A private bucket: block public access, SSE-S3 (or SSE-KMS with ``kms_key_arn``),
@@ -168,3 +169,47 @@ class StorageSteps(Steps):
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
             },
         ]
+
+    def delete_bucket(self, bucket: str, force: bool) -> None:
+        """Delete ``bucket`` with every object version and delete marker, if this deployment
+        tagged it (S3 GetBucketTagging, ListObjectVersions, DeleteObjects, DeleteBucket).
+
+        Reports ``kept`` for a bucket not tagged by this deployment, or one that holds object
+        versions while ``force`` is false; nothing for a bucket that does not exist.
+
+        Raises:
+            AwsError: from S3 (a missing bucket is not an error).
+        """
+        s3 = self.client("s3")
+        try:
+            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+        except AwsError as exc:
+            if exc.code in ("NoSuchBucket", "404"):
+                return
+            tags = {}
+        if not self._ours(tags):
+            self._record("s3 bucket", bucket, "kept", "not tagged by this deployment")
+            return
+        versions: list[dict[str, Any]] = []
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            versions += [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+        if versions and not force:
+            self._record(
+                "s3 bucket",
+                bucket,
+                "kept",
+                f"holds {len(versions)} object version(s); use --force-delete-data",
+            )
+            return
+
+        def delete_bucket() -> None:
+            for i in range(0, len(versions), 1000):
+                s3.delete_objects(
+                    Bucket=bucket, Delete={"Objects": versions[i : i + 1000], "Quiet": True}
+                )
+            s3.delete_bucket(Bucket=bucket)
+
+        self._delete("s3 bucket", bucket, f"{len(versions)} object version(s)", delete_bucket)
