@@ -44,9 +44,11 @@ OPTIONS_FILE = "options.json"
 
 
 class Runner(Protocol):
-    """What the backend needs of the run executor (``runs_exec.RunManager``)."""
+    """What the backend needs of the run executor (``run_exec.RunManager``)."""
 
-    def kill_all(self) -> None: ...
+    def kill_all(self) -> None:
+        """Stop every run in flight (the emulator is shutting down)."""
+        ...
 
 
 class Backend:

@@ -3,7 +3,7 @@
 Streams: ``run/{runId}`` (status changes), ``run/{runId}/engine`` (miniwdl's log),
 ``run/{runId}/task/{taskId}`` (a task's stdout then stderr), ``manifest/run/{runId}/{runUuid}``
 (the run manifest: one JSON event for the run, one per task; written by
-:meth:`healthomics_emulator.runs.RunManager._write_manifest`).
+:meth:`healthomics_emulator.run_exec.RunManager._write_manifest`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,12 @@ from healthomics_emulator.wdl_host import HostContainer
 
 
 def main() -> None:
-    """Register the host backend, then run miniwdl's ``main`` on ``sys.argv``."""
+    """Register the host backend, then run miniwdl's ``main`` on ``sys.argv``.
+
+    miniwdl keeps its backends in ``task_container._backends`` (private) and loads the entry-point
+    plugins only while that dict is empty; registering ours first means the other installed
+    backends (docker, podman...) are not loaded, which runs of the emulator never use.
+    """
     task_container._backends[CONTAINER_BACKEND] = HostContainer
     CLI.main()
 

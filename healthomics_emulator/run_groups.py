@@ -17,7 +17,7 @@ group or cache is active is a ConflictException.
 At run time: a run of a group with ``maxRuns`` stays PENDING while the group already has that
 many runs STARTING or RUNNING; ``maxCpus``, ``maxGpus`` and ``maxDuration`` are recorded, not
 enforced. A run with a cache uses miniwdl's call cache for the cache (per task; see
-``runs.call_cache_dir``): CACHE_ALWAYS keeps every task's outputs, CACHE_ON_FAILURE drops a
+``run_tasks.call_cache_dir``): CACHE_ALWAYS keeps every task's outputs, CACHE_ON_FAILURE drops a
 completed run's entries, and GetRunTask ``cacheHit`` says when a task's outputs were reused.
 """
 

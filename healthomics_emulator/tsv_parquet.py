@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from healthomics_emulator.errors import ImportFailure as VcfError
+from healthomics_emulator.errors import ImportFailure
 
 TYPES: dict[str, tuple[str, pa.DataType]] = {
     "LONG": ("bigint", pa.int64()),
@@ -108,7 +108,7 @@ def read_tsv(
     """The rows of one TSV in the store's columns.
 
     Raises:
-        VcfError: (the emulator's import-failure error) header/schema mismatch, a value of the
+        ImportFailure: (the emulator's import-failure error) header/schema mismatch, a value of the
             wrong type, an unreadable file; the message names ``uri``.
     """
     tsv = store_options["tsvStoreOptions"]
@@ -133,7 +133,7 @@ def read_tsv(
         column_names=None if header else names, block_size=16 << 20, encoding="utf8"
     )
     if len(parse.delimiter) != 1:
-        raise VcfError(f"{uri}: readOptions.sep {parse.delimiter!r}: one character expected")
+        raise ImportFailure(f"{uri}: readOptions.sep {parse.delimiter!r}: one character expected")
     try:
         with pa.input_stream(str(path), compression="detect") as stream:
             if read.get("comment"):
@@ -149,9 +149,11 @@ def read_tsv(
                 source, read_options=opts, parse_options=parse, convert_options=convert
             )
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise VcfError(f"{uri}: cannot be read as TSV with the store's schema ({exc})") from exc
+        raise ImportFailure(
+            f"{uri}: cannot be read as TSV with the store's schema ({exc})"
+        ) from exc
     if sorted(table.column_names) != sorted(names):
-        raise VcfError(
+        raise ImportFailure(
             f"{uri}: TSV columns {table.column_names} differ from the store schema {names}"
         )
     kind = tsv.get("annotationType") or "GENERIC"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from healthomics_emulator import tsv_parquet, vcf_parquet
-from healthomics_emulator.errors import OmicsError, conflict, invalid
+from healthomics_emulator.errors import ImportFailure, OmicsError, conflict, invalid
 from healthomics_emulator.helpers import NEW_CUSTOMER_MESSAGE, paginate
 from healthomics_emulator.model import now_iso
 from healthomics_emulator.references import resolve_reference_arn
@@ -262,10 +262,10 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
     store = b.state.get(fam.stores, job["destinationName"])
     try:
         if store is None:
-            raise vcf_parquet.VcfError(f"{fam.label} {job['destinationName']} no longer exists")
+            raise ImportFailure(f"{fam.label} {job['destinationName']} no longer exists")
         store_format = store.get("storeFormat", "VCF")
         if store_format not in ("VCF", "TSV"):
-            raise vcf_parquet.VcfError(
+            raise ImportFailure(
                 f"the local emulator imports VCF and TSV annotation stores, not {store_format}"
             )
         contigs: set[str] | None = None
@@ -273,7 +273,7 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
         if ref_arn:
             ref = resolve_reference_arn(b, ref_arn)
             if ref is None:
-                raise vcf_parquet.VcfError(f"reference {ref_arn} of the store no longer exists")
+                raise ImportFailure(f"reference {ref_arn} of the store no longer exists")
             contigs = set(ref.get("_contigs", {}))
         batches: list[Any] = []
         with tempfile.TemporaryDirectory(dir=b.state_dir) as tmp:
@@ -299,17 +299,17 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
                                 local, job_id, fam is VARIANT, contigs, item["source"]
                             )
                         )
-                except (SourceError, vcf_parquet.VcfError) as exc:
+                except (SourceError, ImportFailure) as exc:
                     item["jobStatus"] = "FAILED"
                     item["statusMessage"] = str(exc)
-                    raise vcf_parquet.VcfError(str(exc)) from exc
+                    raise ImportFailure(str(exc)) from exc
                 item["jobStatus"] = "COMPLETED"
         if _cancelled(b, fam, job_id):
             return
         vcf_parquet.write_batches(
             batches, _columns(fam, store), data_dir(b, fam, store["id"]) / f"{job_id}.parquet"
         )
-    except vcf_parquet.VcfError as exc:
+    except ImportFailure as exc:
         if _cancelled(b, fam, job_id):
             return
         for item in items:

@@ -113,7 +113,9 @@ def _sample_row(sample: Any) -> dict[str, Any]:
     gt = sample.get("GT") if "GT" in sample else None
     row: dict[str, Any] = {
         "calls": [-1 if a is None else a for a in gt] if gt is not None else [],
-        "phased": bool(sample.phased),
+        # a haploid GT has no separator: unphased, as VCF 4.3 section 1.6.2 writes it (htslib
+        # reports the phase bit of a one-allele genotype as set)
+        "phased": bool(sample.phased) and gt is not None and len(gt) > 1,
         "sampleid": sample.name,
     }
     for field, (column, shape) in FORMAT_COLUMNS.items():
@@ -145,9 +147,14 @@ def read_vcf(
         ImportFailure: unreadable file or header, malformed record, or a contig outside
             ``known_contigs`` (the message names the file and the contig).
     """
-    import pysam
-
     name = uri or str(path)
+    try:
+        import pysam
+    except ImportError as exc:  # the job fails with the fix, it never hangs IN_PROGRESS
+        raise ImportFailure(
+            f"{name}: the emulator reads VCFs with pysam, which is not installed "
+            "(pip install 'omics-toolkit[local]')"
+        ) from exc
     columns = VARIANT_COLUMNS if per_sample else ANNOTATION_COLUMNS
     schema = arrow_schema(columns)
     plain: Path | None = None
@@ -155,7 +162,7 @@ def read_vcf(
         try:
             vcf = pysam.VariantFile(str(path))
         except NotImplementedError:  # plain gzip, not BGZF: htslib cannot seek in it
-            plain = _gunzip(path)
+            plain = _gunzip(path, path.parent)
             vcf = pysam.VariantFile(str(plain))
     except (OSError, ValueError, EOFError) as exc:
         if plain is not None:
@@ -193,11 +200,11 @@ def read_vcf(
             plain.unlink(missing_ok=True)
 
 
-def _gunzip(path: Path) -> Path:
-    """A plain copy of a gzip (not BGZF) file in the temporary directory (caller removes it)."""
+def _gunzip(path: Path, directory: Path) -> Path:
+    """A plain copy of a gzip (not BGZF) file in ``directory`` (the caller removes it)."""
     with (
         gzip.open(path, "rb") as src,
-        tempfile.NamedTemporaryFile(suffix=".vcf", delete=False) as dst,
+        tempfile.NamedTemporaryFile(suffix=".vcf", dir=directory, delete=False) as dst,
     ):
         shutil.copyfileobj(src, dst)
     return Path(dst.name)

@@ -14,7 +14,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from healthomics_emulator.errors import ImportFailure as VcfError
 from healthomics_emulator.vcf import (
     ANNOTATION_COLUMNS,
     VARIANT_COLUMNS,
@@ -26,7 +25,6 @@ from healthomics_emulator.vcf import (
 __all__ = [
     "ANNOTATION_COLUMNS",
     "VARIANT_COLUMNS",
-    "VcfError",
     "arrow_schema",
     "glue_columns",
     "iter_batches",

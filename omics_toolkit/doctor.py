@@ -33,6 +33,7 @@ MODULES = (
     ("duckdb", "local"),
     ("sqlglot", "local"),
     ("cyvcf2", "local"),
+    ("pysam", "local"),
     ("pyathena", "core"),
 )
 

@@ -105,9 +105,6 @@ def kind_of(code: str) -> type[AwsError]:
     return KINDS.get(code, AwsError)
 
 
-_CLASSES: dict[tuple[type[ClientError], type[AwsError]], type] = {}
-
-
 def _sdk_init(self: Any, error_response: dict[str, Any], operation_name: str) -> None:
     ClientError.__init__(self, error_response, operation_name)
     error = error_response.get("Error", {})
@@ -124,11 +121,15 @@ def translated_class(sdk_class: type[ClientError], kind: type[AwsError]) -> type
     ``response`` and ``except ClientError`` behave as before; ``service``, ``operation``,
     ``code`` and ``message`` are set as on :class:`AwsError`.
     """
-    key = (sdk_class, kind)
-    cls = _CLASSES.get(key)
+    # Kept on botocore's class itself (one per session and code), so the cache lives and dies with
+    # the session's exception classes.
+    cache: dict[type[AwsError], type] = sdk_class.__dict__.get("_toolkit_translated") or {}
+    if not cache:
+        setattr(sdk_class, "_toolkit_translated", cache)  # noqa: B010 - a class attribute
+    cls = cache.get(kind)
     if cls is None:
         namespace = {"__init__": _sdk_init, "__module__": sdk_class.__module__}
-        cls = _CLASSES[key] = type(sdk_class.__name__, (kind, sdk_class), namespace)
+        cls = cache[kind] = type(sdk_class.__name__, (kind, sdk_class), namespace)
     return cls
 
 
@@ -163,10 +164,11 @@ def raise_translated(client: Any) -> Any:
 
 @contextmanager
 def translate(service: str, operation: str) -> Iterator[None]:
-    """Re-raise an AWS error raised inside the block as a plain :class:`AwsError` of its kind.
+    """Re-raise an AWS error raised inside the block as a plain :class:`AwsError`.
 
-    Its message names the call (``"s3:GetObject failed with NoSuchKey: ..."``) where botocore's
-    names only the operation.
+    :class:`ResourceNotFoundError` for the codes in :data:`NOT_FOUND_CODES`, else
+    :class:`AwsError` (not the finer kinds of :func:`kind_of`). Its message names the call
+    (``"s3:GetObject failed with NoSuchKey: ..."``) where botocore's names only the operation.
     """
     try:
         yield

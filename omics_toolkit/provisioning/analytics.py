@@ -21,6 +21,11 @@ class AnalyticsSteps(IamSteps):
     table bucket, whose Lake Formation grants go with it)."""
 
     def ensure_glue_database(self) -> None:
+        """The deployment's Glue database (GetDatabase, CreateDatabase); created when absent.
+
+        Raises:
+            AwsError: any Glue error other than ``EntityNotFoundException`` on the read.
+        """
         glue = self.client("glue")
         name = self.names.glue_database
         try:

@@ -208,6 +208,11 @@ class Steps:
         return dict(self.client("omics").list_tags_for_resource(resourceArn=arn)["tags"])
 
     def arn(self, service: str, resource: str, region: bool = True) -> str:
+        """``arn:<partition>:<service>:<region>:<account>:<resource>``.
+
+        The region is left empty when ``region`` is false, the account for S3 (bucket ARNs carry
+        neither).
+        """
         reg = self.ctx.region if region else ""
         account = self.ctx.account_id if service not in ("s3",) else ""
         return f"arn:{self.partition}:{service}:{reg}:{account}:{resource}"

@@ -146,6 +146,11 @@ class FunctionSteps(IamSteps):
             ) from exc
 
     def ensure_s3_invoke_permission(self, function_arn: str, bucket: str) -> None:
+        """Let S3 invoke ``function_arn`` for ``bucket`` in this account (Lambda AddPermission).
+
+        The statement (``<deployment>-s3-invoke``) is looked for first (GetPolicy) and added
+        (AddPermission) only when the function's policy lacks it.
+        """
         lam = self.client("lambda")
         sid = f"{self.names.deployment}-s3-invoke"
         try:

@@ -178,7 +178,7 @@ class HealthOmicsSteps(IamSteps):
             except AwsError as exc:
                 if exc.code != "AccessDeniedException":
                     raise
-                reason = exc.message
+                reason = exc.message or "access denied"
                 if self.settings.variant_backend == "stores":
                     raise UserError(
                         f"HealthOmics refused to create the {kind} store {name}: {reason}. "

@@ -98,6 +98,9 @@ class OrchestrationSteps(Steps):
         return arn
 
     def ensure_log_group(self, name: str) -> str:
+        """A CloudWatch Logs group kept 90 days (DescribeLogGroups, CreateLogGroup,
+        PutRetentionPolicy); returns its ARN with the ``:*`` suffix the Step Functions logging
+        configuration takes."""
         logs = self.client("logs")
         groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
         group = next((g for g in groups if g["logGroupName"] == name), None)
@@ -132,6 +135,17 @@ class OrchestrationSteps(Steps):
         log_group_arn: str,
         extra_tags: dict[str, str] | None = None,
     ) -> str:
+        """Create or update the pipeline's state machine; returns its ARN.
+
+        Args:
+            definition: the rendered ASL (JSON text).
+            role_arn: the execution role.
+            log_group_arn: where ERROR-level execution logs go.
+            extra_tags: tags beside the deployment's (e.g. the variant back end's).
+
+        API: DescribeStateMachine, ListTagsForResource, then CreateStateMachine or
+        UpdateStateMachine/TagResource with only what differs.
+        """
         sfn = self.client("stepfunctions")
         name = self.names.state_machine
         arn = self.arn("states", f"stateMachine:{name}")

@@ -23,6 +23,7 @@ from healthomics_facts.instances import (
     LARGEST_SIZES_REGIONS,
     MIN_CPUS,
     MIN_MEMORY_GIB,
+    REGIONAL_ABOVE_CPUS,
     SIZES,
 )
 
@@ -94,7 +95,7 @@ def instance_for(
     """
     want_cpus, want_mem = requested(cpus, memory_gib)
     for itype in INSTANCE_TYPES:
-        if region and itype.cpus > 96 and region not in LARGEST_SIZES_REGIONS:
+        if region and itype.cpus > REGIONAL_ABOVE_CPUS and region not in LARGEST_SIZES_REGIONS:
             continue
         if itype.cpus >= want_cpus and itype.memory_gib >= want_mem:
             return itype

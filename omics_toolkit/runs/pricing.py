@@ -25,7 +25,6 @@ from typing import Any
 
 from healthomics_facts.instances import STATIC_STEP_GIB as STATIC_STEP_GIB
 from healthomics_facts.instances import TASK_MINIMUM_SECONDS as TASK_MINIMUM_SECONDS
-from healthomics_facts.prices import PRICES_FILE as PRICES_FILE
 from healthomics_facts.prices import load_prices
 
 

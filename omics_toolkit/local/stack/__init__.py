@@ -4,6 +4,5 @@
   server + HealthOmics emulator, snapshot restored at start and saved at stop.
 - :mod:`.lifecycle`: start, inspect and stop that process from another one (``stack.json``).
 - :mod:`.snapshot`: save and restore moto's backends across stop/start.
-- :mod:`.faults`: fault rules and dropped async events, files shared by the stack and its clients.
 - :mod:`.lambda_runtime`: the child process that runs one Lambda invocation (standard library only).
 """

@@ -88,7 +88,9 @@ def oracle_vcfs(real_data: Any) -> dict[str, oracle.OracleVcf]:
     """The oracle's rows of every VCF imported into the variants table, by contig (the cohort
     slice is contig 22, the demo truth calls contig q)."""
     if not oracle.available():
-        pytest.skip("bcftools missing")
+        pytest.fail(
+            "bcftools is missing: the oracle reads VCFs with it (scripts/setup.sh installs it)"
+        )
     return {"22": oracle.read(real_data.cohort_vcf), "q": oracle.read(real_data.demo_vcf)}
 
 
