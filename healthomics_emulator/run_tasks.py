@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,10 +47,18 @@ def call_cache_dir(b: Backend, rec: dict[str, Any]) -> Path | None:
 
 def _drop_workflow_entries(cache_dir: Path, rec: dict[str, Any]) -> None:
     """HealthOmics caches tasks, not whole runs: remove miniwdl's workflow-level entries
-    (``<cache>/<WorkflowName>/...``), which would otherwise replay a whole run without tasks."""
+    (``<cache>/<WorkflowName>/.../*.json``), which would otherwise replay a whole run without tasks.
+
+    Only the entry files go, never their folders: another run of the same workflow sharing the
+    cache may be between miniwdl's ``mkdir`` of an entry's folder and the write of its file
+    (``WDL.runtime.cache.CallCache.put``), and a removed folder fails that run with
+    ``FileNotFoundError``.
+    """
     name = rec.get("_workflowName")
-    if name and (cache_dir / name).is_dir():
-        shutil.rmtree(cache_dir / name, ignore_errors=True)
+    if not name or not (cache_dir / name).is_dir():
+        return
+    for entry in (cache_dir / name).rglob("*.json"):
+        entry.unlink(missing_ok=True)
 
 
 def _drop_cache_entries(cache_dir: Path | None, folder: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from healthomics_emulator.run_tasks import _command_not_found, _task_state
+from healthomics_emulator.run_tasks import _command_not_found, _drop_workflow_entries, _task_state
 
 
 def test_bash_command_not_found_messages() -> None:
@@ -66,3 +66,27 @@ def test_other_failures_keep_the_stderr_tail(tmp_path: Path) -> None:
     status, details = _task_state(_call_dir(tmp_path, REQUEST, resources, "boom\n"), None)
     assert status == "FAILED" and details["statusMessage"] == "boom"
     assert "failureReason" not in details
+
+
+def test_dropping_workflow_entries_keeps_their_folders_for_runs_writing_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """A run's workflow-level cache entries are removed, but not the folders another run of the
+    same workflow may have just made to write its own entry into (miniwdl's CallCache.put makes
+    the folder, then writes ``<key>.json.tmp.<uuid>`` and renames it)."""
+    folder = tmp_path / "Germline" / "abc123"
+    folder.mkdir(parents=True)
+    (folder / "def456.json").write_text("{}")
+    task_entry = tmp_path / "CallVariants" / "k1" / "k2.json"
+    task_entry.parent.mkdir(parents=True)
+    task_entry.write_text("{}")
+    in_flight = folder / "789.json.tmp.0001"
+    in_flight.write_text("{}")
+
+    _drop_workflow_entries(tmp_path, {"_workflowName": "Germline"})
+
+    assert not (folder / "def456.json").exists()
+    assert task_entry.exists()  # task-level entries are the run cache
+    in_flight.rename(folder / "789.json")  # the other run's put completes
+    assert (folder / "789.json").exists()
+    _drop_workflow_entries(tmp_path, {"_workflowName": "Absent"})  # nothing there: no error
