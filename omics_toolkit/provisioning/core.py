@@ -6,8 +6,6 @@
   which ``Provisioner`` and ``Teardown`` compose: the AWS clients (in plan mode every mutating
   call is refused before it is sent), the report, polling waits, the retry while a new IAM role
   propagates, and what every delete step shares (``_delete``, ``_ours``, ``_omics_tags``);
-- :class:`TargetSettings`: how the local stack and AWS differ for provisioning (poll interval,
-  Lambda size and platform limits, the AWS-managed Powertools layer), decided once here;
 - helpers: deterministic tokens, canonical JSON, tag lists.
 """
 
@@ -71,32 +69,6 @@ class PlanMutationError(ToolkitError):
     """A dry run (``omics-toolkit plan``) tried to change something: a bug in the toolkit."""
 
 
-@dataclass(frozen=True)
-class TargetSettings:
-    """How provisioning treats its target: the only place the local stack and AWS differ.
-
-    Attributes:
-        poll_seconds: wait between two status polls of an asynchronous job (seconds).
-        enforce_lambda_limits: check a layer's platform (CPython 3.11 on Linux x86_64) and
-            Lambda's 250 MB unzipped limit before publishing it.
-        powertools_layer: attach the AWS-managed Powertools layer to the functions (the local
-            stack's Lambda runtime provides powertools itself).
-    """
-
-    poll_seconds: float
-    enforce_lambda_limits: bool
-    powertools_layer: bool
-
-    @classmethod
-    def of(cls, ctx: AwsContext) -> TargetSettings:
-        """The settings for ``ctx``: the embedded local stack or a real account."""
-        return cls(
-            poll_seconds=ctx.job_poll_seconds,
-            enforce_lambda_limits=ctx.lambda_limits_enforced,
-            powertools_layer=ctx.managed_powertools_layer,
-        )
-
-
 def tags_list(tags: dict[str, str]) -> list[dict[str, str]]:
     """``[{"Key": k, "Value": v}, ...]`` sorted by key (the Tags shape of IAM, ECR, S3...)."""
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
@@ -133,7 +105,6 @@ class Steps:
         sleep: injectable for tests; used while waiting for asynchronous HealthOmics jobs.
         dry_run: plan only: read the current state and report what would change; any mutating
             call raises :class:`PlanMutationError` (a bug) before it is sent.
-        target: how to treat the target (default: :meth:`TargetSettings.of` the context).
     """
 
     def __init__(
@@ -143,7 +114,6 @@ class Steps:
         report: Reporter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         dry_run: bool = False,
-        target: TargetSettings | None = None,
     ) -> None:
         self.ctx = ctx
         self.dry_run = dry_run
@@ -155,8 +125,6 @@ class Steps:
         self._report = report or (lambda action: None)
         self._sleep = sleep
         self.partition = ctx.partition()
-        self.target = target or TargetSettings.of(ctx)
-        self.poll_seconds = self.target.poll_seconds
 
     def client(self, service: str) -> Any:
         """The context's client for ``service``; in a dry run, mutating calls are refused."""
@@ -233,7 +201,7 @@ class Steps:
                 raise ToolkitError(f"{what} ended {status}: {message}")
             if time.monotonic() > deadline:
                 raise ToolkitError(f"{what} still {status} after {timeout_seconds:.0f} s")
-            self._sleep(self.poll_seconds)
+            self._sleep(self.ctx.job_poll_seconds)
 
     def _retry_iam_propagation(self, call: Callable[[], Any]) -> Any:
         """Retry a create call while a new IAM role has not propagated yet (real AWS: ~10 s)."""

@@ -297,7 +297,7 @@ class FunctionSteps(IamSteps):
         n = self.names
         p, region, account = self.partition, self.ctx.region, self.ctx.account_id
         function_layers = [ensure_toolkit_layer(self)]
-        if self.target.powertools_layer:
+        if self.ctx.managed_powertools_layer:
             function_layers.append(self.powertools_layer_arn())
         layers_of = {f: function_layers for f in statements}
         timeouts: dict[str, int] = {}

@@ -29,7 +29,6 @@ from omics_toolkit.provisioning.core import (
     Deployment,
     PlanMutationError,
     Reporter,
-    TargetSettings,
 )
 from omics_toolkit.provisioning.functions import (
     FASTQ_SUFFIXES,
@@ -60,7 +59,6 @@ __all__ = [
     "PlanMutationError",
     "Provisioner",
     "Reporter",
-    "TargetSettings",
     "reference_name",
 ]
 

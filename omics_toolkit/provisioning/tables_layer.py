@@ -129,10 +129,10 @@ def ensure_tables_layer(prov: Steps, bucket: str) -> str:
     Raises:
         UserError: wrong platform (AWS only), missing packages, or above Lambda's 250 MB.
     """
-    if prov.target.enforce_lambda_limits:
+    if prov.ctx.lambda_limits_enforced:
         check_platform()
     path, unzipped = layer_zip(prov.settings.home)
-    if unzipped > UNZIPPED_LIMIT and prov.target.enforce_lambda_limits:
+    if unzipped > UNZIPPED_LIMIT and prov.ctx.lambda_limits_enforced:
         raise UserError(
             f"the tables layer unzips to {unzipped // 2**20} MB, above Lambda's 250 MB; "
             'use variant_backend = "stores" where the account has stores'
