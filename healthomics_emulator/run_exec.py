@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from healthomics_emulator.cwlogs import LOG_GROUP, RunLogs
 from healthomics_emulator.host_files import IMAGE_CHECK_ENV, RESOURCES_FILE
-from healthomics_emulator.instances import static_capacity_gib
 from healthomics_emulator.model import format_timestamp, now_iso
 from healthomics_emulator.s3io import SourceError, download, upload
+from healthomics_facts.instances import static_capacity_gib
 
 if TYPE_CHECKING:
     from healthomics_emulator.backend import Backend

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from healthomics_emulator.host_files import IMAGE_RESULT_FILE, REQUEST_FILE, RESOURCES_FILE
-from healthomics_emulator.instances import instance_type, requested
 from healthomics_emulator.model import format_timestamp, now_iso, parse_iso
+from healthomics_facts.instances import requested, smallest_type
 
 if TYPE_CHECKING:
     from healthomics_emulator.backend import Backend
@@ -148,7 +148,7 @@ def _task_state(
     ``cpus``/``memory`` are the task's requested runtime (``task_request.json`` of the host
     backend, written before the command runs; HealthOmics' defaults of 1 vCPU and 1 GiB when the
     task requests none), rounded up as HealthOmics rounds them; ``instanceType`` is the smallest
-    HealthOmics instance type that fits them (:func:`healthomics_emulator.instances.instance_type`).
+    HealthOmics instance type that fits them (:func:`healthomics_facts.instances.smallest_type`).
     """
 
     details: dict[str, Any] = {}
@@ -222,7 +222,7 @@ def _reserved(request: dict[str, Any], region: str | None) -> dict[str, Any]:
     mem_bytes = request.get("requested_memory_bytes") or request.get("declared_memory_bytes")
     cpus, memory = requested(cpu, int(mem_bytes) / 2**30 if mem_bytes else None)
     out: dict[str, Any] = {"cpus": cpus, "memory": memory}
-    itype = instance_type(cpus, memory, region)
+    itype = smallest_type(cpus, memory, region)
     if itype is not None:
         out["instanceType"] = itype
     return out

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from healthomics_emulator.errors import OmicsError, conflict, invalid
 from healthomics_emulator.helpers import find_by_client_token, paginate
-from healthomics_emulator.instances import static_capacity_gib
 from healthomics_emulator.model import now_iso
 from healthomics_emulator.run_groups import resolve_run_options
 from healthomics_emulator.workflows import resolve_definition
+from healthomics_facts.instances import static_capacity_gib
 
 if TYPE_CHECKING:
     from healthomics_emulator.backend import Backend

@@ -15,7 +15,6 @@ The numbers are :mod:`healthomics_facts.instances` (shared with the emulator).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from healthomics_facts.instances import (
@@ -23,8 +22,10 @@ from healthomics_facts.instances import (
     LARGEST_SIZES_REGIONS,
     MIN_CPUS,
     MIN_MEMORY_GIB,
-    REGIONAL_ABOVE_CPUS,
     SIZES,
+    TYPES,
+    requested,
+    smallest_type,
 )
 
 __all__ = [
@@ -63,22 +64,8 @@ class InstanceType:
 
 
 #: Every CPU instance type, in the order HealthOmics considers them (smallest first).
-INSTANCE_TYPES: tuple[InstanceType, ...] = tuple(
-    sorted(
-        InstanceType(cpus, rank, f"omics.{family}.{size}", cpus * per_cpu)
-        for size, cpus in SIZES
-        for rank, (family, per_cpu) in enumerate(FAMILIES)
-    )
-)
+INSTANCE_TYPES: tuple[InstanceType, ...] = tuple(InstanceType(*t) for t in TYPES)
 BY_NAME: dict[str, InstanceType] = {t.name: t for t in INSTANCE_TYPES}
-
-
-def requested(cpus: float | None, memory_gib: float | None) -> tuple[int, int]:
-    """What HealthOmics reserves for a request: fractions rounded up, at least 1 vCPU and 1 GiB."""
-    return (
-        max(MIN_CPUS, math.ceil(cpus or 0)),
-        max(MIN_MEMORY_GIB, math.ceil(memory_gib or 0)),
-    )
 
 
 def instance_for(
@@ -87,16 +74,12 @@ def instance_for(
     """The smallest instance type that fits ``cpus`` vCPUs and ``memory_gib`` GiB.
 
     Smallest means fewest vCPUs, then least memory (c before m before r). Without a region every
-    size is considered; with one, 32xlarge/48xlarge only where they exist.
+    size is considered; with one, 32xlarge/48xlarge only where they exist
+    (:func:`healthomics_facts.instances.smallest_type`).
 
     Returns:
         The type, or ``None`` when the request exceeds the largest type (HealthOmics rejects the
         workflow then).
     """
-    want_cpus, want_mem = requested(cpus, memory_gib)
-    for itype in INSTANCE_TYPES:
-        if region and itype.cpus > REGIONAL_ABOVE_CPUS and region not in LARGEST_SIZES_REGIONS:
-            continue
-        if itype.cpus >= want_cpus and itype.memory_gib >= want_mem:
-            return itype
-    return None
+    name = smallest_type(cpus, memory_gib, region)
+    return BY_NAME[name] if name else None

@@ -17,7 +17,6 @@ Billing rules (HealthOmics pricing, as applied by AWS's own run analyzer,
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from healthomics_facts.instances import STATIC_STEP_GIB as STATIC_STEP_GIB
 from healthomics_facts.instances import TASK_MINIMUM_SECONDS as TASK_MINIMUM_SECONDS
+from healthomics_facts.instances import static_capacity_gib as static_capacity_gib
 from healthomics_facts.prices import load_prices
 
 
@@ -110,18 +110,6 @@ def billed_seconds(seconds: float) -> float:
 def task_cost(seconds: float, usd_per_hour: float) -> float:
     """USD for one task: ``max(seconds, 60) * usd_per_hour / 3600``."""
     return billed_seconds(seconds) * usd_per_hour / 3600.0
-
-
-def static_capacity_gib(requested_gib: float | None) -> int:
-    """The STATIC run storage HealthOmics provisions for ``storageCapacity`` (GiB).
-
-    The request is rounded up to a multiple of 1200 GiB; 1200 GiB when absent. (The guide adds
-    that when that size is not available it is rounded up to a multiple of 2400 GiB: not
-    predictable from here, so not modelled.)
-    """
-    if not requested_gib or requested_gib <= STATIC_STEP_GIB:
-        return STATIC_STEP_GIB
-    return int(math.ceil(requested_gib / STATIC_STEP_GIB) * STATIC_STEP_GIB)
 
 
 def storage_cost(gib: float, seconds: float, usd_per_gb_hour: float) -> float:
