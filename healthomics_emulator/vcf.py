@@ -43,16 +43,6 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 Column = tuple[str, str, pa.DataType]
 VARIANT_COLUMNS: list[Column] = [(n, t, ARROW_TYPES[t]) for n, t in facts.VARIANT_COLUMNS]
 ANNOTATION_COLUMNS: list[Column] = [(n, t, ARROW_TYPES[t]) for n, t in facts.ANNOTATION_VCF_COLUMNS]
-#: FORMAT field -> (column, shape): ``ints``/``floats`` a list, ``int`` the first value.
-FORMAT_COLUMNS = {
-    "AD": ("alleledepths", "ints"),
-    "DP": ("depth", "int"),
-    "GQ": ("conditionalquality", "int"),
-    "PL": ("phredlikelihoods", "ints"),
-    "GL": ("genotypelikelihoods", "floats"),
-    "SPL": ("spl", "ints"),
-    "PS": ("ps", "int"),
-}
 #: Rows per Arrow record batch.
 BATCH_ROWS = 65_536
 
@@ -118,7 +108,7 @@ def _sample_row(sample: Any) -> dict[str, Any]:
         "phased": bool(sample.phased) and gt is not None and len(gt) > 1,
         "sampleid": sample.name,
     }
-    for field, (column, shape) in FORMAT_COLUMNS.items():
+    for field, (column, shape) in facts.FORMAT_COLUMNS.items():
         row[column] = _format_value(sample, field, shape)
     return row
 

@@ -35,6 +35,19 @@ VARIANT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sampleid", "string"),
 )
 
+#: VCF FORMAT field -> (``variants`` column, shape), in the columns' order of reading: ``ints``
+#: a list of ints (``array<int>``), ``floats`` a list of doubles (``array<double>``), ``int`` the
+#: field's first value (``int``). GT fills ``calls`` and ``phased``.
+FORMAT_COLUMNS: dict[str, tuple[str, str]] = {
+    "AD": ("alleledepths", "ints"),
+    "DP": ("depth", "int"),
+    "GQ": ("conditionalquality", "int"),
+    "PL": ("phredlikelihoods", "ints"),
+    "GL": ("genotypelikelihoods", "floats"),
+    "SPL": ("spl", "ints"),
+    "PS": ("ps", "int"),
+}
+
 #: Columns of a VCF annotation table (e.g. ClinVar): one row per record; INFO in ``attributes``.
 ANNOTATION_VCF_COLUMN_NAMES = frozenset(
     {

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from healthomics_facts.schema import FORMAT_COLUMNS
 from omics_toolkit.tables.schema import (
     ANNOTATION_VCF_COLUMNS,
     VARIANT_COLUMNS,
@@ -39,18 +40,8 @@ from omics_toolkit.tables.schema import (
 
 _INT_MISSING = -2147483648
 _INT_VECTOR_END = -2147483647
-_FORMAT_FIELDS = ("AD", "DP", "GQ", "PL", "GL", "SPL", "PS")
-#: FORMAT field -> (column, shape): ``ints`` a list of ints, ``int`` the first value,
-#: ``floats`` a list of doubles. Read in :data:`_FORMAT_FIELDS` order.
-_FORMAT_COLUMNS = {
-    "AD": ("alleledepths", "ints"),
-    "DP": ("depth", "int"),
-    "GQ": ("conditionalquality", "int"),
-    "PL": ("phredlikelihoods", "ints"),
-    "GL": ("genotypelikelihoods", "floats"),
-    "SPL": ("spl", "ints"),
-    "PS": ("ps", "int"),
-}
+#: FORMAT fields read, in :data:`healthomics_facts.schema.FORMAT_COLUMNS` order.
+_FORMAT_FIELDS = tuple(FORMAT_COLUMNS)
 #: numpy type of the arrays each shape is read vectorised from (cyvcf2 gives int32 for a FORMAT
 #: ``Type=Integer``, float32 for ``Float``); other arrays are converted value by value.
 _VECTOR_DTYPE = {
@@ -252,7 +243,7 @@ class _Batch:
         #: (field, shape, vectorised numpy type, absent array, this batch's buffer) per field.
         self.slots = [
             (field, shape, _VECTOR_DTYPE[shape], self.absent[shape], self.formats[field])
-            for field, (_, shape) in _FORMAT_COLUMNS.items()
+            for field, (_, shape) in FORMAT_COLUMNS.items()
         ]
 
     def add(self, v: Any, contig: str) -> None:
@@ -328,7 +319,7 @@ class _Batch:
                 lengths - 1, pa.array(np.delete(values, phased_at), type=pa.int32()), _INT32S
             ),
         }
-        for field, (column, shape) in _FORMAT_COLUMNS.items():
+        for field, (column, shape) in FORMAT_COLUMNS.items():
             kind = self.schema.field(column).type
             records = self.formats[field]
             if field in self.converted:

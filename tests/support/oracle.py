@@ -3,7 +3,8 @@
 Independent of the toolkit's reader (``omics_toolkit.tables.vcf.read_vcf``, cyvcf2): one
 ``bcftools query`` subprocess prints every record's site fields and every sample's FORMAT
 fields as text, and this module turns that text into rows with the conventions of the
-HealthOmics variant-store schema (``omics_toolkit/tables/schema.py``) written out here:
+HealthOmics variant-store schema (column names, order and FORMAT fields from
+``healthomics_facts.schema``) written out here:
 
 - one row per sample per VCF record, in file order then header sample order; a record is never
   split per ALT allele (``alternatealleles`` is the record's whole ALT list,
@@ -38,39 +39,13 @@ from typing import Any
 
 import numpy as np
 
-#: FORMAT field -> (variants column, shape): ``ints``/``floats`` a list, ``int`` the first value.
-FORMAT_COLUMNS: dict[str, tuple[str, str]] = {
-    "AD": ("alleledepths", "ints"),
-    "DP": ("depth", "int"),
-    "GQ": ("conditionalquality", "int"),
-    "PL": ("phredlikelihoods", "ints"),
-    "GL": ("genotypelikelihoods", "floats"),
-    "SPL": ("spl", "ints"),
-    "PS": ("ps", "int"),
-}
+from healthomics_facts import schema
+
+#: FORMAT field -> (variants column, shape) of the store schema: ``ints``/``floats`` a list,
+#: ``int`` the first value.
+FORMAT_COLUMNS = schema.FORMAT_COLUMNS
 #: Columns the oracle gives, in the schema's order (every ``variants`` column but importjobid).
-COLUMNS = [
-    "contigname",
-    "start",
-    "end",
-    "names",
-    "referenceallele",
-    "alternatealleles",
-    "qual",
-    "filters",
-    "splitfrommultiallelic",
-    "attributes",
-    "phased",
-    "calls",
-    "genotypelikelihoods",
-    "phredlikelihoods",
-    "alleledepths",
-    "conditionalquality",
-    "spl",
-    "depth",
-    "ps",
-    "sampleid",
-]
+COLUMNS = [name for name, _ in schema.VARIANT_COLUMNS if name != "importjobid"]
 SITE_COLUMNS = COLUMNS[:10]
 
 _SEP = "\x1f"  # between a sample's fields (no VCF field holds it)
