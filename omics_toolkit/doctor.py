@@ -4,6 +4,7 @@
 installed versions against the project's lock (:mod:`omics_toolkit.lockfile`), the moto release
 and internals the local stack's patches need (:mod:`omics_toolkit.local.patches.guard`), the
 Athena wire protocol of the installed botocore, and whether the local stack runs.
+``omics-toolkit doctor --target aws`` checks an account instead (:mod:`omics_toolkit.account_checks`).
 """
 
 from __future__ import annotations

@@ -406,15 +406,30 @@ def demo(ctx: typer.Context) -> None:
         )
 
 
-def doctor(ctx: typer.Context) -> None:
-    """Check this machine for what the toolkit needs, each problem with the command that fixes it.
+def doctor(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Check an account instead of this machine: 'aws' (the profile and region "
+            "settings) or 'local' (the running local stack); read-only calls only."
+        ),
+    ] = None,
+) -> None:
+    """Check this machine (or, with --target, an account) for what the toolkit needs.
 
-    Tools, Python packages, installed versions against the lock, the moto release and internals
-    the local stack supports. Exit status 1 when something must be fixed.
+    Without --target: tools, Python packages, installed versions against the lock, the moto
+    release and internals the local stack supports. With --target aws|local: region support,
+    variant stores, Lake Formation, RAM invitations, the caller's permissions for provision and
+    the service quotas a pipeline hits, each with its fix; nothing is created or changed. Exit
+    status 1 when something must be fixed.
     """
+    st = state(ctx)
+    if target is not None:
+        _doctor_account(ctx, target)
+        return
     from omics_toolkit.doctor import run_checks
 
-    st = state(ctx)
     checks = run_checks(st.settings.local_dir)
     if st.json_output:
         emit_json([c.as_dict() for c in checks])
@@ -422,6 +437,20 @@ def doctor(ctx: typer.Context) -> None:
         rows = [[c.check, c.result, c.fix or ""] for c in checks]
         table("omics-toolkit doctor", ["check", "result", "fix"], rows)
     if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+def _doctor_account(ctx: typer.Context, target: str) -> None:
+    from omics_toolkit.account_checks import run_account_checks
+
+    st = _override(ctx, target=target)
+    checks = run_account_checks(_context(ctx), st.settings)
+    if st.json_output:
+        emit_json([c.as_dict() for c in checks])
+    else:
+        rows = [[c.name, c.status, c.detail, c.fix] for c in checks]
+        table(f"omics-toolkit doctor --target {target}", ["check", "status", "detail", "fix"], rows)
+    if any(c.status == "fail" for c in checks):
         raise typer.Exit(1)
 
 

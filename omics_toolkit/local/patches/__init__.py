@@ -25,6 +25,10 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
   through a rule creates the repository from its template (model in
   :mod:`.ecr_pull_through_models`).
+- :mod:`.iam_simulate`: IAM SimulatePrincipalPolicy over the principal's own identity policies
+  (moto's default identity, the local caller, is the account's administrator).
+- :mod:`.service_quotas`: Service Quotas for HealthOmics and Lambda (moto knows only VPC),
+  ListServiceQuotas.
 """
 
 from __future__ import annotations
@@ -43,9 +47,11 @@ def modules() -> tuple[ModuleType, ...]:
         athena_sql,
         ecr_pull_through,
         glue_catalogs,
+        iam_simulate,
         lambda_exec,
         s3_bucket_policy,
         s3_notifications,
+        service_quotas,
         sfn_aws_sdk,
         sfn_json_path,
         sfn_start_execution,
@@ -61,6 +67,8 @@ def modules() -> tuple[ModuleType, ...]:
         sfn_start_execution,
         ecr_pull_through,
         glue_catalogs,
+        iam_simulate,
+        service_quotas,
         s3_notifications,
     )
 
