@@ -96,7 +96,7 @@ def region_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck]:
             how = "botocore's endpoint data"
             elsewhere = f"--region one of {', '.join(regions)}"
         else:
-            served, how = _region_answers(ctx, service), "no endpoint answered in the region"
+            served, how = _s3tables_answers(ctx), "no endpoint answered in the region"
             elsewhere = f"--region where {label} is offered (AWS's regional services list)"
         if served:
             checks.append(AccountCheck(f"region: {service}", "ok", f"{label} in {ctx.region}"))
@@ -112,9 +112,10 @@ def region_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck]:
     return checks
 
 
-def _region_answers(ctx: AwsContext, service: str) -> bool:
+def _s3tables_answers(ctx: AwsContext) -> bool:
+    """Whether an S3 Tables endpoint answers in ``ctx.region`` (s3tables ListTableBuckets)."""
     try:
-        ctx.client(service).list_table_buckets(maxBuckets=1)
+        ctx.client("s3tables").list_table_buckets(maxBuckets=1)
     except AwsError:
         return True  # the endpoint answered (a refusal is an answer)
     except Exception:  # noqa: BLE001 - botocore's EndpointConnectionError: no such endpoint

@@ -470,6 +470,7 @@ def collect() -> tuple[dict[tuple[str, str], Operation], list[str], dict[str, li
 
     # tests on the local stack and what they reach
     tests: dict[str, tuple[set[str], str]] = {}
+    direct: dict[str, set[str]] = {}
     for t in sorted(
         [
             *(ROOT / "tests" / "functional").rglob("test_*.py"),
@@ -479,6 +480,7 @@ def collect() -> tuple[dict[tuple[str, str], Operation], list[str], dict[str, li
         text = t.read_text()
         imported = {m for m in _imports(ast.parse(text), None, False) if m in graph}
         tests[str(t.relative_to(ROOT))] = (_closure(imported, graph), text)
+        direct[str(t.relative_to(ROOT))] = imported
     coverage: dict[str, list[str]] = {}
     site_paths = {s.path for o in ops.values() for s in o.sites}
     for site_path in sorted(site_paths):
@@ -487,7 +489,8 @@ def collect() -> tuple[dict[tuple[str, str], Operation], list[str], dict[str, li
         if module:
             covering = [t for t, (reach, _) in tests.items() if module in reach]
             mirror = f"tests/functional/{module.split('.')[1]}/" if "." in module else ""
-            covering.sort(key=lambda t: (not t.startswith(mirror), t))
+            # tests that import the module itself first, then those in the mirrored folder
+            covering.sort(key=lambda t: (module not in direct[t], not t.startswith(mirror), t))
         elif site_path.startswith("lambdas/"):
             fn = Path(site_path).parent.name
             covering = [t for t, (_, text) in tests.items() if fn in text]
@@ -518,7 +521,7 @@ def build() -> tuple[str, str, list[str]]:
         principals = sorted({s.principal for s in entry.sites})
         paths = sorted({s.path for s in entry.sites})
         hows = sorted({s.how for s in entry.sites})
-        tests = sorted({t for p in paths for t in coverage.get(p, [])})
+        tests = list(dict.fromkeys(t for p in paths for t in coverage.get(p, [])))
         arns = sorted({a for action in actions for a in resource_arns(action)})
         deps = sorted(
             {d for action in actions for d in dependent_actions(action)}

@@ -1,0 +1,335 @@
+"""`omics-toolkit doctor --target local|aws`: the account checks on the real local stack.
+
+Each check is made to pass, then to fail the way an account would (no Lake Formation admin, a
+caller whose policy lacks actions, a run group above the quota, variant stores closed, a region
+without HealthOmics), and the report must say which check failed and its fix. Every call the
+checks make is a read (Get/List/Describe/Simulate).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from omics_toolkit.account_checks import AccountCheck, provision_actions, run_account_checks
+from omics_toolkit.aws.session import AwsContext, local_context
+from omics_toolkit.config import Settings
+from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
+from omics_toolkit.local.stack import lifecycle
+
+DEPLOYMENT = "ft-doctor"
+READ_PREFIXES = ("Get", "List", "Describe", "Simulate")
+CHECK_NAMES = [
+    "region: omics",
+    "region: s3tables",
+    "healthomics: variant stores",
+    "caller",
+    "lake formation: administrator",
+    "lake formation: default permissions",
+    "ram: share invitations",
+    "iam: provisioning permissions",
+    "quota: healthomics concurrent runs",
+    "quota: healthomics concurrent tasks",
+    "quota: healthomics concurrent CPUs",
+    "quota: lambda concurrent executions",
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(deployment=DEPLOYMENT, home=Path(os.environ["OMICS_TOOLKIT_HOME"]), **overrides)
+
+
+def _by_name(checks: list[AccountCheck]) -> dict[str, AccountCheck]:
+    return {c.name: c for c in checks}
+
+
+def _reads_only(ctx: AwsContext) -> None:
+    writes = [c for c in ctx.calls if not c.split(":", 1)[1].startswith(READ_PREFIXES)]
+    assert writes == []
+    assert ctx.calls, "the checks made no call"
+
+
+@pytest.fixture
+def lake_formation(aws: Any) -> Iterator[Any]:
+    """The Lake Formation client; the account's data lake settings are restored afterwards."""
+    lf = aws.client("lakeformation")
+    before = lf.get_data_lake_settings()["DataLakeSettings"]
+    yield lf
+    lf.put_data_lake_settings(DataLakeSettings=before)
+
+
+def _governed_by_lake_formation(lf: Any, admin: str) -> None:
+    lf.put_data_lake_settings(
+        DataLakeSettings={
+            "DataLakeAdmins": [{"DataLakePrincipalIdentifier": admin}],
+            "CreateDatabaseDefaultPermissions": [],
+            "CreateTableDefaultPermissions": [],
+        }
+    )
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "omics_toolkit", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMICS_TOOLKIT_DEPLOYMENT": DEPLOYMENT},
+        timeout=300,
+    )
+
+
+def test_every_check_passes_on_a_ready_account_with_reads_only(
+    local_stack: dict[str, Any], lake_formation: Any
+) -> None:
+    ctx = local_context(local_stack["moto"], local_stack["omics"])
+    caller = str(ctx.client("sts").get_caller_identity()["Arn"])
+    _governed_by_lake_formation(lake_formation, caller)
+    checks = run_account_checks(ctx, _settings())
+    _reads_only(ctx)
+    assert [c.name for c in checks] == CHECK_NAMES
+    found = _by_name(checks)
+    assert {
+        c.status
+        for n, c in found.items()
+        if n not in ("healthomics: variant stores", "ram: share invitations")
+    } == {"ok"}, [c for c in checks if c.status != "ok"]
+    # no variant store and no refusal recorded: AWS has no read-only answer
+    assert found["healthomics: variant stores"].status == "unknown"
+    # moto's RAM has no invitations (branch i15-ram adds them): a finding, not a crash
+    ram = found["ram: share invitations"]
+    assert ram.status == "unknown" and "does not implement" in ram.detail
+    assert found["caller"].detail == caller
+    assert (
+        f"{len(provision_actions())} actions allowed"
+        in found["iam: provisioning permissions"].detail
+    )
+    assert found["quota: lambda concurrent executions"].detail.endswith("(L-B99A9384) = 1000")
+
+    # the command line: JSON report, exit status 0 (nothing failed)
+    r = _cli("--json", "doctor", "--target", "local")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert [c["name"] for c in report] == CHECK_NAMES
+    assert set(report[0]) == {"name", "status", "detail", "fix"}
+
+
+def test_caller_not_a_data_lake_admin_fails_with_the_fix(
+    local_stack: dict[str, Any], lake_formation: Any
+) -> None:
+    lake_formation.put_data_lake_settings(
+        DataLakeSettings={
+            "DataLakeAdmins": [
+                {"DataLakePrincipalIdentifier": "arn:aws:iam::123456789012:role/someone-else"}
+            ],
+            "CreateDatabaseDefaultPermissions": [
+                {
+                    "Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"},
+                    "Permissions": ["ALL"],
+                }
+            ],
+            "CreateTableDefaultPermissions": [],
+        }
+    )
+    ctx = local_context(local_stack["moto"], local_stack["omics"])
+    found = _by_name(run_account_checks(ctx, _settings()))
+    admin = found["lake formation: administrator"]
+    assert admin.status == "fail"
+    assert "arn:aws:sts::123456789012:user/moto is not a data lake administrator" in admin.detail
+    assert admin.fix.startswith(
+        "add arn:aws:sts::123456789012:user/moto as a data lake administrator"
+    )
+    defaults = found["lake formation: default permissions"]
+    assert defaults.status == "fail"
+    assert "on for new databases (CreateDatabaseDefaultPermissions" in defaults.detail
+    assert "CreateDatabaseDefaultPermissions=[]" in defaults.fix
+
+    r = _cli("--json", "doctor", "--target", "local")
+    assert r.returncode == 1
+    statuses = {c["name"]: c["status"] for c in json.loads(r.stdout)}
+    assert statuses["lake formation: administrator"] == "fail"
+
+
+def _limited_principal(aws: Any, name: str, allowed: list[str]) -> tuple[str, dict[str, str]]:
+    """An IAM user allowed only ``allowed``; returns (ARN, its access key)."""
+    iam = aws.client("iam")
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="limited",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return arn, key
+
+
+def _context_as(local_stack: dict[str, Any], key: dict[str, str]) -> AwsContext:
+    session = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name="us-east-1",
+    )
+    return AwsContext(
+        session=session, endpoints={"default": local_stack["moto"], "omics": local_stack["omics"]}
+    )
+
+
+def test_a_caller_whose_policy_lacks_actions_fails_permissions_and_ram(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    everything_but_omics = sorted({a for a in provision_actions() if not a.startswith("omics:")})
+    arn, key = _limited_principal(aws, "ft-doctor-limited", everything_but_omics)
+    ctx = _context_as(local_stack, key)
+    _governed_by_lake_formation(lake_formation, arn)
+    found = _by_name(run_account_checks(ctx, _settings()))
+    _reads_only(ctx)
+    assert found["caller"].detail == arn
+    assert found["lake formation: administrator"].status == "ok"
+    perms = found["iam: provisioning permissions"]
+    assert perms.status == "fail"
+    omics_actions = sorted(a for a in provision_actions() if a.startswith("omics:"))
+    assert perms.detail.endswith(": " + ", ".join(omics_actions)), perms.detail
+    assert f"{len(omics_actions)} of {len(provision_actions())} actions" in perms.detail
+    assert perms.fix.startswith(f"grant {arn} these actions")
+    ram = found["ram: share invitations"]
+    assert ram.status == "fail"
+    assert ram.fix == (
+        f"grant {arn} ram:GetResourceShareInvitations, ram:AcceptResourceShareInvitation on *"
+    )
+
+
+def test_pass_role_is_simulated_per_service_and_an_assumed_role_is_its_role(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    iam = aws.client("iam")
+    actions = [a for a in provision_actions() if a != "iam:PassRole"]
+    role = iam.create_role(
+        RoleName="ft-doctor-deployer",
+        Path="/deploy/",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]
+    iam.put_role_policy(
+        RoleName="ft-doctor-deployer",
+        PolicyName="deploy",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [*actions, "ram:Get*", "ram:Accept*"],
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "iam:PassRole",
+                        "Resource": "*",
+                        "Condition": {
+                            "StringEquals": {
+                                "iam:PassedToService": [
+                                    "lambda.amazonaws.com",
+                                    "states.amazonaws.com",
+                                ]
+                            }
+                        },
+                    },
+                ],
+            }
+        ),
+    )
+    creds = aws.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
+    ctx = _context_as(
+        local_stack,
+        {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretAccessKey"]},
+    )
+    ctx.session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name="us-east-1",
+    )
+    found = _by_name(run_account_checks(ctx, _settings()))
+    _reads_only(ctx)
+    assert role["Arn"] == "arn:aws:iam::123456789012:role/deploy/ft-doctor-deployer"
+    assert found["caller"].detail == role["Arn"]
+    perms = found["iam: provisioning permissions"]
+    assert perms.status == "fail"
+    assert perms.detail.endswith(": iam:PassRole (to omics.amazonaws.com)"), perms.detail
+
+
+def test_run_group_above_the_quota_fails_with_the_increase_command(aws: Any) -> None:
+    found = _by_name(
+        run_account_checks(aws, _settings(run_group_max_runs=50, run_group_max_cpus=100))
+    )
+    runs = found["quota: healthomics concurrent runs"]
+    assert runs.status == "fail"
+    assert runs.detail == (
+        "Workflows - Maximum concurrent runs (L-LOCAL-OMICS-RUNS) = 10, below the run group's "
+        "limit of 50"
+    )
+    assert runs.fix.endswith(
+        "--service-code omics --quota-code L-LOCAL-OMICS-RUNS --desired-value 50"
+    )
+    assert found["quota: healthomics concurrent CPUs"].status == "ok"
+
+
+def test_variant_stores_closed_fail_when_the_deployment_insists_on_stores(
+    local_stack: dict[str, Any], aws: Any
+) -> None:
+    local_dir = Path(os.environ["OMICS_TOOLKIT_HOME"]) / "local"
+    before = lifecycle.emulator_options(local_dir)
+    lifecycle.emulator_options(local_dir, new_customer=True)
+    # what `provision` records on the state machine when HealthOmics refuses the variant store
+    names = Names(DEPLOYMENT, aws.account_id, aws.region)
+    sfn = aws.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=names.state_machine,
+        definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/ft-doctor-sfn",
+        tags=[{"key": VARIANT_BACKEND_TAG, "value": "s3tables"}],
+    )["stateMachineArn"]
+    try:
+        ctx = local_context(local_stack["moto"], local_stack["omics"])
+        found = _by_name(run_account_checks(ctx, _settings(variant_backend="stores")))
+        check = found["healthomics: variant stores"]
+        assert check.status == "fail"
+        assert "refused a variant store to deployment ft-doctor earlier" in check.detail
+        assert check.fix == 'set variant_backend = "s3tables" (or "auto") in omics-toolkit.toml'
+        # the same account with variant_backend auto: nothing to fix
+        found = _by_name(run_account_checks(ctx, _settings()))
+        assert found["healthomics: variant stores"].status == "ok"
+    finally:
+        sfn.delete_state_machine(stateMachineArn=arn)
+        lifecycle.emulator_options(local_dir, **before)
+
+
+def test_a_region_without_healthomics_fails(local_stack: dict[str, Any]) -> None:
+    ctx = local_context(local_stack["moto"], local_stack["omics"], region="ap-east-1")
+    found = _by_name(run_account_checks(ctx, _settings()))
+    check = found["region: omics"]
+    assert check.status == "fail"
+    assert check.detail == "HealthOmics is not offered in ap-east-1 (botocore's endpoint data)"
+    assert "us-east-1" in check.fix and check.fix.startswith("choose a region with HealthOmics")
