@@ -53,7 +53,7 @@ def test_function_attributes_used_by_the_patch(monkeypatch: pytest.MonkeyPatch) 
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         boto3.client("lambda", region_name="us-east-1").create_function(
             FunctionName="f",
-            Runtime="python3.11",
+            Runtime="python3.13",
             Role=role,
             Handler="app.h",
             Code={"ZipFile": buf.getvalue()},
@@ -164,7 +164,7 @@ def test_layer_names_used_by_the_patch(tmp_path, monkeypatch: pytest.MonkeyPatch
         )["Role"]["Arn"]
         lam.create_function(
             FunctionName="f",
-            Runtime="python3.11",
+            Runtime="python3.13",
             Role=role,
             Handler="app.h",
             Code={"ZipFile": _zip_of({"app.py": ""})},
@@ -216,7 +216,7 @@ def test_python_path_is_in_lambda_order(tmp_path, monkeypatch) -> None:
     path = lambda_exec.python_path(task, opt, "python3.11")
     assert path == [
         str(task),
-        str(opt / "python" / "lib" / "python3.11" / "site-packages"),
+        str(opt / "python" / "lib" / "python3.13" / "site-packages"),
         str(opt / "python"),
         str(lambda_exec.runtime_site()),
     ]
