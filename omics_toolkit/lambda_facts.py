@@ -120,6 +120,8 @@ def too_large_message(actual_bytes: int) -> str:
 
 # ------------------------------------------------------------------ wheel tags
 _MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
+#: What :func:`platform_glibc` answers for platforms that are not glibc Linux.
+_NOT_GLIBC = (99, 0)
 _LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
@@ -133,7 +135,7 @@ def platform_glibc(platform: str) -> tuple[int, int] | None:
     for name, glibc in _LEGACY.items():
         if platform.startswith(name + "_"):
             return glibc
-    return (99, 0)
+    return _NOT_GLIBC
 
 
 def platform_machine(platform: str) -> str | None:
@@ -221,10 +223,13 @@ class WheelTags:
         if machines and machine not in machines:
             return f"{self.name} is built for {'/'.join(sorted(machines))}, not {machine}"
         glibc = self.required_glibc()
+        platforms = ", ".join(sorted({pl for _, _, pl in self.tags}))
+        if glibc == _NOT_GLIBC:
+            return f"{self.name} is built for {platforms}, not glibc Linux ({run.os})"
         if glibc is not None and glibc > run.glibc:
             return (
-                f"{self.name} needs glibc {glibc[0]}.{glibc[1]} (tags "
-                f"{', '.join(sorted({pl for _, _, pl in self.tags}))}); {run.identifier} runs on "
+                f"{self.name} needs glibc {glibc[0]}.{glibc[1]} (tags {platforms}); "
+                f"{run.identifier} runs on "
                 f"{run.os} with glibc {run.glibc[0]}.{run.glibc[1]}"
             )
         return None

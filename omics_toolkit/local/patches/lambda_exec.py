@@ -290,7 +290,11 @@ def binary_import_errors(
                 continue
             tags = WheelTags.from_wheel_metadata(wheel.parent.name.split("-")[0], text)
             entries = _record_entries(wheel.parent)
-            shared = sorted(e for e in entries if ".so" in Path(e).suffixes)
+            shared = sorted(
+                e
+                for e in entries
+                if e.endswith(".so") and not e.split("/", 1)[0].endswith((".libs", ".data"))
+            ) or sorted(e for e in entries if ".so" in Path(e).suffixes)
             where = "/opt/" + str((root / (shared[0] if shared else "")).relative_to(opt))
             glibc_problem = tags.problem(facts, machine, abi=HOST_ABI)
             if glibc_problem is None:
