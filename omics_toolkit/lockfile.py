@@ -30,11 +30,13 @@ _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+
 
 @dataclass(frozen=True)
 class Locked:
-    """One pinned distribution: PEP 503 ``name``, ``version`` and the environment ``marker``."""
+    """One pinned distribution: PEP 503 ``name``, ``version``, the environment ``marker`` and
+    the ``--hash`` values (``sha256:<hex>``) of its files."""
 
     name: str
     version: str
     marker: str | None
+    hashes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,16 @@ def read_lock(path: Path) -> list[Locked]:
         text = path.read_text()
     except OSError as exc:
         raise UserError(f"cannot read the lock {path}: {exc.strerror}") from exc
-    found = []
+    found: list[Locked] = []
     for line in text.splitlines():
         match = _LINE.match(line.strip())
         if match:
             name, version, marker = match.groups()
             found.append(Locked(canonicalize_name(name), version, marker or None))
+        elif found and line.strip().startswith("--hash="):
+            last = found[-1]
+            digest = line.strip().removeprefix("--hash=").rstrip("\\").strip()
+            found[-1] = Locked(last.name, last.version, last.marker, (*last.hashes, digest))
     if not found:
         raise UserError(f"{path} pins no distribution; regenerate it with `make lock`")
     return found
@@ -94,6 +100,17 @@ def for_this_environment(locked: list[Locked]) -> dict[str, str]:
         pin.name: pin.version
         for pin in locked
         if pin.marker is None or Marker(pin.marker).evaluate()
+    }
+
+
+def for_environment(locked: list[Locked], environment: dict[str, str]) -> dict[str, Locked]:
+    """``name -> pin`` of the pins whose marker holds in ``environment`` (PEP 508 marker
+    variables, e.g. ``{"python_full_version": "3.13.0", "platform_machine": "x86_64", ...}``;
+    unset variables take this interpreter's values)."""
+    return {
+        pin.name: pin
+        for pin in locked
+        if pin.marker is None or Marker(pin.marker).evaluate(environment)
     }
 
 

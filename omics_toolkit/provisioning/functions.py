@@ -4,10 +4,16 @@ the S3 invoke permission and the input bucket's notifications; and their removal
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import urllib.request
+import zipfile
+from dataclasses import dataclass
 from typing import Any
 
 from omics_toolkit.errors import AwsError, UserError
+from omics_toolkit.lambda_facts import MAX_EPHEMERAL_STORAGE_MB, UNZIPPED_LIMIT_BYTES
 from omics_toolkit.provisioning import iam
 from omics_toolkit.provisioning.core import (
     canon,
@@ -19,8 +25,9 @@ from omics_toolkit.provisioning.layers import (
     delete_toolkit_layer,
     ensure_toolkit_layer,
 )
-from omics_toolkit.provisioning.packaging import code_sha256, lambda_zip
-from omics_toolkit.provisioning.tables_layer import ensure_tables_layer
+from omics_toolkit.provisioning.layers import layer_name as toolkit_layer_name
+from omics_toolkit.provisioning.packaging import code_sha256, lambda_zip, toolkit_layer_zip
+from omics_toolkit.provisioning.tables_layer import ensure_tables_layer, layer_zip
 from omics_toolkit.provisioning.tables_layer import layer_name as tables_layer_name
 
 #: Lambda functions of the pipeline (directory under lambdas/).
@@ -30,6 +37,69 @@ TABLES_FUNCTIONS = ("variant_loader",)
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 #: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Memory and ``/tmp`` of a function (Lambda ``MemorySize``, ``EphemeralStorage.Size``, MB)."""
+
+    memory_mb: int = 256
+    ephemeral_mb: int = 512
+
+
+#: The variant loader downloads the run's whole VCF to ``/tmp`` (cyvcf2/htslib reads a local
+#: file) and streams it into Iceberg in groups of 262,144 rows, so its memory is bounded by the
+#: group, not the file: ``/tmp`` at Lambda's maximum (10,240 MB: a bgzipped 30x whole-genome
+#: single-sample VCF is 0.1-1 GB, a gVCF several GB), and 3,008 MB of memory: measured peak RSS
+#: 722 MB reading, sorting and writing Parquet for 1,133,000 rows (10-sample chr22 VCF, 14 MB,
+#: 43 s on this machine), so about 4x headroom, and the CPU share that comes with memory
+#: (1,769 MB = one vCPU). Loads beyond ~900 s (the timeout) need the VCF split by contig.
+LOADER_SIZING = Sizing(memory_mb=3008, ephemeral_mb=MAX_EPHEMERAL_STORAGE_MB)
+SIZINGS: dict[str, Sizing] = {"variant_loader": LOADER_SIZING}
+
+
+def zip_unzipped_bytes(data: bytes) -> int:
+    """Sum of the uncompressed sizes of the files in zip ``data``."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
+def check_combined_size(function: str, parts: dict[str, int]) -> None:
+    """Lambda's limit on a function's code plus all its layers, unzipped (262,144,000 bytes).
+
+    Args:
+        function: the function's name (for the message).
+        parts: what the function unzips into ``/var/task`` and ``/opt``: name -> bytes.
+
+    Raises:
+        UserError: the sum is over the limit; the message lists each part's size.
+
+    Source: Lambda developer guide, "Lambda quotas" (250 MB unzipped, function and all layers).
+    """
+    total = sum(parts.values())
+    if total <= UNZIPPED_LIMIT_BYTES:
+        return
+    listing = "\n".join(
+        f"  {name}: {size:,} bytes" for name, size in sorted(parts.items(), key=lambda kv: -kv[1])
+    )
+    raise UserError(
+        f"Lambda function {function} would unzip to {total:,} bytes of code and layers, over "
+        f"Lambda's limit of {UNZIPPED_LIMIT_BYTES:,} bytes (250 MiB, function and all layers):\n"
+        f'{listing}\nshrink the largest part or use variant_backend = "stores" where the account '
+        "has stores"
+    )
+
+
+def layer_unzipped_bytes(lam: Any, arn: str) -> int:
+    """Unzipped size of a published layer version (GetLayerVersionByArn, then its
+    ``Content.Location``, a presigned URL valid for 10 minutes, read with HTTPS GET).
+
+    Lambda reports only the zipped ``CodeSize``, so the zip is fetched (the Powertools layer: a
+    few MB).
+    """
+    location = lam.get_layer_version_by_arn(Arn=arn)["Content"]["Location"]
+    with urllib.request.urlopen(location, timeout=120) as response:  # noqa: S310 - https from AWS
+        return zip_unzipped_bytes(response.read())
 
 
 class FunctionSteps(IamSteps):
@@ -43,18 +113,23 @@ class FunctionSteps(IamSteps):
         environment: dict[str, str],
         layers: list[str],
         timeout_seconds: int = 60,
+        sizing: Sizing | None = None,
     ) -> str:
         """Lambda function ``lambdas/<function>/`` (handler only) with ``layers`` (the toolkit's
-        own wheel as a layer, then the AWS-managed Powertools layer in AWS); returns its ARN."""
+        own wheel as a layer, then the AWS-managed Powertools layer in AWS); returns its ARN.
+
+        ``sizing``: MemorySize and EphemeralStorage (default 256 MB, 512 MB)."""
         lam = self.client("lambda")
         name = self.names.function(function)
         code = lambda_zip(function)
+        sizing = sizing or Sizing()
         config = {
             "Runtime": LAMBDA_RUNTIME,
             "Role": role_arn,
             "Handler": "app.lambda_handler",
             "Timeout": timeout_seconds,
-            "MemorySize": 256,
+            "MemorySize": sizing.memory_mb,
+            "EphemeralStorage": {"Size": sizing.ephemeral_mb},
             "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": function, **environment}},
         }
         config["Layers"] = list(layers)
@@ -124,26 +199,64 @@ class FunctionSteps(IamSteps):
         self._wait(f"lambda function {name} update", status, {"COMPLETED"}, timeout_seconds=300)
 
     def powertools_layer_arn(self) -> str:
-        """ARN of the AWS-managed Powertools layer matching the installed powertools version.
+        """ARN of the AWS-managed Powertools layer for the installed powertools version.
 
-        Source: the public SSM parameter
-        ``/aws/service/powertools/python/x86_64/<runtime>/<version>`` (Powertools docs, "Lambda
-        Layer"). The local stack needs no layer: its Lambda runtime provides boto3 and powertools
-        (as the managed runtime and layer do in AWS); the toolkit itself comes from its layer.
+        Source: the public SSM parameters ``/aws/service/powertools/python/<arch>/<runtime>/<version>``
+        where ``<version>`` is a release (``3.37.0``) or ``latest`` (Powertools docs, "Lambda
+        Layer"; the value is ``arn:aws:lambda:<region>:017000801446:layer:
+        AWSLambdaPowertoolsPython<V3>-<python313>-<arch>:<n>``). The scheme:
+
+        1. the installed version's parameter: the release the toolkit is tested with;
+        2. when that parameter does not exist (AWS publishes them after PyPI, and has missed
+           one: powertools-lambda-python issue 7689), ``latest``, if its layer is of the installed
+           major version (``...PythonV3-...``): the same API by semantic versioning. The choice
+           and its reason are reported as the action ``powertools layer``.
+
+        No major-version parameter exists (only releases and ``latest``). The local stack needs
+        no layer: its Lambda runtime provides powertools (as the managed layer does in AWS).
 
         Raises:
-            UserError: the parameter cannot be read (region without the layer, missing permission).
+            UserError: neither parameter can be read (region without the layer, missing
+                ssm:GetParameter permission), or ``latest`` is another major version.
         """
         from importlib.metadata import version
 
-        name = f"/aws/service/powertools/python/x86_64/{LAMBDA_RUNTIME}/{version('aws-lambda-powertools')}"
+        installed = version("aws-lambda-powertools")
+        prefix = f"/aws/service/powertools/python/x86_64/{LAMBDA_RUNTIME}"
+        ssm = self.client("ssm")
         try:
-            return str(self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+            arn = str(ssm.get_parameter(Name=f"{prefix}/{installed}")["Parameter"]["Value"])
+            self._record("powertools layer", arn, "unchanged", f"installed version {installed}")
+            return arn
+        except AwsError as exc:
+            if exc.code != "ParameterNotFound":
+                raise UserError(
+                    f"cannot resolve the Powertools layer from SSM parameter {prefix}/{installed}: "
+                    f"{exc}; check ssm:GetParameter permission and that the region offers the layer"
+                ) from exc
+        try:
+            arn = str(ssm.get_parameter(Name=f"{prefix}/latest")["Parameter"]["Value"])
         except AwsError as exc:
             raise UserError(
-                f"cannot resolve the Powertools layer from SSM parameter {name}: {exc}; "
-                "check ssm:GetParameter permission and that the region offers the layer"
+                f"cannot resolve the Powertools layer: neither {prefix}/{installed} nor "
+                f"{prefix}/latest can be read ({exc}); check ssm:GetParameter permission and that "
+                "the region offers the layer"
             ) from exc
+        major = installed.split(".")[0]
+        found = re.search(r":layer:AWSLambdaPowertoolsPythonV(\d+)-", arn)
+        if not found or found.group(1) != major:
+            raise UserError(
+                f"Powertools {installed} has no layer parameter {prefix}/{installed}, and "
+                f"{prefix}/latest is {arn}, not major version {major}: install a published "
+                "aws-lambda-powertools version"
+            )
+        self._record(
+            "powertools layer",
+            arn,
+            "unchanged",
+            f"no parameter for the installed {installed}; using latest, same major version {major}",
+        )
+        return arn
 
     def ensure_s3_invoke_permission(self, function_arn: str, bucket: str) -> None:
         """Let S3 invoke ``function_arn`` for ``bucket`` in this account (Lambda AddPermission).
@@ -291,20 +404,42 @@ class FunctionSteps(IamSteps):
 
         Args:
             statements: function -> its role's statements (:func:`iam.function_role_statements`);
-                ``variant_loader`` (S3 Tables) also gets the tables layer and 900 s.
+                ``variant_loader`` (S3 Tables) also gets the tables layer, 900 s and
+                :data:`LOADER_SIZING`.
             environment: function -> environment (:meth:`function_environment`).
+
+        Raises:
+            UserError: a function's code plus its layers would unzip over Lambda's limit
+                (:func:`check_combined_size`, checked before anything is published), or a layer
+                cannot be built.
         """
         n = self.names
         p, region, account = self.partition, self.ctx.region, self.ctx.account_id
-        function_layers = [ensure_toolkit_layer(self)]
+        # every part's size first: nothing is published for a function Lambda would refuse
+        toolkit_zip = toolkit_layer_zip(self.settings.home)
+        parts = {f"layer {toolkit_layer_name(n.deployment)}": zip_unzipped_bytes(toolkit_zip)}
+        powertools = None
         if self.ctx.managed_powertools_layer:
-            function_layers.append(self.powertools_layer_arn())
+            powertools = self.powertools_layer_arn()
+            parts[f"layer {powertools}"] = layer_unzipped_bytes(self.client("lambda"), powertools)
+        tables = None
+        if "variant_loader" in statements:
+            tables = layer_zip(self.settings.home, for_aws=self.ctx.lambda_limits_enforced)
+        for function in statements:
+            mine = {f"function code lambdas/{function}": zip_unzipped_bytes(lambda_zip(function))}
+            if function == "variant_loader" and tables is not None:
+                mine[f"layer {tables_layer_name(n.deployment)}"] = tables[1]
+            check_combined_size(n.function(function), {**mine, **parts})
+
+        function_layers = [ensure_toolkit_layer(self, toolkit_zip)]
+        if powertools is not None:
+            function_layers.append(powertools)
         layers_of = {f: function_layers for f in statements}
         timeouts: dict[str, int] = {}
         if "variant_loader" in statements:
             layers_of["variant_loader"] = [
                 function_layers[0],
-                ensure_tables_layer(self, n.output_bucket),
+                ensure_tables_layer(self, n.output_bucket, tables),
                 *function_layers[1:],
             ]
             timeouts["variant_loader"] = 900
@@ -320,6 +455,7 @@ class FunctionSteps(IamSteps):
                 environment.get(function, {}),
                 layers_of[function],
                 timeout_seconds=timeouts.get(function, 60),
+                sizing=SIZINGS.get(function),
             )
 
     def delete_functions(self) -> None:

@@ -17,14 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from omics_toolkit import __version__
 from omics_toolkit.errors import AwsError
+from omics_toolkit.lambda_facts import FUNCTION_RUNTIME
 from omics_toolkit.provisioning.packaging import code_sha256, toolkit_layer_zip
 
 if TYPE_CHECKING:
     from omics_toolkit.provisioning.core import Steps
 
 KIND = "lambda layer"
-#: Runtime of the pipeline's functions and of the layers published for them.
-LAMBDA_RUNTIME = "python3.11"
+#: Runtime of the pipeline's functions and of the layers published for them (python3.13 on
+#: Amazon Linux 2023; why: :data:`omics_toolkit.lambda_facts.FUNCTION_RUNTIME`).
+LAMBDA_RUNTIME = FUNCTION_RUNTIME
 #: The toolkit is pure Python: one layer serves both Lambda architectures.
 ARCHITECTURES = ["x86_64", "arm64"]
 
@@ -89,13 +91,16 @@ def ensure_layer(
     return str(published["LayerVersionArn"])
 
 
-def ensure_toolkit_layer(prov: Steps) -> str:
+def ensure_toolkit_layer(prov: Steps, data: bytes | None = None) -> str:
     """The toolkit layer ``<deployment>-toolkit`` (see :func:`ensure_layer`); returns its ARN.
+
+    Args:
+        data: the layer zip (:func:`toolkit_layer_zip`), built here when omitted.
 
     Raises:
         UserError: the toolkit's wheel cannot be built (see ``packaging.build_toolkit_wheel``).
     """
-    data = toolkit_layer_zip(prov.settings.home)
+    data = data if data is not None else toolkit_layer_zip(prov.settings.home)
     return ensure_layer(
         prov,
         layer_name(prov.names.deployment),

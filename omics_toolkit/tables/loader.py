@@ -7,6 +7,7 @@ again (a retry, a re-run of the sample) never duplicates rows.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,8 +48,13 @@ class LoadResult:
 def fetch(ctx: AwsContext, uri: str, dest_dir: Path) -> Path:
     """A local copy of ``uri`` (``s3://`` downloaded with GetObject; a path is used in place).
 
+    The object's size (HeadObject ``ContentLength``) is compared with the free space of
+    ``dest_dir`` first (in Lambda ``/tmp``: the function's ``EphemeralStorage``), so a VCF that
+    cannot fit fails at once with the fix, not with a full disk halfway through.
+
     Raises:
-        VariantLoadError: the object does not exist or cannot be read.
+        VariantLoadError: the object does not exist, cannot be read, or is larger than the free
+            space of ``dest_dir``.
     """
     parsed = urlparse(uri)
     if parsed.scheme != "s3":
@@ -57,8 +63,20 @@ def fetch(ctx: AwsContext, uri: str, dest_dir: Path) -> Path:
             raise VariantLoadError(f"{uri}: no such file")
         return path
     dest = dest_dir / (Path(parsed.path).name or "input.vcf.gz")
+    s3 = ctx.client("s3")
+    bucket, key = parsed.netloc, parsed.path.lstrip("/")
     try:
-        ctx.client("s3").download_file(parsed.netloc, parsed.path.lstrip("/"), str(dest))
+        size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except AwsError as exc:
+        raise VariantLoadError(f"{uri}: cannot be read ({exc})") from exc
+    free = shutil.disk_usage(dest_dir).free
+    if size > free:
+        raise VariantLoadError(
+            f"{uri} is {size:,} bytes but {dest_dir} has {free:,} bytes free: raise the "
+            "function's EphemeralStorage (up to 10,240 MB) or split the VCF by contig"
+        )
+    try:
+        s3.download_file(bucket, key, str(dest))
     except AwsError as exc:
         raise VariantLoadError(f"{uri}: cannot be read ({exc})") from exc
     return dest

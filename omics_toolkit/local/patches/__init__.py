@@ -6,7 +6,10 @@ them all first (:mod:`.guard`) and refuses to start the stack on a moto that mov
 the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
 
 - :mod:`.lambda_exec`: Lambda handlers run in a child Python process (no Docker); fault rules in
-  ``<state dir>/faults/lambda.json`` fail or time out invocations on purpose.
+  ``<state dir>/faults/lambda.json`` fail or time out invocations on purpose; an import of a layer's
+  compiled wheel that the declared runtime's OS cannot load fails as in AWS.
+- :mod:`.lambda_limits`: CreateFunction / Update* refuse blocked runtimes and code + layers over
+  Lambda's unzipped limit, with Lambda's error messages.
 - :mod:`.s3_notifications`: S3 -> Lambda notifications and ``Invoke(InvocationType=Event)`` go to
   an asynchronous queue with Lambda's retries, event age, destinations; dropped events are written
   to ``<state dir>/async-failures.jsonl``.
@@ -49,6 +52,7 @@ def modules() -> tuple[ModuleType, ...]:
         glue_catalogs,
         iam_simulate,
         lambda_exec,
+        lambda_limits,
         s3_bucket_policy,
         s3_notifications,
         service_quotas,
@@ -59,6 +63,7 @@ def modules() -> tuple[ModuleType, ...]:
 
     return (
         lambda_exec,
+        lambda_limits,
         sfn_aws_sdk,
         athena_sql,
         athena_protocols,

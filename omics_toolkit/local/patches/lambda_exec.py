@@ -36,6 +36,28 @@ Per invocation:
 - the request id is a new UUID, or the one set by :func:`request_id_scope` (asynchronous
   invocations keep one request id across their retries, as in Lambda).
 
+Runtimes and compiled code (where the local stack differs from Lambda, and how it says so):
+
+- Every Python runtime is executed by *this* machine's interpreter (CPython 3.11 on Debian 12
+  here; no python3.12/3.13 exists on the host). A function declared ``python3.13`` therefore runs
+  its pure-Python code on 3.11, and each invocation whose declared version differs logs
+  ``[omics-toolkit local] python3.13 function run by CPython 3.11.x`` in its CloudWatch stream.
+  Lambda's own checks on the declared runtime (blocked create/update dates, the unzipped size
+  limit) are applied by :mod:`.lambda_limits`.
+- Compiled wheels in layers (``*.dist-info/WHEEL`` ``Tag:`` lines, ``Root-Is-Purelib: false``)
+  are judged by :mod:`omics_toolkit.lambda_facts` before the handler runs: a wheel whose
+  manylinux tags need a newer glibc than the declared runtime's OS (Amazon Linux 2: 2.26, Amazon
+  Linux 2023: 2.34), or another machine than x86_64, makes any import of its top-level packages
+  fail as Lambda's does: ``Runtime.ImportModuleError`` ``Unable to import module 'app':
+  /lib64/libc.so.6: version `GLIBC_2.27' not found (required by /opt/python/...so)``. Functions
+  that never import the package are unaffected, as in AWS.
+- The CPython ABI is judged against the interpreter that actually runs the code, the host's:
+  binaries tagged ``cp311`` load locally even under a declared ``python3.13`` (AWS would not find
+  them), and binaries built for the declared runtime (``cp313``, the layer provisioning builds for
+  AWS) cannot load here; their import fails with a message saying why. This is the one place
+  where a local success does not prove an AWS success: the toolkit's AWS tables layer is built for
+  the declared runtime by ``provisioning.tables_layer`` and checked there.
+
 Not emulated: container-image functions, memory limits, concurrency limits, warm containers (each
 invocation is a cold start, ~0.3 s), layers' ``bin/`` and ``lib/`` (``PATH``,
 ``LD_LIBRARY_PATH``). A layer version deleted before the first invocation of a function using it
@@ -65,6 +87,7 @@ from pathlib import Path
 from typing import Any
 
 from omics_toolkit.distributions import closure
+from omics_toolkit.lambda_facts import WheelTags, runtime
 from omics_toolkit.local import faults
 from omics_toolkit.local.patches.guard import Needs
 
@@ -83,6 +106,8 @@ NEEDS = (
     Needs("moto.awslambda.models.lambda_backends"),
 )
 
+#: Variable through which the runtime bootstrap learns the imports that must fail (JSON object).
+BLOCKED_IMPORTS_VARIABLE = "OMICS_TOOLKIT_LAMBDA_BLOCKED_IMPORTS"
 _RUNTIME = Path(__file__).resolve().parent.parent / "stack" / "lambda_runtime.py"
 _extract_lock = threading.Lock()
 _original: Any = None
@@ -213,6 +238,85 @@ def opt_dir(fn: Any) -> Path | None:
 
     key = hashlib.sha256("\n".join(shas).encode()).hexdigest()[:32]
     return _build_once(cache_dir() / "opt" / key, merge)
+
+
+#: ``CPython X.Y``'s ABI tag: the interpreter that runs every local function.
+HOST_ABI = f"cp{sys.version_info.major}{sys.version_info.minor}"
+_problems_cache: dict[tuple[str, str, str], dict[str, str]] = {}
+
+
+def _record_entries(dist_info: Path) -> list[str]:
+    record = dist_info / "RECORD"
+    if not record.is_file():
+        return []
+    return [line.split(",", 1)[0] for line in record.read_text().splitlines() if line.strip()]
+
+
+def _top_level_modules(entries: list[str]) -> set[str]:
+    tops = set()
+    for entry in entries:
+        first = entry.split("/", 1)[0]
+        if (
+            not first
+            or first in ("..", "__pycache__", "bin")
+            or first.endswith((".dist-info", ".data", ".libs", ".pth"))
+        ):
+            continue
+        tops.add(first.split(".", 1)[0])
+    return tops
+
+
+def binary_import_errors(
+    opt: Path | None, run_time: str | None, machine: str = "x86_64"
+) -> dict[str, str]:
+    """Top-level module -> the ImportError message an import of it gets, for layer wheels that
+    cannot load on the declared runtime (see the module docstring).
+
+    Looks at every ``*.dist-info/WHEEL`` under ``<opt>/python`` and
+    ``<opt>/python/lib/<runtime>/site-packages``. Cached per directory, runtime and machine.
+    """
+    facts = runtime(run_time or "")
+    if opt is None or facts is None:
+        return {}
+    key = (str(opt), facts.identifier, machine)
+    if key in _problems_cache:
+        return _problems_cache[key]
+    errors: dict[str, str] = {}
+    roots = [opt / "python", opt / "python" / "lib" / facts.identifier / "site-packages"]
+    for root in roots:
+        for wheel in sorted(root.glob("*.dist-info/WHEEL")) if root.is_dir() else []:
+            text = wheel.read_text(errors="replace")
+            if "root-is-purelib: true" in text.lower():
+                continue
+            tags = WheelTags.from_wheel_metadata(wheel.parent.name.split("-")[0], text)
+            entries = _record_entries(wheel.parent)
+            shared = sorted(
+                e
+                for e in entries
+                if e.endswith(".so") and not e.split("/", 1)[0].endswith((".libs", ".data"))
+            ) or sorted(e for e in entries if ".so" in Path(e).suffixes)
+            where = "/opt/" + str((root / (shared[0] if shared else "")).relative_to(opt))
+            glibc_problem = tags.problem(facts, machine, abi=HOST_ABI)
+            if glibc_problem is None:
+                continue
+            glibc = tags.required_glibc()
+            if glibc is not None and glibc > facts.glibc and "needs glibc" in glibc_problem:
+                message = (
+                    f"/lib64/libc.so.6: version `GLIBC_{glibc[0]}.{glibc[1]}' not found "
+                    f"(required by {where})"
+                )
+            elif "is built for" in glibc_problem and HOST_ABI in glibc_problem:
+                message = (
+                    f"{glibc_problem} [omics-toolkit local: {facts.identifier} functions run on "
+                    f"this machine's CPython {sys.version_info.major}.{sys.version_info.minor}, "
+                    "which cannot load these binaries; Lambda would]"
+                )
+            else:
+                message = f"{where}: cannot open shared object file ({glibc_problem})"
+            for top in _top_level_modules(entries):
+                errors.setdefault(top, message)
+    _problems_cache[key] = errors
+    return errors
 
 
 def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
@@ -422,7 +526,9 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
     header = f"START RequestId: {request_id} Version: {fn.version}"
     try:
         code_dir = extract_code(fn.code_bytes, fn.code_sha_256)
-        path = python_path(code_dir, opt_dir(fn), fn.run_time)
+        opt = opt_dir(fn)
+        path = python_path(code_dir, opt, fn.run_time)
+        blocked = binary_import_errors(opt, fn.run_time, (fn.architectures or ["x86_64"])[0])
     except (zipfile.BadZipFile, OSError, LayerUnavailableError) as exc:
         what = "a layer" if isinstance(exc, LayerUnavailableError) else "the deployment package"
         payload = {
@@ -469,7 +575,10 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=code_dir,
-            env=child_environment(fn, code_dir, request_id, stream, path),
+            env={
+                **child_environment(fn, code_dir, request_id, stream, path),
+                BLOCKED_IMPORTS_VARIABLE: json.dumps(blocked),
+            },
             start_new_session=True,
         )
         timed_out = False
@@ -485,7 +594,7 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
                 pass
             out, _ = proc.communicate()
         duration_ms = (time.monotonic() - started) * 1000
-        output = out.decode("utf-8", errors="replace")
+        output = interpreter_note(fn.run_time) + out.decode("utf-8", errors="replace")
 
         if timed_out:
             payload_obj = timeout_payload(request_id, timeout_s)
@@ -518,6 +627,15 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
         output = _line(_line(output, note), payload_obj["errorMessage"])
         duration_ms = max(duration_ms, timeout_s * 1000)
     return _finish(fn, stream, request_id, output, duration_ms, payload_obj, errored)
+
+
+def interpreter_note(run_time: str | None) -> str:
+    """The log line saying which interpreter ran a function declared ``run_time`` ("" if the same)."""
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if not run_time or not run_time.startswith("python") or run_time == here:
+        return ""
+    version = ".".join(map(str, sys.version_info[:3]))
+    return f"[omics-toolkit local] {run_time} function run by CPython {version}\n"
 
 
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:

@@ -116,6 +116,29 @@ def run(handler: str, event: Any, deadline_ms: int) -> dict[str, Any]:
     return {"ok": True, "payload": result}
 
 
+class _BlockedImports:
+    """A ``sys.meta_path`` finder failing imports of packages whose binaries the runtime's OS
+    cannot load (``OMICS_TOOLKIT_LAMBDA_BLOCKED_IMPORTS``: top-level name -> message), as the
+    dynamic loader fails them in AWS (``GLIBC_2.xx not found``)."""
+
+    def __init__(self, blocked: dict[str, str]) -> None:
+        self.blocked = blocked
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        message = self.blocked.get(name.split(".", 1)[0])
+        if message is not None:
+            raise ImportError(message, name=name)
+        return None
+
+
+def install_blocked_imports() -> None:
+    """Put :class:`_BlockedImports` first on ``sys.meta_path`` when the variable names any."""
+    raw = os.environ.pop("OMICS_TOOLKIT_LAMBDA_BLOCKED_IMPORTS", "")
+    blocked = json.loads(raw) if raw else {}
+    if blocked:
+        sys.meta_path.insert(0, _BlockedImports(blocked))  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     import site
 
@@ -128,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     raw = sys.stdin.read()
     event = json.loads(raw) if raw.strip() else {}
+    install_blocked_imports()
     outcome = run(args.handler, event, args.deadline_ms)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -112,7 +112,7 @@ def wire(aws: Any, role: str) -> Callable[..., str]:
     def make(name: str, **event_invoke_config: Any) -> str:
         arn = lam.create_function(
             FunctionName=name,
-            Runtime="python3.11",
+            Runtime="python3.13",
             Role=role,
             Handler="app.handler",
             Code={"ZipFile": _zip()},

@@ -64,7 +64,7 @@ def fn(aws: Any) -> dict[str, str]:
     role = iam.create_role(RoleName="otk-lambda-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     arn = lam.create_function(
         FunctionName="otk-fn",
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": _zip(HANDLER)},
@@ -74,7 +74,7 @@ def fn(aws: Any) -> dict[str, str]:
     )["FunctionArn"]
     slow = lam.create_function(
         FunctionName="otk-slow",
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": _zip(HANDLER)},
@@ -228,7 +228,7 @@ def _zip_files(files: dict[str, str]) -> bytes:
 
 def _publish(aws: Any, name: str, files: dict[str, str]) -> str:
     return aws.client("lambda").publish_layer_version(
-        LayerName=name, Content={"ZipFile": _zip_files(files)}, CompatibleRuntimes=["python3.11"]
+        LayerName=name, Content={"ZipFile": _zip_files(files)}, CompatibleRuntimes=["python3.13"]
     )["LayerVersionArn"]
 
 
@@ -248,12 +248,12 @@ def layered(aws: Any, fn: dict[str, str]) -> dict[str, str]:
         "otk-second",
         {
             "python/shared.py": "VALUE = 'second'\n",
-            "python/lib/python3.11/site-packages/site_module.py": "VALUE = 'site-packages'\n",
+            "python/lib/python3.13/site-packages/site_module.py": "VALUE = 'site-packages'\n",
         },
     )
     aws.client("lambda").create_function(
         FunctionName="otk-layered",
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=fn["role"],
         Handler="app.handler",
         Code={"ZipFile": _zip_files({"app.py": PROBE, "shadow.py": "VALUE = 'code'\n"})},
@@ -281,7 +281,7 @@ def test_layers_merge_in_order_after_the_function_code(aws: Any, layered: dict[s
     opt = Path(path[2]).parent
     assert path[0] == body["task_root"]
     assert path[1:4] == [
-        str(opt / "python" / "lib" / "python3.11" / "site-packages"),
+        str(opt / "python" / "lib" / "python3.13" / "site-packages"),
         str(opt / "python"),
         body["runtime_dir"],
     ]
@@ -304,7 +304,7 @@ def test_environment_packages_are_not_importable(aws: Any, layered: dict[str, st
 def test_function_without_layer_cannot_import_the_toolkit(aws: Any, fn: dict[str, str]) -> None:
     aws.client("lambda").create_function(
         FunctionName="otk-no-layer",
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=fn["role"],
         Handler="app.handler",
         Code={

@@ -66,7 +66,7 @@ def _populate(c: dict[str, Any]) -> None:
         archive.writestr("app.py", HANDLER)
     fn = c["lambda"].create_function(
         FunctionName="otk-persist-fn",
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": buf.getvalue()},

@@ -107,7 +107,7 @@ def test_published_layer_is_the_toolkit_layer(aws: Any, layer_arn: str) -> None:
     )  # moto has no GetLayerVersionByArn
     expected = layers.toolkit_layer_zip(Path(os.environ["OMICS_TOOLKIT_HOME"]))
     assert version["Content"]["CodeSha256"] == code_sha256(expected)
-    assert version["CompatibleRuntimes"] == ["python3.11"]
+    assert version["CompatibleRuntimes"] == ["python3.13"]
     assert __version__ in version["Description"]
 
 
@@ -123,7 +123,7 @@ def test_deployed_function_imports_the_toolkit_from_the_layer(
 ) -> None:
     aws.client("lambda").create_function(
         FunctionName="ft-layer-probe",
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": _zip(PROBE)},
@@ -144,7 +144,7 @@ def test_same_function_without_the_layer_cannot_import_the_toolkit(
 ) -> None:
     aws.client("lambda").create_function(
         FunctionName="ft-layer-none",
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": _zip(PROBE)},
@@ -164,7 +164,7 @@ def test_pipeline_handlers_import_with_only_runtime_and_layer(
     name = f"ft-layer-{function.replace('_', '-')}"
     aws.client("lambda").create_function(
         FunctionName=name,
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=role,
         Handler="app.lambda_handler",
         Code={"ZipFile": lambda_zip(function)},

@@ -239,6 +239,36 @@ def test_interrupted_provision_completes_when_rerun(local_stack, reference, afte
     assert tagged_resources(_ctx(local_stack), deployment) == []
 
 
+TINY_VCF = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chr20,length=64444167>\n"
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tNA12878\n"
+    "chr20\t100\t.\tA\tG\t50\tPASS\t.\tGT\t0/1\n"
+    "chr20\t200\t.\tC\tT\t60\tPASS\t.\tGT\t1/1\n"
+)
+
+
+def _loader_is_sized_and_loads_a_vcf(ctx: Any, prov: Provisioner) -> None:
+    """The variant loader: python3.13, 3008 MB, 10,240 MB of /tmp, its tables layer (built from
+    this machine's wheels for the local stack) imports and loads a VCF through Lambda."""
+    lam = ctx.client("lambda")
+    name = prov.names.function("variant_loader")
+    conf = lam.get_function_configuration(FunctionName=name)
+    assert conf["Runtime"] == "python3.13"
+    assert conf["MemorySize"] == 3008
+    assert conf["EphemeralStorage"] == {"Size": 10240}
+    assert conf["Timeout"] == 900
+    key = "runs/ft-loader/NA12878.vcf"
+    ctx.client("s3").put_object(Bucket=prov.names.output_bucket, Key=key, Body=TINY_VCF.encode())
+    resp = lam.invoke(
+        FunctionName=name,
+        Payload=json.dumps({"vcf": f"s3://{prov.names.output_bucket}/{key}", "importId": "ft-1"}),
+    )
+    body = json.loads(resp["Payload"].read())
+    assert "FunctionError" not in resp, body
+    assert (body["samples"], body["rows"], body["jobId"]) == (["NA12878"], 2, "ft-1")
+
+
 def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, reference):
     local_dir = Path(os.environ["OMICS_TOOLKIT_HOME"]) / "local"
     stack.emulator_options(local_dir, new_customer=True)
@@ -267,6 +297,7 @@ def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, re
             prov.names.function("variant_loader")
         )
         assert any(a.kind == "s3 table bucket" and a.action == "create" for a in prov.actions)
+        _loader_is_sized_and_loads_a_vcf(_ctx(local_stack), prov)
         # The state machine role may not import variants when there is no store.
         policy = (
             _ctx(local_stack)

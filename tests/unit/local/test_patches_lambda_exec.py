@@ -5,7 +5,9 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +55,7 @@ def test_function_attributes_used_by_the_patch(monkeypatch: pytest.MonkeyPatch) 
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         boto3.client("lambda", region_name="us-east-1").create_function(
             FunctionName="f",
-            Runtime="python3.11",
+            Runtime="python3.13",
             Role=role,
             Handler="app.h",
             Code={"ZipFile": buf.getvalue()},
@@ -164,7 +166,7 @@ def test_layer_names_used_by_the_patch(tmp_path, monkeypatch: pytest.MonkeyPatch
         )["Role"]["Arn"]
         lam.create_function(
             FunctionName="f",
-            Runtime="python3.11",
+            Runtime="python3.13",
             Role=role,
             Handler="app.h",
             Code={"ZipFile": _zip_of({"app.py": ""})},
@@ -224,3 +226,57 @@ def test_python_path_is_in_lambda_order(tmp_path, monkeypatch) -> None:
         str(task),
         str(lambda_exec.runtime_site()),
     ]
+
+
+def _numpy_layer(opt: Path, wheel_text: str | None = None) -> None:
+    """An ``/opt`` holding this machine's numpy dist-info (its WHEEL tags and RECORD)."""
+    from importlib import metadata
+
+    dist = metadata.distribution("numpy")
+    info = opt / "python" / f"numpy-{dist.version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "WHEEL").write_text(wheel_text or dist.read_text("WHEEL") or "")
+    (info / "RECORD").write_text(dist.read_text("RECORD") or "")
+
+
+def test_this_machines_numpy_layer_fails_to_import_on_amazon_linux_2(tmp_path: Path) -> None:
+    """numpy here is manylinux_2_27/2_28: on python3.11 (Amazon Linux 2, glibc 2.26) its import
+    fails as the dynamic loader fails it in AWS."""
+    _numpy_layer(tmp_path)
+    errors = lambda_exec.binary_import_errors(tmp_path, "python3.11")
+    assert set(errors) == {"numpy"}
+    assert errors["numpy"].startswith("/lib64/libc.so.6: version `GLIBC_2.27' not found ")
+    assert "(required by /opt/python/numpy/" in errors["numpy"]
+    assert errors["numpy"].endswith(".cpython-311-x86_64-linux-gnu.so)")
+    # Amazon Linux 2023 has glibc 2.34; the host interpreter (cp311) runs the code: it loads
+    assert lambda_exec.binary_import_errors(tmp_path, "python3.13") == {}
+
+
+def test_layer_built_for_the_declared_abi_says_the_host_cannot_load_it(tmp_path: Path) -> None:
+    _numpy_layer(tmp_path, "Root-Is-Purelib: false\nTag: cp313-cp313-manylinux_2_28_x86_64\n")
+    errors = lambda_exec.binary_import_errors(tmp_path, "python3.13")
+    assert "built for cp313, not cp311" in errors["numpy"]
+    assert "cannot load these binaries" in errors["numpy"]
+
+
+def test_blocked_import_fails_with_the_runtimes_import_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "app.py").write_text(
+        "import fakeglibc\n\ndef handler(event, context):\n    return 1\n"
+    )
+    (tmp_path / "fakeglibc").mkdir()
+    (tmp_path / "fakeglibc" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    message = "/lib64/libc.so.6: version `GLIBC_2.39' not found (required by /opt/python/x.so)"
+    monkeypatch.setenv("OMICS_TOOLKIT_LAMBDA_BLOCKED_IMPORTS", json.dumps({"fakeglibc": message}))
+    before = list(sys.meta_path)
+    try:
+        lambda_runtime.install_blocked_imports()
+        outcome = lambda_runtime.run("app.handler", {}, 0)
+    finally:
+        sys.meta_path[:] = before
+        sys.modules.pop("app", None)
+    assert outcome["ok"] is False
+    assert outcome["payload"]["errorType"] == "Runtime.ImportModuleError"
+    assert outcome["payload"]["errorMessage"] == f"Unable to import module 'app': {message}"
