@@ -27,6 +27,13 @@ from omics_toolkit.provisioning.core import Steps, canon, statement_diff, tags_l
 Doc = dict[str, Any]
 
 
+def source_account(account: str) -> Doc:
+    """The confused-deputy condition of a statement granting a service principal: the service
+    acts for ``account`` only (global condition key ``aws:SourceAccount``, IAM User Guide "The
+    confused deputy problem")."""
+    return {"StringEquals": {"aws:SourceAccount": account}}
+
+
 def trust(service: str, account: str) -> Doc:
     """Trust policy for an AWS service principal, limited to this account (confused deputy):
     ``sts:AssumeRole`` (Service Authorization Reference: AWS Security Token Service) when
@@ -38,7 +45,7 @@ def trust(service: str, account: str) -> Doc:
                 "Effect": "Allow",
                 "Principal": {"Service": service},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                "Condition": source_account(account),
             }
         ],
     }
@@ -155,13 +162,22 @@ def run_role_statements(
             if run_cache
             else []
         ),
+        # Both resource types are required (Service Authorization Reference, AWS HealthOmics:
+        # GetReference* need reference AND referenceStore, GetReadSet* readSet AND
+        # sequenceStore): the child's ARN alone grants nothing.
         allow(
             ["omics:GetReference", "omics:GetReferenceMetadata"],
-            [f"{omics}:referenceStore/{reference}"],
+            [
+                f"{omics}:referenceStore/{reference.split('/', 1)[0]}",
+                f"{omics}:referenceStore/{reference}",
+            ],
         ),
         allow(
             ["omics:GetReadSet", "omics:GetReadSetMetadata"],
-            [f"{omics}:sequenceStore/{sequence_store_id}/readSet/*"],
+            [
+                f"{omics}:sequenceStore/{sequence_store_id}",
+                f"{omics}:sequenceStore/{sequence_store_id}/readSet/*",
+            ],
         ),
         allow(["logs:CreateLogGroup"], [f"{workflow_log_group}:*"]),
         allow(
@@ -178,6 +194,7 @@ def states_role_statements(
     omics: str,
     sequence_store_id: str,
     workflow_id: str,
+    workflow_version: str | None = None,
     run_group_id: str | None,
     run_cache_id: str | None,
     variant_store: str | None,
@@ -192,6 +209,10 @@ def states_role_statements(
     Args:
         omics: ``arn:<partition>:omics:<region>:<account>``.
         sequence_store_id, workflow_id: ids of the sequence store and the workflow.
+        workflow_version: the version StartRun names (``None``: the workflow itself). A run of
+            a version needs the workflow AND the version's ARN
+            (``workflow/<id>/version/<name>``; HealthOmics "Identity-based IAM policies":
+            "add the workflow and the specific workflow version to the resource list").
         run_group_id, run_cache_id: the run group's and run cache's ids (``None``: none).
         variant_store: name of the variant store (``None``: no variant store imports).
         passed_roles: ARNs of the roles passed to HealthOmics (run role, import role).
@@ -209,11 +230,19 @@ def states_role_statements(
             ["omics:StartRun", "omics:TagResource"],
             [
                 f"{omics}:workflow/{workflow_id}",
+                *(
+                    [f"{omics}:workflow/{workflow_id}/version/{workflow_version}"]
+                    if workflow_version
+                    else []
+                ),
                 f"{omics}:run/*",
                 *([f"{omics}:runGroup/{run_group_id}"] if run_group_id else []),
                 *([f"{omics}:runCache/{run_cache_id}"] if run_cache_id else []),
             ],
         ),
+        # The read set imports tag the read sets they create (sources' ``tags``): TagResource
+        # on them (HealthOmics authorizes tags given at creation as omics:TagResource).
+        allow(["omics:TagResource"], [f"{omics}:sequenceStore/{sequence_store_id}/readSet/*"]),
         allow(["omics:GetRun"], [f"{omics}:run/*"]),
         *(
             [
@@ -355,17 +384,20 @@ def ecr_pull_statement_sid(deployment: str) -> str:
     return f"{_sid_prefix(deployment)}HealthOmicsPull"
 
 
-def ecr_pull_statement(deployment: str) -> Doc:
+def ecr_pull_statement(deployment: str, account: str) -> Doc:
     """Repository policy statement letting HealthOmics (``omics.amazonaws.com``) pull images:
     :data:`ECR_PULL_ACTIONS` (HealthOmics "Amazon ECR permissions"; actions: Service
-    Authorization Reference, Amazon Elastic Container Registry). A repository policy applies to
-    its own repository: no ``Resource``.
+    Authorization Reference, Amazon Elastic Container Registry), for runs of ``account`` only
+    (``aws:SourceAccount``: without it, HealthOmics acting for any account could pull). A
+    repository policy applies to its own repository: no ``Resource``. No ``aws:SourceArn``: the
+    HealthOmics ECR page documents none for pulls (a run's ARN would be the natural value).
     """
     return {
         "Sid": ecr_pull_statement_sid(deployment),
         "Effect": "Allow",
         "Principal": {"Service": HEALTHOMICS_PRINCIPAL},
         "Action": list(ECR_PULL_ACTIONS),
+        "Condition": source_account(account),
     }
 
 
@@ -375,7 +407,8 @@ def ecr_registry_statement(
     """Registry policy statement letting HealthOmics create and fill the deployment's pull
     through cache repositories: ``ecr:CreateRepository`` and ``ecr:BatchImportUpstreamImage`` on
     ``repository/<prefix>/*`` of each ECR prefix (ECR "Private registry permissions"; actions:
-    Service Authorization Reference, Amazon Elastic Container Registry).
+    Service Authorization Reference, Amazon Elastic Container Registry), for ``account`` only
+    (``aws:SourceAccount``).
 
     Args:
         prefixes: the PTC rules' ``ecrRepositoryPrefix`` values (``containers.ecr_prefix``).
@@ -388,6 +421,7 @@ def ecr_registry_statement(
         "Resource": [
             f"arn:{partition}:ecr:{region}:{account}:repository/{p}/*" for p in sorted(prefixes)
         ],
+        "Condition": source_account(account),
     }
 
 

@@ -155,6 +155,7 @@ class Provisioner(
                 omics=omics,
                 sequence_store_id=seq_store,
                 workflow_id=workflow_id,
+                workflow_version=workflow_version,
                 run_group_id=run_group_id,
                 run_cache_id=run_cache_id,
                 variant_store=n.variant_store if variant_store else None,

@@ -20,7 +20,9 @@ Rules, by kind of policy:
 - trust policies (``AssumeRolePolicyDocument``): a ``Principal`` that is not ``*``, no
   ``Resource``; at most 2,048 characters.
 - resource policies (bucket, function, repository, log policies ...): a ``Principal`` that is
-  not ``*`` in an ``Allow`` unless a condition pins the caller's organisation, account or ARN.
+  not ``*`` in an ``Allow`` unless a condition pins the caller's organisation, account or ARN;
+  a service principal in an ``Allow`` only with an ``aws:SourceAccount``/``aws:SourceArn``
+  condition (confused deputy).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ _PRINCIPAL_PINNING_KEYS = {
     "aws:sourcearn",
     "aws:sourceorgid",
 }
+#: Condition keys that bind a service principal to the resources of one account (IAM User Guide,
+#: "The confused deputy problem").
+_SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"}
 _STRING_MATCH = {
     f"{prefix}{op}"
     for prefix in ("", "forallvalues:", "foranyvalue:")
@@ -447,6 +452,19 @@ def lint_policy(policy: Policy) -> list[Finding]:
                     statement,
                     "Principal '*' in an Allow without a condition on the caller's "
                     "organisation, account or ARN",
+                )
+            if (
+                policy.kind == "resource"
+                and allow
+                and isinstance(principal, dict)
+                and principal.get("Service")
+                and not (_condition_keys(statement) & _SOURCE_KEYS)
+            ):
+                finding(
+                    index,
+                    statement,
+                    f"service principal {principal['Service']} in an Allow without an "
+                    "aws:SourceAccount/aws:SourceArn condition (confused deputy)",
                 )
         if policy.kind == "trust" and ("Resource" in statement or "NotResource" in statement):
             finding(index, statement, "a trust policy has no Resource")

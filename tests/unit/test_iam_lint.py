@@ -290,3 +290,18 @@ def test_a_child_arn_does_not_grant_its_store(action: str, resource: str, missin
     assert any(f"no granted Resource is a {missing} " in p for p in problems), problems
     store = resource.split("/", 2)
     assert _problems("identity", _allow([action], [resource, "/".join(store[:2])])) == []
+
+
+def test_a_service_principal_in_a_resource_policy_needs_a_source_condition() -> None:
+    pull = {
+        "Effect": "Allow",
+        "Principal": {"Service": "omics.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage"],
+    }
+    assert _problems("resource", pull) == [
+        "service principal omics.amazonaws.com in an Allow without an aws:SourceAccount/"
+        "aws:SourceArn condition (confused deputy)"
+    ]
+    scoped = {**pull, "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+    assert _problems("resource", scoped) == []
+    assert _problems("resource", {**pull, "Effect": "Deny"}) == []

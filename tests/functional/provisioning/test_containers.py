@@ -278,7 +278,7 @@ def test_private_ecr_images_need_nothing_but_must_be_pullable(
 ) -> None:
     ctx = _ctx(local_stack)
     ecr = ctx.client("ecr")
-    pull = {"Version": "2012-10-17", "Statement": [iam.ecr_pull_statement("ft-own")]}
+    pull = {"Version": "2012-10-17", "Statement": [iam.ecr_pull_statement("ft-own", ACCOUNT)]}
     for name in ("ft-own/tiny", "ft-own/busybox"):
         ecr.create_repository(repositoryName=name)
     ecr.set_repository_policy(repositoryName="ft-own/tiny", policyText=json.dumps(pull))
