@@ -101,6 +101,18 @@ def kms_statements(kms_key_arn: str | None) -> list[Doc]:
     return [allow(["kms:Decrypt", "kms:GenerateDataKey"], [kms_key_arn])]
 
 
+def import_role_reads(input_bucket: str, output_bucket: str) -> list[tuple[str, str]]:
+    """``(bucket, key prefix)`` the import role of :func:`import_role_statements` reads."""
+    return [(input_bucket, "")] + [
+        (output_bucket, p) for p in ("reference/", "runs/", "annotations/")
+    ]
+
+
+def run_role_reads(input_bucket: str, output_bucket: str) -> list[tuple[str, str]]:
+    """``(bucket, key prefix)`` the run role of :func:`run_role_statements` reads."""
+    return [(input_bucket, ""), (output_bucket, "reference/")]
+
+
 def import_role_statements(in_arn: str, out_arn: str, kms: list[Doc]) -> list[Doc]:
     """The HealthOmics import role (reference, read sets, variants, annotations): reads the
     input bucket and the output bucket's ``reference/``, ``runs/`` and ``annotations/``.
@@ -122,6 +134,66 @@ def import_role_statements(in_arn: str, out_arn: str, kms: list[Doc]) -> list[Do
         ),
         allow(["s3:GetBucketLocation", "s3:ListBucket"], [in_arn, out_arn]),
         *kms,
+    ]
+
+
+def uris_outside(uris: Iterable[str], readable: Iterable[tuple[str, str]]) -> list[str]:
+    """The ``s3://`` URIs of ``uris`` that a role granted ``readable`` cannot read yet.
+
+    Args:
+        uris: any values (run parameters, sources); those not ``s3://bucket/key`` are ignored.
+        readable: ``(bucket, key prefix)`` pairs the role already reads (``""``: all keys).
+
+    Returns:
+        the URIs outside ``readable``, sorted, without duplicates.
+    """
+    pairs = list(readable)
+    out: set[str] = set()
+    for uri in uris:
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            continue
+        bucket, _, key = uri[5:].partition("/")
+        if bucket and key and not any(bucket == b and key.startswith(p) for b, p in pairs):
+            out.add(uri)
+    return sorted(out)
+
+
+def read_objects_statements(uris: Iterable[str], partition: str = "aws") -> list[Doc]:
+    """Read access to exactly the objects ``uris`` (``s3://bucket/key``) in buckets that are
+    not the deployment's: a reference FASTA, known-sites VCFs and their indexes, ``s3://``
+    run parameters. HealthOmics reads run inputs and import sources as the role passed to it,
+    so a role that may read only the deployment's buckets fails the import or the run.
+
+    Statements (Service Authorization Reference, Amazon S3; HealthOmics "Service roles":
+    ``s3:GetObject`` on the objects, ``s3:GetBucketLocation`` and ``s3:ListBucket`` on their
+    buckets): ``s3:GetObject`` on each object's ARN; ``s3:GetBucketLocation`` on each bucket;
+    ``s3:ListBucket`` per bucket only for those keys (condition ``s3:prefix``), so a missing
+    object answers 404 rather than 403 and nothing else in the bucket can be listed.
+
+    Returns:
+        ``[]`` for no URIs.
+    """
+    objects: dict[str, set[str]] = {}
+    for uri in uris:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        objects.setdefault(bucket, set()).add(key)
+    if not objects:
+        return []
+    arn = f"arn:{partition}:s3:::"
+    return [
+        allow(
+            ["s3:GetObject"],
+            [f"{arn}{b}/{k}" for b in sorted(objects) for k in sorted(objects[b])],
+        ),
+        allow(["s3:GetBucketLocation"], [f"{arn}{b}" for b in sorted(objects)]),
+        *(
+            allow(
+                ["s3:ListBucket"],
+                [f"{arn}{b}"],
+                {"StringEquals": {"s3:prefix": sorted(objects[b])}},
+            )
+            for b in sorted(objects)
+        ),
     ]
 
 
@@ -641,6 +713,20 @@ class IamSteps(Steps):
             iam.delete_role(RoleName=name)
 
         self._delete("iam role", name, "", delete_role)
+
+    def grant_reads(self, role: str, uris: list[str]) -> list[dict[str, Any]]:
+        """:func:`read_objects_statements` for ``uris``, each reported as one ``grant`` action
+        (kind ``s3 read``) so that ``plan`` shows which objects of other buckets ``role`` will
+        read."""
+        for uri in uris:
+            self._record(
+                "s3 read",
+                uri,
+                "grant",
+                f"role {role} may read it (outside the deployment's buckets: s3:GetObject on "
+                "the object, GetBucketLocation and ListBucket of this key on its bucket)",
+            )
+        return read_objects_statements(uris, self.partition)
 
     def kms_statements(self) -> list[dict[str, Any]]:
         """kms:Decrypt/GenerateDataKey on the deployment's customer-managed key, if any."""
