@@ -85,6 +85,17 @@ def create_service_role(moto_url: str, name: str, policy: dict[str, Any]) -> str
 
 
 @pytest.fixture(scope="session")
+def stack_service_role(local_stack: dict[str, Any]) -> str:
+    """``ROLE`` in the moto of the real local stack, for the tests here that use it (``aws``)
+    rather than this directory's own moto and emulator."""
+    assert (
+        create_service_role(local_stack["moto"], ROLE.rsplit("/", 1)[1], SERVICE_ROLE_POLICY)
+        == ROLE
+    )
+    return ROLE
+
+
+@pytest.fixture(scope="session")
 def emulator(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OmicsEmulator]:
     assert create_service_role(moto_url, ROLE.rsplit("/", 1)[1], SERVICE_ROLE_POLICY) == ROLE
     emu = OmicsEmulator(tmp_path_factory.mktemp("omics-state"), moto_url)
