@@ -251,7 +251,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         RoleName="import",
         PolicyName="least-privilege",
         PolicyDocument=json.dumps(
-            _doc({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::dep-input/*"]})
+            _doc(
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": ["arn:aws:s3:::dep-input/*"],
+                }
+            )
         ),
     )
     omics = _client("omics", emu.url)
