@@ -130,3 +130,39 @@ def test_run_role_reads_references_and_read_sets_with_their_stores() -> None:
         f"{OMICS}:sequenceStore/seq/readSet/*",
     }
     assert _lint("identity", *statements) == []
+
+
+def test_objects_of_other_buckets_are_granted_one_by_one() -> None:
+    readable = iam.run_role_reads("dep-input", "dep-output")
+    uris = [
+        "s3://dep-input/any/key.vcf.gz",  # the input bucket: already readable
+        "s3://dep-output/reference/known-sites/x.vcf.gz",  # the output bucket's reference/
+        "s3://dep-output/runs/other.vcf.gz",  # not readable by the run role
+        "s3://shared/dbsnp.vcf.gz",
+        "s3://shared/dbsnp.vcf.gz.tbi",
+        "s3://shared/dbsnp.vcf.gz",  # twice
+        "omics://123456789012.storage.us-east-1.amazonaws.com/1/reference/2",
+        "bwa:0.7.17",
+    ]
+    outside = iam.uris_outside(uris, readable)
+    assert outside == [
+        "s3://dep-output/runs/other.vcf.gz",
+        "s3://shared/dbsnp.vcf.gz",
+        "s3://shared/dbsnp.vcf.gz.tbi",
+    ]
+    statements = iam.read_objects_statements(outside)
+    assert statements[0] == {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": [
+            "arn:aws:s3:::dep-output/runs/other.vcf.gz",
+            "arn:aws:s3:::shared/dbsnp.vcf.gz",
+            "arn:aws:s3:::shared/dbsnp.vcf.gz.tbi",
+        ],
+    }
+    assert statements[1]["Resource"] == ["arn:aws:s3:::dep-output", "arn:aws:s3:::shared"]
+    assert statements[3]["Condition"] == {
+        "StringEquals": {"s3:prefix": ["dbsnp.vcf.gz", "dbsnp.vcf.gz.tbi"]}
+    }
+    assert _lint("identity", *statements) == []
+    assert iam.read_objects_statements([]) == []
