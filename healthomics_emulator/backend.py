@@ -23,6 +23,7 @@ from botocore.config import Config
 from healthomics_emulator.errors import OmicsError, not_implemented
 from healthomics_emulator.faults import FaultRegistry
 from healthomics_emulator.model import ServiceModel, now_iso
+from healthomics_emulator.role_policy import RolePolicies, fetch_role_policies
 from healthomics_emulator.state import Record, State
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,10 @@ IN_FLIGHT: dict[str, tuple[str, ...]] = {
 }
 INTERRUPTED = "interrupted by local stack stop"
 #: Emulator options (control endpoint ``/_toolkit/options``), persisted in ``OPTIONS_FILE``.
-DEFAULT_OPTIONS: dict[str, Any] = {"new_customer": False}
+#: ``evaluate_role_policies``: hold imports and runs to the identity policies of the role they are
+#: given (:mod:`healthomics_emulator.role_policy`), as HealthOmics is; turning it off is the only
+#: way to skip the check.
+DEFAULT_OPTIONS: dict[str, Any] = {"new_customer": False, "evaluate_role_policies": True}
 OPTIONS_FILE = "options.json"
 
 
@@ -97,7 +101,9 @@ class Backend:
         """Change emulator options (persisted across restarts); returns all options.
 
         Options: ``new_customer`` (bool) -- refuse CreateVariantStore/CreateAnnotationStore as
-        HealthOmics does for accounts that are new since 2025-11-07.
+        HealthOmics does for accounts that are new since 2025-11-07; ``evaluate_role_policies``
+        (bool, default true) -- check the role's identity policies before imports and runs read
+        or write S3 (false skips the check).
 
         Raises:
             ValueError: unknown option or a value of the wrong type.
@@ -176,6 +182,17 @@ class Backend:
                     config=Config(retries={"max_attempts": 2, "mode": "standard"}),
                 )
             return self._clients[service]
+
+    def role_policies(self, role_arn: str) -> RolePolicies | None:
+        """The identity policies of ``role_arn`` from moto IAM, or ``None`` when the option
+        ``evaluate_role_policies`` is off (nothing is checked then).
+
+        Raises:
+            AccessDenied: kind ``"assume"``: the role is missing or does not trust HealthOmics.
+        """
+        if not self.options.get("evaluate_role_policies", True):
+            return None
+        return fetch_role_policies(self.client("iam"), role_arn)
 
     def arn(self, resource: str) -> str:
         """``arn:aws:omics:<region>:<account>:<resource>``."""

@@ -33,6 +33,7 @@ from healthomics_emulator.s3io import (
     download,
     fit_message,
     open_text,
+    require_read,
 )
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ def _run_import(b: Backend, job_id: str) -> None:
         b.state.update(JOBS, job_id, sources=sources)
         ref_id = b.state.new_numeric_id(REFS, 10)
         try:
+            require_read(b, job["roleArn"], src["sourceFile"])
             path, contigs = _import_fasta(b, src["sourceFile"], ref_id)
         except SourceError as exc:
             src["status"] = "FAILED"

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from healthomics_emulator.cwlogs import LOG_GROUP, RunLogs
 from healthomics_emulator.host_files import IMAGE_CHECK_ENV, RESOURCES_FILE
 from healthomics_emulator.model import format_timestamp, now_iso
+from healthomics_emulator.role_policy import AccessDenied, RolePolicies, s3_object_arn
 from healthomics_emulator.s3io import SourceError, download, upload
 from healthomics_facts.instances import static_capacity_gib
 
@@ -55,6 +56,20 @@ from healthomics_emulator.run_tasks import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Run failure reasons of the run role's permissions and their descriptions (HealthOmics "Run
+#: failure reasons", https://docs.aws.amazon.com/omics/latest/dev/workflows-run-errors.html).
+ASSUME_ROLE_FAILED = "ASSUME_ROLE_FAILED"
+IMPORT_FAILED = "IMPORT_FAILED"
+EXPORT_FAILED = "EXPORT_FAILED"
+_REASONS = {
+    ASSUME_ROLE_FAILED: "HealthOmics doesn't have permission to assume the role. Specify the "
+    "HealthOmics principal in the trust relationship for the role.",
+    IMPORT_FAILED: "The import failed. Check that the input file exists and the run role can "
+    "access the input.",
+    EXPORT_FAILED: "The export failed. Check that the output bucket exists and the run role has "
+    "write permission to the bucket.",
+}
 
 
 # ---------------------------------------------------------------------- execution
@@ -105,7 +120,8 @@ class RunManager:
             logs.put(stream, [f"Run {run_id} STARTING"])
             folder = run_dir(b, run_id)
             folder.mkdir(parents=True, exist_ok=True)
-            inputs = self._stage_inputs(rec, folder)
+            policies = self._role_policies(rec)
+            inputs = self._stage_inputs(rec, folder, policies)
             (folder / "inputs.json").write_text(json.dumps(inputs, indent=1))
             if self._is_cancelled(run_id):
                 raise _Cancelled()
@@ -121,7 +137,7 @@ class RunManager:
                 raise RunFailure("interrupted by local stack stop")
             if rc != 0:
                 raise self._diagnose(run_id, folder, rc)
-            outputs = self._upload_outputs(rec, folder)
+            outputs = self._upload_outputs(rec, folder, self._role_policies(rec))
             self._finish(run_id, logs, "COMPLETED", f"Run {run_id} COMPLETED", _outputs=outputs)
         except _Cancelled:
             self._sync_tasks(run_id, run_dir(b, run_id) / "wdl", logs, final="CANCELLED")
@@ -218,14 +234,44 @@ class RunManager:
         if hit.fail:
             raise RunFailure(hit.fail)
 
+    # -- the run role
+    def _role_policies(self, rec: dict[str, Any]) -> RolePolicies | None:
+        """The run role's identity policies (``None``: the check is off).
+
+        Raises:
+            RunFailure: ``ASSUME_ROLE_FAILED`` when the role is missing or does not trust
+                HealthOmics (HealthOmics "Run failure reasons").
+        """
+        try:
+            return self.b.role_policies(rec["roleArn"])
+        except AccessDenied as exc:
+            raise RunFailure(ASSUME_ROLE_FAILED, f"{_REASONS[ASSUME_ROLE_FAILED]} {exc}") from exc
+
+    @staticmethod
+    def _require(
+        policies: RolePolicies | None, reason: str, action: str, resources: list[str]
+    ) -> None:
+        """``RunFailure(reason)`` unless the run role may ``action`` on every resource."""
+        if policies is None:
+            return
+        try:
+            policies.require(action, resources)
+        except AccessDenied as exc:
+            raise RunFailure(reason, f"{_REASONS[reason]} {exc}") from exc
+
     # -- inputs
-    def _stage_inputs(self, rec: dict[str, Any], folder: Path) -> dict[str, Any]:
-        """Map run parameters to miniwdl inputs ``<Workflow>.<param>``, localising URIs."""
+    def _stage_inputs(
+        self, rec: dict[str, Any], folder: Path, policies: RolePolicies | None = None
+    ) -> dict[str, Any]:
+        """Map run parameters to miniwdl inputs ``<Workflow>.<param>``, localising URIs; each
+        is read as the run role (``s3:GetObject``; ``omics:GetReference`` /
+        ``omics:GetReadSet`` on the child and its store), else ``IMPORT_FAILED``."""
         staged = folder / "inputs"
         counter = [0]
 
         def localise(value: Any) -> Any:
             if isinstance(value, str) and value.startswith("s3://"):
+                self._require(policies, IMPORT_FAILED, "s3:GetObject", [s3_object_arn(value)])
                 counter[0] += 1
                 name = value.rstrip("/").rsplit("/", 1)[-1]
                 try:
@@ -235,6 +281,7 @@ class RunManager:
                 except SourceError as exc:
                     raise RunFailure(f"input {value} not readable", str(exc)) from exc
             if isinstance(value, str) and value.startswith("omics://"):
+                self._require_omics(policies, value)
                 return self._resolve_omics(value)
             if isinstance(value, list):
                 return [localise(v) for v in value]
@@ -244,6 +291,19 @@ class RunManager:
 
         prefix = rec.get("_workflowName") or "main"
         return {f"{prefix}.{k}": localise(v) for k, v in (rec.get("parameters") or {}).items()}
+
+    def _require_omics(self, policies: RolePolicies | None, uri: str) -> None:
+        """The run role may read a reference or read set: ``omics:GetReference`` /
+        ``omics:GetReadSet`` on it AND on its store (both resource types are required,
+        Service Authorization Reference, AWS HealthOmics)."""
+        m = _OMICS_URI.match(uri)
+        if m is None or policies is None:
+            return
+        reference = m["kind"] == "reference"
+        store_arn = self.b.arn(f"{'referenceStore' if reference else 'sequenceStore'}/{m['store']}")
+        child = f"{store_arn}/{'reference' if reference else 'readSet'}/{m['id']}"
+        action = "omics:GetReference" if reference else "omics:GetReadSet"
+        self._require(policies, IMPORT_FAILED, action, [child, store_arn])
 
     def _resolve_omics(self, uri: str) -> str:
         m = _OMICS_URI.match(uri)
@@ -546,8 +606,11 @@ class RunManager:
         return {k: v for k, v in out.items() if v is not None}
 
     # -- outputs
-    def _upload_outputs(self, rec: dict[str, Any], folder: Path) -> dict[str, Any]:
-        """Upload file outputs; write ``logs/outputs.json``; return its mapping."""
+    def _upload_outputs(
+        self, rec: dict[str, Any], folder: Path, policies: RolePolicies | None = None
+    ) -> dict[str, Any]:
+        """Upload file outputs as the run role (``s3:PutObject`` on each, else
+        ``EXPORT_FAILED``); write ``logs/outputs.json``; return its mapping."""
         try:
             result = json.loads((folder / "result.json").read_text())
         except (OSError, ValueError) as exc:
@@ -558,14 +621,18 @@ class RunManager:
         base = rec["runOutputUri"]
         s3 = self.b.client("s3")
 
+        def send(path: Path, uri: str) -> str:
+            self._require(policies, EXPORT_FAILED, "s3:PutObject", [s3_object_arn(uri)])
+            return upload(s3, path, uri)
+
         def put(value: Any, prefix: str) -> Any:
             if isinstance(value, str) and os.path.isabs(value) and os.path.exists(value):
                 path = Path(value)
                 if path.is_dir():
                     for f in sorted(p for p in path.rglob("*") if p.is_file()):
-                        upload(s3, f, f"{prefix}/{path.name}/{f.relative_to(path)}")
+                        send(f, f"{prefix}/{path.name}/{f.relative_to(path)}")
                     return f"{prefix}/{path.name}/"
-                return upload(s3, path, f"{prefix}/{path.name}")
+                return send(path, f"{prefix}/{path.name}")
             if isinstance(value, list):
                 return [put(v, f"{prefix}/{i}") for i, v in enumerate(value)]
             if isinstance(value, dict):
@@ -579,7 +646,7 @@ class RunManager:
                 mapping[key] = put(value, f"{base}/out/{name}")
             summary = folder / "outputs.json"
             summary.write_text(json.dumps(mapping, indent=1))
-            upload(s3, summary, f"{base}/logs/outputs.json")
+            send(summary, f"{base}/logs/outputs.json")
         except SourceError as exc:
             raise RunFailure("output upload failed", str(exc)) from exc
         return mapping

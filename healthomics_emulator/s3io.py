@@ -59,6 +59,26 @@ def download(s3: Any, uri: str, dest: Path) -> Path:
     return dest
 
 
+def require_read(b: Any, role_arn: str, uri: str) -> None:
+    """Refuse to read ``uri`` for an import job unless the job's role may ``s3:GetObject`` it
+    (:mod:`healthomics_emulator.role_policy`; nothing is checked when the backend's option
+    ``evaluate_role_policies`` is off).
+
+    Raises:
+        SourceError: ``"<uri>: AccessDenied: role <name> may not s3:GetObject (implicitly
+            denied)"`` or ``"<uri>: Unable to assume role <name>"``; the import marks the source
+            FAILED with it (HealthOmics fails the job, not the API call).
+    """
+    from healthomics_emulator.role_policy import AccessDenied, s3_object_arn
+
+    try:
+        policies = b.role_policies(role_arn)
+        if policies is not None:
+            policies.require("s3:GetObject", [s3_object_arn(uri)])
+    except AccessDenied as exc:
+        raise SourceError(f"{uri}: {exc.short}") from exc
+
+
 def upload(s3: Any, path: Path, uri: str) -> str:
     """Upload a local file to ``uri``; return the URI. Raises ``SourceError`` on failure."""
     bucket, key = split_s3_uri(uri)

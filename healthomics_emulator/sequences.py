@@ -43,6 +43,7 @@ from healthomics_emulator.s3io import (
     fit_message,
     is_gzip,
     key_name,
+    require_read,
 )
 
 if TYPE_CHECKING:
@@ -433,6 +434,9 @@ def _run_import(b: Backend, job_id: str) -> None:
         try:
             if hit is not None and hit.fail:
                 raise SourceError(hit.fail)  # an injected fault fails every source
+            for uri in src["sourceFiles"].values():
+                if uri:
+                    require_read(b, job["roleArn"], uri)
             details = _import_source(b, src, rs_id)
         except SourceError as exc:
             shutil.rmtree(readset_dir(b, rs_id), ignore_errors=True)

@@ -29,7 +29,7 @@ from healthomics_emulator.errors import ImportFailure, OmicsError, conflict, inv
 from healthomics_emulator.helpers import NEW_CUSTOMER_MESSAGE, paginate
 from healthomics_emulator.model import now_iso
 from healthomics_emulator.references import resolve_reference_arn
-from healthomics_emulator.s3io import SourceError, download
+from healthomics_emulator.s3io import SourceError, download, require_read
 
 if TYPE_CHECKING:
     from healthomics_emulator.backend import Backend
@@ -282,6 +282,7 @@ def _run_import(b: Backend, fam: Family, job_id: str) -> None:
                 b.state.update(fam.jobs, job_id, items=items)
                 name = item["source"].rsplit("/", 1)[-1] or "input.vcf"
                 try:
+                    require_read(b, job["roleArn"], item["source"])
                     local = download(b.client("s3"), item["source"], Path(tmp) / str(n) / name)
                     if store_format == "TSV":
                         batches.extend(

@@ -57,6 +57,7 @@ ACTION_STYLE = {
     "skipped": "yellow",
     "wait": "cyan",
     "cancel": "yellow",
+    "grant": "cyan",
 }
 
 

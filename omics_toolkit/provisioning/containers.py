@@ -389,7 +389,7 @@ def _check_private_image(prov: IamSteps, ecr: Any, ref: ImageRef) -> None:
         raise UserError(
             f"image {ref.uri}: the policy of ECR repository {ref.repository} does not let "
             f"{HEALTHOMICS_PRINCIPAL} pull; add the statement "
-            f"{json.dumps(iam.ecr_pull_statement(prov.names.deployment))}"
+            f"{json.dumps(iam.ecr_pull_statement(prov.names.deployment, prov.ctx.account_id))}"
         )
     prov._record(KIND_REPOSITORY, ref.repository, "unchanged", "user image; HealthOmics can pull")
 
@@ -454,7 +454,7 @@ def _ensure_template(prov: IamSteps, ecr: Any, prefix: str, upstream: str, role_
         else None
     )
     merged_policy, policy_changed = iam.merge_statement(
-        policy_doc, iam.ecr_pull_statement(deployment)
+        policy_doc, iam.ecr_pull_statement(deployment, prov.ctx.account_id)
     )
     current_tags = {t["Key"]: t["Value"] for t in (current or {}).get("resourceTags", [])}
     wanted: dict[str, Any] = {

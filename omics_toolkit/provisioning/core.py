@@ -95,6 +95,80 @@ def statement_diff(current: Any, wanted: dict[str, Any]) -> str:
     return f"+{len(want - have)}/-{len(have - want)} statements"
 
 
+#: What AWS services answer while an IAM role (or a permission) created moments ago has not
+#: propagated yet ("Changes that I make are not always immediately visible", IAM User Guide
+#: troubleshooting): ``(error code, message fragments (lower case), the operations)``. A match
+#: needs the code and one fragment, so a real misconfiguration with another message fails at once.
+IAM_PROPAGATION_ERRORS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    # "The role defined for the function cannot be assumed by Lambda."; "The provided execution
+    # role does not have permissions to call ReceiveMessage on SQS"
+    (
+        "InvalidParameterValueException",
+        ("cannot be assumed by lambda", "execution role does not have permissions"),
+        "Lambda CreateFunction, UpdateFunctionConfiguration, CreateEventSourceMapping",
+    ),
+    # "Neither the global service principal states.amazonaws.com, nor the regional one is
+    # authorized to assume the provided role."
+    (
+        "AccessDeniedException",
+        ("authorized to assume the provided role",),
+        "Step Functions CreateStateMachine, UpdateStateMachine",
+    ),
+    # HealthOmics refuses a roleArn it cannot assume yet (ValidationException or
+    # AccessDeniedException naming the role); EventBridge PutTargets/PutRule: "Provided role
+    # ... cannot be assumed by principal 'events.amazonaws.com'."
+    (
+        "ValidationException",
+        ("cannot be assumed", "unable to assume", "not authorized to assume", "assume the role"),
+        "HealthOmics Start*ImportJob, StartRun; EventBridge PutRule, PutTargets",
+    ),
+    (
+        "AccessDeniedException",
+        ("unable to assume", "not authorized to assume", "assume the role", "sts:assumerole"),
+        "HealthOmics Start*ImportJob, StartRun",
+    ),
+    # S3 checks the Lambda permission (AddPermission) of a notification's function: "Unable to
+    # validate the following destination configurations"
+    (
+        "InvalidArgument",
+        ("unable to validate the following destination configurations",),
+        "S3 PutBucketNotificationConfiguration",
+    ),
+)
+#: Waits between attempts, seconds (about 40 s in all; IAM usually propagates in under 10 s).
+IAM_PROPAGATION_DELAYS = (1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0)
+
+
+def is_iam_propagation_error(exc: AwsError) -> bool:
+    """Whether ``exc`` is one of :data:`IAM_PROPAGATION_ERRORS` (code and message fragment)."""
+    message = (exc.message or "").lower()
+    return any(
+        exc.code == code and any(fragment in message for fragment in fragments)
+        for code, fragments, _ in IAM_PROPAGATION_ERRORS
+    )
+
+
+def retry_iam_propagation(
+    call: Callable[[], Any],
+    sleep: Callable[[float], None] = time.sleep,
+    delays: tuple[float, ...] = IAM_PROPAGATION_DELAYS,
+) -> Any:
+    """``call()``, retried after each of ``delays`` while it fails with an error of a role or
+    permission not propagated yet (:func:`is_iam_propagation_error`).
+
+    Raises:
+        AwsError: any other error at once; a propagation error after the last attempt.
+    """
+    for delay in (*delays, None):
+        try:
+            return call()
+        except AwsError as exc:
+            if delay is None or not is_iam_propagation_error(exc):
+                raise
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
 class Steps:
     """Shared state of the provisioning steps of one deployment (base of every area's steps).
 
@@ -204,19 +278,9 @@ class Steps:
             self._sleep(self.ctx.job_poll_seconds)
 
     def _retry_iam_propagation(self, call: Callable[[], Any]) -> Any:
-        """Retry a create call while a new IAM role has not propagated yet (real AWS: ~10 s)."""
-        for attempt in range(8):
-            try:
-                return call()
-            except AwsError as exc:
-                if (
-                    exc.code != "InvalidParameterValueException"
-                    or "role" not in str(exc).lower()
-                    or attempt == 7
-                ):
-                    raise
-                self._sleep(2 ** min(attempt, 3))
-        raise AssertionError("unreachable")
+        """``call``, retried while a new IAM role or permission has not propagated yet (see
+        :func:`retry_iam_propagation`)."""
+        return retry_iam_propagation(call, self._sleep)
 
     def _find_by_name(
         self, list_op: str, key: str, name: str, **kwargs: Any

@@ -177,7 +177,9 @@ class FunctionSteps(IamSteps):
             self._change(
                 changes,
                 "configuration: " + ", ".join(sorted(differs)),
-                lambda: lam.update_function_configuration(FunctionName=name, **config),
+                lambda: self._retry_iam_propagation(
+                    lambda: lam.update_function_configuration(FunctionName=name, **config)
+                ),
             )
         self._record(
             "lambda function", name, "update" if changes else "unchanged", "; ".join(changes)
@@ -334,8 +336,10 @@ class FunctionSteps(IamSteps):
             return
         current["LambdaFunctionConfigurations"] = others + ours
         if not self.dry_run:
-            s3.put_bucket_notification_configuration(
-                Bucket=bucket, NotificationConfiguration=current
+            self._retry_iam_propagation(
+                lambda: s3.put_bucket_notification_configuration(
+                    Bucket=bucket, NotificationConfiguration=current
+                )
             )
         self._record(
             "s3 notification",

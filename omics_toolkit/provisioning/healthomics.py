@@ -99,11 +99,15 @@ class HealthOmicsSteps(IamSteps):
             self.client("s3").upload_file(str(path), self.names.output_bucket, key)
             source = f"s3://{self.names.output_bucket}/{key}"
         client_token = token(store_id, ref_name, source)
-        job = omics.start_reference_import_job(
-            referenceStoreId=store_id,
-            roleArn=role_arn,
-            clientToken=client_token,
-            sources=[{"sourceFile": source, "name": ref_name, "tags": self.tags}],
+        # the import role may have been created moments ago; the client token makes a retry
+        # after a lost response start no second job
+        job = self._retry_iam_propagation(
+            lambda: omics.start_reference_import_job(
+                referenceStoreId=store_id,
+                roleArn=role_arn,
+                clientToken=client_token,
+                sources=[{"sourceFile": source, "name": ref_name, "tags": self.tags}],
+            )
         )
         self._wait(
             f"reference import {job['id']}",

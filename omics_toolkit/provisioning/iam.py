@@ -27,6 +27,13 @@ from omics_toolkit.provisioning.core import Steps, canon, statement_diff, tags_l
 Doc = dict[str, Any]
 
 
+def source_account(account: str) -> Doc:
+    """The confused-deputy condition of a statement granting a service principal: the service
+    acts for ``account`` only (global condition key ``aws:SourceAccount``, IAM User Guide "The
+    confused deputy problem")."""
+    return {"StringEquals": {"aws:SourceAccount": account}}
+
+
 def trust(service: str, account: str) -> Doc:
     """Trust policy for an AWS service principal, limited to this account (confused deputy):
     ``sts:AssumeRole`` (Service Authorization Reference: AWS Security Token Service) when
@@ -38,7 +45,7 @@ def trust(service: str, account: str) -> Doc:
                 "Effect": "Allow",
                 "Principal": {"Service": service},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                "Condition": source_account(account),
             }
         ],
     }
@@ -94,6 +101,18 @@ def kms_statements(kms_key_arn: str | None) -> list[Doc]:
     return [allow(["kms:Decrypt", "kms:GenerateDataKey"], [kms_key_arn])]
 
 
+def import_role_reads(input_bucket: str, output_bucket: str) -> list[tuple[str, str]]:
+    """``(bucket, key prefix)`` the import role of :func:`import_role_statements` reads."""
+    return [(input_bucket, "")] + [
+        (output_bucket, p) for p in ("reference/", "runs/", "annotations/")
+    ]
+
+
+def run_role_reads(input_bucket: str, output_bucket: str) -> list[tuple[str, str]]:
+    """``(bucket, key prefix)`` the run role of :func:`run_role_statements` reads."""
+    return [(input_bucket, ""), (output_bucket, "reference/")]
+
+
 def import_role_statements(in_arn: str, out_arn: str, kms: list[Doc]) -> list[Doc]:
     """The HealthOmics import role (reference, read sets, variants, annotations): reads the
     input bucket and the output bucket's ``reference/``, ``runs/`` and ``annotations/``.
@@ -115,6 +134,66 @@ def import_role_statements(in_arn: str, out_arn: str, kms: list[Doc]) -> list[Do
         ),
         allow(["s3:GetBucketLocation", "s3:ListBucket"], [in_arn, out_arn]),
         *kms,
+    ]
+
+
+def uris_outside(uris: Iterable[str], readable: Iterable[tuple[str, str]]) -> list[str]:
+    """The ``s3://`` URIs of ``uris`` that a role granted ``readable`` cannot read yet.
+
+    Args:
+        uris: any values (run parameters, sources); those not ``s3://bucket/key`` are ignored.
+        readable: ``(bucket, key prefix)`` pairs the role already reads (``""``: all keys).
+
+    Returns:
+        the URIs outside ``readable``, sorted, without duplicates.
+    """
+    pairs = list(readable)
+    out: set[str] = set()
+    for uri in uris:
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            continue
+        bucket, _, key = uri[5:].partition("/")
+        if bucket and key and not any(bucket == b and key.startswith(p) for b, p in pairs):
+            out.add(uri)
+    return sorted(out)
+
+
+def read_objects_statements(uris: Iterable[str], partition: str = "aws") -> list[Doc]:
+    """Read access to exactly the objects ``uris`` (``s3://bucket/key``) in buckets that are
+    not the deployment's: a reference FASTA, known-sites VCFs and their indexes, ``s3://``
+    run parameters. HealthOmics reads run inputs and import sources as the role passed to it,
+    so a role that may read only the deployment's buckets fails the import or the run.
+
+    Statements (Service Authorization Reference, Amazon S3; HealthOmics "Service roles":
+    ``s3:GetObject`` on the objects, ``s3:GetBucketLocation`` and ``s3:ListBucket`` on their
+    buckets): ``s3:GetObject`` on each object's ARN; ``s3:GetBucketLocation`` on each bucket;
+    ``s3:ListBucket`` per bucket only for those keys (condition ``s3:prefix``), so a missing
+    object answers 404 rather than 403 and nothing else in the bucket can be listed.
+
+    Returns:
+        ``[]`` for no URIs.
+    """
+    objects: dict[str, set[str]] = {}
+    for uri in uris:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        objects.setdefault(bucket, set()).add(key)
+    if not objects:
+        return []
+    arn = f"arn:{partition}:s3:::"
+    return [
+        allow(
+            ["s3:GetObject"],
+            [f"{arn}{b}/{k}" for b in sorted(objects) for k in sorted(objects[b])],
+        ),
+        allow(["s3:GetBucketLocation"], [f"{arn}{b}" for b in sorted(objects)]),
+        *(
+            allow(
+                ["s3:ListBucket"],
+                [f"{arn}{b}"],
+                {"StringEquals": {"s3:prefix": sorted(objects[b])}},
+            )
+            for b in sorted(objects)
+        ),
     ]
 
 
@@ -155,13 +234,22 @@ def run_role_statements(
             if run_cache
             else []
         ),
+        # Both resource types are required (Service Authorization Reference, AWS HealthOmics:
+        # GetReference* need reference AND referenceStore, GetReadSet* readSet AND
+        # sequenceStore): the child's ARN alone grants nothing.
         allow(
             ["omics:GetReference", "omics:GetReferenceMetadata"],
-            [f"{omics}:referenceStore/{reference}"],
+            [
+                f"{omics}:referenceStore/{reference.split('/', 1)[0]}",
+                f"{omics}:referenceStore/{reference}",
+            ],
         ),
         allow(
             ["omics:GetReadSet", "omics:GetReadSetMetadata"],
-            [f"{omics}:sequenceStore/{sequence_store_id}/readSet/*"],
+            [
+                f"{omics}:sequenceStore/{sequence_store_id}",
+                f"{omics}:sequenceStore/{sequence_store_id}/readSet/*",
+            ],
         ),
         allow(["logs:CreateLogGroup"], [f"{workflow_log_group}:*"]),
         allow(
@@ -178,6 +266,7 @@ def states_role_statements(
     omics: str,
     sequence_store_id: str,
     workflow_id: str,
+    workflow_version: str | None = None,
     run_group_id: str | None,
     run_cache_id: str | None,
     variant_store: str | None,
@@ -192,6 +281,10 @@ def states_role_statements(
     Args:
         omics: ``arn:<partition>:omics:<region>:<account>``.
         sequence_store_id, workflow_id: ids of the sequence store and the workflow.
+        workflow_version: the version StartRun names (``None``: the workflow itself). A run of
+            a version needs the workflow AND the version's ARN
+            (``workflow/<id>/version/<name>``; HealthOmics "Identity-based IAM policies":
+            "add the workflow and the specific workflow version to the resource list").
         run_group_id, run_cache_id: the run group's and run cache's ids (``None``: none).
         variant_store: name of the variant store (``None``: no variant store imports).
         passed_roles: ARNs of the roles passed to HealthOmics (run role, import role).
@@ -209,11 +302,19 @@ def states_role_statements(
             ["omics:StartRun", "omics:TagResource"],
             [
                 f"{omics}:workflow/{workflow_id}",
+                *(
+                    [f"{omics}:workflow/{workflow_id}/version/{workflow_version}"]
+                    if workflow_version
+                    else []
+                ),
                 f"{omics}:run/*",
                 *([f"{omics}:runGroup/{run_group_id}"] if run_group_id else []),
                 *([f"{omics}:runCache/{run_cache_id}"] if run_cache_id else []),
             ],
         ),
+        # The read set imports tag the read sets they create (sources' ``tags``): TagResource
+        # on them (HealthOmics authorizes tags given at creation as omics:TagResource).
+        allow(["omics:TagResource"], [f"{omics}:sequenceStore/{sequence_store_id}/readSet/*"]),
         allow(["omics:GetRun"], [f"{omics}:run/*"]),
         *(
             [
@@ -355,17 +456,20 @@ def ecr_pull_statement_sid(deployment: str) -> str:
     return f"{_sid_prefix(deployment)}HealthOmicsPull"
 
 
-def ecr_pull_statement(deployment: str) -> Doc:
+def ecr_pull_statement(deployment: str, account: str) -> Doc:
     """Repository policy statement letting HealthOmics (``omics.amazonaws.com``) pull images:
     :data:`ECR_PULL_ACTIONS` (HealthOmics "Amazon ECR permissions"; actions: Service
-    Authorization Reference, Amazon Elastic Container Registry). A repository policy applies to
-    its own repository: no ``Resource``.
+    Authorization Reference, Amazon Elastic Container Registry), for runs of ``account`` only
+    (``aws:SourceAccount``: without it, HealthOmics acting for any account could pull). A
+    repository policy applies to its own repository: no ``Resource``. No ``aws:SourceArn``: the
+    HealthOmics ECR page documents none for pulls (a run's ARN would be the natural value).
     """
     return {
         "Sid": ecr_pull_statement_sid(deployment),
         "Effect": "Allow",
         "Principal": {"Service": HEALTHOMICS_PRINCIPAL},
         "Action": list(ECR_PULL_ACTIONS),
+        "Condition": source_account(account),
     }
 
 
@@ -375,7 +479,8 @@ def ecr_registry_statement(
     """Registry policy statement letting HealthOmics create and fill the deployment's pull
     through cache repositories: ``ecr:CreateRepository`` and ``ecr:BatchImportUpstreamImage`` on
     ``repository/<prefix>/*`` of each ECR prefix (ECR "Private registry permissions"; actions:
-    Service Authorization Reference, Amazon Elastic Container Registry).
+    Service Authorization Reference, Amazon Elastic Container Registry), for ``account`` only
+    (``aws:SourceAccount``).
 
     Args:
         prefixes: the PTC rules' ``ecrRepositoryPrefix`` values (``containers.ecr_prefix``).
@@ -388,6 +493,7 @@ def ecr_registry_statement(
         "Resource": [
             f"arn:{partition}:ecr:{region}:{account}:repository/{p}/*" for p in sorted(prefixes)
         ],
+        "Condition": source_account(account),
     }
 
 
@@ -607,6 +713,20 @@ class IamSteps(Steps):
             iam.delete_role(RoleName=name)
 
         self._delete("iam role", name, "", delete_role)
+
+    def grant_reads(self, role: str, uris: list[str]) -> list[dict[str, Any]]:
+        """:func:`read_objects_statements` for ``uris``, each reported as one ``grant`` action
+        (kind ``s3 read``) so that ``plan`` shows which objects of other buckets ``role`` will
+        read."""
+        for uri in uris:
+            self._record(
+                "s3 read",
+                uri,
+                "grant",
+                f"role {role} may read it (outside the deployment's buckets: s3:GetObject on "
+                "the object, GetBucketLocation and ListBucket of this key on its bucket)",
+            )
+        return read_objects_statements(uris, self.partition)
 
     def kms_statements(self) -> list[dict[str, Any]]:
         """kms:Decrypt/GenerateDataKey on the deployment's customer-managed key, if any."""

@@ -194,11 +194,13 @@ class OrchestrationSteps(Steps):
                 ),
             )
         if changes and not self.dry_run:
-            sfn.update_state_machine(
-                stateMachineArn=arn,
-                definition=definition,
-                roleArn=role_arn,
-                loggingConfiguration=logging_config,
+            self._retry_iam_propagation(
+                lambda: sfn.update_state_machine(
+                    stateMachineArn=arn,
+                    definition=definition,
+                    roleArn=role_arn,
+                    loggingConfiguration=logging_config,
+                )
             )
         self._record(
             "state machine", name, "update" if changes else "unchanged", ", ".join(changes)

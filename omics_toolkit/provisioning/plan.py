@@ -30,7 +30,8 @@ def plan(
 
     Returns:
         One :class:`Action` per resource (create / update / unchanged / skipped, or delete /
-        kept / absent / wait / cancel for ``destroy``).
+        kept / absent / wait / cancel for ``destroy``), plus one ``grant`` (kind ``s3 read``)
+        per object of another bucket a HealthOmics role is granted to read.
 
     Raises:
         PlanMutationError: the planning code tried a mutating call (a bug).

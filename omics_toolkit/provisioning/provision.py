@@ -100,10 +100,20 @@ class Provisioner(
         # Storage, the HealthOmics stores and the reference
         self.ensure_bucket(n.input_bucket, self.lifecycle_rules(30))
         self.ensure_bucket(n.output_bucket, self.lifecycle_rules(30))
+        # Objects of other buckets the roles must read (a reference FASTA, known-sites VCFs,
+        # s3:// run parameters): granted one by one, not copied (a copy of a genome-sized file
+        # per deployment costs time and storage; the grant is read-only and exact).
+        import_name, run_name = n.role("omics-import"), n.role("omics-run")
+        import_reads = self.grant_reads(
+            import_name,
+            iam.uris_outside(
+                [reference or ""], iam.import_role_reads(n.input_bucket, n.output_bucket)
+            ),
+        )
         import_role = self.ensure_role(
-            n.role("omics-import"),
+            import_name,
             HEALTHOMICS_PRINCIPAL,
-            iam.import_role_statements(in_arn, out_arn, kms),
+            iam.import_role_statements(in_arn, out_arn, kms) + import_reads,
         )
         ref_store, ref_id, ref_arn = self.ensure_reference_genome(reference, import_role)
         seq_store = self.ensure_sequence_store()
@@ -119,8 +129,17 @@ class Provisioner(
         run_group_id = self.ensure_run_group()
         run_cache_id = self.ensure_run_cache()
         known_sites = self.known_sites_parameters()
+        run_parameters = self.run_parameters()
+        values = [*known_sites.values(), *run_parameters.values()]
+        run_reads = self.grant_reads(
+            run_name,
+            iam.uris_outside(
+                [u for v in values for u in (v if isinstance(v, list) else [v])],
+                iam.run_role_reads(n.input_bucket, n.output_bucket),
+            ),
+        )
         run_role = self.ensure_role(
-            n.role("omics-run"),
+            run_name,
             HEALTHOMICS_PRINCIPAL,
             iam.run_role_statements(
                 in_arn=in_arn,
@@ -138,7 +157,8 @@ class Provisioner(
                     self.private_image_repositories(),
                 ),
                 kms=kms,
-            ),
+            )
+            + run_reads,
         )
 
         # The Step Functions role, the functions, the state machine and its triggers
@@ -155,6 +175,7 @@ class Provisioner(
                 omics=omics,
                 sequence_store_id=seq_store,
                 workflow_id=workflow_id,
+                workflow_version=workflow_version,
                 run_group_id=run_group_id,
                 run_cache_id=run_cache_id,
                 variant_store=n.variant_store if variant_store else None,
@@ -203,7 +224,7 @@ class Provisioner(
                 "LifecycleTagKey": LIFECYCLE_TAG,
                 "VariantLoaderFunctionArn": fn_arn["variant_loader"],
             },
-            {**known_sites, **self.run_parameters()},
+            {**known_sites, **run_parameters},
             sfn_role,
             workflow_version=workflow_version,
             vcf_destination="stores" if variant_store else "s3tables" if use_tables else "none",

@@ -20,7 +20,9 @@ Rules, by kind of policy:
 - trust policies (``AssumeRolePolicyDocument``): a ``Principal`` that is not ``*``, no
   ``Resource``; at most 2,048 characters.
 - resource policies (bucket, function, repository, log policies ...): a ``Principal`` that is
-  not ``*`` in an ``Allow`` unless a condition pins the caller's organisation, account or ARN.
+  not ``*`` in an ``Allow`` unless a condition pins the caller's organisation, account or ARN;
+  a service principal in an ``Allow`` only with an ``aws:SourceAccount``/``aws:SourceArn``
+  condition (confused deputy).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ _PRINCIPAL_PINNING_KEYS = {
     "aws:sourcearn",
     "aws:sourceorgid",
 }
+#: Condition keys that bind a service principal to the resources of one account (IAM User Guide,
+#: "The confused deputy problem").
+_SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"}
 _STRING_MATCH = {
     f"{prefix}{op}"
     for prefix in ("", "forallvalues:", "foranyvalue:")
@@ -254,35 +259,87 @@ def _resource_arn(service: str, resource_type: str) -> str | None:
 
 
 # ----------------------------------------------------------------------------- ARN patterns
-_WILD = object()
+#: Placeholders of ARN formats whose values may contain ``/``: S3 object keys, CloudWatch Logs
+#: log group and stream names (``/aws/omics/WorkflowLog``), ECR repository names with a
+#: namespace (``dev/quay/biocontainers/bwa``) and IAM paths (``...WithPath``, ``...Path``). Every
+#: other placeholder names one path segment: ``referenceStore/${ReferenceStoreId}`` is the
+#: store, not ``referenceStore/<id>/reference/<id>``.
+_PATH_PLACEHOLDERS = {"ObjectName", "LogGroupName", "LogStreamName", "RepositoryName"}
 
 
-def _tokens(text: str) -> tuple[Any, ...]:
-    """Literal characters, with ``*``, ``?`` and ``${...}`` placeholders as one wildcard token."""
-    out: list[Any] = []
+@dataclass(frozen=True)
+class _Tok:
+    """One token of an ARN pattern: a literal character, ``?`` (any one character) or a run of
+    characters (``*`` and path placeholders: any; segment placeholders: no ``/``)."""
+
+    kind: str  # "lit", "one", "run"
+    char: str = ""
+    slash: bool = True  # for "run": may it contain "/"?
+
+
+def _tokens(text: str, template: bool = False) -> tuple[_Tok, ...]:
+    """Tokens of a policy ARN (``*``, ``?`` wildcards) or, with ``template``, of a database ARN
+    format whose ``${Placeholder}`` matches one path segment unless it names a path
+    (:data:`_PATH_PLACEHOLDERS`)."""
+    out: list[_Tok] = []
     for piece in re.split(r"(\$\{[^}]*\}|\*|\?)", text):
-        if piece in ("*", "?") or piece.startswith("${"):
-            out.append(_WILD)
+        if piece == "*":
+            out.append(_Tok("run"))
+        elif piece == "?":
+            out.append(_Tok("one"))
+        elif piece.startswith("${") and template:
+            name = piece[2:-1]
+            out.append(_Tok("run", slash=name in _PATH_PLACEHOLDERS or name.endswith("Path")))
+        elif piece.startswith("${"):
+            out.append(_Tok("run"))
         else:
-            out.extend(piece)
+            out.extend(_Tok("lit", c) for c in piece)
     return tuple(out)
 
 
+def _chars(tok: _Tok) -> tuple[str, str]:
+    """The characters ``tok`` can consume: ``("lit", c)``, ``("any", "")`` or ``("noslash", "")``."""
+    if tok.kind == "lit":
+        return ("lit", tok.char)
+    if tok.kind == "one" or tok.slash:
+        return ("any", "")
+    return ("noslash", "")
+
+
+def _meet(x: tuple[str, str], y: tuple[str, str]) -> bool:
+    """Whether one character is in both sets of :func:`_chars`."""
+    if x[0] == "lit" and y[0] == "lit":
+        return x[1] == y[1]
+    if x[0] == "lit" or y[0] == "lit":
+        lit = x[1] if x[0] == "lit" else y[1]
+        other = y if x[0] == "lit" else x
+        return other[0] == "any" or lit != "/"
+    return True
+
+
 def arns_overlap(resource: str, template: str) -> bool:
-    """True when some ARN matches both ``resource`` (a policy ARN with ``*``/``?`` wildcards) and
-    ``template`` (a database ARN format with ``${Placeholders}``); wildcards may match nothing.
+    """True when some ARN matches both ``resource`` (a policy ARN with ``*``/``?`` wildcards,
+    which IAM lets match across ``/``) and ``template`` (a database ARN format whose
+    ``${Placeholders}`` match one path segment, see :func:`_tokens`); runs may match nothing.
     """
-    a, b = _tokens(resource), _tokens(template)
+    a, b = _tokens(resource), _tokens(template, template=True)
 
     @functools.cache
     def match(i: int, j: int) -> bool:
         if i == len(a) and j == len(b):
             return True
-        if i < len(a) and a[i] is _WILD:
-            return match(i + 1, j) or (j < len(b) and match(i, j + 1))
-        if j < len(b) and b[j] is _WILD:
-            return match(i, j + 1) or (i < len(a) and match(i + 1, j))
-        return i < len(a) and j < len(b) and a[i] == b[j] and match(i + 1, j + 1)
+        # a run may match nothing
+        if i < len(a) and a[i].kind == "run" and match(i + 1, j):
+            return True
+        if j < len(b) and b[j].kind == "run" and match(i, j + 1):
+            return True
+        if i == len(a) or j == len(b):
+            return False
+        # one character consumed by both; a run stays where it is, others advance
+        if not _meet(_chars(a[i]), _chars(b[j])):
+            return False
+        di, dj = int(a[i].kind != "run"), int(b[j].kind != "run")
+        return bool(di or dj) and match(i + di, j + dj)
 
     return match(0, 0)
 
@@ -395,6 +452,19 @@ def lint_policy(policy: Policy) -> list[Finding]:
                     statement,
                     "Principal '*' in an Allow without a condition on the caller's "
                     "organisation, account or ARN",
+                )
+            if (
+                policy.kind == "resource"
+                and allow
+                and isinstance(principal, dict)
+                and principal.get("Service")
+                and not (_condition_keys(statement) & _SOURCE_KEYS)
+            ):
+                finding(
+                    index,
+                    statement,
+                    f"service principal {principal['Service']} in an Allow without an "
+                    "aws:SourceAccount/aws:SourceArn condition (confused deputy)",
                 )
         if policy.kind == "trust" and ("Resource" in statement or "NotResource" in statement):
             finding(index, statement, "a trust policy has no Resource")

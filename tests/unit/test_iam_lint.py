@@ -247,3 +247,61 @@ def test_helpers() -> None:
         "lambda:InvokeFunction",
         "states:StartExecution",
     }
+
+
+def test_a_placeholder_matches_one_path_segment() -> None:
+    """``${Id}`` in an ARN format names one segment: a child's ARN is not its parent's (the old
+    lint let ``referenceStore/${ReferenceStoreId}`` match ``referenceStore/r/reference/x``)."""
+    store = "arn:${Partition}:omics:${Region}:${Account}:referenceStore/${ReferenceStoreId}"
+    workflow = "arn:${Partition}:omics:${Region}:${Account}:workflow/${Id}"
+    version = f"{workflow}/version/${{VersionName}}"
+    assert not arns_overlap(f"{OMICS}:referenceStore/r/reference/x", store)
+    assert not arns_overlap(f"{OMICS}:workflow/1/version/v", workflow)
+    assert not arns_overlap(f"{OMICS}:workflow/1", version)
+    assert arns_overlap(f"{OMICS}:workflow/1/version/v", version)
+    assert arns_overlap(f"{OMICS}:referenceStore/r", store)
+    # IAM's own wildcards still match across "/", and so do placeholders that name paths
+    assert arns_overlap(f"{OMICS}:referenceStore/*", store)
+    assert arns_overlap(f"{OMICS}:referenceStore/r*", store)
+    assert arns_overlap(f"{OMICS}:workflow/*", version)
+    assert not arns_overlap(f"{OMICS}:referenceStore/r?/reference/x", store)
+    assert arns_overlap(
+        f"{BUCKET}/runs/a/b.vcf.gz", "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
+    )
+    assert arns_overlap(
+        "arn:aws:ecr:us-east-1:1:repository/dev/quay/bwa",
+        "arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",
+    )
+    assert arns_overlap(
+        "arn:aws:iam::1:role/service-role/x",
+        "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "missing"),
+    [
+        ("omics:GetReference", f"{OMICS}:referenceStore/r/reference/x", "referenceStore"),
+        ("omics:GetReadSetMetadata", f"{OMICS}:sequenceStore/s/readSet/*", "sequenceStore"),
+    ],
+)
+def test_a_child_arn_does_not_grant_its_store(action: str, resource: str, missing: str) -> None:
+    problems = _problems("identity", _allow([action], [resource]))
+    assert any(f"no granted Resource is a {missing} " in p for p in problems), problems
+    store = resource.split("/", 2)
+    assert _problems("identity", _allow([action], [resource, "/".join(store[:2])])) == []
+
+
+def test_a_service_principal_in_a_resource_policy_needs_a_source_condition() -> None:
+    pull = {
+        "Effect": "Allow",
+        "Principal": {"Service": "omics.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage"],
+    }
+    assert _problems("resource", pull) == [
+        "service principal omics.amazonaws.com in an Allow without an aws:SourceAccount/"
+        "aws:SourceArn condition (confused deputy)"
+    ]
+    scoped = {**pull, "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+    assert _problems("resource", scoped) == []
+    assert _problems("resource", {**pull, "Effect": "Deny"}) == []

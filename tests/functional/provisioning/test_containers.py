@@ -17,6 +17,7 @@ from botocore.loaders import Loader
 
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
+from omics_toolkit.constants import HEALTHOMICS_PRINCIPAL
 from omics_toolkit.errors import UserError
 from omics_toolkit.provisioning import containers, iam
 from omics_toolkit.provisioning.provision import Provisioner
@@ -237,6 +238,7 @@ def test_ensure_is_idempotent_keeps_other_statements_and_teardown_removes_only_o
     )
     td = Teardown(_ctx(local_stack), _settings(deployment))
     containers.remove_container_registry(td)
+    td.delete_role("ft-run")
     gone = {(a.kind, a.name) for a in td.actions if a.action == "delete"}
     assert (containers.KIND_RULE, "ft-ctr/quay") in gone
     assert (containers.KIND_TEMPLATE, "ft-ctr/ecr-public") in gone
@@ -278,7 +280,7 @@ def test_private_ecr_images_need_nothing_but_must_be_pullable(
 ) -> None:
     ctx = _ctx(local_stack)
     ecr = ctx.client("ecr")
-    pull = {"Version": "2012-10-17", "Statement": [iam.ecr_pull_statement("ft-own")]}
+    pull = {"Version": "2012-10-17", "Statement": [iam.ecr_pull_statement("ft-own", ACCOUNT)]}
     for name in ("ft-own/tiny", "ft-own/busybox"):
         ecr.create_repository(repositoryName=name)
     ecr.set_repository_policy(repositoryName="ft-own/tiny", policyText=json.dumps(pull))
@@ -347,6 +349,12 @@ def test_runs_pass_the_image_check_only_with_the_registry_map(
     mapping = containers.ensure_container_registry(prov, wdl)
     s3 = ctx.client("s3")
     s3.create_bucket(Bucket="ft-run-out")
+    # the emulator holds runs to the run role's policy: it may write the outputs
+    role = prov.ensure_role(
+        "ft-run",
+        HEALTHOMICS_PRINCIPAL,
+        [iam.allow(["s3:PutObject"], ["arn:aws:s3:::ft-run-out/runs/*"])],
+    )
     omics = ctx.client("omics")
     results = {}
     for label, extra in (("plain", {}), ("mapped", {"containerRegistryMap": mapping})):
@@ -360,7 +368,7 @@ def test_runs_pass_the_image_check_only_with_the_registry_map(
         _wait(lambda wf=wf: omics.get_workflow(id=wf["id"]), {"ACTIVE", "FAILED"})
         run = omics.start_run(
             workflowId=wf["id"],
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/ft-run",
+            roleArn=role,
             outputUri="s3://ft-run-out/runs/",
             requestId=f"ft-run-{label}",
             storageType="DYNAMIC",
@@ -385,6 +393,7 @@ def test_runs_pass_the_image_check_only_with_the_registry_map(
     ]
     td = Teardown(_ctx(local_stack), _settings(deployment))
     containers.remove_container_registry(td)
+    td.delete_role("ft-run")
     assert not [
         r
         for r in ctx.client("ecr").describe_repositories()["repositories"]

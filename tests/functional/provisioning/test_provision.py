@@ -140,3 +140,54 @@ def test_run_parameters_are_checked_against_the_workflow(local_stack):
             Provisioner(
                 _ctx(local_stack), replace(_settings(), run_parameters=bad)
             ).run_parameters()
+
+
+def test_a_reference_in_another_bucket_is_granted_and_imported(local_stack, reference):
+    """A reference given as ``s3://`` in a bucket that is not the deployment's: the import role
+    may read exactly that object (plan shows the grant), so the import the emulator holds to
+    the role's policy completes (before: FAILED, 'AccessDenied: role ... may not s3:GetObject')."""
+    import json
+    from dataclasses import replace
+
+    from omics_toolkit.provisioning.plan import plan
+
+    ctx = _ctx(local_stack)
+    s3 = ctx.client("s3")
+    s3.create_bucket(Bucket="ft-shared-references")
+    s3.upload_file(reference, "ft-shared-references", "grch/q.fa")
+    uri = "s3://ft-shared-references/grch/q.fa"
+    settings = replace(_settings(), deployment="ft-prov-xref")
+
+    planned = plan(_ctx(local_stack), settings, uri)
+    grants = [(a.kind, a.name, a.action) for a in planned if a.action == "grant"]
+    assert grants == [("s3 read", uri, "grant")], grants
+    assert "role ft-prov-xref-omics-import may read it" in next(
+        a.detail for a in planned if a.action == "grant"
+    )
+
+    try:
+        dep = Provisioner(_ctx(local_stack), settings).apply(uri)
+        assert dep.reference_id
+        iam = ctx.client("iam")
+        doc = iam.get_role_policy(
+            RoleName="ft-prov-xref-omics-import", PolicyName="least-privilege"
+        )["PolicyDocument"]
+        doc = doc if isinstance(doc, dict) else json.loads(doc)
+        statements = doc["Statement"]
+        assert {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::ft-shared-references/grch/q.fa"],
+        } in statements
+        assert {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": ["arn:aws:s3:::ft-shared-references"],
+            "Condition": {"StringEquals": {"s3:prefix": ["grch/q.fa"]}},
+        } in statements
+        # the run role reads nothing outside the deployment's buckets: no grant there
+        run = iam.get_role_policy(RoleName="ft-prov-xref-omics-run", PolicyName="least-privilege")
+        assert "ft-shared-references" not in json.dumps(run["PolicyDocument"])
+    finally:
+        Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+    assert tagged_resources(_ctx(local_stack), "ft-prov-xref") == []

@@ -43,8 +43,61 @@ def moto_url() -> Iterator[str]:
     mp.undo()
 
 
+#: What ``ROLE`` may do: the emulator holds imports and runs to the role's identity policies.
+SERVICE_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": ["arn:aws:s3:::*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "omics:GetReference",
+                "omics:GetReferenceMetadata",
+                "omics:GetReadSet",
+                "omics:GetReadSetMetadata",
+            ],
+            "Resource": ["arn:aws:omics:us-east-1:123456789012:*"],
+        },
+    ],
+}
+
+
+def create_service_role(moto_url: str, name: str, policy: dict[str, Any]) -> str:
+    """A role HealthOmics may assume, with ``policy`` inline; returns its ARN."""
+    iam = _client("iam", moto_url)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "omics.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="access", PolicyDocument=json.dumps(policy))
+    return str(arn)
+
+
+@pytest.fixture(scope="session")
+def stack_service_role(local_stack: dict[str, Any]) -> str:
+    """``ROLE`` in the moto of the real local stack, for the tests here that use it (``aws``)
+    rather than this directory's own moto and emulator."""
+    assert (
+        create_service_role(local_stack["moto"], ROLE.rsplit("/", 1)[1], SERVICE_ROLE_POLICY)
+        == ROLE
+    )
+    return ROLE
+
+
 @pytest.fixture(scope="session")
 def emulator(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OmicsEmulator]:
+    assert create_service_role(moto_url, ROLE.rsplit("/", 1)[1], SERVICE_ROLE_POLICY) == ROLE
     emu = OmicsEmulator(tmp_path_factory.mktemp("omics-state"), moto_url)
     emu.start()
     yield emu

@@ -101,13 +101,13 @@ def _client(aws: Any, retries: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def omics(aws: Any) -> Any:
+def omics(aws: Any, stack_service_role: str) -> Any:
     """botocore retries disabled: every injected error reaches the test."""
     return _client(aws, NO_RETRIES)
 
 
 @pytest.fixture(scope="module")
-def retrying(aws: Any) -> Any:
+def retrying(aws: Any, stack_service_role: str) -> Any:
     """botocore's standard retry mode, 3 attempts."""
     return _client(aws, STANDARD_RETRIES)
 

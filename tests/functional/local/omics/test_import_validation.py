@@ -31,7 +31,7 @@ def fastq(n: int, mate: str = "/1", length: int = 10, start: int = 0) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def stack_omics(aws: Any) -> Any:
+def stack_omics(aws: Any, stack_service_role: str) -> Any:
     return aws.client("omics")
 
 
