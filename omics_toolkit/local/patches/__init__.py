@@ -25,6 +25,10 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
   through a rule creates the repository from its template (model in
   :mod:`.ecr_pull_through_models`).
+- :mod:`.ram`: AWS RAM invitations (a share to another account is PENDING until accepted), Glue
+  reads of a shared database in its owner's catalog (``CatalogId``, ``ResourceShareType``), Lake
+  Formation grants refused on databases the caller cannot see (state in
+  :mod:`omics_toolkit.local.shares`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ def modules() -> tuple[ModuleType, ...]:
         ecr_pull_through,
         glue_catalogs,
         lambda_exec,
+        ram,
         s3_bucket_policy,
         s3_notifications,
         sfn_aws_sdk,
@@ -61,6 +66,7 @@ def modules() -> tuple[ModuleType, ...]:
         sfn_start_execution,
         ecr_pull_through,
         glue_catalogs,
+        ram,
         s3_notifications,
     )
 
