@@ -124,8 +124,7 @@ def _create_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
 def database_arn(b: Backend, fam: Family, store_id: str) -> str:
     """The store database's ARN in the service account's catalog (the RAM share's resource)."""
     return (
-        f"arn:aws:glue:{b.region}:{b.service_account_id}:database/"
-        f"{database_name(b, fam, store_id)}"
+        f"arn:aws:glue:{b.region}:{b.service_account_id}:database/{database_name(b, fam, store_id)}"
     )
 
 

@@ -181,8 +181,7 @@ def get_resource_share_invitations(self: Any) -> str:
     records = [
         _wire(r)
         for arn, r in shares.invitations(self.current_account, self.region).items()
-        if (not wanted or arn in wanted)
-        and (not share_arns or r["resourceShareArn"] in share_arns)
+        if (not wanted or arn in wanted) and (not share_arns or r["resourceShareArn"] in share_arns)
     ]
     records.sort(key=lambda r: r["invitationTimestamp"])
     page, token = _page(records, self._get_param("maxResults"), self._get_param("nextToken"))
@@ -282,9 +281,7 @@ def _wrap_glue(name: str, current: Any) -> Any:
             kind = self._get_param("ResourceShareType")
             if kind not in ("FOREIGN", "ALL"):
                 return current(self)
-            own = (
-                [d.as_dict() for d in self.glue_backend.get_databases()] if kind == "ALL" else []
-            )
+            own = [d.as_dict() for d in self.glue_backend.get_databases()] if kind == "ALL" else []
             foreign = [
                 _shared_database(self, o, d).as_dict()
                 for o, d in shares.shared_databases(self.current_account, self.region)
@@ -336,9 +333,7 @@ def check_grant_resource(account_id: str, region: str, resource: dict[str, Any])
         )
     table = entry.get("Name") if entry is not resource.get("Database") else None
     if table and not any(k.lower() == table.lower() for k in found.tables):
-        raise _error(
-            "EntityNotFoundException", f"Table {table} not found in {catalog}:{database}."
-        )
+        raise _error("EntityNotFoundException", f"Table {table} not found in {catalog}:{database}.")
 
 
 def _wrap_grant(current: Any) -> Any:
