@@ -3,7 +3,8 @@
 Usage::
 
     python -m healthomics_emulator --state-dir DIR --moto-endpoint http://127.0.0.1:5000 \\
-        [--host 127.0.0.1] [--port 0] [--account-id 123456789012] [--region us-east-1]
+        [--host 127.0.0.1] [--port 0] [--account-id 123456789012] [--region us-east-1] \\
+        [--service-account-id 444455556666]
 
 Prints one JSON line ``{"url": "http://HOST:PORT", "state_dir": DIR}`` on stdout once it listens,
 then serves until SIGINT or SIGTERM, when it stops runs in flight and persists its state. The moto
@@ -23,6 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
+from healthomics_emulator.backend import SERVICE_ACCOUNT_ID
 from healthomics_emulator.server import OmicsEmulator
 
 
@@ -41,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--account-id", default="123456789012")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--service-account-id",
+        default=SERVICE_ACCOUNT_ID,
+        help="HealthOmics-owned account holding the stores' Glue databases (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     emulator = OmicsEmulator(
@@ -50,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         account_id=args.account_id,
         region=args.region,
+        service_account_id=args.service_account_id,
     )
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

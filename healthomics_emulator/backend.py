@@ -45,6 +45,13 @@ INTERRUPTED = "interrupted by local stack stop"
 #: way to skip the check.
 DEFAULT_OPTIONS: dict[str, Any] = {"new_customer": False, "evaluate_role_policies": True}
 OPTIONS_FILE = "options.json"
+#: The HealthOmics-owned account that holds the stores' Glue databases and shares them into the
+#: caller's account through AWS RAM (AWS does not publish its id; any 12-digit id other than the
+#: caller's serves). Configurable per emulator (``service_account_id``).
+SERVICE_ACCOUNT_ID = "444455556666"
+#: moto server header that selects the account a request acts in (moto.core.responses
+#: ``BaseResponse.get_current_account``: ``MOTO_ACCOUNT_ID`` env > this header > access key).
+MOTO_ACCOUNT_HEADER = "x-moto-account-id"
 
 
 class Runner(Protocol):
@@ -62,6 +69,8 @@ class Backend:
         state_dir: emulator state directory (metadata JSON, references, read sets, runs, stores).
         moto_endpoint: URL of the moto server (S3, Glue, CloudWatch Logs).
         account_id, region: used in ARNs, omics:// URIs and Glue database names.
+        service_account_id: the HealthOmics-owned account whose Glue catalog holds the stores'
+            databases (shared into ``account_id`` through AWS RAM).
         handlers: operation name -> handler (the route table).
         runner: makes the run executor from the backend (``None``: no runs execute).
     """
@@ -74,10 +83,14 @@ class Backend:
         region: str,
         handlers: Mapping[str, Handler] | None = None,
         runner: Callable[[Backend], Any] | None = None,
+        service_account_id: str = SERVICE_ACCOUNT_ID,
     ) -> None:
+        if service_account_id == account_id:
+            raise ValueError("the HealthOmics service account must differ from the caller's")
         self.state_dir = state_dir
         self.moto_endpoint = moto_endpoint
         self.account_id = account_id
+        self.service_account_id = service_account_id
         self.region = region
         self.model = ServiceModel()
         self.state = State(state_dir)
@@ -193,6 +206,29 @@ class Backend:
         if not self.options.get("evaluate_role_policies", True):
             return None
         return fetch_role_policies(self.client("iam"), role_arn)
+
+    def service_client(self, service: str) -> Any:
+        """A boto3 client acting in the HealthOmics service account (``service_account_id``) on
+        the moto server: every request carries moto's ``x-moto-account-id`` header."""
+        key = f"service:{service}"
+        with self._client_lock:
+            if key not in self._clients:
+                client = boto3.client(
+                    service,
+                    endpoint_url=self.moto_endpoint,
+                    region_name=self.region,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                    config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+                )
+                account = self.service_account_id
+
+                def as_service(request: Any, **_: Any) -> None:
+                    request.headers[MOTO_ACCOUNT_HEADER] = account
+
+                client.meta.events.register("before-send", as_service)
+                self._clients[key] = client
+            return self._clients[key]
 
     def arn(self, resource: str) -> str:
         """``arn:aws:omics:<region>:<account>:<resource>``."""

@@ -17,7 +17,7 @@ from healthomics_emulator import (
     variants,
     workflows,
 )
-from healthomics_emulator.backend import Backend, Handler
+from healthomics_emulator.backend import SERVICE_ACCOUNT_ID, Backend, Handler
 from healthomics_emulator.run_exec import RunManager
 
 #: Every implemented operation (others answer ``NotImplementedException``).
@@ -28,8 +28,20 @@ OPERATIONS: dict[str, Handler] = {
 }
 
 
-def new_backend(state_dir: Path, moto_endpoint: str, account_id: str, region: str) -> Backend:
+def new_backend(
+    state_dir: Path,
+    moto_endpoint: str,
+    account_id: str,
+    region: str,
+    service_account_id: str = SERVICE_ACCOUNT_ID,
+) -> Backend:
     """A :class:`Backend` serving :data:`OPERATIONS`, running runs with :class:`RunManager`."""
     return Backend(
-        state_dir, moto_endpoint, account_id, region, handlers=OPERATIONS, runner=RunManager
+        state_dir,
+        moto_endpoint,
+        account_id,
+        region,
+        handlers=OPERATIONS,
+        runner=RunManager,
+        service_account_id=service_account_id,
     )

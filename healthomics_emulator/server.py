@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from healthomics_emulator.backend import Backend
+from healthomics_emulator.backend import SERVICE_ACCOUNT_ID, Backend
 from healthomics_emulator.errors import OmicsError
 from healthomics_emulator.faults import FaultRuleError, Rule
 from healthomics_emulator.routes import new_backend
@@ -198,6 +198,8 @@ class OmicsEmulator:
         moto_endpoint: URL of the moto server providing S3, Glue and CloudWatch Logs.
         host, port: listening address; ``port=0`` picks a free port.
         account_id, region: used in ARNs, ``omics://`` URIs and Glue database names.
+        service_account_id: the HealthOmics-owned account holding the stores' Glue databases
+            (shared into ``account_id`` through AWS RAM; ``backend.SERVICE_ACCOUNT_ID``).
     """
 
     def __init__(
@@ -208,8 +210,10 @@ class OmicsEmulator:
         port: int = 0,
         account_id: str = "123456789012",
         region: str = "us-east-1",
+        service_account_id: str = SERVICE_ACCOUNT_ID,
     ) -> None:
         self.state_dir = Path(state_dir)
+        self.service_account_id = service_account_id
         self.moto_endpoint = moto_endpoint
         self.host = host
         self.port = port
@@ -232,7 +236,13 @@ class OmicsEmulator:
         if self._server is not None:
             return self.url
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        backend = new_backend(self.state_dir, self.moto_endpoint, self.account_id, self.region)
+        backend = new_backend(
+            self.state_dir,
+            self.moto_endpoint,
+            self.account_id,
+            self.region,
+            service_account_id=self.service_account_id,
+        )
         backend.load()
         server = _Server((self.host, self.port), _Handler)
         server.backend = backend

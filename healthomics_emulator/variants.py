@@ -5,8 +5,12 @@ StartVariantImportJob, GetVariantImportJob, ListVariantImportJobs, CreateAnnotat
 GetAnnotationStore, ListAnnotationStores, DeleteAnnotationStore, StartAnnotationImportJob,
 GetAnnotationImportJob.
 
-Each store is a moto Glue database ``variant_<account>_<storeId>`` (``annotation_...``) with one
-table named after the store whose ``StorageDescriptor.Location`` is
+Each store is a moto Glue database ``variant_<account>_<storeId>`` (``annotation_...``) in the
+catalog of the HealthOmics service account (``Backend.service_account_id``, not the caller's),
+shared into the caller's account with an AWS RAM resource share (principal: the caller's account
+id; the caller sees a PENDING invitation it must accept, then a FOREIGN database of the service
+account's catalog: HealthOmics User Guide, setting-up-lf.html and permissions-resource.html). The
+database has one table named after the store whose ``StorageDescriptor.Location`` is
 ``file://<state_dir>/variant-stores/<storeId>/data/`` (``annotation-stores``); an import job writes
 ``<jobId>.parquet`` there (see ``vcf_parquet`` for the schema; a TSV annotation store's columns
 are its ``tsvStoreOptions.schema``, see ``tsv_parquet``). GFF annotation stores are created but
@@ -117,14 +121,23 @@ def _create_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
+def database_arn(b: Backend, fam: Family, store_id: str) -> str:
+    """The store database's ARN in the service account's catalog (the RAM share's resource)."""
+    return (
+        f"arn:aws:glue:{b.region}:{b.service_account_id}:database/{database_name(b, fam, store_id)}"
+    )
+
+
 def _activate(b: Backend, fam: Family, name: str) -> None:
-    """Create the Glue database and table, then ACTIVE (FAILED with the Glue error)."""
+    """Create the Glue database and table in the service account's catalog, share the database
+    with the caller's account through AWS RAM (CreateResourceShare), then ACTIVE (FAILED with the
+    Glue or RAM error)."""
     rec = b.state.get(fam.stores, name)
     if rec is None:
         return
     folder = data_dir(b, fam, rec["id"])
     folder.mkdir(parents=True, exist_ok=True)
-    glue = b.client("glue")
+    glue = b.service_client("glue")
     db = database_name(b, fam, rec["id"])
     try:
         glue.create_database(
@@ -157,7 +170,30 @@ def _activate(b: Backend, fam: Family, name: str) -> None:
             updateTime=now_iso(),
         )
         return
-    b.state.update(fam.stores, name, status="ACTIVE", updateTime=now_iso())
+    try:
+        share = b.service_client("ram").create_resource_share(
+            name=db,
+            resourceArns=[database_arn(b, fam, rec["id"])],
+            principals=[b.account_id],
+            allowExternalPrincipals=True,
+            clientToken=rec["id"],
+        )["resourceShare"]
+    except (ClientError, BotoCoreError) as exc:
+        b.state.update(
+            fam.stores,
+            name,
+            status="FAILED",
+            statusMessage=f"RAM: {exc}"[:1000],
+            updateTime=now_iso(),
+        )
+        return
+    b.state.update(
+        fam.stores,
+        name,
+        status="ACTIVE",
+        updateTime=now_iso(),
+        _shareArn=share["resourceShareArn"],
+    )
 
 
 def _columns(fam: Family, store: dict[str, Any]) -> list[Any]:
@@ -196,7 +232,8 @@ def _list_stores(
 
 
 def _delete_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
-    """Delete one store: its Glue database (and table), its data directory and jobs' targets."""
+    """Delete one store: its RAM share, its Glue database (and table) in the service account,
+    its data directory and jobs' targets."""
     rec = b.require(fam.stores, p["name"], fam.label)
     running = [
         j
@@ -205,7 +242,12 @@ def _delete_store(b: Backend, fam: Family, p: dict[str, Any]) -> dict[str, Any]:
     ]
     if running and not p.get("force"):
         raise conflict(f"{fam.label} {p['name']} has import jobs in progress; retry with force")
-    glue = b.client("glue")
+    if rec.get("_shareArn"):
+        try:
+            b.service_client("ram").delete_resource_share(resourceShareArn=rec["_shareArn"])
+        except ClientError as exc:
+            log.info("ram delete_resource_share %s: %s", rec["_shareArn"], exc)
+    glue = b.service_client("glue")
     db = database_name(b, fam, rec["id"])
     try:
         glue.delete_table(DatabaseName=db, Name=rec["name"])

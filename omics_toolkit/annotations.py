@@ -459,7 +459,16 @@ class _StoresImport:
 
     # -- Glue link and grants
     def _link(self, table: str, database: str, store: str) -> str | None:
-        """Point the resource link at ``database.store``; returns the store it pointed at."""
+        """Point the resource link at ``database.store`` in the catalog that owns the store's
+        database (shared through AWS RAM: :mod:`omics_toolkit.provisioning.sharing`) and grant
+        on it; returns the store it pointed at.
+
+        Raises:
+            SharingPrerequisiteError, StoreNotSharedError: see
+                :func:`~omics_toolkit.provisioning.sharing.ensure_shared_database`.
+        """
+        from omics_toolkit.provisioning import sharing
+
         glue = self.ctx.client("glue")
         previous = None
         try:
@@ -470,7 +479,10 @@ class _StoresImport:
                 raise
         prov = _provisioner(self.ctx, self.settings)
         prov.ensure_glue_database()
-        prov.ensure_resource_link(table, database, store)
+        # the store's database is shared from HealthOmics's account through AWS RAM
+        sharing.check_prerequisites(prov)
+        owner = sharing.ensure_shared_database(prov, database)
+        prov.ensure_resource_link(table, database, store, owner)
         caller = str(self.ctx.client("sts").get_caller_identity()["Arn"])
         prov.ensure_lake_formation_grants(
             caller,
@@ -478,6 +490,7 @@ class _StoresImport:
                 (self.names.glue_database, table, ["DESCRIBE"]),
                 (database, store, ["DESCRIBE", "SELECT"]),
             ],
+            {database: owner},
         )
         return previous
 

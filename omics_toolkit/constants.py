@@ -34,4 +34,5 @@ MOTO_SERVICES = (
     "sns",
     "events",
     "s3tables",
+    "ram",
 )

@@ -5,12 +5,13 @@ and, on teardown, their deletion with the S3 table bucket (its tables' grants ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from omics_toolkit.errors import AwsError
-from omics_toolkit.provisioning import s3tables
+from omics_toolkit.provisioning import s3tables, sharing
 from omics_toolkit.provisioning.core import (
+    AFTER_APPLY,
     tags_list,
 )
 from omics_toolkit.provisioning.iam import IamSteps
@@ -45,11 +46,24 @@ class AnalyticsSteps(IamSteps):
                 Tags=self.tags,
             )
 
-    def ensure_resource_link(self, link: str, target_database: str, target_table: str) -> None:
-        """A Glue resource link (CreateTable with TargetTable) to a store's shared table."""
+    def ensure_resource_link(
+        self,
+        link: str,
+        target_database: str,
+        target_table: str,
+        catalog_id: str | None = None,
+    ) -> None:
+        """A Glue resource link (GetTable; CreateTable with ``TargetTable {CatalogId,
+        DatabaseName, Name}``, after DeleteTable when it pointed elsewhere) in the deployment's
+        database to ``target_database.target_table`` of catalog ``catalog_id`` (the store
+        database's owner, :func:`sharing.ensure_shared_database`; this account by default).
+
+        Raises:
+            AwsError: from Glue (other than ``EntityNotFoundException`` on the read).
+        """
         glue = self.client("glue")
         target = {
-            "CatalogId": self.ctx.account_id,
+            "CatalogId": catalog_id or self.ctx.account_id,
             "DatabaseName": target_database,
             "Name": target_table,
         }
@@ -75,15 +89,29 @@ class AnalyticsSteps(IamSteps):
         self._record("glue resource link", link, action, f"-> {target_database}.{target_table}")
 
     def ensure_lake_formation_grants(
-        self, principal_arn: str, grants: list[tuple[str, str, list[str]]]
+        self,
+        principal_arn: str,
+        grants: list[tuple[str, str, list[str]]],
+        owners: Mapping[str, str] | None = None,
     ) -> None:
-        """Grant ``(database, table, permissions)`` to ``principal_arn`` unless already granted."""
+        """Grant ``(database, table, permissions)`` to ``principal_arn`` unless already granted
+        (Lake Formation ListPermissions, GrantPermissions on ``Table {CatalogId, DatabaseName,
+        Name}``). ``owners`` maps a shared database to its owner's CatalogId (the stores'
+        databases, shared through RAM); other databases are this account's.
+
+        Raises:
+            AwsError: from Lake Formation (``EntityNotFoundException`` for a table its catalog
+                does not hold or has not shared with this account).
+        """
         lf = self.client("lakeformation")
         principal = {"DataLakePrincipalIdentifier": principal_arn}
         for database, table, permissions in grants:
-            resource = {
-                "Table": {"CatalogId": self.ctx.account_id, "DatabaseName": database, "Name": table}
-            }
+            catalog = (owners or {}).get(database) or self.ctx.account_id
+            resource = {"Table": {"CatalogId": catalog, "DatabaseName": database, "Name": table}}
+            label = f"{database}.{table}"
+            if catalog == AFTER_APPLY:  # a plan: the store's share does not exist yet
+                self._record("lake formation grant", label, "create", "+".join(permissions))
+                continue
             existing = lf.list_permissions(Principal=principal, Resource=resource).get(
                 "PrincipalResourcePermissions", []
             )
@@ -160,17 +188,32 @@ class AnalyticsSteps(IamSteps):
     def ensure_query_access(
         self, variant_store: str | None, annotation_store: str | None, use_tables: bool
     ) -> None:
-        """What Athena needs to query the variants: the Glue database, the stores' resource
-        links and Lake Formation grants (variant stores) or the S3 Tables catalog integration,
-        then the workgroup. The caller (STS GetCallerIdentity) gets the grants."""
+        """What Athena needs to query the variants: the Glue database; for variant stores, the
+        Lake Formation prerequisites, the stores' databases shared through AWS RAM (invitations
+        accepted), resource links into the owner's catalog and Lake Formation grants
+        (:mod:`omics_toolkit.provisioning.sharing`); or the S3 Tables catalog integration; then
+        the workgroup. The caller (STS GetCallerIdentity) gets the grants.
+
+        Raises:
+            SharingPrerequisiteError: Lake Formation is not set up for HealthOmics stores.
+            StoreNotSharedError: a store's database is not shared and no invitation offers it.
+            AwsError: from Glue, Lake Formation, RAM or Athena.
+        """
         n = self.names
         account = self.ctx.account_id
         self.ensure_glue_database()
         if variant_store and annotation_store:
             variant_db = f"variant_{account}_{variant_store}"
             annotation_db = f"annotation_{account}_{annotation_store}"
-            self.ensure_resource_link("variants", variant_db, n.variant_store)
-            self.ensure_resource_link("annotations", annotation_db, n.annotation_store)
+            sharing.check_prerequisites(self)
+            owners = {
+                variant_db: sharing.ensure_shared_database(self, variant_db),
+                annotation_db: sharing.ensure_shared_database(self, annotation_db),
+            }
+            self.ensure_resource_link("variants", variant_db, n.variant_store, owners[variant_db])
+            self.ensure_resource_link(
+                "annotations", annotation_db, n.annotation_store, owners[annotation_db]
+            )
             caller = str(self.client("sts").get_caller_identity()["Arn"])
             self.ensure_lake_formation_grants(
                 caller,
@@ -180,6 +223,7 @@ class AnalyticsSteps(IamSteps):
                     (variant_db, n.variant_store, ["DESCRIBE", "SELECT"]),
                     (annotation_db, n.annotation_store, ["DESCRIBE", "SELECT"]),
                 ],
+                owners,
             )
         if use_tables:
             caller = str(self.client("sts").get_caller_identity()["Arn"])
@@ -235,12 +279,21 @@ class AnalyticsSteps(IamSteps):
         if not self._ours(tags):
             self._record("glue database", db, "kept", "not tagged by this deployment")
             return
+        # the stores' tables live in the HealthOmics owner's catalog (any CatalogId), in
+        # databases named variant_/annotation_<this account>_<store id>
+        account = self.ctx.account_id
+        store_dbs = (f"variant_{account}_", f"annotation_{account}_")
         self.revoke_grants(
             lambda table: (
                 table.get("DatabaseName") == db
-                or str(table.get("Name", ""))
-                in (self.names.variant_store, self.names.annotation_store)
-                or str(table.get("Name", "")).startswith(f"{self.names.snake}_ann_")
+                or (
+                    str(table.get("DatabaseName", "")).startswith(store_dbs)
+                    and (
+                        str(table.get("Name", ""))
+                        in (self.names.variant_store, self.names.annotation_store)
+                        or str(table.get("Name", "")).startswith(f"{self.names.snake}_ann_")
+                    )
+                )
             )
         )
         for page in glue.get_paginator("get_tables").paginate(DatabaseName=db):

@@ -1,7 +1,9 @@
 """Glue tables as DuckDB views: Glue resolution (resource links followed) and the view over Parquet.
 
 A table ``database.name`` is looked up in moto's Glue backend (names case-insensitive), resource
-links (``TargetTable {CatalogId, DatabaseName, Name}``) are followed, and a DuckDB view is
+links (``TargetTable {CatalogId, DatabaseName, Name}``) are followed (into another account's
+catalog only when that database is shared with the account through an accepted AWS RAM
+invitation, :mod:`omics_toolkit.local.shares`), and a DuckDB view is
 registered over every ``*.parquet`` under ``StorageDescriptor.Location``; a table without data
 files is an empty view with the Glue columns.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from omics_toolkit.local import shares
 from omics_toolkit.local.athena.errors import QueryFailed
 
 
@@ -51,9 +54,16 @@ def resolve_table(account_id: str, region: str, database: str, name: str) -> Res
         table = _glue_table(account_id, region, database, name, display)
         target = table.get("TargetTable")
         if target:
-            account_id = target.get("CatalogId") or account_id
+            owner = target.get("CatalogId") or account_id
             region = target.get("Region") or region
             database, name = target["DatabaseName"], target["Name"]
+            if not shares.is_shared(account_id, region, owner, database):
+                # Lake Formation sees no such database: not (or no longer) shared with the caller
+                raise QueryFailed(
+                    f"SCHEMA_NOT_FOUND: Schema '{database}' of catalog {owner} is not shared "
+                    f"with account {account_id} (resource link '{display}')"
+                )
+            account_id = owner
             continue
         sd = table.get("StorageDescriptor") or {}
         location = sd.get("Location")

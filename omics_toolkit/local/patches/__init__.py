@@ -32,6 +32,10 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
   (moto's default identity, the local caller, is the account's administrator).
 - :mod:`.service_quotas`: Service Quotas for HealthOmics and Lambda (moto knows only VPC),
   ListServiceQuotas.
+- :mod:`.ram`: AWS RAM invitations (a share to another account is PENDING until accepted), Glue
+  reads of a shared database in its owner's catalog (``CatalogId``, ``ResourceShareType``), Lake
+  Formation grants refused on databases the caller cannot see (state in
+  :mod:`omics_toolkit.local.shares`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ def modules() -> tuple[ModuleType, ...]:
         iam_simulate,
         lambda_exec,
         lambda_limits,
+        ram,
         s3_bucket_policy,
         s3_notifications,
         service_quotas,
@@ -74,6 +79,7 @@ def modules() -> tuple[ModuleType, ...]:
         glue_catalogs,
         iam_simulate,
         service_quotas,
+        ram,
         s3_notifications,
     )
 

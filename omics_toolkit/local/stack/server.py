@@ -15,6 +15,14 @@ queue, moto and the emulator, and writes ``DIR/stack.json`` once both answer::
      "region": str, "started_at": iso, "log": str, "restored": [service, ...],
      "not_restored": [description, ...]}
 
+On a fresh state (no Lake Formation snapshot), the local account is set up as the HealthOmics
+guide asks a user to set up theirs (setting-up-lf.html, permissions-resource.html): the local
+caller (``arn:aws:iam::123456789012:user/moto``, the identity moto's STS answers) is a data lake
+administrator and "Use only IAM access control for new databases/tables" is off
+(PutDataLakeSettings with empty ``CreateDatabaseDefaultPermissions`` and
+``CreateTableDefaultPermissions``). moto's own defaults are AWS's for a new account (no
+administrators, ``IAM_ALLOWED_PRINCIPALS`` defaults on).
+
 On SIGTERM/SIGINT: stops the emulator, the asynchronous Lambda queue (events still queued are
 recorded as dropped) and moto, saves the moto snapshot, removes ``stack.json`` and exits 0. ``--without-omics`` (tests only) runs moto alone and records ``"omics": null``.
 """
@@ -42,6 +50,30 @@ from omics_toolkit.errors import LocalStackError
 LOG = logging.getLogger("omics_toolkit.local.stack.server")
 
 STACK_FILE = "stack.json"
+#: The IAM identity behind the local credentials (moto's STS answers ``...:user/moto``).
+LOCAL_CALLER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/moto"
+
+
+def set_up_lake_formation(moto_url: str, region: str) -> None:
+    """Make the local caller a data lake administrator and turn the IAM-only defaults off
+    (Lake Formation GetDataLakeSettings, PutDataLakeSettings), keeping the other settings."""
+    import boto3
+
+    lf = boto3.client(
+        "lakeformation",
+        endpoint_url=moto_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    settings = lf.get_data_lake_settings()["DataLakeSettings"]
+    admins = settings.get("DataLakeAdmins") or []
+    if LOCAL_CALLER_ARN not in [a.get("DataLakePrincipalIdentifier") for a in admins]:
+        admins.append({"DataLakePrincipalIdentifier": LOCAL_CALLER_ARN})
+    settings.update(
+        DataLakeAdmins=admins, CreateDatabaseDefaultPermissions=[], CreateTableDefaultPermissions=[]
+    )
+    lf.put_data_lake_settings(DataLakeSettings=settings)
 
 
 def free_port() -> int:
@@ -147,6 +179,9 @@ class LocalStack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"servers did not answer: {urls}")
             time.sleep(0.1)
+
+        if "lakeformation" not in restored:
+            set_up_lake_formation(self.moto_url, self.region)
 
         record = {
             "pid": os.getpid(),

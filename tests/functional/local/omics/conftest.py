@@ -130,6 +130,30 @@ def glue(moto_url: str) -> Any:
     return _client("glue", moto_url)
 
 
+def _service_client(service: str, url: str) -> Any:
+    """A client acting in the emulator's HealthOmics service account (moto's account header)."""
+    from healthomics_emulator.backend import MOTO_ACCOUNT_HEADER, SERVICE_ACCOUNT_ID
+
+    client = _client(service, url)
+    client.meta.events.register(
+        "before-send",
+        lambda request, **_: request.headers.__setitem__(MOTO_ACCOUNT_HEADER, SERVICE_ACCOUNT_ID),
+    )
+    return client
+
+
+@pytest.fixture(scope="session")
+def service_glue(moto_url: str) -> Any:
+    """Glue of the HealthOmics service account, where the stores' databases live."""
+    return _service_client("glue", moto_url)
+
+
+@pytest.fixture(scope="session")
+def service_ram(moto_url: str) -> Any:
+    """RAM of the HealthOmics service account, which shares the stores' databases."""
+    return _service_client("ram", moto_url)
+
+
 @pytest.fixture(scope="session")
 def logs(moto_url: str) -> Any:
     return _client("logs", moto_url)

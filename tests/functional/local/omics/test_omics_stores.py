@@ -12,6 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import ROLE, wait_for
 
+from healthomics_emulator.backend import SERVICE_ACCOUNT_ID
+
 JOB_DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES", "CANCELLED"}
 
 
@@ -157,7 +159,14 @@ chr1\t200\t.\tAC\tA\t.\tq10\tDP=3\tGT\t./.\t0/1
 
 
 def test_variant_store_glue_table_and_parquet_import(
-    omics: Any, s3: Any, glue: Any, bucket: str, reference: dict[str, Any], state_dir: Path
+    omics: Any,
+    s3: Any,
+    glue: Any,
+    service_glue: Any,
+    service_ram: Any,
+    bucket: str,
+    reference: dict[str, Any],
+    state_dir: Path,
 ) -> None:
     s3.put_object(Bucket=bucket, Key="vcf/s.vcf.gz", Body=gzip.compress(VCF.encode()))
     store = omics.create_variant_store(
@@ -168,7 +177,18 @@ def test_variant_store_glue_table_and_parquet_import(
     assert _code(exc) == "ConflictException"
     wait_for(lambda: omics.get_variant_store(name="cohort_vs"), "status", {"ACTIVE"})
     db = f"variant_123456789012_{store['id']}"
-    table = glue.get_table(DatabaseName=db, Name="cohort_vs")["Table"]
+    # the database is HealthOmics's, not the caller's: shared to the caller through AWS RAM
+    with pytest.raises(ClientError) as exc:
+        glue.get_database(Name=db)
+    assert _code(exc) == "EntityNotFoundException"
+    shares = service_ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]
+    share = next(s for s in shares if s["name"] == db)
+    assert share["status"] == "ACTIVE" and share["owningAccountId"] == SERVICE_ACCOUNT_ID
+    associations = service_ram.get_resource_share_associations(
+        associationType="PRINCIPAL", resourceShareArns=[share["resourceShareArn"]]
+    )["resourceShareAssociations"]
+    assert [a["associatedEntity"] for a in associations] == ["123456789012"]
+    table = service_glue.get_table(DatabaseName=db, Name="cohort_vs")["Table"]
     cols = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
     assert (
         cols["start"] == "int"
@@ -240,7 +260,7 @@ def test_variant_import_fails_for_contig_not_in_reference(
 
 
 def test_delete_variant_store_removes_only_its_glue_objects(
-    omics: Any, glue: Any, reference: dict[str, Any], state_dir: Path
+    omics: Any, service_glue: Any, service_ram: Any, reference: dict[str, Any], state_dir: Path
 ) -> None:
     a = omics.create_variant_store(name="del_a", reference={"referenceArn": reference["arn"]})
     b = omics.create_variant_store(name="del_b", reference={"referenceArn": reference["arn"]})
@@ -248,14 +268,20 @@ def test_delete_variant_store_removes_only_its_glue_objects(
         wait_for(lambda n=name: omics.get_variant_store(name=n), "status", {"ACTIVE"})
     assert omics.delete_variant_store(name="del_a")["status"] == "DELETING"
     with pytest.raises(ClientError) as exc:
-        glue.get_database(Name=f"variant_123456789012_{a['id']}")
+        service_glue.get_database(Name=f"variant_123456789012_{a['id']}")
     assert _code(exc) == "EntityNotFoundException"
     assert (
-        glue.get_table(DatabaseName=f"variant_123456789012_{b['id']}", Name="del_b")["Table"][
-            "Name"
-        ]
+        service_glue.get_table(DatabaseName=f"variant_123456789012_{b['id']}", Name="del_b")[
+            "Table"
+        ]["Name"]
         == "del_b"
     )
+    status = {
+        s["name"]: s["status"]
+        for s in service_ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]
+    }
+    assert status[f"variant_123456789012_{a['id']}"] == "DELETED"
+    assert status[f"variant_123456789012_{b['id']}"] == "ACTIVE"
     assert not (state_dir / "variant-stores" / a["id"]).exists()
     with pytest.raises(ClientError) as exc:
         omics.get_variant_store(name="del_a")
