@@ -99,13 +99,13 @@ def test_every_check_passes_on_a_ready_account_with_reads_only(
     assert {
         c.status
         for n, c in found.items()
-        if n not in ("healthomics: variant stores", "ram: share invitations")
+        if n != "healthomics: variant stores"
     } == {"ok"}, [c for c in checks if c.status != "ok"]
     # no variant store and no refusal recorded: AWS has no read-only answer
     assert found["healthomics: variant stores"].status == "unknown"
-    # moto's RAM has no invitations (branch i15-ram adds them): a finding, not a crash
+    # the local stack's RAM answers invitations as AWS does; none waits on a fresh account
     ram = found["ram: share invitations"]
-    assert ram.status == "unknown" and "does not implement" in ram.detail
+    assert ram.status == "ok" and ram.detail.endswith("none pending"), ram
     assert found["caller"].detail == caller
     assert (
         f"{len(provision_actions())} actions allowed"
@@ -189,7 +189,9 @@ def _context_as(local_stack: dict[str, Any], key: dict[str, str]) -> AwsContext:
 def test_a_caller_whose_policy_lacks_actions_fails_permissions_and_ram(
     local_stack: dict[str, Any], aws: Any, lake_formation: Any
 ) -> None:
-    everything_but_omics = sorted({a for a in provision_actions() if not a.startswith("omics:")})
+    everything_but_omics = sorted(
+        {a for a in provision_actions() if not a.startswith(("omics:", "ram:"))}
+    )
     arn, key = _limited_principal(aws, "ft-doctor-limited", everything_but_omics)
     ctx = _context_as(local_stack, key)
     _governed_by_lake_formation(lake_formation, arn)
@@ -199,7 +201,7 @@ def test_a_caller_whose_policy_lacks_actions_fails_permissions_and_ram(
     assert found["lake formation: administrator"].status == "ok"
     perms = found["iam: provisioning permissions"]
     assert perms.status == "fail"
-    omics_actions = sorted(a for a in provision_actions() if a.startswith("omics:"))
+    omics_actions = sorted(a for a in provision_actions() if a.startswith(("omics:", "ram:")))
     assert perms.detail.endswith(": " + ", ".join(omics_actions)), perms.detail
     assert f"{len(omics_actions)} of {len(provision_actions())} actions" in perms.detail
     assert perms.fix.startswith(f"grant {arn} these actions")

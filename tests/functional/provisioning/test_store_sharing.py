@@ -9,6 +9,7 @@ CatalogId; Athena then reads the variants through the link; teardown revokes the
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +67,39 @@ def reference_arn(local_stack: dict[str, Any]) -> str:
     s3.create_bucket(Bucket="ft-share-src")
     s3.put_object(Bucket="ft-share-src", Key="ref.fa", Body=FASTA.encode())
     s3.put_object(Bucket="ft-share-src", Key="s1.vcf.gz", Body=gzip.compress(VCF.encode()))
+    # The import role as HealthOmics evaluates it: trusts omics.amazonaws.com, reads the sources.
+    iam = ctx.client("iam")
+    iam.create_role(
+        RoleName="ft-share-import",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "omics.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    iam.put_role_policy(
+        RoleName="ft-share-import",
+        PolicyName="read-sources",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::ft-share-src/*",
+                    }
+                ],
+            }
+        ),
+    )
     store = omics.create_reference_store(name="ft-share-refs")
     job = omics.start_reference_import_job(
         referenceStoreId=store["id"],
