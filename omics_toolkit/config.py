@@ -149,17 +149,29 @@ def _coerce(name: str, value: Any) -> Any:
 _DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
 
+#: Bucket-name prefixes S3 reserves (S3 User Guide, "General purpose bucket naming rules"); a
+#: deployment name starting with one would give invalid names to every bucket.
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
 def check_deployment_name(name: str, source: str = "") -> None:
     """Deployment names prefix bucket names: 3-32 of a-z, 0-9 and '-', starting with a letter.
 
     Raises:
-        ConfigError: the name does not fit.
+        ConfigError: the name does not fit, or starts with a prefix S3 reserves for bucket names
+            (``xn--``, ``sthree-``, ``amzn-s3-demo-``).
     """
+    origin = f" (from {source})" if source else ""
     if not _DEPLOYMENT.match(name):
-        origin = f" (from {source})" if source else ""
         raise ConfigError(
             f"deployment name {name!r}{origin} must be 3-32 characters of a-z, 0-9 and '-', "
             "starting with a letter and not ending with '-' (it prefixes bucket names)"
+        )
+    reserved = next((p for p in RESERVED_BUCKET_PREFIXES if name.startswith(p)), None)
+    if reserved:
+        raise ConfigError(
+            f"deployment name {name!r}{origin} must not start with {reserved!r}: S3 reserves that "
+            "prefix for bucket names, and the deployment name prefixes its buckets"
         )
 
 
