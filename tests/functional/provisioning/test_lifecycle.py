@@ -283,6 +283,51 @@ def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, re
         stack.emulator_options(local_dir, new_customer=False)
 
 
+def test_an_iam_deny_of_create_variant_store_is_an_error_not_a_back_end_switch(
+    local_stack, reference
+):
+    from healthomics_emulator.control import add_faults, clear_faults
+
+    settings = _settings("ft-iam-deny")  # variant_backend = "auto"
+    names = Provisioner(_ctx(local_stack), settings).names
+    deny = (
+        "User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized to perform: "
+        "omics:CreateVariantStore on resource: * with an explicit deny in a service control policy"
+    )
+    add_faults(
+        local_stack["omics"],
+        [
+            {
+                "operation": "CreateVariantStore",
+                "error": "AccessDeniedException",
+                "message": deny,
+                "count": None,
+                "match": {"name": names.variant_store},
+            }
+        ],
+    )
+    try:
+        with pytest.raises(UserError) as raised:
+            Provisioner(_ctx(local_stack), settings).apply(reference)
+        assert 'Allow omics:CreateVariantStore (and omics:TagResource) on Resource "*"' in str(
+            raised.value
+        )
+        assert "explicit deny in a service control policy" in str(raised.value)
+    finally:
+        clear_faults(local_stack["omics"])
+    ctx = _ctx(local_stack)
+    # nothing switched: no table bucket, no state machine recording a back end
+    buckets = ctx.client("s3tables").list_table_buckets(prefix=names.table_bucket)["tableBuckets"]
+    assert [b["name"] for b in buckets] == []
+    machines = ctx.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert names.state_machine not in [m["name"] for m in machines]
+    # once allowed, the next plan creates stores, not S3 Tables
+    planned = {(a.kind, a.action) for a in _plan(local_stack, settings, None)}
+    assert ("variant store", "create") in planned
+    assert not any(kind == "s3 table bucket" for kind, _ in planned)
+    Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+
+
 def test_customer_managed_kms_key_encrypts_buckets_results_and_stores(local_stack, reference):
     key = "arn:aws:kms:us-east-1:123456789012:key/0b6a5e8e-1111-4c3b-9c1e-1234567890ab"
     settings = _settings("ft-kms", kms_key_arn=key)
