@@ -22,6 +22,8 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
   their condition holds, as in S3.
 - :mod:`.s3_bucket_names`: CreateBucket and CreateTableBucket/CreateNamespace enforce S3's and S3
   Tables' naming rules (``InvalidBucketName``, ``BadRequestException``); moto checks little.
+- :mod:`.logs_kms`: CloudWatch Logs AssociateKmsKey/DisassociateKmsKey (a KMS key on an existing
+  log group).
 - :mod:`.glue_catalogs`: Glue CreateCatalog/GetCatalog/DeleteCatalog (the S3 Tables federated
   catalog ``s3tablescatalog``).
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
@@ -46,6 +48,7 @@ def modules() -> tuple[ModuleType, ...]:
         ecr_pull_through,
         glue_catalogs,
         lambda_exec,
+        logs_kms,
         s3_bucket_names,
         s3_bucket_policy,
         s3_notifications,
@@ -65,6 +68,7 @@ def modules() -> tuple[ModuleType, ...]:
         sfn_start_execution,
         ecr_pull_through,
         glue_catalogs,
+        logs_kms,
         s3_notifications,
     )
 
