@@ -284,6 +284,52 @@ VARIANT_COLUMNS_DEFAULT = (
 )
 
 
+#: Columns the variants table may have beyond the fixed schema: a variant store's optional
+#: ``information`` map and ``annotations`` struct (HealthOmics "Querying variant stores").
+VARIANT_COLUMNS_OPTIONAL = ("information", "annotations")
+
+
+def variant_columns_sql(columns: Sequence[str] | None) -> str:
+    """The ``SELECT`` list for :func:`variants`: each column checked and double-quoted.
+
+    Args:
+        columns: names of columns of the ``variants`` table (case-insensitive; ``end`` may be
+            given quoted, ``'"end"'``), or ``["*"]`` for all; ``None`` for the default list.
+
+    Returns:
+        e.g. ``'"sampleid", "contigname", "end"'`` or ``"*"``.
+
+    Raises:
+        UserError: a column is not one of the table's (``healthomics_facts.schema.VARIANT_COLUMNS``
+            plus ``information``/``annotations``), or ``*`` is mixed with names: the text never
+            reaches Athena.
+    """
+    from healthomics_facts.schema import VARIANT_COLUMNS
+
+    if columns is None:
+        columns = VARIANT_COLUMNS_DEFAULT
+    if isinstance(columns, str):
+        columns = [columns]
+    if list(columns) == ["*"]:
+        return "*"
+    known = [name for name, _ in VARIANT_COLUMNS] + list(VARIANT_COLUMNS_OPTIONAL)
+    picked: list[str] = []
+    for column in columns:
+        name = str(column).strip()
+        if len(name) > 2 and name[0] == name[-1] == '"':
+            name = name[1:-1]
+        name = name.lower()
+        if name not in known:
+            raise UserError(
+                f"columns: {column!r} is not a column of the variants table; use some of "
+                f"{', '.join(known)} (or ['*'] alone for all)"
+            )
+        picked.append(f'"{name}"')
+    if not picked:
+        raise UserError("columns: give at least one column of the variants table (or ['*'])")
+    return ", ".join(picked)
+
+
 def variants(
     region: str | None = None,
     samples: Sequence[str] | str | None = None,
@@ -306,7 +352,8 @@ def variants(
         samples: sample ids (a string for one).
         min_qual: keep rows with ``qual >= min_qual`` (NULL QUAL is dropped).
         pass_only: keep rows whose FILTER is PASS or missing.
-        columns: columns to return (default: the common ones; ``["*"]`` for all).
+        columns: columns of the ``variants`` table to return (default: the common ones;
+            ``["*"]`` for all); checked against the table's schema, never pasted as given.
         limit: at most this many rows.
         arrow, chunksize, settings, ctx: as for :func:`query`.
 
@@ -314,7 +361,8 @@ def variants(
         As :func:`query`; ordered by sampleid, contigname, start.
 
     Raises:
-        UserError: a bad region or argument, or the query failed.
+        UserError: a bad region, an unknown column, a limit that is not a whole number >= 0, or
+            the query failed.
     """
     where: list[str] = []
     params: list[Any] = []
@@ -337,11 +385,12 @@ def variants(
         params.append(float(min_qual))
     if pass_only:
         where.append("(filters IS NULL OR cardinality(filters) = 0 OR contains(filters, 'PASS'))")
-    cols = ", ".join(columns or VARIANT_COLUMNS_DEFAULT)
-    sql = f"SELECT {cols} FROM variants"
+    sql = f"SELECT {variant_columns_sql(columns)} FROM variants"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY sampleid, contigname, start"
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise UserError(f"limit must be a whole number of rows >= 0, not {limit!r}")
+        sql += f" LIMIT {limit}"
     return query(sql, params, arrow=arrow, chunksize=chunksize, settings=settings, ctx=ctx)

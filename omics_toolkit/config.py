@@ -75,6 +75,14 @@ class Settings:
             inputs ``known_sites_vcfs`` / ``known_sites_indices``): local paths or ``s3://``
             URIs of bgzipped VCFs, each with its ``.tbi`` beside it (config file: a list;
             environment: comma-separated). Required by ``gatk-germline``.
+        log_execution_data: whether the state machine's CloudWatch log events carry execution
+            data (inputs and outputs: sample ids, S3 URIs, possibly protected health
+            information); ``False`` by default (Step Functions ``includeExecutionData``).
+        log_retention_days: retention of the state machine's log group, one of CloudWatch Logs'
+            values (PutRetentionPolicy ``retentionInDays``: 1, 3, 5, 7, 14, 30, 60, 90, ...).
+        noncurrent_version_days: days after which the buckets' noncurrent object versions
+            (overwritten or deleted objects; the buckets are versioned) are expired
+            (lifecycle ``NoncurrentVersionExpiration``).
     """
 
     deployment: str = "omics-toolkit"
@@ -100,6 +108,9 @@ class Settings:
     log_level: str = "ALL"
     run_tags: dict[str, str] = field(default_factory=dict)
     known_sites: tuple[str, ...] = ()
+    log_execution_data: bool = False
+    log_retention_days: int = 90
+    noncurrent_version_days: int = 30
 
     @property
     def run_group_limits(self) -> dict[str, int]:
@@ -136,6 +147,15 @@ def _coerce(name: str, value: Any) -> Any:
                 f'setting {name} must be a table of strings, e.g. [{name}] key = "value"'
             )
         return dict(value)
+    if kind.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"setting {name}={value!r} must be true or false")
     try:
         if "int" in kind and "str" not in kind:
             return int(value)
@@ -149,17 +169,29 @@ def _coerce(name: str, value: Any) -> Any:
 _DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
 
+#: Bucket-name prefixes S3 reserves (S3 User Guide, "General purpose bucket naming rules"); a
+#: deployment name starting with one would give invalid names to every bucket.
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
 def check_deployment_name(name: str, source: str = "") -> None:
     """Deployment names prefix bucket names: 3-32 of a-z, 0-9 and '-', starting with a letter.
 
     Raises:
-        ConfigError: the name does not fit.
+        ConfigError: the name does not fit, or starts with a prefix S3 reserves for bucket names
+            (``xn--``, ``sthree-``, ``amzn-s3-demo-``).
     """
+    origin = f" (from {source})" if source else ""
     if not _DEPLOYMENT.match(name):
-        origin = f" (from {source})" if source else ""
         raise ConfigError(
             f"deployment name {name!r}{origin} must be 3-32 characters of a-z, 0-9 and '-', "
             "starting with a letter and not ending with '-' (it prefixes bucket names)"
+        )
+    reserved = next((p for p in RESERVED_BUCKET_PREFIXES if name.startswith(p)), None)
+    if reserved:
+        raise ConfigError(
+            f"deployment name {name!r}{origin} must not start with {reserved!r}: S3 reserves that "
+            "prefix for bucket names, and the deployment name prefixes its buckets"
         )
 
 
@@ -216,7 +248,11 @@ RANGES: dict[str, tuple[int, int]] = {
     "run_group_max_runs": (1, 100_000),
     "run_group_max_duration_minutes": (1, 100_000),
     "run_group_max_gpus": (1, 100_000),
+    "noncurrent_version_days": (1, 100_000),
 }
+#: CloudWatch Logs PutRetentionPolicy ``retentionInDays`` values (botocore ``logs`` model).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
+LOG_RETENTION_DAYS += (1827, 2192, 2557, 2922, 3288, 3653)
 
 
 def resolve_settings(
@@ -303,6 +339,12 @@ def check_settings(settings: Settings, sources: dict[str, str] | None = None) ->
             f"run storage only; storage_type is {settings.storage_type} "
             f'(from {sources.get("storage_type", "default")}): set storage_type = "STATIC" '
             "or drop storage_capacity_gib"
+        )
+    if settings.log_retention_days not in LOG_RETENTION_DAYS:
+        raise ConfigError(
+            f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} "
+            f"(CloudWatch Logs retention periods), not {settings.log_retention_days} "
+            f"(from {sources.get('log_retention_days', 'default')})"
         )
     check_deployment_name(settings.deployment, sources.get("deployment", "default"))
     if settings.pair_pattern:

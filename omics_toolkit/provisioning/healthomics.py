@@ -17,6 +17,27 @@ from omics_toolkit.provisioning.core import (
 )
 from omics_toolkit.provisioning.iam import IamSteps
 
+#: Phrases of HealthOmics' refusal of stores to accounts new since 2025-11-07 (docs page
+#: "variant-store-availability-change": "no longer open to new customers"). The exact wording of
+#: the API error is not published; these phrases are the ones AWS uses for the change.
+NEW_CUSTOMER_PHRASES = ("new customer", "no longer open", "no longer available")
+#: How IAM words an explicit or implicit deny ("User: arn:... is not authorized to perform:
+#: omics:CreateVariantStore ... because no identity-based policy allows ...").
+IAM_DENY_PHRASE = "not authorized to perform"
+
+
+def is_new_customer_refusal(message: str) -> bool:
+    """Whether an ``AccessDeniedException`` message is HealthOmics closing stores to new customers.
+
+    An IAM, SCP or permissions-boundary deny (``... is not authorized to perform: ...``) is not,
+    whatever else it says; a message without any :data:`NEW_CUSTOMER_PHRASES` is not either, so
+    an unknown refusal never switches a deployment's variant back end.
+    """
+    text = message.lower()
+    if IAM_DENY_PHRASE in text:
+        return False
+    return any(phrase in text for phrase in NEW_CUSTOMER_PHRASES)
+
 
 def reference_name(reference: str) -> str:
     """Reference name in the store: the FASTA's file name without ``.fa[sta][.gz]``.
@@ -154,6 +175,12 @@ class HealthOmicsSteps(IamSteps):
         )
 
     def _ensure_analytics_store(self, kind: str, name: str, **create: Any) -> str | None:
+        """Find or create a variant/annotation store; see :meth:`ensure_variant_store`.
+
+        Only HealthOmics' "closed to new customers" refusal (:func:`is_new_customer_refusal`)
+        skips the store; any other ``AccessDeniedException`` (an IAM or SCP deny) is a
+        :class:`UserError` naming the action to allow, and nothing is switched.
+        """
         omics = self.client("omics")
         get = getattr(omics, f"get_{kind}_store")
         found = self._find_by_name(f"list_{kind}_stores", f"{kind}Stores", name, filter={})
@@ -183,6 +210,17 @@ class HealthOmicsSteps(IamSteps):
                 if exc.code != "AccessDeniedException":
                     raise
                 reason = exc.message or "access denied"
+                if not is_new_customer_refusal(reason):
+                    action = f"omics:Create{kind.capitalize()}Store"
+                    raise UserError(
+                        f"HealthOmics denied {action} for the {kind} store {name}: {reason}. "
+                        f'Allow {action} (and omics:TagResource) on Resource "*" to the identity '
+                        "that provisions (CreateVariantStore/CreateAnnotationStore have no "
+                        "resource type), or check a service control policy or permissions "
+                        'boundary that denies it; or set variant_backend = "s3tables" or "none" '
+                        "to do without stores. Nothing was switched: this refusal is not "
+                        "HealthOmics closing stores to new customers"
+                    ) from exc
                 if self.settings.variant_backend == "stores":
                     raise UserError(
                         f"HealthOmics refused to create the {kind} store {name}: {reason}. "

@@ -93,6 +93,32 @@ def lambda_logs(partition: str, region: str, account: str, function: str) -> Doc
     )
 
 
+def logs_key_policy_statement(partition: str, region: str, account: str, log_group: str) -> Doc:
+    """The KMS key policy statement that lets CloudWatch Logs encrypt ``log_group`` with the key.
+
+    Principal ``logs.<region>.amazonaws.com``; ``kms:Encrypt*``, ``kms:Decrypt*``,
+    ``kms:ReEncrypt*``, ``kms:GenerateDataKey*``, ``kms:Describe*`` on ``*`` (the key itself),
+    only when the encryption context names the log group (CloudWatch Logs User Guide, "Encrypt
+    log data in CloudWatch Logs using AWS KMS", step 2: key policy). The toolkit does not own
+    the key, so this is shown to the user, never applied.
+    """
+    group_arn = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}"
+    return {
+        "Sid": "AllowCloudWatchLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": [
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:Describe*",
+        ],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
+    }
+
+
 def kms_statements(kms_key_arn: str | None) -> list[Doc]:
     """kms:Decrypt/GenerateDataKey on the customer-managed key; ``[]`` without one (Service
     Authorization Reference: AWS Key Management Service)."""

@@ -5,11 +5,14 @@ on teardown, the check for running executions and their deletion.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.identity import VARIANT_BACKEND_TAG
-from omics_toolkit.provisioning import statemachine
+from omics_toolkit.provisioning import iam, statemachine
 from omics_toolkit.provisioning.core import (
     Steps,
     canon,
@@ -98,24 +101,67 @@ class OrchestrationSteps(Steps):
         return arn
 
     def ensure_log_group(self, name: str) -> str:
-        """A CloudWatch Logs group kept 90 days (DescribeLogGroups, CreateLogGroup,
-        PutRetentionPolicy); returns its ARN with the ``:*`` suffix the Step Functions logging
-        configuration takes."""
+        """The state machine's CloudWatch Logs group; returns its ARN with the ``:*`` suffix the
+        Step Functions logging configuration takes.
+
+        Kept ``log_retention_days`` (PutRetentionPolicy) and, with ``kms_key_arn``, encrypted
+        with that key (CreateLogGroup ``kmsKeyId``, AssociateKmsKey for an existing group; a
+        group's key is never removed here). API: DescribeLogGroups, CreateLogGroup,
+        PutRetentionPolicy, AssociateKmsKey.
+
+        Raises:
+            UserError: CloudWatch Logs may not use the key: the message gives the key policy
+                statement to add (:func:`~omics_toolkit.provisioning.iam.logs_key_policy_statement`).
+        """
         logs = self.client("logs")
+        days = self.settings.log_retention_days
+        key = self.settings.kms_key_arn
         groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
         group = next((g for g in groups if g["logGroupName"] == name), None)
+        detail = f"retention {days} days" + (f", encrypted with {key}" if key else "")
         if group is None:
-            self._record("log group", name, "create", "retention 90 days")
+            self._record("log group", name, "create", detail)
             if not self.dry_run:
-                logs.create_log_group(logGroupName=name, tags=self.tags)
-                logs.put_retention_policy(logGroupName=name, retentionInDays=90)
-        elif group.get("retentionInDays") != 90:
-            self._record("log group", name, "update", "retention 90 days")
-            if not self.dry_run:
-                logs.put_retention_policy(logGroupName=name, retentionInDays=90)
-        else:
-            self._record("log group", name, "unchanged")
+                with self._logs_key_errors(name):
+                    logs.create_log_group(
+                        logGroupName=name, tags=self.tags, **({"kmsKeyId": key} if key else {})
+                    )
+                logs.put_retention_policy(logGroupName=name, retentionInDays=days)
+            return self.arn("logs", f"log-group:{name}:*")
+        changes = []
+        if group.get("retentionInDays") != days:
+            self._change(
+                changes,
+                f"retention {days} days",
+                lambda: logs.put_retention_policy(logGroupName=name, retentionInDays=days),
+            )
+        if key and group.get("kmsKeyId") != key:
+            with self._logs_key_errors(name):
+                self._change(
+                    changes,
+                    f"encrypted with {key}",
+                    lambda: logs.associate_kms_key(logGroupName=name, kmsKeyId=key),
+                )
+        self._record("log group", name, "update" if changes else "unchanged", ", ".join(changes))
         return self.arn("logs", f"log-group:{name}:*")
+
+    @contextlib.contextmanager
+    def _logs_key_errors(self, log_group: str) -> Iterator[None]:
+        """Turn CloudWatch Logs' refusal of the KMS key into a UserError with the statement to add."""
+        try:
+            yield
+        except AwsError as exc:
+            if exc.code not in ("AccessDeniedException", "InvalidParameterException"):
+                raise
+            statement = iam.logs_key_policy_statement(
+                self.partition, self.ctx.region, self.ctx.account_id, log_group
+            )
+            raise UserError(
+                f"CloudWatch Logs cannot encrypt the log group {log_group} with "
+                f"{self.settings.kms_key_arn}: {exc.message}. Add this statement to the key "
+                f"policy (the toolkit does not change keys it does not own): "
+                f"{json.dumps(statement)}"
+            ) from exc
 
     def _state_machine_tags(self) -> dict[str, str]:
         """Tags of the deployment's state machine; ``{}`` when it does not exist yet."""
@@ -152,7 +198,9 @@ class OrchestrationSteps(Steps):
         wanted_tags = {**self.tags, **(extra_tags or {})}
         logging_config = {
             "level": "ERROR",
-            "includeExecutionData": True,
+            # Execution data holds sample ids and S3 URIs (possibly protected health
+            # information): logged only when the user opts in.
+            "includeExecutionData": self.settings.log_execution_data,
             "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
         }
         try:

@@ -123,7 +123,13 @@ def ensure_catalog_integration(prov: IamSteps, principal_arn: str) -> None:
                     "FederatedCatalog": {"Identifier": buckets, "ConnectionName": CONNECTION},
                     "CreateDatabaseDefaultPermissions": [],
                     "CreateTableDefaultPermissions": [],
-                    "AllowFullTableExternalDataAccess": "True",
+                    # Full-table access lets engines outside Lake Formation's integration
+                    # (e.g. EMR, third-party Spark) get credentials without session-tag checks,
+                    # bypassing fine-grained grants (Lake Formation guide, "Application
+                    # integration for full table access"). Athena is integrated and the variant
+                    # loader writes through the S3 Tables API, so neither needs it. An existing
+                    # catalog is account-wide and left as it is.
+                    "AllowFullTableExternalDataAccess": "False",
                 },
             )
     lf = prov.client("lakeformation")

@@ -19,6 +19,21 @@ from omics_toolkit.provisioning.core import (
 )
 
 
+def merge_lifecycle_rules(
+    current: list[dict[str, Any]], ours: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A bucket's lifecycle rules with ours set and everyone else's kept.
+
+    PutBucketLifecycleConfiguration replaces the whole configuration, so the rules read back
+    (GetBucketLifecycleConfiguration) whose ``ID`` is not one of ours are kept, in their order;
+    each of ours replaces the rule with its ``ID`` in place, or is appended.
+    """
+    by_id = {rule["ID"]: rule for rule in ours}
+    merged = [by_id.get(rule.get("ID", ""), rule) for rule in current]
+    present = {rule.get("ID") for rule in current}
+    return merged + [rule for rule in ours if rule["ID"] not in present]
+
+
 class StorageSteps(Steps):
     """S3 buckets of a deployment (S3 HeadBucket, CreateBucket, Put/GetBucket* calls;
     DeleteObjects, DeleteBucket on teardown)."""
@@ -129,12 +144,13 @@ class StorageSteps(Steps):
             current_rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
         except AwsError:
             current_rules = []
-        if canon(current_rules) != canon(lifecycle):
+        wanted_rules = merge_lifecycle_rules(current_rules, lifecycle)
+        if canon(current_rules) != canon(wanted_rules):
             self._change(
                 changes,
                 "lifecycle rules",
                 lambda: s3.put_bucket_lifecycle_configuration(
-                    Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle}
+                    Bucket=bucket, LifecycleConfiguration={"Rules": wanted_rules}
                 ),
             )
         try:
@@ -154,7 +170,17 @@ class StorageSteps(Steps):
         return changes
 
     def lifecycle_rules(self, prefix_days: int) -> list[dict[str, Any]]:
-        """Processed objects (tagged by the pipeline) move to Glacier Instant Retrieval; never expire."""
+        """The deployment's lifecycle rules (PutBucketLifecycleConfiguration ``Rules``).
+
+        - ``processed-to-glacier-ir``: objects the pipeline tagged ``processed`` move to Glacier
+          Instant Retrieval after ``prefix_days``; current versions never expire.
+        - ``abort-incomplete-uploads``: multipart uploads left unfinished for 7 days.
+        - ``expire-noncurrent-versions``: the buckets are versioned, so an overwritten or deleted
+          object leaves a noncurrent version; those expire ``noncurrent_version_days`` after
+          they became noncurrent (``NoncurrentVersionExpiration``).
+
+        Rules with other IDs (a user's own) are kept (:func:`merge_lifecycle_rules`).
+        """
         return [
             {
                 "ID": "processed-to-glacier-ir",
@@ -167,6 +193,14 @@ class StorageSteps(Steps):
                 "Status": "Enabled",
                 "Filter": {"Prefix": ""},
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            },
+            {
+                "ID": "expire-noncurrent-versions",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "NoncurrentVersionExpiration": {
+                    "NoncurrentDays": self.settings.noncurrent_version_days
+                },
             },
         ]
 

@@ -35,3 +35,14 @@ def test_every_query_file_declares_its_parameters():
 def test_unknown_query_lists_known():
     with pytest.raises(UserError, match="variants_in_region"):
         load_query("nope")
+
+
+def test_variant_columns_are_checked_and_quoted():
+    from omics_toolkit.api import variant_columns_sql
+
+    assert variant_columns_sql(["sampleid", '"end"', "QUAL"]) == '"sampleid", "end", "qual"'
+    assert variant_columns_sql(["*"]) == "*"
+    assert '"end"' in variant_columns_sql(None)
+    for bad in (["sampleid FROM variants; DROP TABLE x --"], ["*", "qual"], ['"a" "b"'], []):
+        with pytest.raises(UserError, match="columns"):
+            variant_columns_sql(bad)

@@ -71,3 +71,10 @@ def test_bad_run_options_say_what_to_fix(tmp_path, text, message):
     conf.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(conf)
+
+
+def test_deployment_name_with_a_reserved_bucket_prefix_fails_at_config_time(tmp_path):
+    cfg = tmp_path / "omics-toolkit.toml"
+    cfg.write_text('deployment = "xn--lab"\n')
+    with pytest.raises(ConfigError, match=r"'xn--lab' \(from .*\) must not start with 'xn--'"):
+        load_settings(cfg)

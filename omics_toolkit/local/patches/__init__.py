@@ -23,6 +23,10 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
 - :mod:`.sfn_start_execution`: concurrent StartExecution calls with one name start one execution.
 - :mod:`.s3_bucket_policy`: conditional ``Deny`` statements (TLS-only policies) apply only when
   their condition holds, as in S3.
+- :mod:`.s3_bucket_names`: CreateBucket and CreateTableBucket/CreateNamespace enforce S3's and S3
+  Tables' naming rules (``InvalidBucketName``, ``BadRequestException``); moto checks little.
+- :mod:`.logs_kms`: CloudWatch Logs AssociateKmsKey/DisassociateKmsKey (a KMS key on an existing
+  log group).
 - :mod:`.glue_catalogs`: Glue CreateCatalog/GetCatalog/DeleteCatalog (the S3 Tables federated
   catalog ``s3tablescatalog``).
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
@@ -58,6 +62,8 @@ def modules() -> tuple[ModuleType, ...]:
         lambda_exec,
         lambda_limits,
         ram,
+        logs_kms,
+        s3_bucket_names,
         s3_bucket_policy,
         s3_notifications,
         service_quotas,
@@ -73,6 +79,7 @@ def modules() -> tuple[ModuleType, ...]:
         athena_sql,
         athena_protocols,
         s3_bucket_policy,
+        s3_bucket_names,
         sfn_json_path,
         sfn_start_execution,
         ecr_pull_through,
@@ -80,6 +87,7 @@ def modules() -> tuple[ModuleType, ...]:
         iam_simulate,
         service_quotas,
         ram,
+        logs_kms,
         s3_notifications,
     )
 

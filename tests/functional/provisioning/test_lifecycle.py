@@ -298,6 +298,13 @@ def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, re
         )
         assert any(a.kind == "s3 table bucket" and a.action == "create" for a in prov.actions)
         _loader_is_sized_and_loads_a_vcf(_ctx(local_stack), prov)
+        # Athena is Lake Formation-integrated: no full-table access for external engines
+        catalog = (
+            _ctx(local_stack)
+            .client("glue")
+            .get_catalog(CatalogId=f"{prov.ctx.account_id}:s3tablescatalog")["Catalog"]
+        )
+        assert catalog["AllowFullTableExternalDataAccess"] == "False"
         # The state machine role may not import variants when there is no store.
         policy = (
             _ctx(local_stack)
@@ -312,6 +319,51 @@ def test_new_customer_account_gets_no_stores_and_a_clear_message(local_stack, re
         Teardown(_ctx(local_stack), _settings("ft-new-strict")).run(force_delete_data=True)
     finally:
         stack.emulator_options(local_dir, new_customer=False)
+
+
+def test_an_iam_deny_of_create_variant_store_is_an_error_not_a_back_end_switch(
+    local_stack, reference
+):
+    from healthomics_emulator.control import add_faults, clear_faults
+
+    settings = _settings("ft-iam-deny")  # variant_backend = "auto"
+    names = Provisioner(_ctx(local_stack), settings).names
+    deny = (
+        "User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized to perform: "
+        "omics:CreateVariantStore on resource: * with an explicit deny in a service control policy"
+    )
+    add_faults(
+        local_stack["omics"],
+        [
+            {
+                "operation": "CreateVariantStore",
+                "error": "AccessDeniedException",
+                "message": deny,
+                "count": None,
+                "match": {"name": names.variant_store},
+            }
+        ],
+    )
+    try:
+        with pytest.raises(UserError) as raised:
+            Provisioner(_ctx(local_stack), settings).apply(reference)
+        assert 'Allow omics:CreateVariantStore (and omics:TagResource) on Resource "*"' in str(
+            raised.value
+        )
+        assert "explicit deny in a service control policy" in str(raised.value)
+    finally:
+        clear_faults(local_stack["omics"])
+    ctx = _ctx(local_stack)
+    # nothing switched: no table bucket, no state machine recording a back end
+    buckets = ctx.client("s3tables").list_table_buckets(prefix=names.table_bucket)["tableBuckets"]
+    assert [b["name"] for b in buckets] == []
+    machines = ctx.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert names.state_machine not in [m["name"] for m in machines]
+    # once allowed, the next plan creates stores, not S3 Tables
+    planned = {(a.kind, a.action) for a in _plan(local_stack, settings, None)}
+    assert ("variant store", "create") in planned
+    assert not any(kind == "s3 table bucket" for kind, _ in planned)
+    Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
 
 
 def test_customer_managed_kms_key_encrypts_buckets_results_and_stores(local_stack, reference):
@@ -338,7 +390,79 @@ def test_customer_managed_kms_key_encrypts_buckets_results_and_stores(local_stac
         RoleName=prov.names.role("omics-run"), PolicyName="least-privilege"
     )["PolicyDocument"]
     assert key in json.dumps(run_policy)
+    # the state machine's log group: encrypted with the key, kept 90 days, no execution data
+    logs = ctx.client("logs")
+    group_name = prov.names.state_machine_log_group
+    (group,) = [
+        g
+        for g in logs.describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+        if g["logGroupName"] == group_name
+    ]
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (key, 90)
+    sfn = ctx.client("stepfunctions")
+    machine_arn = prov.arn("states", f"stateMachine:{prov.names.state_machine}")
+    logging = sfn.describe_state_machine(stateMachineArn=machine_arn)["loggingConfiguration"]
+    assert logging["includeExecutionData"] is False and logging["level"] == "ERROR"
     assert {a.action for a in _plan(local_stack, settings, None)} == {"unchanged"}
+    # a key added to an existing group is associated; opting in logs execution data
+    logs.delete_log_group(logGroupName=group_name)
+    logs.create_log_group(logGroupName=group_name)
+    opted_in = replace(settings, log_execution_data=True, log_retention_days=30)
+    again = Provisioner(_ctx(local_stack), opted_in)
+    again.apply(None)
+    (group,) = [
+        g
+        for g in logs.describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+        if g["logGroupName"] == group_name
+    ]
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (key, 30)
+    logging = sfn.describe_state_machine(stateMachineArn=machine_arn)["loggingConfiguration"]
+    assert logging["includeExecutionData"] is True
+    updated = {(a.kind, a.action) for a in again.actions if a.action != "unchanged"}
+    assert updated == {("log group", "update"), ("state machine", "update")}, updated
+    Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+
+
+def test_bucket_lifecycle_expires_noncurrent_versions_and_keeps_a_users_rules(
+    local_stack, reference
+):
+    settings = _settings("ft-lifecycle", variant_backend="none")
+    prov = Provisioner(_ctx(local_stack), settings)
+    prov.apply(reference)
+    s3 = _ctx(local_stack).client("s3")
+    bucket = prov.names.output_bucket
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": 30
+    }
+    assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 7
+    }
+    # the processed-only rule is unchanged: it moves tagged objects, it never expires them
+    processed = rules["processed-to-glacier-ir"]
+    assert processed["Filter"] == {"Tag": {"Key": "omics-toolkit:lifecycle", "Value": "processed"}}
+    assert processed["Transitions"] == [{"Days": 30, "StorageClass": "GLACIER_IR"}]
+    assert "Expiration" not in processed
+    # a rule of the user's own survives provisioning
+    mine = {
+        "ID": "my-scratch",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "scratch/"},
+        "Expiration": {"Days": 3},
+    }
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [mine, processed]}
+    )
+    Provisioner(_ctx(local_stack), settings).apply(None)
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert set(rules) == {
+        "my-scratch",
+        "processed-to-glacier-ir",
+        "abort-incomplete-uploads",
+        "expire-noncurrent-versions",
+    }
+    assert rules["my-scratch"]["Expiration"] == {"Days": 3}
+    assert {a.action for a in _plan(local_stack, settings, None)} <= {"unchanged", "skipped"}
     Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
 
 

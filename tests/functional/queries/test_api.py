@@ -134,3 +134,17 @@ def test_example_notebook_runs(s3tables_backend: Any, tmp_path: Path) -> None:
     rows = [line for line in text.splitlines() if line.startswith("rows:")]
     assert rows and rows[0].split("|")[0].split()[1] == rows[0].split()[-1]
     nbformat.write(nb, tmp_path / "variants.executed.ipynb")
+
+
+def test_variants_columns_are_checked_never_pasted(backend: Any) -> None:
+    df = variants(
+        region=REGION, samples=[SAMPLE], columns=["SampleId", "END"], limit=3, **_kw(backend)
+    )
+    assert list(df.columns) == ["sampleid", "end"] and len(df) == 3
+    calls = len(backend.ctx.calls)
+    for hostile in ("sampleid FROM variants; DROP TABLE x --", "start, 1", "no_such_column"):
+        with pytest.raises(UserError, match="is not a column of the variants table"):
+            variants(columns=["contigname", hostile], **_kw(backend))
+    with pytest.raises(UserError, match="limit must be a whole number"):
+        variants(limit="1; DROP TABLE x", **_kw(backend))  # type: ignore[arg-type]
+    assert backend.ctx.calls[calls:] == []  # nothing reached Athena
