@@ -96,11 +96,9 @@ def test_every_check_passes_on_a_ready_account_with_reads_only(
     _reads_only(ctx)
     assert [c.name for c in checks] == CHECK_NAMES
     found = _by_name(checks)
-    assert {
-        c.status
-        for n, c in found.items()
-        if n != "healthomics: variant stores"
-    } == {"ok"}, [c for c in checks if c.status != "ok"]
+    assert {c.status for n, c in found.items() if n != "healthomics: variant stores"} == {"ok"}, [
+        c for c in checks if c.status != "ok"
+    ]
     # no variant store and no refusal recorded: AWS has no read-only answer
     assert found["healthomics: variant stores"].status == "unknown"
     # the local stack's RAM answers invitations as AWS does; none waits on a fresh account
