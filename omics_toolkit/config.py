@@ -75,6 +75,10 @@ class Settings:
             inputs ``known_sites_vcfs`` / ``known_sites_indices``): local paths or ``s3://``
             URIs of bgzipped VCFs, each with its ``.tbi`` beside it (config file: a list;
             environment: comma-separated). Required by ``gatk-germline``.
+        data_lake_principal: who provisioning and annotation imports grant Lake Formation
+            read access to (an IAM role or user ARN, with its path; see
+            :func:`omics_toolkit.principals.check_principal`); ``None``: the caller, an assumed
+            role's session resolved to the role (:func:`omics_toolkit.principals.data_lake_principal`).
     """
 
     deployment: str = "omics-toolkit"
@@ -100,6 +104,7 @@ class Settings:
     log_level: str = "ALL"
     run_tags: dict[str, str] = field(default_factory=dict)
     known_sites: tuple[str, ...] = ()
+    data_lake_principal: str | None = None
 
     @property
     def run_group_limits(self) -> dict[str, int]:

@@ -22,6 +22,10 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
   their condition holds, as in S3.
 - :mod:`.glue_catalogs`: Glue CreateCatalog/GetCatalog/DeleteCatalog (the S3 Tables federated
   catalog ``s3tablescatalog``).
+- :mod:`.lakeformation`: Lake Formation grants refuse the principals AWS refuses (STS session
+  ARNs, IAM roles/users that do not exist, malformed identifiers).
+- :mod:`.local_identity`: the local access key belongs to an IAM user (seeded after the snapshot
+  is restored), so GetCallerIdentity answers an IAM user ARN as for long-lived AWS keys.
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
   through a rule creates the repository from its template (model in
   :mod:`.ecr_pull_through_models`).
@@ -43,7 +47,9 @@ def modules() -> tuple[ModuleType, ...]:
         athena_sql,
         ecr_pull_through,
         glue_catalogs,
+        lakeformation,
         lambda_exec,
+        local_identity,
         s3_bucket_policy,
         s3_notifications,
         sfn_aws_sdk,
@@ -61,6 +67,8 @@ def modules() -> tuple[ModuleType, ...]:
         sfn_start_execution,
         ecr_pull_through,
         glue_catalogs,
+        lakeformation,
+        local_identity,
         s3_notifications,
     )
 

@@ -103,7 +103,7 @@ class LocalStack:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         from omics_toolkit.local import faults
-        from omics_toolkit.local.patches import apply_all, s3_notifications
+        from omics_toolkit.local.patches import apply_all, local_identity, s3_notifications
         from omics_toolkit.local.stack import snapshot
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +122,7 @@ class LocalStack:
         restored, not_restored = snapshot.restore(self.state_dir / "moto")
         if restored:
             LOG.info("restored moto state: %s", ", ".join(restored))
+        LOG.info("local credentials are IAM user %s", local_identity.seed(self.region))
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         LOG.info("moto listening on %s", self.moto_url)

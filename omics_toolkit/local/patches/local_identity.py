@@ -1,0 +1,49 @@
+"""The local credentials belong to an IAM user, as long-lived credentials do in AWS.
+
+moto answers GetCallerIdentity for an access key it did not issue with
+``arn:aws:sts::<account>:user/moto``, a shape AWS never returns (an STS ARN that is no session)
+and one Lake Formation would refuse as a principal. :func:`seed` (called by the stack after the
+moto snapshot is restored) makes the local access key (``testing``) a key of the IAM user
+:data:`LOCAL_USER` (path ``/``) in the local account, so GetCallerIdentity answers
+``arn:aws:iam::<account>:user/omics-toolkit-local`` and IAM GetUser finds that user. Idempotent:
+a restored snapshot already holding the user is left as it is.
+
+Nothing is replaced in moto; :data:`NEEDS` lists the IAM internals :func:`seed` uses.
+"""
+
+from __future__ import annotations
+
+from omics_toolkit.constants import LOCAL_ACCESS_KEY, LOCAL_ACCOUNT_ID
+from omics_toolkit.local.patches.guard import Needs
+
+#: The IAM user owning the local access key.
+LOCAL_USER = "omics-toolkit-local"
+
+TARGETS: tuple[str, ...] = ()
+NEEDS = (
+    Needs("moto.iam.models.iam_backends"),
+    Needs("moto.iam.models.IAMBackend.create_user", params=("self", "region_name", "user_name")),
+    Needs("moto.iam.models.IAMBackend.create_access_key", params=("self", "user_name")),
+    Needs("moto.iam.models.IAMBackend.get_user_from_access_key_id"),
+    Needs("moto.iam.models.AccessKey.physical_resource_id"),
+)
+
+
+def apply() -> None:
+    """Nothing to install (state is seeded by :func:`seed` once the snapshot is restored)."""
+
+
+def seed(region: str, account_id: str = LOCAL_ACCOUNT_ID) -> str:
+    """Give the local access key to IAM user :data:`LOCAL_USER`; returns the user's ARN."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account_id]["aws"]
+    owner = iam.get_user_from_access_key_id(LOCAL_ACCESS_KEY)
+    if owner is not None:
+        return str(owner.arn)
+    user = iam.users.get(LOCAL_USER) or iam.create_user(region, LOCAL_USER)
+    key = iam.create_access_key(LOCAL_USER)
+    iam.access_keys.pop(key.physical_resource_id, None)
+    key.access_key_id = LOCAL_ACCESS_KEY
+    iam.access_keys[key.physical_resource_id] = key
+    return str(user.arn)
