@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from omics_toolkit.errors import AwsError, UserError
+
 if TYPE_CHECKING:
     from omics_toolkit.provisioning.core import Steps
 
@@ -92,7 +94,13 @@ def holders(steps: Steps, grant: Grant) -> dict[str, set[str]]:
 
 def ensure_grants(steps: Steps, principal: str, grants: Iterable[Grant]) -> None:
     """Grant each of ``grants`` to ``principal`` unless it already holds the permissions;
-    reports one ``lake formation grant`` action per table (``create`` or ``unchanged``)."""
+    reports one ``lake formation grant`` action per table (``create`` or ``unchanged``).
+
+    Raises:
+        UserError: Lake Formation refused the principal (``InvalidInputException``: a session
+            ARN, a role or user that does not exist, e.g. a role ARN without its path).
+        AwsError: any other Lake Formation error.
+    """
     lf = steps.client("lakeformation")
     for grant in grants:
         have = holders(steps, grant).get(principal, set())
@@ -101,12 +109,23 @@ def ensure_grants(steps: Steps, principal: str, grants: Iterable[Grant]) -> None
             steps._record("lake formation grant", grant.name, "unchanged", detail)
             continue
         steps._record("lake formation grant", grant.name, "create", detail)
-        if not steps.dry_run:
+        if steps.dry_run:
+            continue
+        try:
             lf.grant_permissions(
                 Principal={"DataLakePrincipalIdentifier": principal},
                 Resource=grant.resource,
                 Permissions=list(grant.permissions),
             )
+        except AwsError as exc:
+            if exc.code != "InvalidInputException" or "principal" not in exc.message.lower():
+                raise
+            raise UserError(
+                f"Lake Formation refused principal {principal}: {exc.message} (an IAM role's "
+                "ARN must include its path, e.g. arn:aws:iam::<account>:role/aws-reserved/"
+                "sso.amazonaws.com/<region>/AWSReservedSSO_...: `aws iam get-role --role-name "
+                "NAME --query Role.Arn` prints it)"
+            ) from exc
 
 
 def revoke_from(steps: Steps, principal: str, grants: Iterable[Grant]) -> int:

@@ -2,22 +2,27 @@
 
 moto answers GetCallerIdentity for an access key it did not issue with
 ``arn:aws:sts::<account>:user/moto``, a shape AWS never returns (an STS ARN that is no session)
-and one Lake Formation would refuse as a principal. :func:`seed` (called by the stack after the
-moto snapshot is restored) makes the local access key (``testing``) a key of the IAM user
-:data:`LOCAL_USER` (path ``/``) in the local account, so GetCallerIdentity answers
-``arn:aws:iam::<account>:user/omics-toolkit-local`` and IAM GetUser finds that user. Idempotent:
-a restored snapshot already holding the user is left as it is.
+and one Lake Formation would refuse as a principal. moto reads the key id from the
+``Authorization`` header only when it is 20 upper-case characters; the local key (``testing``)
+is not, so moto takes every such request as made with key :data:`MOTO_FALLBACK_KEY`
+(``BaseResponse.get_access_key``). :func:`seed` (called by the stack after the moto snapshot is
+restored) makes that key a key of the IAM user :data:`LOCAL_USER` (path ``/``) in the local
+account, so GetCallerIdentity answers ``arn:aws:iam::<account>:user/omics-toolkit-local`` and IAM
+GetUser finds that user; keys moto issued (AssumeRole, CreateAccessKey) keep their own identity.
+Idempotent: a restored snapshot already holding the key is left as it is.
 
 Nothing is replaced in moto; :data:`NEEDS` lists the IAM internals :func:`seed` uses.
 """
 
 from __future__ import annotations
 
-from omics_toolkit.constants import LOCAL_ACCESS_KEY, LOCAL_ACCOUNT_ID
+from omics_toolkit.constants import LOCAL_ACCOUNT_ID
 from omics_toolkit.local.patches.guard import Needs
 
 #: The IAM user owning the local access key.
 LOCAL_USER = "omics-toolkit-local"
+#: The key id moto assumes for a request whose key id it cannot read (e.g. ``testing``).
+MOTO_FALLBACK_KEY = "AKIAEXAMPLE"
 
 TARGETS: tuple[str, ...] = ()
 NEEDS = (
@@ -26,6 +31,11 @@ NEEDS = (
     Needs("moto.iam.models.IAMBackend.create_access_key", params=("self", "user_name")),
     Needs("moto.iam.models.IAMBackend.get_user_from_access_key_id"),
     Needs("moto.iam.models.AccessKey.physical_resource_id"),
+    Needs(
+        "moto.core.responses.BaseResponse.get_access_key",
+        params=("self",),
+        source=(f'"{MOTO_FALLBACK_KEY}"',),
+    ),
 )
 
 
@@ -34,16 +44,17 @@ def apply() -> None:
 
 
 def seed(region: str, account_id: str = LOCAL_ACCOUNT_ID) -> str:
-    """Give the local access key to IAM user :data:`LOCAL_USER`; returns the user's ARN."""
+    """Give moto's fallback key (the local key as moto reads it) to IAM user
+    :data:`LOCAL_USER`; returns the user's ARN."""
     from moto.iam.models import iam_backends
 
     iam = iam_backends[account_id]["aws"]
-    owner = iam.get_user_from_access_key_id(LOCAL_ACCESS_KEY)
+    owner = iam.get_user_from_access_key_id(MOTO_FALLBACK_KEY)
     if owner is not None:
         return str(owner.arn)
     user = iam.users.get(LOCAL_USER) or iam.create_user(region, LOCAL_USER)
     key = iam.create_access_key(LOCAL_USER)
     iam.access_keys.pop(key.physical_resource_id, None)
-    key.access_key_id = LOCAL_ACCESS_KEY
+    key.access_key_id = MOTO_FALLBACK_KEY
     iam.access_keys[key.physical_resource_id] = key
     return str(user.arn)
