@@ -13,7 +13,8 @@ Back ends:
 - ``s3tables``: the Iceberg table ``<namespace>.annotations_<name>`` in the deployment's table
   bucket; an import replaces every row in one commit (``replace_rows(match=None)``); the
   snapshot summary records the source file name (the snapshot time is the import time); Lake Formation DESCRIBE+SELECT to the
-  caller (:func:`omics_toolkit.provisioning.s3tables.grant_table`).
+  provisioning principal and every reader of the deployment
+  (:meth:`omics_toolkit.provisioning.analytics.AnalyticsSteps.grant_readers`).
 - ``stores``: one HealthOmics annotation store per imported content,
   ``<deployment_snake>_ann_<name>_<digest12>`` (the digest is the sha256 of the normalised file,
   so re-importing the same content finds the store and changes nothing; StartAnnotationImportJob
@@ -23,7 +24,8 @@ Back ends:
   as a TSV store (``CHR_START_END_ZERO_BASE``, ``formatToHeader`` CHR/START/END ->
   contigname/start/end, a ``schema`` of the gene columns). The Glue resource link
   ``annotations_<name>`` in the deployment's Glue database is then (re)pointed at the new store's
-  table (Lake Formation DESCRIBE on the link, DESCRIBE+SELECT on the target) and only then is
+  table (Lake Formation DESCRIBE on the link, DESCRIBE+SELECT on the target, to the provisioning
+  principal and every reader of the deployment) and only then is
   the store it pointed at before deleted. A failure deletes nothing: the link keeps serving the
   previous rows.
 
@@ -51,6 +53,7 @@ from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import AwsError, ToolkitError, UserError
 from omics_toolkit.files import sha256_file
 from omics_toolkit.identity import Names
+from omics_toolkit.principals import grantee
 from omics_toolkit.tables.annotations import (
     ContigStats,
     columns_of,
@@ -252,7 +255,6 @@ def _import_s3tables(
     from pyiceberg.exceptions import NoSuchTableError
 
     from omics_toolkit.aws.s3tables import S3TablesCatalog
-    from omics_toolkit.provisioning.s3tables import grant_table
     from omics_toolkit.tables import iceberg
     from omics_toolkit.tables.schema import arrow_schema
 
@@ -284,8 +286,7 @@ def _import_s3tables(
     result = iceberg.replace_rows(
         catalog, namespace, table, batches, None, {SOURCE_PROPERTY: path.name}
     )
-    caller = str(ctx.client("sts").get_caller_identity()["Arn"])
-    grant_table(prov, caller, table)
+    prov.grant_readers(prov.reader_grants("s3tables"), grantee(ctx, settings))
     return _result(name, table, "s3tables", fmt, result.rows, stats, True, f"{namespace}.{table}")
 
 
@@ -483,15 +484,7 @@ class _StoresImport:
         sharing.check_prerequisites(prov)
         owner = sharing.ensure_shared_database(prov, database)
         prov.ensure_resource_link(table, database, store, owner)
-        caller = str(self.ctx.client("sts").get_caller_identity()["Arn"])
-        prov.ensure_lake_formation_grants(
-            caller,
-            [
-                (self.names.glue_database, table, ["DESCRIBE"]),
-                (database, store, ["DESCRIBE", "SELECT"]),
-            ],
-            {database: owner},
-        )
+        prov.grant_readers(prov.reader_grants("stores"), grantee(self.ctx, self.settings))
         return previous
 
     def _delete_previous(self, store: str, name: str) -> None:

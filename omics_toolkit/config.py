@@ -83,6 +83,10 @@ class Settings:
         noncurrent_version_days: days after which the buckets' noncurrent object versions
             (overwritten or deleted objects; the buckets are versioned) are expired
             (lifecycle ``NoncurrentVersionExpiration``).
+        data_lake_principal: who provisioning and annotation imports grant Lake Formation
+            read access to (an IAM role or user ARN, with its path; see
+            :func:`omics_toolkit.principals.check_principal`); ``None``: the caller, an assumed
+            role's session resolved to the role (:func:`omics_toolkit.principals.data_lake_principal`).
     """
 
     deployment: str = "omics-toolkit"
@@ -111,6 +115,7 @@ class Settings:
     log_execution_data: bool = False
     log_retention_days: int = 90
     noncurrent_version_days: int = 30
+    data_lake_principal: str | None = None
 
     @property
     def run_group_limits(self) -> dict[str, int]:

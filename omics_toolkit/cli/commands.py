@@ -121,6 +121,13 @@ def provision(
     log_level: Annotated[
         str | None, typer.Option(help="Run logs: ALL, ERROR, FATAL or OFF.")
     ] = None,
+    data_lake_principal: Annotated[
+        str | None,
+        typer.Option(
+            help="Who gets Lake Formation read access to the tables (IAM role or user ARN, with "
+            "its path); default: you (an assumed role's session counts as the role)."
+        ),
+    ] = None,
 ) -> None:
     """Create or update every resource of the deployment (idempotent: a re-run changes nothing).
 
@@ -145,6 +152,7 @@ def provision(
         cache_behavior=cache_behavior,
         retention_mode=retention_mode,
         log_level=log_level,
+        data_lake_principal=data_lake_principal,
     )
     aws = _context(ctx)
     err.print(

@@ -10,6 +10,7 @@ import typer
 
 from omics_toolkit import __version__
 from omics_toolkit.cli import (
+    access_cmd,
     annotations_cmd,
     commands,
     config_cmd,
@@ -34,6 +35,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(annotations_cmd.app, name="annotations")
 app.add_typer(workflows_cmd.app, name="workflows")
+app.add_typer(access_cmd.app, name="access")
 commands.register(app)
 report_cmd.register(app)
 

@@ -5,16 +5,16 @@ and, on teardown, their deletion with the S3 table bucket (its tables' grants ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from omics_toolkit.errors import AwsError
+from omics_toolkit.errors import AwsError, UserError
+from omics_toolkit.principals import grantee
 from omics_toolkit.provisioning import s3tables, sharing
-from omics_toolkit.provisioning.core import (
-    AFTER_APPLY,
-    tags_list,
-)
+from omics_toolkit.provisioning.core import tags_list
+from omics_toolkit.provisioning.grants import DESCRIBE, READ, Grant, ensure_grants, holders
 from omics_toolkit.provisioning.iam import IamSteps
+from omics_toolkit.tables.schema import VARIANTS_TABLE
 
 
 class AnalyticsSteps(IamSteps):
@@ -88,43 +88,100 @@ class AnalyticsSteps(IamSteps):
             )
         self._record("glue resource link", link, action, f"-> {target_database}.{target_table}")
 
-    def ensure_lake_formation_grants(
-        self,
-        principal_arn: str,
-        grants: list[tuple[str, str, list[str]]],
-        owners: Mapping[str, str] | None = None,
-    ) -> None:
-        """Grant ``(database, table, permissions)`` to ``principal_arn`` unless already granted
-        (Lake Formation ListPermissions, GrantPermissions on ``Table {CatalogId, DatabaseName,
-        Name}``). ``owners`` maps a shared database to its owner's CatalogId (the stores'
-        databases, shared through RAM); other databases are this account's.
+    def reader_grants(
+        self, backend: str, pending: dict[str, dict[str, str]] | None = None
+    ) -> list[Grant]:
+        """The Lake Formation grants a reader of the deployment's tables needs on ``backend``.
+
+        - ``stores``: DESCRIBE on every resource link of the deployment's Glue database
+          (``variants``, ``annotations``, ``annotations_<name>``) and DESCRIBE+SELECT on the
+          table each links to (its ``TargetTable``, whatever catalog that is in); Glue
+          GetTables. ``pending`` (link name -> ``TargetTable``) stands for links this plan
+          creates or repoints (a dry run has not made them).
+        - ``s3tables``: DESCRIBE+SELECT on every table of the deployment's namespace in
+          ``s3tablescatalog/<bucket>`` (S3 Tables ListTables); ``variants`` when the bucket does
+          not exist yet (a dry run).
+
+        Returns:
+            Grants sorted by table (links before their targets); empty when nothing exists.
 
         Raises:
-            AwsError: from Lake Formation (``EntityNotFoundException`` for a table its catalog
-                does not hold or has not shared with this account).
+            UserError: ``backend`` keeps no tables (``none``).
+            AwsError: from Glue or S3 Tables.
         """
-        lf = self.client("lakeformation")
-        principal = {"DataLakePrincipalIdentifier": principal_arn}
-        for database, table, permissions in grants:
-            catalog = (owners or {}).get(database) or self.ctx.account_id
-            resource = {"Table": {"CatalogId": catalog, "DatabaseName": database, "Name": table}}
-            label = f"{database}.{table}"
-            if catalog == AFTER_APPLY:  # a plan: the store's share does not exist yet
-                self._record("lake formation grant", label, "create", "+".join(permissions))
-                continue
-            existing = lf.list_permissions(Principal=principal, Resource=resource).get(
-                "PrincipalResourcePermissions", []
-            )
-            have = {p for e in existing for p in e.get("Permissions", [])}
-            label = f"{database}.{table}"
-            if set(permissions) <= have:
-                self._record("lake formation grant", label, "unchanged", "+".join(permissions))
-                continue
-            if not self.dry_run:
-                lf.grant_permissions(
-                    Principal=principal, Resource=resource, Permissions=permissions
+        account = self.ctx.account_id
+        if backend == "stores":
+            db = self.names.glue_database
+            links: dict[str, dict[str, str]] = {}
+            try:
+                for page in (
+                    self.client("glue").get_paginator("get_tables").paginate(DatabaseName=db)
+                ):
+                    for table in page["TableList"]:
+                        if table.get("TargetTable"):
+                            links[table["Name"]] = table["TargetTable"]
+            except AwsError as exc:
+                if exc.code != "EntityNotFoundException":
+                    raise
+            links.update(pending or {})
+            grants: list[Grant] = []
+            for link, target in sorted(links.items()):
+                grants.append(Grant(account, db, link, DESCRIBE))
+                grants.append(
+                    Grant(
+                        str(target.get("CatalogId") or account),
+                        target["DatabaseName"],
+                        target["Name"],
+                        READ,
+                    )
                 )
-            self._record("lake formation grant", label, "create", "+".join(permissions))
+            return grants
+        if backend == "s3tables":
+            namespace = self.names.table_namespace
+            catalog = f"{account}:{s3tables.FEDERATED_CATALOG}/{self.names.table_bucket}"
+            arn = s3tables.find_table_bucket(self)
+            tables = {VARIANTS_TABLE} if arn is None else set()
+            if arn is not None:
+                client = self.client("s3tables")
+                try:
+                    for page in client.get_paginator("list_tables").paginate(
+                        tableBucketARN=arn, namespace=namespace
+                    ):
+                        tables.update(t["name"] for t in page.get("tables", []))
+                except AwsError as exc:
+                    if exc.code != "NotFoundException":
+                        raise
+            prefix = f"{self.names.athena_catalog}.{namespace}"
+            return [
+                Grant(catalog, namespace, t, READ, label=f"{prefix}.{t}") for t in sorted(tables)
+            ]
+        raise UserError(
+            f"deployment {self.names.deployment!r} keeps no variant tables (variant_backend "
+            f'{backend!r}): Lake Formation access needs variant_backend = "stores" or "s3tables"'
+        )
+
+    def readers(self, grants: list[Grant]) -> dict[str, dict[str, set[str]]]:
+        """Who holds permissions on the deployment's tables: principal -> table name ->
+        permissions (Lake Formation ListPermissions per table of ``grants``). On the ``stores``
+        back end only the resource links count (the stores' tables are shared with others)."""
+        found: dict[str, dict[str, set[str]]] = {}
+        for grant in grants:
+            for who, perms in holders(self, grant).items():
+                found.setdefault(who, {})[grant.name] = perms
+        links = {g.name for g in grants if g.permissions == DESCRIBE}
+        if links:  # stores: a reader is whoever holds something on a link
+            found = {w: t for w, t in found.items() if set(t) & links}
+        return found
+
+    def grant_readers(self, grants: list[Grant], principal: str) -> None:
+        """Grant ``grants`` to ``principal`` and to every principal already reading the
+        deployment (:meth:`readers`), so access given with ``omics-toolkit access grant``
+        follows tables that provisioning or an annotation import (re)creates or repoints."""
+        # IAM_ALLOWED_PRINCIPALS (Glue's default permissions, IAM-only access control) is
+        # not someone given access: never widened to the tables' targets.
+        current = set(self.readers(grants)) - {"IAM_ALLOWED_PRINCIPALS"}
+        for who in [principal, *sorted(current - {principal})]:
+            ensure_grants(self, who, grants)
 
     def ensure_workgroup(self) -> None:
         """Athena workgroup on engine version 3, results encrypted (SSE-S3 or SSE-KMS) in the
@@ -190,13 +247,18 @@ class AnalyticsSteps(IamSteps):
     ) -> None:
         """What Athena needs to query the variants: the Glue database; for variant stores, the
         Lake Formation prerequisites, the stores' databases shared through AWS RAM (invitations
-        accepted), resource links into the owner's catalog and Lake Formation grants
+        accepted) and resource links into the owner's catalog
         (:mod:`omics_toolkit.provisioning.sharing`); or the S3 Tables catalog integration; then
-        the workgroup. The caller (STS GetCallerIdentity) gets the grants.
+        the Lake Formation grants a reader needs (:meth:`reader_grants`) to the provisioning
+        principal (:func:`omics_toolkit.principals.grantee`: ``data_lake_principal`` or the
+        caller, an assumed role resolved to the role's ARN) and again to every principal already
+        reading the deployment; then the workgroup.
 
         Raises:
             SharingPrerequisiteError: Lake Formation is not set up for HealthOmics stores.
             StoreNotSharedError: a store's database is not shared and no invitation offers it.
+            UserError: the caller is not a principal Lake Formation can grant to and no
+                ``data_lake_principal`` is set.
             AwsError: from Glue, Lake Formation, RAM or Athena.
         """
         n = self.names
@@ -214,20 +276,26 @@ class AnalyticsSteps(IamSteps):
             self.ensure_resource_link(
                 "annotations", annotation_db, n.annotation_store, owners[annotation_db]
             )
-            caller = str(self.client("sts").get_caller_identity()["Arn"])
-            self.ensure_lake_formation_grants(
-                caller,
-                [
-                    (n.glue_database, "variants", ["DESCRIBE"]),
-                    (n.glue_database, "annotations", ["DESCRIBE"]),
-                    (variant_db, n.variant_store, ["DESCRIBE", "SELECT"]),
-                    (annotation_db, n.annotation_store, ["DESCRIBE", "SELECT"]),
-                ],
-                owners,
+            # What the links point at once applied (a plan has not repointed them).
+            pending = {
+                "variants": {
+                    "CatalogId": owners[variant_db],
+                    "DatabaseName": variant_db,
+                    "Name": n.variant_store,
+                },
+                "annotations": {
+                    "CatalogId": owners[annotation_db],
+                    "DatabaseName": annotation_db,
+                    "Name": n.annotation_store,
+                },
+            }
+            self.grant_readers(
+                self.reader_grants("stores", pending if self.dry_run else None),
+                grantee(self.ctx, self.settings),
             )
         if use_tables:
-            caller = str(self.client("sts").get_caller_identity()["Arn"])
-            s3tables.ensure_catalog_integration(self, caller)
+            s3tables.ensure_catalog_integration(self)
+            self.grant_readers(self.reader_grants("s3tables"), grantee(self.ctx, self.settings))
         self.ensure_workgroup()
 
     def delete_workgroup(self) -> None:

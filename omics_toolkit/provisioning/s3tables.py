@@ -11,7 +11,8 @@ AWS's recommended replacement for variant stores (closed to new customers since 
   ``FederatedCatalog {Identifier: arn:aws:s3tables:<region>:<account>:bucket/*, ConnectionName:
   aws:s3tables}``), the table buckets registered with Lake Formation (RegisterResource
   ``WithFederation`` with the account-wide data-access role ``omics-toolkit-s3tables-lakeformation``),
-  and Lake Formation grants (DESCRIBE, SELECT) on the tables to the caller.
+  and Lake Formation grants (DESCRIBE, SELECT) on the tables to the provisioning principal
+  and every reader (:mod:`omics_toolkit.provisioning.analytics`).
   Athena then reads ``"s3tablescatalog/<bucket>"."<namespace>"."variants"``.
 """
 
@@ -104,8 +105,10 @@ def ensure_variants_table(prov: IamSteps, bucket_arn: str) -> None:
         )
 
 
-def ensure_catalog_integration(prov: IamSteps, principal_arn: str) -> None:
-    """Glue catalog ``s3tablescatalog``, Lake Formation registration and grants on ``variants``."""
+def ensure_catalog_integration(prov: IamSteps) -> None:
+    """Glue catalog ``s3tablescatalog`` and the Lake Formation registration of the account's
+    table buckets (the grants on the tables are
+    :meth:`omics_toolkit.provisioning.analytics.AnalyticsSteps.reader_grants`)."""
     glue = prov.client("glue")
     account, region = prov.ctx.account_id, prov.ctx.region
     buckets = f"arn:{prov.partition}:s3tables:{region}:{account}:bucket/*"
@@ -150,30 +153,3 @@ def ensure_catalog_integration(prov: IamSteps, principal_arn: str) -> None:
         prov._record("lake formation resource", buckets, "create", f"with federation, {role}")
         if not prov.dry_run:
             lf.register_resource(ResourceArn=buckets, RoleArn=role, WithFederation=True)
-    grant_table(prov, principal_arn, VARIANTS_TABLE)
-
-
-def grant_table(prov: IamSteps, principal_arn: str, table: str) -> None:
-    """Lake Formation DESCRIBE + SELECT on ``<catalog>.<namespace>.<table>`` to ``principal_arn``."""
-    lf = prov.client("lakeformation")
-    resource = {
-        "Table": {
-            "CatalogId": f"{prov.ctx.account_id}:{FEDERATED_CATALOG}/{prov.names.table_bucket}",
-            "DatabaseName": prov.names.table_namespace,
-            "Name": table,
-        }
-    }
-    principal = {"DataLakePrincipalIdentifier": principal_arn}
-    existing = lf.list_permissions(Principal=principal, Resource=resource).get(
-        "PrincipalResourcePermissions", []
-    )
-    have = {p for e in existing for p in e.get("Permissions", [])}
-    label = f"{prov.names.athena_catalog}.{prov.names.table_namespace}.{table}"
-    if {"DESCRIBE", "SELECT"} <= have:
-        prov._record("lake formation grant", label, "unchanged", "DESCRIBE+SELECT")
-        return
-    prov._record("lake formation grant", label, "create", "DESCRIBE+SELECT")
-    if not prov.dry_run:
-        lf.grant_permissions(
-            Principal=principal, Resource=resource, Permissions=["DESCRIBE", "SELECT"]
-        )

@@ -23,11 +23,11 @@ returns the owner's CatalogId. In a plan (``dry_run``) nothing is accepted.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.errors import UserError
+from omics_toolkit.principals import data_lake_principal
 from omics_toolkit.provisioning.core import AFTER_APPLY
 
 if TYPE_CHECKING:
@@ -49,19 +49,6 @@ class StoreNotSharedError(UserError):
     """The store's database is neither shared into this account nor offered by a RAM invitation."""
 
 
-def iam_identity(caller_arn: str) -> str:
-    """The IAM ARN Lake Formation knows a caller by: ``arn:aws:iam::<acct>:role/<name>`` for an
-    STS assumed-role session, ``arn:aws:iam::<acct>:user/<name>`` for a user (moto's STS answers
-    ``arn:aws:sts::<acct>:user/<name>``); other ARNs unchanged."""
-    match = re.match(r"^arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/.+$", caller_arn)
-    if match:
-        return f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"
-    match = re.match(r"^arn:([\w-]+):sts::(\d{12}):user/(.+)$", caller_arn)
-    if match:
-        return f"arn:{match.group(1)}:iam::{match.group(2)}:user/{match.group(3)}"
-    return caller_arn
-
-
 def _same_identity(admin: str, identity: str) -> bool:
     """An administrator entry names ``identity`` (role and user ARNs may carry a path)."""
     if admin == identity:
@@ -79,7 +66,9 @@ def _same_identity(admin: str, identity: str) -> bool:
 
 def check_prerequisites(prov: Steps) -> None:
     """Check that Lake Formation is set up for HealthOmics stores for the identity that creates
-    the links and grants (read-only: STS GetCallerIdentity, Lake Formation GetDataLakeSettings).
+    the links and grants (read-only: STS GetCallerIdentity, IAM GetRole for an assumed role's
+    path, Lake Formation GetDataLakeSettings; the caller as Lake Formation names it is
+    :func:`omics_toolkit.principals.data_lake_principal`).
 
     Raises:
         SharingPrerequisiteError: the caller is not a data lake administrator, or the
@@ -88,7 +77,7 @@ def check_prerequisites(prov: Steps) -> None:
         AwsError: from Lake Formation.
     """
     settings = prov.client("lakeformation").get_data_lake_settings()["DataLakeSettings"]
-    identity = iam_identity(str(prov.client("sts").get_caller_identity()["Arn"]))
+    identity = data_lake_principal(prov.ctx)
     admins = [
         str(a.get("DataLakePrincipalIdentifier", "")) for a in settings.get("DataLakeAdmins") or []
     ]

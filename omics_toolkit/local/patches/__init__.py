@@ -29,6 +29,10 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
   log group).
 - :mod:`.glue_catalogs`: Glue CreateCatalog/GetCatalog/DeleteCatalog (the S3 Tables federated
   catalog ``s3tablescatalog``).
+- :mod:`.lakeformation`: Lake Formation grants refuse the principals AWS refuses (STS session
+  ARNs, IAM roles/users that do not exist, malformed identifiers).
+- :mod:`.local_identity`: the local access key belongs to an IAM user (seeded after the snapshot
+  is restored), so GetCallerIdentity answers an IAM user ARN as for long-lived AWS keys.
 - :mod:`.ecr_pull_through`: ECR pull through cache rules and repository creation templates; a pull
   through a rule creates the repository from its template (model in
   :mod:`.ecr_pull_through_models`).
@@ -59,8 +63,10 @@ def modules() -> tuple[ModuleType, ...]:
         ecr_pull_through,
         glue_catalogs,
         iam_simulate,
+        lakeformation,
         lambda_exec,
         lambda_limits,
+        local_identity,
         logs_kms,
         ram,
         s3_bucket_names,
@@ -88,6 +94,8 @@ def modules() -> tuple[ModuleType, ...]:
         service_quotas,
         ram,
         logs_kms,
+        lakeformation,
+        local_identity,
         s3_notifications,
     )
 

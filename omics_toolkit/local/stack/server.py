@@ -17,7 +17,7 @@ queue, moto and the emulator, and writes ``DIR/stack.json`` once both answer::
 
 On a fresh state (no Lake Formation snapshot), the local account is set up as the HealthOmics
 guide asks a user to set up theirs (setting-up-lf.html, permissions-resource.html): the local
-caller (``arn:aws:iam::123456789012:user/moto``, the identity moto's STS answers) is a data lake
+caller (``arn:aws:iam::123456789012:user/omics-toolkit-local``, the IAM user owning the local key) is a data lake
 administrator and "Use only IAM access control for new databases/tables" is off
 (PutDataLakeSettings with empty ``CreateDatabaseDefaultPermissions`` and
 ``CreateTableDefaultPermissions``). moto's own defaults are AWS's for a new account (no
@@ -50,8 +50,8 @@ from omics_toolkit.errors import LocalStackError
 LOG = logging.getLogger("omics_toolkit.local.stack.server")
 
 STACK_FILE = "stack.json"
-#: The IAM identity behind the local credentials (moto's STS answers ``...:user/moto``).
-LOCAL_CALLER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/moto"
+#: The IAM identity behind the local credentials (:mod:`omics_toolkit.local.patches.local_identity`).
+LOCAL_CALLER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/omics-toolkit-local"
 
 
 def set_up_lake_formation(moto_url: str, region: str) -> None:
@@ -135,7 +135,7 @@ class LocalStack:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         from omics_toolkit.local import faults
-        from omics_toolkit.local.patches import apply_all, s3_notifications
+        from omics_toolkit.local.patches import apply_all, local_identity, s3_notifications
         from omics_toolkit.local.stack import snapshot
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +154,7 @@ class LocalStack:
         restored, not_restored = snapshot.restore(self.state_dir / "moto")
         if restored:
             LOG.info("restored moto state: %s", ", ".join(restored))
+        LOG.info("local credentials are IAM user %s", local_identity.seed(self.region))
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         LOG.info("moto listening on %s", self.moto_url)

@@ -168,7 +168,7 @@ def test_store_database_is_shared_from_the_service_account_not_in_the_callers_ca
         glue.get_table(CatalogId=SERVICE_ACCOUNT, DatabaseName=db, Name=names.variant_store)
     assert exc.value.code == "EntityNotFoundException"
     # Lake Formation refuses a grant naming the caller's own catalog (the database is not there)
-    principal = {"DataLakePrincipalIdentifier": f"arn:aws:iam::{ACCOUNT}:user/moto"}
+    principal = {"DataLakePrincipalIdentifier": f"arn:aws:iam::{ACCOUNT}:user/omics-toolkit-local"}
     for catalog in (ACCOUNT, SERVICE_ACCOUNT):
         with pytest.raises(AwsError) as exc:
             lf.grant_permissions(
@@ -302,7 +302,7 @@ IAM_ONLY = [
         (
             {"DataLakeAdmins": []},
             [
-                f"arn:aws:iam::{ACCOUNT}:user/moto is not a Lake Formation data lake administrator",
+                f"arn:aws:iam::{ACCOUNT}:user/omics-toolkit-local is not a Lake Formation data lake administrator",
                 "Administrative roles and tasks",
                 "put-data-lake-settings",
             ],

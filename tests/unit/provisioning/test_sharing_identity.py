@@ -4,26 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omics_toolkit.provisioning.sharing import _same_identity, iam_identity
-
-
-@pytest.mark.parametrize(
-    ("caller", "identity"),
-    [
-        (
-            "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.com",
-            "arn:aws:iam::123456789012:role/Admin",
-        ),
-        ("arn:aws:sts::123456789012:user/moto", "arn:aws:iam::123456789012:user/moto"),
-        ("arn:aws:iam::123456789012:user/bob", "arn:aws:iam::123456789012:user/bob"),
-        (
-            "arn:aws-cn:sts::123456789012:assumed-role/R/s",
-            "arn:aws-cn:iam::123456789012:role/R",
-        ),
-    ],
-)
-def test_iam_identity(caller: str, identity: str) -> None:
-    assert iam_identity(caller) == identity
+from omics_toolkit.provisioning.sharing import _same_identity
 
 
 @pytest.mark.parametrize(
