@@ -140,7 +140,10 @@ def test_caller_not_a_data_lake_admin_fails_with_the_fix(
     found = _by_name(run_account_checks(ctx, _settings()))
     admin = found["lake formation: administrator"]
     assert admin.status == "fail"
-    assert "arn:aws:iam::123456789012:user/omics-toolkit-local is not a data lake administrator" in admin.detail
+    assert (
+        "arn:aws:iam::123456789012:user/omics-toolkit-local is not a data lake administrator"
+        in admin.detail
+    )
     assert admin.fix.startswith(
         "add arn:aws:iam::123456789012:user/omics-toolkit-local as a data lake administrator"
     )
