@@ -450,34 +450,43 @@ def test_teardown_killed_at_every_point_completes_when_rerun(local_stack, refere
     """README "What provision guarantees": interrupted teardowns complete when re-run, whether
     the process died before a delete was sent or after the service did it (the response lost).
 
-    One deployment is torn down by a chain of teardowns, each killed at its third mutating call,
-    alternately before and after the call: every step of the teardown is interrupted at least
-    once, and each re-run starts from whatever the previous one left.
+    One deployment is torn down by a chain of teardowns: each one dies at its first mutating
+    call, alternately before sending it and after the service performed it. So every delete of
+    the teardown is interrupted both ways, and each re-run starts from what the previous left.
     """
     settings = _settings("ft-killed", variant_backend="stores", run_group_max_runs=2)
     Provisioner(_ctx(local_stack), settings).apply(reference)
-    killed: list[str] = []
-    for attempt in range(200):
-        ctx, seen = _dying_context(local_stack, 3, "after" if attempt % 2 else "before")
+    killed: list[tuple[str, str]] = []
+    for attempt in range(400):
+        when = "after" if attempt % 2 else "before"
+        ctx, seen = _dying_context(local_stack, 1, when)
         try:
             Teardown(ctx, settings).run(force_delete_data=True)
             break
         except Interrupted:
-            killed.append(f"{'after' if attempt % 2 else 'before'} {seen['died_at']}")
+            killed.append((when, seen["died_at"]))
     else:
         pytest.fail(f"teardown never completed: {killed[-5:]}")
-    operations = {k.split()[1] for k in killed}
-    # The chain went through every kind of delete the teardown makes.
+    before = [op for when, op in killed if when == "before"]
+    after = [op for when, op in killed if when == "after"]
+    # Each call was killed before it was sent, then performed and killed before its answer.
+    assert before == after, list(zip(before, after, strict=False))
     assert {
+        "DeleteBucket",
         "DeleteFunction",
+        "DeleteLayerVersion",
         "DeleteStateMachine",
+        "DeleteTopic",
         "DeleteWorkflow",
         "DeleteRunGroup",
+        "DeleteVariantStore",
         "DeleteSequenceStore",
+        "DeleteReference",
         "DeleteReferenceStore",
         "DeleteRole",
-        "DeleteBucket",
-    } <= operations, sorted(operations)
+        "DeletePullThroughCacheRule",
+        "RevokePermissions",
+    } <= set(before), sorted(set(before))
     assert len(killed) >= 20, killed
     assert tagged_resources(_ctx(local_stack), "ft-killed") == []
     again = Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
@@ -521,8 +530,8 @@ def test_inventory_sees_table_buckets_run_groups_caches_and_grants(local_stack, 
     )
     Provisioner(_ctx(local_stack), settings).apply(reference)
     ctx = _ctx(local_stack)
-    present = {" ".join(x.split()[:2]) for x in tagged_resources(ctx, "ft-inv")}
-    assert present >= {
+    present = tagged_resources(ctx, "ft-inv")
+    expected = {
         "table bucket ft-inv-tables",
         "runGroups ft-inv-runs",
         "runCaches ft-inv-cache",
@@ -531,7 +540,9 @@ def test_inventory_sees_table_buckets_run_groups_caches_and_grants(local_stack, 
         "lambda layer ft-inv-tables",
         "function ft-inv-variant-loader",
         "glue database ft_inv",
-    }, present
+    }
+    missing = [e for e in expected if not any(x.startswith(e) for x in present)]
+    assert not missing, (missing, present)
     grants = lake_formation_grants(ctx, "ft-inv")
     assert f"{ctx.account_id}:s3tablescatalog/ft-inv-tables:ft_inv.variants DESCRIBE+SELECT" in (
         grants
