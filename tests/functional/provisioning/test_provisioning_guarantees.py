@@ -519,16 +519,72 @@ def test_teardown_rides_out_lost_delete_responses(local_stack, reference):
     assert tagged_resources(_ctx(local_stack), "ft-lost") == []
 
 
-# ---- the teardown inventory sees every kind --------------------------------------------------
+# ---- the S3 Tables back end: loader re-runs, inventory --------------------------------------
 
 
-def test_inventory_sees_table_buckets_run_groups_caches_and_grants(local_stack, reference):
-    """The inventory the teardown tests trust (tests/support/inventory.py) finds each kind of
-    resource while it exists, so its empty answer after a teardown means gone."""
+@pytest.fixture(scope="module")
+def tables_deployment(local_stack, reference) -> Any:
+    """A deployment on the S3 Tables back end with a run group and a run cache."""
     settings = _settings(
         "ft-inv", variant_backend="s3tables", run_group_max_runs=3, cache_behavior="CACHE_ALWAYS"
     )
-    Provisioner(_ctx(local_stack), settings).apply(reference)
+    dep = Provisioner(_ctx(local_stack), settings).apply(reference)
+    return settings, dep
+
+
+def test_variant_loader_rerun_never_duplicates_rows(local_stack, tables_deployment, demo):
+    """README "Accounts without variant stores": the ``variant_loader`` replaces the sample's
+    rows in one commit, so a re-run (the same execution, or its retry) never duplicates rows.
+    The deployed function is invoked as the state machine invokes it."""
+    from omics_toolkit.aws.s3tables import S3TablesCatalog
+    from omics_toolkit.provisioning.s3tables import find_table_bucket
+
+    settings, dep = tables_deployment
+    ctx = _ctx(local_stack)
+    uri = f"s3://{dep.names.output_bucket}/runs/manual/out/truth.vcf.gz"
+    ctx.client("s3").put_object(
+        Bucket=dep.names.output_bucket,
+        Key="runs/manual/out/truth.vcf.gz",
+        Body=demo.truth_vcf.read_bytes(),
+    )
+    lam = ctx.client("lambda")
+
+    def load(import_id: str) -> dict[str, Any]:
+        answer = lam.invoke(
+            FunctionName=dep.names.function("variant_loader"),
+            Payload=json.dumps({"vcf": uri, "importId": import_id}),
+        )
+        payload = json.loads(answer["Payload"].read())
+        assert "FunctionError" not in answer, payload
+        return dict(payload)
+
+    arn = find_table_bucket(Provisioner(ctx, settings))
+    assert arn
+
+    def table() -> Any:
+        loaded = S3TablesCatalog(ctx, arn).load_table((dep.names.table_namespace, "variants"))
+        return loaded.scan().to_arrow()
+
+    first = load("NA12878-abc")
+    assert first["rows"] == 14, first  # the 14 GIAB SNVs, one sample
+    rows = table()
+    assert rows.num_rows == 14
+    again = load("NA12878-abc")  # a retried Lambda: the same input again
+    assert again["rows"] == 14 and again["samples"] == first["samples"]
+    assert table().num_rows == 14
+    retry = load("NA12878-abc-r1")  # the execution's retry loads the same VCF
+    after = table()
+    assert after.num_rows == 14, after.num_rows
+    assert set(after.column("importjobid").to_pylist()) == {"NA12878-abc-r1"}
+    assert retry["snapshot_id"] != first["snapshot_id"]
+    assert sorted(after.column("start").to_pylist()) == sorted(rows.column("start").to_pylist())
+
+
+def test_inventory_sees_table_buckets_run_groups_caches_and_grants(local_stack, tables_deployment):
+    """The inventory the teardown tests trust (tests/support/inventory.py) finds each kind of
+    resource while it exists, so its empty answer after a teardown means gone; teardown keeps
+    the account-wide Glue catalog ``s3tablescatalog``."""
+    settings, dep = tables_deployment
     ctx = _ctx(local_stack)
     present = tagged_resources(ctx, "ft-inv")
     expected = {
@@ -549,6 +605,61 @@ def test_inventory_sees_table_buckets_run_groups_caches_and_grants(local_stack, 
     ), grants
     Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
     assert tagged_resources(_ctx(local_stack), "ft-inv") == []
+    catalog = ctx.client("glue").get_catalog(CatalogId=f"{ctx.account_id}:s3tablescatalog")
+    assert catalog["Catalog"]["Name"] == "s3tablescatalog"
+
+
+# ---- variant_backend = "none" ---------------------------------------------------------------
+
+
+def test_variant_backend_none_keeps_vcfs_in_the_output_bucket(
+    local_stack, reference, demo, tmp_path
+):
+    """README "Accounts without variant stores": ``variant_backend = "none"`` keeps VCFs in the
+    output bucket only: no store, no table bucket, no import; a query says why it has no
+    table."""
+    from omics_toolkit.api import query
+    from omics_toolkit.aws.stepfunctions import list_executions
+    from omics_toolkit.pipeline.status import describe, wait_for_execution
+
+    settings = _settings("ft-none", variant_backend="none", max_poll_interval_seconds=2)
+    prov = Provisioner(_ctx(local_stack), settings)
+    dep = prov.apply(reference)
+    made = {a.kind for a in prov.actions if a.action == "create"}
+    assert not made & {"variant store", "annotation store", "s3 table bucket"}, made
+    ctx = _ctx(local_stack)
+    s3, omics, sfn = ctx.client("s3"), ctx.client("omics"), ctx.client("stepfunctions")
+    jobs_before = len(omics.list_variant_import_jobs()["variantImportJobs"])
+    r1, r2 = bam_to_fastq_pair(demo.bam, tmp_path, "none")
+    s3.put_object(Bucket=dep.names.input_bucket, Key="fastq/NONE_R1.fastq.gz", Body=r1.read_bytes())
+    s3.put_object(Bucket=dep.names.input_bucket, Key="fastq/NONE_R2.fastq.gz", Body=r2.read_bytes())
+    sm = dep.require("state_machine_arn")
+    deadline = time.monotonic() + 60
+    while not (found := list_executions(sfn, sm)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    [execution] = found
+    wait_for_execution(sfn, execution["executionArn"], poll_seconds=0.5, timeout_seconds=600)
+    status = describe(sfn, execution["executionArn"], detail=True)
+    assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
+
+    [run] = omics.list_runs(name=status.name)["items"]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=dep.names.output_bucket)
+        for o in page.get("Contents", [])
+    ]
+    vcfs = [k for k in keys if run["id"] in k and k.endswith(".vcf.gz")]
+    assert vcfs, keys  # the run's VCF stays in the output bucket
+    assert len(omics.list_variant_import_jobs()["variantImportJobs"]) == jobs_before
+    assert not [
+        s for s in omics.list_variant_stores()["variantStores"] if s["name"].startswith("ft_none")
+    ]
+    buckets = ctx.client("s3tables").list_table_buckets()["tableBuckets"]
+    assert "ft-none-tables" not in {b["name"] for b in buckets}
+    with pytest.raises(UserError, match='variant_backend = "none"'):
+        query("SELECT count(*) FROM variants", settings=settings, ctx=ctx)
+    Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
+    assert tagged_resources(_ctx(local_stack), "ft-none") == []
 
 
 # ---- local start --new-customer ------------------------------------------------------------
