@@ -446,7 +446,7 @@ def _dying_context(stack: dict[str, Any], at: int, when: str) -> tuple[Any, dict
     return ctx, seen
 
 
-@pytest.mark.slow  # about 100 teardowns: 2-4 minutes here
+@pytest.mark.slow  # a chain of teardowns, two per delete: 1.5-3.5 minutes here
 def test_teardown_killed_at_every_point_completes_when_rerun(local_stack, reference):
     """README "What provision guarantees": interrupted teardowns complete when re-run, whether
     the process died before a delete was sent or after the service did it (the response lost).
