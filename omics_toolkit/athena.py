@@ -161,16 +161,27 @@ def connect(ctx: AwsContext, settings: Settings) -> Any:
     ``annotations_<name>``) in ``AwsDataCatalog``. S3 Tables: the catalog
     ``s3tablescatalog/<deployment>-tables`` and its namespace ``<deployment_snake>``. Either way
     the tables are ``variants`` and ``annotations_<name>``, so the same SQL runs on both.
+
+    Raises:
+        UserError: the deployment's variant back end is ``none`` (no tables to query; says why
+            and what to change).
     """
     from pyathena import connect as athena_connect
 
     from omics_toolkit.identity import Names
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
+    backend = variant_backend(ctx, settings)
+    if backend == "none":
+        raise UserError(
+            f'deployment {settings.deployment} has no variant tables (variant_backend = "none"): '
+            f"its VCFs stay in {names.run_output_uri}; to query them, set "
+            'variant_backend to "auto" or "s3tables" and run `omics-toolkit provision`'
+        )
     kwargs: dict[str, Any] = {}
     if endpoint := ctx.endpoint("athena"):
         kwargs["endpoint_url"] = endpoint
-    if variant_backend(ctx, settings) == "s3tables":
+    if backend == "s3tables":
         kwargs.update(catalog_name=names.athena_catalog, schema_name=names.table_namespace)
     else:
         kwargs.update(schema_name=names.glue_database)

@@ -21,7 +21,7 @@ from typing import Any
 from omics_toolkit.aws.session import AwsContext, is_read
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.errors import AwsError, ToolkitError, UserError
+from omics_toolkit.errors import AwsError, ResourceNotFoundError, ToolkitError, UserError
 from omics_toolkit.identity import Names
 
 #: Placeholder for identifiers a plan cannot know before the resource exists.
@@ -236,10 +236,19 @@ class Steps:
         self._report(item)
 
     def _delete(self, kind: str, name: str, detail: str, call: Callable[[], Any]) -> None:
-        """Report ``delete`` and make ``call`` (unless this is a dry run)."""
+        """Report ``delete`` and make ``call`` (unless this is a dry run).
+
+        A :class:`~omics_toolkit.errors.ResourceNotFoundError` from ``call`` means the resource
+        is already gone and is not an error: the SDK retried a delete whose first attempt the
+        service performed (its response lost to a 5xx or a dropped connection), or another
+        teardown got there first.
+        """
         self._record(kind, name, "delete", detail)
         if not self.dry_run:
-            call()
+            try:
+                call()
+            except ResourceNotFoundError:
+                pass
 
     def _ours(self, tags: dict[str, str] | None) -> bool:
         """Whether ``tags`` carry this deployment's tag (teardown deletes only such resources)."""

@@ -286,6 +286,16 @@ class FunctionSteps(IamSteps):
             **iam.lambda_s3_invoke_permission(bucket, self.partition, self.ctx.account_id),
         )
 
+    def _notification_ids(self) -> dict[str, str]:
+        """Key suffix -> ``Id`` of this deployment's notification configuration for it (FASTQ
+        and manifest suffixes; the ids :meth:`ensure_notification` writes and
+        :meth:`remove_notifications` removes)."""
+        return {
+            suffix: f"{self.names.deployment}-{kind}{suffix.replace('.', '-')}"
+            for kind, suffixes in (("fastq", FASTQ_SUFFIXES), ("manifest-", MANIFEST_SUFFIXES))
+            for suffix in suffixes
+        }
+
     def ensure_notification(self, bucket: str, function_arn: str) -> None:
         """Merge this deployment's FASTQ and manifest notifications into the bucket's configuration."""
         s3 = self.client("s3")
@@ -298,13 +308,12 @@ class FunctionSteps(IamSteps):
         current.pop("ResponseMetadata", None)
         ours = [
             {
-                "Id": f"{self.names.deployment}-{kind}{suffix.replace('.', '-')}",
+                "Id": config_id,
                 "LambdaFunctionArn": function_arn,
                 "Events": ["s3:ObjectCreated:*"],
                 "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
             }
-            for kind, suffixes in (("fastq", FASTQ_SUFFIXES), ("manifest-", MANIFEST_SUFFIXES))
-            for suffix in suffixes
+            for suffix, config_id in self._notification_ids().items()
         ]
         our_ids = {c["Id"] for c in ours}
         others = [
@@ -349,9 +358,9 @@ class FunctionSteps(IamSteps):
         )
 
     def remove_notifications(self) -> None:
-        """Remove this deployment's configurations (ids ``<deployment>-fastq...``) from the input
-        bucket's notification configuration, keeping the others (S3
-        GetBucketNotificationConfiguration, PutBucketNotificationConfiguration).
+        """Remove this deployment's configurations (the FASTQ and manifest ids of
+        :meth:`_notification_ids`) from the input bucket's notification configuration, keeping
+        the others (S3 GetBucketNotificationConfiguration, PutBucketNotificationConfiguration).
 
         Reports ``delete`` with the number of configurations kept; nothing when the bucket is
         missing or holds none of ours.
@@ -366,9 +375,9 @@ class FunctionSteps(IamSteps):
         except AwsError:
             return
         current.pop("ResponseMetadata", None)
-        prefix = f"{self.names.deployment}-fastq"
+        ours = set(self._notification_ids().values())
         configs = current.get("LambdaFunctionConfigurations", [])
-        kept = [c for c in configs if not str(c.get("Id", "")).startswith(prefix)]
+        kept = [c for c in configs if c.get("Id") not in ours]
         if len(kept) != len(configs):
             current["LambdaFunctionConfigurations"] = kept
             self._delete(

@@ -331,6 +331,68 @@ def test_a_failed_bam_import_keeps_the_vcf_import_and_the_retry_imports_only_the
     pipeline.assert_exactly_once("BAMF", executions=2)
 
 
+def test_a_failed_vcf_import_keeps_the_bam_and_a_retry_from_start_reuses_nothing(pipeline):
+    """README "When things go wrong": when the VCF import fails the BAM import still completes
+    and is kept; ``runs retry --from-start`` reuses nothing (reads, run and imports again)."""
+    control.add_faults(
+        pipeline.omics_url,
+        [{"job": "variant_import", "fail": "VCF import refused", "count": 1}],
+    )
+    pipeline.put_pair("vcffail/VCFF_R1.fastq.gz", "vcffail/VCFF_R2.fastq.gz")
+    status = pipeline.finish("VCFF")
+    assert (status.status, status.step) == ("FAILED", "ImportVcf"), (status.error, status.cause)
+    assert "VCF import refused" in status.cause
+    assert status.completed == ["ImportReads", "Run", "FindRunOutputs", "ImportBam"]
+
+    def read_sets() -> list[str]:
+        found = pipeline.omics.list_read_sets(
+            sequenceStoreId=pipeline.dep.sequence_store_id, filter={"sampleId": "VCFF"}
+        )["readSets"]
+        return sorted(r["fileType"] for r in found)
+
+    assert read_sets() == ["BAM", "FASTQ"]  # the BAM import completed and is kept
+
+    started = _cli("runs", "retry", "VCFF", "--from-start")
+    assert started.returncode == 0, started.stderr
+    plan = json.loads(started.stdout)
+    assert (plan["failed"], plan["reused"], plan["started"]) == (status.name, [], True)
+    ex = pipeline.sfn.describe_execution(executionArn=execution_arn(pipeline.sm, plan["execution"]))
+    assert "resume" not in json.loads(ex["input"])
+    retried = pipeline.finish_execution(ex["executionArn"])
+    assert retried.status == "SUCCEEDED", (retried.step, retried.error, retried.cause)
+    # Every step ran again: a second reads import, a second run, a second BAM.
+    assert read_sets() == ["BAM", "BAM", "FASTQ", "FASTQ"]
+    for name in (status.name, plan["execution"]):
+        assert len(pipeline.omics.list_runs(name=name)["items"]) == 1, name
+    pipeline.assert_exactly_once("VCFF", executions=2)
+
+
+def test_replaced_files_are_not_retried_the_new_upload_has_its_own_execution(pipeline):
+    """README "When things go wrong": a sample whose files were replaced (same key, new
+    content) is not retried as the old files; the new upload has its own execution."""
+    key1, key2 = "replaced/REPL_R1.fastq.gz", "replaced/REPL_R2.fastq.gz"
+    pipeline.put(key1, _fastq(10))  # not gzip: fails fast at ImportReads
+    pipeline.put(key2, gzip.compress(_fastq(10)))
+    old = pipeline.finish("REPL", timeout=300)
+    assert (old.status, old.step) == ("FAILED", "ImportReads"), (old.error, old.cause)
+
+    pipeline.put(key1, _fastq(12))  # replaced: new content under the same key
+    both = pipeline.wait_started("REPL", count=2)
+    [new] = [e for e in both if e["name"] != old.name]
+    assert new["name"] != old.name
+    pipeline.finish_execution(new["executionArn"], timeout=300)
+
+    refused = _cli("runs", "retry", old.name)
+    assert refused.returncode == 1, refused.stdout
+    assert "changed since this execution" in refused.stderr, refused.stderr
+    assert "REPL_R1.fastq.gz" in refused.stderr, refused.stderr
+    # Nothing was started for the old files; the sample's retry is the new upload's.
+    assert not [e for e in pipeline.executions("REPL") if e["name"].startswith(f"{old.name}-r")]
+    plan = plan_retry(pipeline.sfn, pipeline.s3, pipeline.sm, "REPL")
+    assert plan.failed == new["name"]
+    pipeline.assert_exactly_once("REPL", executions=2)
+
+
 # ---- bad inputs: a recorded failure naming the file and the problem ------------------------
 
 
