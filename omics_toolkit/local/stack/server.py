@@ -52,11 +52,18 @@ LOG = logging.getLogger("omics_toolkit.local.stack.server")
 STACK_FILE = "stack.json"
 #: The IAM identity behind the local credentials (:mod:`omics_toolkit.local.patches.local_identity`).
 LOCAL_CALLER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/omics-toolkit-local"
+#: The administrator a stack of an earlier version made (moto's own identity for the local key).
+LEGACY_CALLER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/moto"
 
 
-def set_up_lake_formation(moto_url: str, region: str) -> None:
+def set_up_lake_formation(moto_url: str, region: str, fresh: bool = True) -> None:
     """Make the local caller a data lake administrator and turn the IAM-only defaults off
-    (Lake Formation GetDataLakeSettings, PutDataLakeSettings), keeping the other settings."""
+    (Lake Formation GetDataLakeSettings, PutDataLakeSettings), keeping the other settings.
+
+    ``fresh=False`` (settings restored from a snapshot) changes only an administrator entry an
+    earlier version made (:data:`LEGACY_CALLER_ARN`, replaced by :data:`LOCAL_CALLER_ARN`), so
+    settings a user or test changed are kept.
+    """
     import boto3
 
     lf = boto3.client(
@@ -68,6 +75,16 @@ def set_up_lake_formation(moto_url: str, region: str) -> None:
     )
     settings = lf.get_data_lake_settings()["DataLakeSettings"]
     admins = settings.get("DataLakeAdmins") or []
+    if not fresh:
+        names = [a.get("DataLakePrincipalIdentifier") for a in admins]
+        if LEGACY_CALLER_ARN not in names:
+            return
+        settings["DataLakeAdmins"] = [
+            {"DataLakePrincipalIdentifier": LOCAL_CALLER_ARN if n == LEGACY_CALLER_ARN else n}
+            for n in names
+        ]
+        lf.put_data_lake_settings(DataLakeSettings=settings)
+        return
     if LOCAL_CALLER_ARN not in [a.get("DataLakePrincipalIdentifier") for a in admins]:
         admins.append({"DataLakePrincipalIdentifier": LOCAL_CALLER_ARN})
     settings.update(
@@ -181,8 +198,7 @@ class LocalStack:
                 raise RuntimeError(f"servers did not answer: {urls}")
             time.sleep(0.1)
 
-        if "lakeformation" not in restored:
-            set_up_lake_formation(self.moto_url, self.region)
+        set_up_lake_formation(self.moto_url, self.region, fresh="lakeformation" not in restored)
 
         record = {
             "pid": os.getpid(),
