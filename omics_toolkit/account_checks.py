@@ -76,13 +76,22 @@ def provision_actions() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- region
+#: A cheap read per service, asked in the region when botocore lists no endpoint for it.
+_PROBES: dict[str, tuple[str, dict[str, Any]]] = {
+    "omics": ("list_workflows", {"maxResults": 1}),
+    "s3tables": ("list_table_buckets", {"maxBuckets": 1}),
+}
+
+
 def region_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck]:
     """HealthOmics and S3 Tables in ``ctx.region``.
 
     Source: botocore's endpoint and partition data (``get_available_regions``) for a service it
-    lists; a service it does not list (S3 Tables is resolved by endpoint rules only) is asked in
-    the region with a read (s3tables ListTableBuckets): any answer, even a refusal, means the
-    region serves it; no answer (no such endpoint) means it does not.
+    lists; a service it does not list (S3 Tables is resolved by endpoint rules only; HealthOmics
+    in a partition without it, such as aws-cn) is asked in the region with a read of that service
+    (omics ListWorkflows, s3tables ListTableBuckets): an AWS answer, even a refusal, means the
+    region serves it; no answer (no such endpoint, no network, no credentials) is ``unknown``
+    with the reason.
     """
     checks = []
     partition = ctx.partition()
@@ -90,37 +99,48 @@ def region_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck]:
         ("omics", "HealthOmics", True),
         ("s3tables", "S3 Tables", settings.variant_backend in ("s3tables", "auto")),
     ):
+        name = f"region: {service}"
         regions = sorted(ctx.session.get_available_regions(service, partition_name=partition))
-        if regions:
-            served = ctx.region in regions
-            how = "botocore's endpoint data"
-            elsewhere = f"--region one of {', '.join(regions)}"
-        else:
-            served, how = _s3tables_answers(ctx), "no endpoint answered in the region"
-            elsewhere = f"--region where {label} is offered (AWS's regional services list)"
-        if served:
-            checks.append(AccountCheck(f"region: {service}", "ok", f"{label} in {ctx.region}"))
+        if not regions:
+            checks.append(_probe_region(ctx, service, label, needed))
+            continue
+        if ctx.region in regions:
+            checks.append(AccountCheck(name, "ok", f"{label} in {ctx.region}"))
             continue
         checks.append(
             AccountCheck(
-                f"region: {service}",
+                name,
                 "fail" if needed else "warn",
-                f"{label} is not offered in {ctx.region} ({how})",
-                f"choose a region with {label}: {elsewhere}",
+                f"{label} is not offered in {ctx.region} (botocore's endpoint data)",
+                f"choose a region with {label}: --region one of {', '.join(regions)}",
             )
         )
     return checks
 
 
-def _s3tables_answers(ctx: AwsContext) -> bool:
-    """Whether an S3 Tables endpoint answers in ``ctx.region`` (s3tables ListTableBuckets)."""
+def _probe_region(ctx: AwsContext, service: str, label: str, needed: bool) -> AccountCheck:
+    """Whether ``service`` answers in ``ctx.region`` (its :data:`_PROBES` read)."""
+    name = f"region: {service}"
+    method, kwargs = _PROBES[service]
+    operation = "".join(w.title() for w in method.split("_"))
     try:
-        ctx.client("s3tables").list_table_buckets(maxBuckets=1)
-    except AwsError:
-        return True  # the endpoint answered (a refusal is an answer)
-    except Exception:  # noqa: BLE001 - botocore's EndpointConnectionError: no such endpoint
-        return False
-    return True
+        getattr(ctx.client(service), method)(**kwargs)
+    except AwsError as exc:
+        # the endpoint answered (a refusal is an answer)
+        return AccountCheck(
+            name, "ok", f"{label} in {ctx.region} ({service} {operation} answered {exc.code})"
+        )
+    except Exception as exc:  # noqa: BLE001 - botocore's connection/credential errors
+        return AccountCheck(
+            name,
+            "unknown",
+            f"{service} {operation} got no answer in {ctx.region} (botocore has no endpoint "
+            f"data for {label} there): {type(exc).__name__}: {exc}",
+            f"check that {label} is offered in {ctx.region} (AWS's regional services list), "
+            "the network and the credentials"
+            + ("" if needed else f"; {label} is needed only by variant_backend s3tables/auto"),
+        )
+    return AccountCheck(name, "ok", f"{label} in {ctx.region} ({service} {operation} answered)")
 
 
 # ----------------------------------------------------------------------------- variant stores
@@ -186,8 +206,11 @@ def _recorded_backend(ctx: AwsContext, settings: Settings) -> str | None:
 
 
 # ----------------------------------------------------------------------------- Lake Formation
-def lake_formation_checks(ctx: AwsContext, principal: str) -> list[AccountCheck]:
+def lake_formation_checks(ctx: AwsContext, principal: str | None) -> list[AccountCheck]:
     """The caller is a data lake administrator; "Use only IAM access control" defaults are off.
+
+    ``principal`` ``None`` (the caller's ARN could not be read): the administrator check is
+    ``unknown``, the defaults are still checked.
 
     Source: lakeformation GetDataLakeSettings; HealthOmics guide "Setting up Lake Formation".
     """
@@ -203,7 +226,15 @@ def lake_formation_checks(ctx: AwsContext, principal: str) -> list[AccountCheck]
             )
         ]
     admins = [a.get("DataLakePrincipalIdentifier") for a in settings.get("DataLakeAdmins", [])]
-    if principal in admins:
+    if principal is None:
+        admin = AccountCheck(
+            "lake formation: administrator",
+            "unknown",
+            "skipped: the caller's principal (its role's ARN) is unknown, see 'caller' "
+            f"(admins: {', '.join(admins) or 'none'})",
+            "fix the 'caller' check, then run doctor again",
+        )
+    elif principal in admins:
         admin = AccountCheck("lake formation: administrator", "ok", f"{principal} is an admin")
     else:
         admin = AccountCheck(
@@ -321,7 +352,8 @@ def permission_check(ctx: AwsContext, principal: str) -> AccountCheck:
 # ----------------------------------------------------------------------------- RAM
 def ram_check(ctx: AwsContext, principal: str) -> AccountCheck:
     """HealthOmics can share store databases through RAM: the caller may read and accept
-    invitations (simulated), and no invitation waits (ram GetResourceShareInvitations).
+    invitations (simulated), and no invitation waits (ram GetResourceShareInvitations, every
+    page).
     """
     name = "ram: share invitations"
     try:
@@ -338,7 +370,11 @@ def ram_check(ctx: AwsContext, principal: str) -> AccountCheck:
             f"grant {principal} {', '.join(RAM_ACTIONS)} on *",
         )
     try:
-        invitations = ctx.client("ram").get_resource_share_invitations()["resourceShareInvitations"]
+        invitations = [
+            invitation
+            for page in ctx.client("ram").get_paginator("get_resource_share_invitations").paginate()
+            for invitation in page["resourceShareInvitations"]
+        ]
     except AwsError as exc:
         if ctx.is_local and (exc.code in _NOT_IMPLEMENTED or "not" in exc.message.lower()):
             return AccountCheck(
@@ -473,6 +509,7 @@ def run_account_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck
     """
     checks = region_checks(ctx, settings)
     checks.append(variant_store_check(ctx, settings))
+    principal: str | None = None
     try:
         principal = data_lake_principal(ctx)
     except AccessDeniedError as exc:
@@ -484,10 +521,25 @@ def run_account_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck
                 "allow iam:GetRole on the caller's own role",
             )
         )
-        return checks
-    checks.append(AccountCheck("caller", "ok", principal))
-    checks.extend(lake_formation_checks(ctx, principal))
-    checks.append(ram_check(ctx, principal))
-    checks.append(permission_check(ctx, principal))
+    except AwsError as exc:
+        checks.append(
+            AccountCheck(
+                "caller",
+                "unknown",
+                f"the caller's role cannot be read: {exc.code}: {exc.message}",
+                "run doctor again; if it persists, check iam:GetRole on the caller's own role",
+            )
+        )
+    if principal is None:
+        skipped = "skipped: the caller's principal (its role's ARN) is unknown, see 'caller'"
+        fix = "fix the 'caller' check, then run doctor again"
+        checks.extend(lake_formation_checks(ctx, None))
+        checks.append(AccountCheck("ram: share invitations", "unknown", skipped, fix))
+        checks.append(AccountCheck("iam: provisioning permissions", "unknown", skipped, fix))
+    else:
+        checks.append(AccountCheck("caller", "ok", principal))
+        checks.extend(lake_formation_checks(ctx, principal))
+        checks.append(ram_check(ctx, principal))
+        checks.append(permission_check(ctx, principal))
     checks.extend(quota_checks(ctx, settings))
     return checks

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ from typing import Any
 import boto3
 import pytest
 
-from omics_toolkit.account_checks import AccountCheck, provision_actions, run_account_checks
+from omics_toolkit.account_checks import (
+    AccountCheck,
+    provision_actions,
+    region_checks,
+    run_account_checks,
+)
 from omics_toolkit.aws.session import AwsContext, local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
@@ -333,3 +339,180 @@ def test_a_region_without_healthomics_fails(local_stack: dict[str, Any]) -> None
     assert check.status == "fail"
     assert check.detail == "HealthOmics is not offered in ap-east-1 (botocore's endpoint data)"
     assert "us-east-1" in check.fix and check.fix.startswith("choose a region with HealthOmics")
+
+
+FASTA = ">chr1\n" + "ACGT" * 60 + "\n"
+OTHER_ACCOUNT = "111122223333"
+
+
+def _reference_arn(aws: Any) -> str:
+    """A reference imported into a new reference store (as a variant store needs one)."""
+    s3, omics, iam = aws.client("s3"), aws.client("omics"), aws.client("iam")
+    s3.create_bucket(Bucket="ft-doctor-refs")
+    s3.put_object(Bucket="ft-doctor-refs", Key="ref.fa", Body=FASTA.encode())
+    iam.create_role(
+        RoleName="ft-doctor-import",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "omics.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    iam.put_role_policy(
+        RoleName="ft-doctor-import",
+        PolicyName="read",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::ft-doctor-refs/*",
+                    }
+                ],
+            }
+        ),
+    )
+    store = omics.create_reference_store(name="ft-doctor-refs")
+    job = omics.start_reference_import_job(
+        referenceStoreId=store["id"],
+        roleArn="arn:aws:iam::123456789012:role/ft-doctor-import",
+        sources=[{"sourceFile": "s3://ft-doctor-refs/ref.fa", "name": "ref"}],
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        done = omics.get_reference_import_job(id=job["id"], referenceStoreId=store["id"])
+        if done["status"] in ("COMPLETED", "FAILED"):
+            break
+        assert time.monotonic() < deadline, done
+        time.sleep(0.2)
+    assert done["status"] == "COMPLETED", done
+    ref = done["sources"][0]["referenceId"]
+    return str(omics.get_reference_metadata(referenceStoreId=store["id"], id=ref)["arn"])
+
+
+def test_a_pending_invitation_past_the_first_page_is_reported(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    ram = aws.client("ram")
+    # 100 answered invitations from another account fill GetResourceShareInvitations' first page
+    creds = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/ft-doctor-sharer", RoleSessionName="sharer"
+    )["Credentials"]
+    other = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=aws.region,
+    ).client("ram", endpoint_url=local_stack["moto"])
+    for i in range(100):
+        other.create_resource_share(name=f"ft-doctor-old-{i}", principals=[aws.account_id])
+    old = [
+        i
+        for page in ram.get_paginator("get_resource_share_invitations").paginate()
+        for i in page["resourceShareInvitations"]
+        if i["status"] == "PENDING"
+    ]
+    assert len(old) >= 100
+    for invitation in old:
+        ram.reject_resource_share_invitation(
+            resourceShareInvitationArn=invitation["resourceShareInvitationArn"]
+        )
+    # a variant store: HealthOmics shares its database through RAM (a PENDING invitation)
+    omics = aws.client("omics")
+    omics.create_variant_store(
+        name="ft_doctor_variants", reference={"referenceArn": _reference_arn(aws)}
+    )
+    deadline = time.monotonic() + 60
+    while omics.get_variant_store(name="ft_doctor_variants")["status"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    pending = [
+        i
+        for page in ram.get_paginator("get_resource_share_invitations").paginate()
+        for i in page["resourceShareInvitations"]
+        if i["status"] == "PENDING"
+    ]
+    assert len(pending) == 1
+    arn = pending[0]["resourceShareInvitationArn"]
+    try:
+        first_page = ram.get_resource_share_invitations()["resourceShareInvitations"]
+        assert arn not in [i["resourceShareInvitationArn"] for i in first_page]
+        ctx = local_context(local_stack["moto"], local_stack["omics"])
+        check = _by_name(run_account_checks(ctx, _settings()))["ram: share invitations"]
+        assert check.status == "warn", check
+        assert check.detail == f"1 pending invitation(s): {arn}"
+        assert check.fix.startswith("accept the ones from HealthOmics")
+    finally:
+        ram.reject_resource_share_invitation(resourceShareInvitationArn=arn)
+        omics.delete_variant_store(name="ft_doctor_variants", force=True)
+
+
+def test_a_region_botocore_does_not_list_is_probed_with_the_service_itself(
+    local_stack: dict[str, Any],
+) -> None:
+    # botocore lists no HealthOmics endpoint in the aws-cn partition: the check asks HealthOmics
+    ctx = local_context(local_stack["moto"], local_stack["omics"], region="cn-north-1")
+    check = region_checks(ctx, _settings())[0]
+    assert check == AccountCheck(
+        "region: omics", "ok", "HealthOmics in cn-north-1 (omics ListWorkflows answered)"
+    )
+    assert ctx.calls[0] == "omics:ListWorkflows"
+    # no answer at all (here: nothing listens on the endpoint) is no proof either way
+    ctx = AwsContext(
+        session=ctx.session,
+        endpoints={"default": local_stack["moto"], "omics": "http://127.0.0.1:9"},
+    )
+    check = region_checks(ctx, _settings())[0]
+    assert check.name == "region: omics" and check.status == "unknown", check
+    assert check.detail.startswith("omics ListWorkflows got no answer in cn-north-1")
+    assert "EndpointConnectionError" in check.detail
+    assert "the network and the credentials" in check.fix
+
+
+def test_a_caller_whose_role_cannot_be_read_still_gets_the_other_checks(
+    local_stack: dict[str, Any], aws: Any
+) -> None:
+    """GetRole on the caller's own role fails (denied for many SSO users; here: the session's
+    role is in another account, where the local stack answers NoSuchEntity): only the checks
+    that need the caller's principal are skipped, and doctor does not crash."""
+    creds = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/ft-doctor-sso", RoleSessionName="sso-user"
+    )["Credentials"]
+    ctx = AwsContext(
+        session=boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name="us-east-1",
+        ),
+        endpoints={"default": local_stack["moto"], "omics": local_stack["omics"]},
+    )
+    checks = run_account_checks(ctx, _settings())
+    assert [c.name for c in checks] == CHECK_NAMES
+    found = _by_name(checks)
+    caller = found["caller"]
+    assert caller.status == "unknown", caller
+    assert caller.detail.startswith("the caller's role cannot be read: NoSuchEntity: ")
+    # what needs the principal is skipped, saying why ...
+    for name in (
+        "lake formation: administrator",
+        "ram: share invitations",
+        "iam: provisioning permissions",
+    ):
+        assert found[name].status == "unknown", found[name]
+        assert found[name].detail.startswith("skipped: the caller's principal"), found[name]
+        assert found[name].fix == "fix the 'caller' check, then run doctor again"
+    # ... the rest is still checked (a fresh account has Lake Formation's IAM-only defaults)
+    defaults = found["lake formation: default permissions"]
+    assert defaults.status == "fail" and "grant IAM_ALLOWED_PRINCIPALS" in defaults.detail
+    assert found["quota: lambda concurrent executions"].status == "ok"
+    assert found["quota: healthomics concurrent runs"].status == "ok"
