@@ -216,7 +216,12 @@ def evaluate(
     context: dict[str, Any] | None = None,
 ) -> str:
     """:data:`ALLOW`, :data:`EXPLICIT_DENY` or :data:`IMPLICIT_DENY` for ``action`` on
-    ``resource`` under identity policy ``documents`` (see the module docstring)."""
+    ``resource`` under identity policy ``documents`` (see the module docstring).
+
+    Raises:
+        UnsupportedConditionError: a matching statement uses a condition operator that
+            :func:`condition_holds` does not evaluate.
+    """
     allowed = False
     for doc in documents:
         for statement in _as_list(doc.get("Statement")):
