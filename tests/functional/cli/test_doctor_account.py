@@ -516,3 +516,145 @@ def test_a_caller_whose_role_cannot_be_read_still_gets_the_other_checks(
     assert defaults.status == "fail" and "grant IAM_ALLOWED_PRINCIPALS" in defaults.detail
     assert found["quota: lambda concurrent executions"].status == "ok"
     assert found["quota: healthomics concurrent runs"].status == "ok"
+
+
+def _least_privilege_policy(lacking: str | None = None) -> dict[str, Any]:
+    """What an administrator writes for deployment ft-doctor: the services whose resources
+    provisioning names (iam, s3, lambda, logs, states, sns, athena, glue, s3tables) on the
+    deployment's ARNs only; actions without resource types, and services whose resources get
+    ids from AWS (omics, ecr, ...), on ``*``. ``lacking``: an action left out."""
+    data = json.loads((Path(__file__).parents[3] / "omics_toolkit/aws_operations.json").read_text())
+    actions = [a for a in provision_actions() if a != lacking]
+    scoped = ("iam", "s3", "lambda", "logs", "states", "sns", "athena", "glue", "s3tables")
+    anywhere = [a for a in actions if not a.startswith(scoped) or data["resource_arns"][a] == ["*"]]
+    acct, region = "123456789012", "us-east-1"
+    on = {
+        "iam": [f"arn:aws:iam::{acct}:role/ft-doctor-*"],
+        "s3": ["arn:aws:s3:::ft-doctor-*", "arn:aws:s3:::ft-doctor-*/*"],
+        "lambda": [
+            f"arn:aws:lambda:{region}:{acct}:function:ft-doctor-*",
+            f"arn:aws:lambda:{region}:{acct}:layer:ft-doctor-*",
+        ],
+        "logs": [
+            f"arn:aws:logs:{region}:{acct}:log-group:/aws/vendedlogs/states/ft-doctor-*",
+            f"arn:aws:logs:{region}:{acct}:log-group:/aws/lambda/ft-doctor-*",
+        ],
+        "states": [f"arn:aws:states:{region}:{acct}:stateMachine:ft-doctor-*"],
+        "sns": [f"arn:aws:sns:{region}:{acct}:ft-doctor-*"],
+        "athena": [f"arn:aws:athena:{region}:{acct}:workgroup/ft-doctor"],
+        "glue": [
+            f"arn:aws:glue:{region}:{acct}:catalog",
+            f"arn:aws:glue:{region}:{acct}:database/ft_doctor",
+            f"arn:aws:glue:{region}:{acct}:table/ft_doctor/*",
+        ],
+        "s3tables": [
+            f"arn:aws:s3tables:{region}:{acct}:bucket/ft-doctor-tables",
+            f"arn:aws:s3tables:{region}:{acct}:bucket/ft-doctor-tables/table/*",
+        ],
+    }
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": anywhere, "Resource": "*"},
+        {"Effect": "Allow", "Action": [*RAM_ACTIONS_ALLOWED], "Resource": "*"},
+    ]
+    for prefix, resources in on.items():
+        mine = [
+            a
+            for a in actions
+            if a.split(":")[0] == prefix and a not in anywhere and a != "iam:PassRole"
+        ]
+        statements.append({"Effect": "Allow", "Action": mine, "Resource": resources})
+    statements.append(
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": on["iam"],
+            "Condition": {
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "lambda.amazonaws.com",
+                        "states.amazonaws.com",
+                        "omics.amazonaws.com",
+                    ]
+                }
+            },
+        }
+    )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+RAM_ACTIONS_ALLOWED = ("ram:GetResourceShareInvitations", "ram:AcceptResourceShareInvitation")
+
+
+def test_a_caller_allowed_exactly_the_deployments_arns_passes(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    iam = aws.client("iam")
+    for user, lacking in (
+        ("ft-doctor-least", None),
+        ("ft-doctor-least-nf", "lambda:CreateFunction"),
+    ):
+        arn = iam.create_user(UserName=user)["User"]["Arn"]
+        iam.put_user_policy(
+            UserName=user,
+            PolicyName="least-privilege",
+            PolicyDocument=json.dumps(_least_privilege_policy(lacking)),
+        )
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        ctx = _context_as(local_stack, key)
+        _governed_by_lake_formation(lake_formation, arn)
+        found = _by_name(run_account_checks(ctx, _settings()))
+        _reads_only(ctx)
+        perms = found["iam: provisioning permissions"]
+        if lacking is None:
+            assert perms.status == "ok", perms
+            assert perms.detail == (
+                f"{len(provision_actions())} actions allowed to {arn} (on deployment ft-doctor's "
+                "resource ARNs, else *)"
+            )
+        else:
+            assert perms.status == "fail", perms
+            assert perms.detail.endswith(": lambda:CreateFunction"), perms.detail
+        # the ARNs were really asked about (SimulatePrincipalPolicy ResourceArns)
+        asked = {
+            r
+            for req in ctx.requests
+            if req.operation == "SimulatePrincipalPolicy"
+            for r in req.params.get("ResourceArns", [])
+        }
+        assert "arn:aws:iam::123456789012:role/ft-doctor-states" in asked
+        assert "arn:aws:s3:::ft-doctor-output-123456789012-us-east-1/*" in asked
+
+
+def test_a_deny_for_want_of_request_context_is_unknown_not_fail(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    """lambda:CreateFunction allowed only with a request tag: the simulator cannot know the
+    request's tags (MissingContextValues), so the check cannot say it fails."""
+    others = [a for a in provision_actions() if a != "lambda:CreateFunction"]
+    arn, key = _limited_principal(aws, "ft-doctor-tagged", [*others, *RAM_ACTIONS_ALLOWED])
+    aws.client("iam").put_user_policy(
+        UserName="ft-doctor-tagged",
+        PolicyName="tagged",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "lambda:CreateFunction",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:RequestTag/team": "genomics"}},
+                    }
+                ],
+            }
+        ),
+    )
+    _governed_by_lake_formation(lake_formation, arn)
+    found = _by_name(run_account_checks(_context_as(local_stack, key), _settings()))
+    perms = found["iam: provisioning permissions"]
+    assert perms.status == "unknown", perms
+    assert perms.detail.startswith(
+        f"1 of {len(provision_actions())} actions depend on conditions only the real request "
+        "answers (MissingContextValues"
+    )
+    assert perms.detail.endswith(": lambda:CreateFunction")
