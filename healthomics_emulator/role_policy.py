@@ -24,6 +24,8 @@ moto's own ``moto.iam.access_control.IAMPolicy`` is not used: it treats a statem
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
 import re
 import urllib.parse
@@ -31,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from healthomics_emulator.errors import EmulatorError
 from healthomics_facts.service import HEALTHOMICS_PRINCIPAL
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitly denied", "implicitly denied"
@@ -74,6 +77,68 @@ _OPERATORS = {
     "ArnNotLike": lambda actual, expected: not _like(expected, actual),
     "Bool": lambda actual, expected: actual.lower() == expected.lower(),
 }
+
+
+class UnsupportedConditionError(EmulatorError):
+    """A policy uses a condition operator the emulator cannot evaluate (``operator``): failing
+    loudly, since ignoring it would let a Deny statement allow what AWS denies."""
+
+    def __init__(self, operator: str) -> None:
+        super().__init__(
+            f"the role policy uses condition operator {operator!r}, which the HealthOmics "
+            "emulator does not evaluate (it knows String*, Arn*, Bool, Null, Numeric*, Date*, "
+            "IpAddress, NotIpAddress); remove it from the policy or add it to "
+            "healthomics_emulator/role_policy.py"
+        )
+        self.operator = operator
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _date(text: str) -> dt.datetime | None:
+    """An IAM date: ISO 8601 (``2026-01-01``, ``2026-01-01T00:00:00Z``) or epoch seconds."""
+    try:
+        return dt.datetime.fromtimestamp(float(text), dt.UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _compare(parse: Any, holds: Any) -> Any:
+    """A test that parses both sides (``parse``) and never holds when one does not parse."""
+
+    def test(actual: str, expected: str) -> bool:
+        a, e = parse(actual), parse(expected)
+        return a is not None and e is not None and bool(holds(a, e))
+
+    return test
+
+
+def _in_network(actual: str, expected: str) -> bool:
+    try:
+        return ipaddress.ip_address(actual) in ipaddress.ip_network(expected, strict=False)
+    except ValueError:
+        return False
+
+
+for _kind, _parse in (("Numeric", _number), ("Date", _date)):
+    _OPERATORS[f"{_kind}Equals"] = _compare(_parse, lambda a, e: a == e)
+    _OPERATORS[f"{_kind}NotEquals"] = _compare(_parse, lambda a, e: a != e)
+    _OPERATORS[f"{_kind}LessThan"] = _compare(_parse, lambda a, e: a < e)
+    _OPERATORS[f"{_kind}LessThanEquals"] = _compare(_parse, lambda a, e: a <= e)
+    _OPERATORS[f"{_kind}GreaterThan"] = _compare(_parse, lambda a, e: a > e)
+    _OPERATORS[f"{_kind}GreaterThanEquals"] = _compare(_parse, lambda a, e: a >= e)
+_OPERATORS["IpAddress"] = _in_network
+_OPERATORS["NotIpAddress"] = lambda actual, expected: not _in_network(actual, expected)
 _NEGATED = {op for op in _OPERATORS if "Not" in op}
 
 
@@ -81,16 +146,34 @@ def condition_holds(condition: dict[str, Any] | None, context: dict[str, Any]) -
     """Whether an IAM ``Condition`` block holds for ``context`` (keys lower case; a value may be
     a string or a list for multivalued keys).
 
-    The String, Arn and Bool operators, with ``...IfExists`` and the ``ForAnyValue:`` /
-    ``ForAllValues:`` qualifiers. A key absent from ``context`` fails a positive operator and
-    passes a negated one (and any ``...IfExists``), as IAM does; an unknown operator never holds.
+    The String, Arn, Bool, Numeric, Date and IpAddress/NotIpAddress operators, with
+    ``...IfExists`` and the ``ForAnyValue:`` / ``ForAllValues:`` qualifiers, and ``Null``
+    (``"true"``: the key is absent). A key absent from ``context`` fails a positive operator and
+    passes a negated one (and any ``...IfExists``), as IAM does (IAM User Guide, "IAM JSON policy
+    elements: Condition operators"). A value that does not parse as the operator's type (a
+    number, a date, an IP address) fails the test.
+
+    Raises:
+        UnsupportedConditionError: any other operator (ignoring it could let a Deny statement
+            allow what AWS denies).
     """
     for raw_operator, tests in (condition or {}).items():
         qualifier, _, operator = raw_operator.rpartition(":")
         if_exists = operator.endswith("IfExists")
         operator = operator.removesuffix("IfExists")
+        if operator == "Null" and not if_exists and isinstance(tests, dict):
+            for key, expected in tests.items():
+                absent = context.get(key.lower()) is None
+                if any(
+                    str(e).lower() == ("true" if absent else "false") for e in _as_list(expected)
+                ):
+                    continue
+                return False
+            continue
         test = _OPERATORS.get(operator)
-        if test is None or not isinstance(tests, dict):
+        if test is None:
+            raise UnsupportedConditionError(raw_operator)
+        if not isinstance(tests, dict):
             return False
         for key, expected in tests.items():
             actual = context.get(key.lower())
@@ -133,7 +216,12 @@ def evaluate(
     context: dict[str, Any] | None = None,
 ) -> str:
     """:data:`ALLOW`, :data:`EXPLICIT_DENY` or :data:`IMPLICIT_DENY` for ``action`` on
-    ``resource`` under identity policy ``documents`` (see the module docstring)."""
+    ``resource`` under identity policy ``documents`` (see the module docstring).
+
+    Raises:
+        UnsupportedConditionError: a matching statement uses a condition operator that
+            :func:`condition_holds` does not evaluate.
+    """
     allowed = False
     for doc in documents:
         for statement in _as_list(doc.get("Statement")):

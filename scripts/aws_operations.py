@@ -581,6 +581,12 @@ def build() -> tuple[str, str, list[str]]:
     data = {
         "generated_by": "scripts/aws_operations.py",
         "provision_actions": sorted(provision_actions),
+        # ARN formats of each provisioning action's resource types (Service Authorization
+        # Reference), for `doctor` to simulate the caller on the deployment's own ARNs
+        "resource_arns": {
+            action: [a.removesuffix(" (required)") for a in resource_arns(action)]
+            for action in sorted(provision_actions)
+        },
         "operations": data_ops,
     }
     return markdown, json.dumps(data, indent=1) + "\n", problems

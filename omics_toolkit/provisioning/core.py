@@ -99,44 +99,72 @@ def statement_diff(current: Any, wanted: dict[str, Any]) -> str:
 #: propagated yet ("Changes that I make are not always immediately visible", IAM User Guide
 #: troubleshooting): ``(error code, message fragments (lower case), the operations)``. A match
 #: needs the code and one fragment, so a real misconfiguration with another message fails at once.
+#: Each entry says where its wording comes from: DOCUMENTED/OBSERVED (AWS's own wording, as quoted
+#: by the service's documentation or retried on by terraform-provider-aws) or ASSUMED (no
+#: published wording; fragments chosen to cover the likely phrasings).
 IAM_PROPAGATION_ERRORS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    # "The role defined for the function cannot be assumed by Lambda."; "The provided execution
-    # role does not have permissions to call ReceiveMessage on SQS"
+    # Lambda, OBSERVED: "The role defined for the function cannot be assumed by Lambda."; "The
+    # provided execution role does not have permissions to call ReceiveMessage on SQS"
+    # (terraform-provider-aws retries both on CreateFunction/CreateEventSourceMapping)
     (
         "InvalidParameterValueException",
         ("cannot be assumed by lambda", "execution role does not have permissions"),
         "Lambda CreateFunction, UpdateFunctionConfiguration, CreateEventSourceMapping",
     ),
-    # "Neither the global service principal states.amazonaws.com, nor the regional one is
-    # authorized to assume the provided role."
+    # Step Functions, OBSERVED: "Neither the global service principal states.amazonaws.com, nor
+    # the regional one is authorized to assume the provided role." (terraform-provider-aws
+    # retries it on CreateStateMachine)
     (
         "AccessDeniedException",
         ("authorized to assume the provided role",),
         "Step Functions CreateStateMachine, UpdateStateMachine",
     ),
-    # HealthOmics refuses a roleArn it cannot assume yet (ValidationException or
-    # AccessDeniedException naming the role); EventBridge PutTargets/PutRule: "Provided role
-    # ... cannot be assumed by principal 'events.amazonaws.com'."
+    # HealthOmics, ASSUMED: no published wording for a roleArn it cannot assume yet
+    # (ValidationException or AccessDeniedException naming the role); the fragments cover the
+    # usual phrasings. EventBridge PutTargets/PutRule, OBSERVED: "Provided role ... cannot be
+    # assumed by principal 'events.amazonaws.com'."
     (
         "ValidationException",
         ("cannot be assumed", "unable to assume", "not authorized to assume", "assume the role"),
-        "HealthOmics Start*ImportJob, StartRun; EventBridge PutRule, PutTargets",
+        "HealthOmics Start*ImportJob, StartRun (assumed); EventBridge PutRule, PutTargets",
     ),
+    # HealthOmics, ASSUMED (as above)
     (
         "AccessDeniedException",
         ("unable to assume", "not authorized to assume", "assume the role", "sts:assumerole"),
-        "HealthOmics Start*ImportJob, StartRun",
+        "HealthOmics Start*ImportJob, StartRun (assumed)",
     ),
-    # S3 checks the Lambda permission (AddPermission) of a notification's function: "Unable to
-    # validate the following destination configurations"
+    # S3, DOCUMENTED: S3 checks the Lambda permission (AddPermission) of a notification's
+    # function and answers "Unable to validate the following destination configurations" (AWS
+    # Knowledge Center article on that error)
     (
         "InvalidArgument",
         ("unable to validate the following destination configurations",),
         "S3 PutBucketNotificationConfiguration",
     ),
 )
-#: Waits between attempts, seconds (about 40 s in all; IAM usually propagates in under 10 s).
-IAM_PROPAGATION_DELAYS = (1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0)
+#: Longest total wait for IAM propagation, seconds: IAM changes can take minutes to be seen
+#: everywhere; terraform-provider-aws waits up to 2 minutes (``PropagationTimeout``).
+IAM_PROPAGATION_MAX_SECONDS = 120.0
+#: Longest single wait between attempts, seconds.
+IAM_PROPAGATION_MAX_DELAY_SECONDS = 10.0
+
+
+def _propagation_delays(total: float, cap: float) -> tuple[float, ...]:
+    """Waits 1, 2, 4, 8, then ``cap`` seconds, the last one trimmed so they add up to ``total``."""
+    delays: list[float] = []
+    delay = 1.0
+    while sum(delays) < total:
+        delays.append(min(delay, cap, total - sum(delays)))
+        delay *= 2
+    return tuple(delays)
+
+
+#: Waits between attempts, seconds: 1, 2, 4, 8, then 10 s up to 120 s in all (IAM usually
+#: propagates in under 10 s).
+IAM_PROPAGATION_DELAYS = _propagation_delays(
+    IAM_PROPAGATION_MAX_SECONDS, IAM_PROPAGATION_MAX_DELAY_SECONDS
+)
 
 
 def is_iam_propagation_error(exc: AwsError) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from omics_toolkit.constants import HEALTHOMICS_PRINCIPAL
-from omics_toolkit.errors import AwsError
+from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.provisioning.core import Steps, canon, statement_diff, tags_list
 
 Doc = dict[str, Any]
@@ -163,11 +163,25 @@ def import_role_statements(in_arn: str, out_arn: str, kms: list[Doc]) -> list[Do
     ]
 
 
-def uris_outside(uris: Iterable[str], readable: Iterable[tuple[str, str]]) -> list[str]:
-    """The ``s3://`` URIs of ``uris`` that a role granted ``readable`` cannot read yet.
+def s3_uris(value: Any) -> list[str]:
+    """Every ``s3://`` string in ``value``: a string, or dicts and lists nested to any depth
+    (run parameters such as ``{"known_sites": [{"vcf": "s3://..."}]}``); dict keys are not
+    searched, only values. In order of appearance, with duplicates."""
+    if isinstance(value, str):
+        return [value] if value.startswith("s3://") else []
+    if isinstance(value, dict):
+        return [uri for v in value.values() for uri in s3_uris(v)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [uri for v in value for uri in s3_uris(v)]
+    return []
+
+
+def uris_outside(uris: Iterable[Any], readable: Iterable[tuple[str, str]]) -> list[str]:
+    """The ``s3://`` URIs in ``uris`` that a role granted ``readable`` cannot read yet.
 
     Args:
-        uris: any values (run parameters, sources); those not ``s3://bucket/key`` are ignored.
+        uris: any values (run parameters, sources), searched recursively (:func:`s3_uris`);
+            strings that are not ``s3://bucket/key`` or ``s3://bucket/folder/`` are ignored.
         readable: ``(bucket, key prefix)`` pairs the role already reads (``""``: all keys).
 
     Returns:
@@ -175,51 +189,92 @@ def uris_outside(uris: Iterable[str], readable: Iterable[tuple[str, str]]) -> li
     """
     pairs = list(readable)
     out: set[str] = set()
-    for uri in uris:
-        if not isinstance(uri, str) or not uri.startswith("s3://"):
+    for uri in s3_uris(list(uris)):
+        bucket, slash, key = uri[5:].partition("/")
+        if not bucket or not slash:
             continue
-        bucket, _, key = uri[5:].partition("/")
-        if bucket and key and not any(bucket == b and key.startswith(p) for b, p in pairs):
+        if not any(bucket == b and key.startswith(p) for b, p in pairs):
             out.add(uri)
     return sorted(out)
 
 
+#: Characters IAM reads as wildcards (``*``, ``?``) or policy variables (``${``) in a Resource.
+POLICY_SPECIAL = ("*", "?", "${")
+
+
 def read_objects_statements(uris: Iterable[str], partition: str = "aws") -> list[Doc]:
-    """Read access to exactly the objects ``uris`` (``s3://bucket/key``) in buckets that are
-    not the deployment's: a reference FASTA, known-sites VCFs and their indexes, ``s3://``
-    run parameters. HealthOmics reads run inputs and import sources as the role passed to it,
-    so a role that may read only the deployment's buckets fails the import or the run.
+    """Read access to exactly the objects (and folders) ``uris`` in buckets that are not the
+    deployment's: a reference FASTA, known-sites VCFs and their indexes, ``s3://`` run
+    parameters. HealthOmics reads run inputs and import sources as the role passed to it, so a
+    role that may read only the deployment's buckets fails the import or the run.
+
+    ``s3://bucket/key``: the object. ``s3://bucket/dir/`` (ending in ``/``): a folder input,
+    which HealthOmics lists and reads whole (Nextflow/WDL directory parameters), so every object
+    under ``dir/`` (``dir/*``) and listing with prefixes under ``dir/``; ``s3://bucket/``: the
+    whole bucket.
 
     Statements (Service Authorization Reference, Amazon S3; HealthOmics "Service roles":
     ``s3:GetObject`` on the objects, ``s3:GetBucketLocation`` and ``s3:ListBucket`` on their
-    buckets): ``s3:GetObject`` on each object's ARN; ``s3:GetBucketLocation`` on each bucket;
-    ``s3:ListBucket`` per bucket only for those keys (condition ``s3:prefix``), so a missing
-    object answers 404 rather than 403 and nothing else in the bucket can be listed.
+    buckets): ``s3:GetObject`` on each object's ARN (``dir/*`` for a folder);
+    ``s3:GetBucketLocation`` on each bucket; ``s3:ListBucket`` per bucket only for those keys
+    (condition ``s3:prefix``: ``StringEquals`` the keys, or ``StringLike`` ``dir/*`` when the
+    bucket has a folder), so a missing object answers 404 rather than 403 and nothing else in
+    the bucket can be listed.
 
     Returns:
         ``[]`` for no URIs.
+
+    Raises:
+        UserError: a URI contains ``*``, ``?`` or ``${``, which IAM would read as a wildcard or
+            a policy variable and so grant more (or other) objects than the one named.
     """
     objects: dict[str, set[str]] = {}
+    folders: dict[str, set[str]] = {}
     for uri in uris:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        objects.setdefault(bucket, set()).add(key)
-    if not objects:
+        special = [c for c in POLICY_SPECIAL if c in bucket + "/" + key]
+        if special:
+            raise UserError(
+                f"{uri}: a role cannot be granted exactly this object: "
+                f"{' and '.join(repr(c) for c in special)} in an S3 key is a wildcard or policy "
+                "variable in an IAM policy's Resource; rename the object (or copy it to a key "
+                "without them) or put it in the deployment's input bucket"
+            )
+        if key == "" or key.endswith("/"):
+            folders.setdefault(bucket, set()).add(key)
+        else:
+            objects.setdefault(bucket, set()).add(key)
+    buckets = sorted(set(objects) | set(folders))
+    if not buckets:
         return []
     arn = f"arn:{partition}:s3:::"
+    listing = []
+    for b in buckets:
+        if "" in folders.get(b, set()):
+            listing.append(allow(["s3:ListBucket"], [f"{arn}{b}"]))
+        elif b in folders:
+            prefixes = sorted(objects.get(b, set()) | {f"{d}*" for d in folders[b]})
+            listing.append(
+                allow(["s3:ListBucket"], [f"{arn}{b}"], {"StringLike": {"s3:prefix": prefixes}})
+            )
+        else:
+            listing.append(
+                allow(
+                    ["s3:ListBucket"],
+                    [f"{arn}{b}"],
+                    {"StringEquals": {"s3:prefix": sorted(objects[b])}},
+                )
+            )
     return [
         allow(
             ["s3:GetObject"],
-            [f"{arn}{b}/{k}" for b in sorted(objects) for k in sorted(objects[b])],
+            sorted(
+                [f"{arn}{b}/{k}" for b in objects for k in objects[b]]
+                + [f"{arn}{b}/{d}*" for b in folders for d in folders[b]]
+            ),
         ),
-        allow(["s3:GetBucketLocation"], [f"{arn}{b}" for b in sorted(objects)]),
-        *(
-            allow(
-                ["s3:ListBucket"],
-                [f"{arn}{b}"],
-                {"StringEquals": {"s3:prefix": sorted(objects[b])}},
-            )
-            for b in sorted(objects)
-        ),
+        allow(["s3:GetBucketLocation"], [f"{arn}{b}" for b in buckets]),
+        *listing,
     ]
 
 

@@ -134,7 +134,7 @@ class Provisioner(
         run_reads = self.grant_reads(
             run_name,
             iam.uris_outside(
-                [u for v in values for u in (v if isinstance(v, list) else [v])],
+                values,  # searched recursively: dicts and nested lists too
                 iam.run_role_reads(n.input_bucket, n.output_bucket),
             ),
         )

@@ -25,6 +25,7 @@ limit on a function's unzipped code plus all its layers is checked by
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -184,7 +185,8 @@ def aws_layer_dir(
     index (PyPI) into ``<home>/cache/tables-layer/aws-<digest>/``, then :func:`check_wheels`.
 
     Raises:
-        UserError: no lock, pip failed (no index access, a wheel missing for the platform), or a
+        UserError: no lock, pip is not installed in this environment (it is not a dependency of
+            the toolkit), pip failed (no index access, a wheel missing for the platform), or a
             wheel that cannot load on the runtime.
     """
     facts = RUNTIMES[run_time]
@@ -201,6 +203,13 @@ def aws_layer_dir(
     )
     if target.is_dir():
         return key, target
+    if importlib.util.find_spec("pip") is None:
+        raise UserError(
+            f"the tables layer's wheels for {run_time} are downloaded with pip, which is not "
+            f"installed in this Python environment ({sys.executable}); install it "
+            f"({sys.executable} -m ensurepip, or `uv pip install pip` in a uv environment) and "
+            "provision again"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pip-", dir=target.parent) as tmp:
         req_file = Path(tmp) / "requirements.txt"

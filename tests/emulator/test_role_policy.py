@@ -23,6 +23,7 @@ from healthomics_emulator.role_policy import (
     ALLOW,
     EXPLICIT_DENY,
     IMPLICIT_DENY,
+    UnsupportedConditionError,
     condition_holds,
     evaluate,
 )
@@ -184,6 +185,56 @@ def test_several_documents_and_conditions() -> None:
     assert not condition_holds({"ForAllValues:StringEquals": {"aws:TagKeys": ["a"]}}, ctx)
     assert condition_holds({"ForAnyValue:StringEquals": {"aws:TagKeys": ["b"]}}, ctx)
     assert not condition_holds({"NumericLessThan": {"aws:SourceAccount": "1"}}, ctx)
+
+
+@pytest.mark.parametrize(
+    ("condition", "holds"),
+    [
+        ({"Null": {"aws:SourceArn": "true"}}, True),
+        ({"Null": {"aws:SourceArn": "false"}}, False),
+        ({"Null": {"aws:SourceAccount": "false"}}, True),
+        ({"Null": {"aws:SourceAccount": "true"}}, False),
+        ({"NumericLessThan": {"s3:max-keys": "11"}}, True),
+        ({"NumericLessThan": {"s3:max-keys": "10"}}, False),
+        ({"NumericGreaterThanEquals": {"s3:max-keys": "10"}}, True),
+        ({"NumericNotEquals": {"s3:max-keys": "10"}}, False),
+        ({"NumericEquals": {"s3:max-keys": "ten"}}, False),
+        ({"DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}}, True),
+        ({"DateLessThan": {"aws:CurrentTime": "2026-01-01"}}, False),
+        ({"DateLessThan": {"aws:EpochTime": "1800000000"}}, True),
+        ({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, True),
+        ({"IpAddress": {"aws:SourceIp": "192.168.0.0/16"}}, False),
+        ({"NotIpAddress": {"aws:SourceIp": "192.168.0.0/16"}}, True),
+        ({"NumericLessThanIfExists": {"aws:MultiFactorAuthAge": "3600"}}, True),
+    ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else str(v),
+)
+def test_null_numeric_date_and_ip_operators(condition: dict[str, Any], holds: bool) -> None:
+    ctx = {
+        "aws:sourceaccount": "123456789012",
+        "s3:max-keys": "10",
+        "aws:currenttime": "2026-12-06T21:00:00Z",
+        "aws:epochtime": "1796590800",
+        "aws:sourceip": "10.1.2.3",
+    }
+    assert condition_holds(condition, ctx) is holds
+
+
+def test_a_deny_with_an_unknown_operator_fails_loudly_rather_than_allowing() -> None:
+    allow = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": OBJ}
+    # a Deny AWS would apply (the request is not over TLS); its operator is one the emulator
+    # does not know: it must not silently not hold (which would allow the request)
+    deny = {
+        "Effect": "Deny",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"BinaryEquals": {"s3:x-amz-content-sha256": "YWJj"}},
+    }
+    with pytest.raises(UnsupportedConditionError, match="condition operator 'BinaryEquals'"):
+        evaluate([_doc(allow, deny)], "s3:GetObject", OBJ)
+    # a Null Deny: denied when the key is missing from the request, as AWS does
+    null_deny = {**deny, "Condition": {"Null": {"aws:SourceArn": "true"}}}
+    assert evaluate([_doc(allow, null_deny)], "s3:GetObject", OBJ) == EXPLICIT_DENY
 
 
 # ------------------------------------------------------------------ import jobs on moto

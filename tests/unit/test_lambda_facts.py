@@ -42,9 +42,19 @@ def test_python311_runs_on_amazon_linux_2_and_is_blocked_since_summer_2026() -> 
     assert AL2.blocked("update", dt.date(2026, 8, 31))
 
 
-def test_this_machines_numpy_wheel_cannot_load_on_amazon_linux_2() -> None:
-    """numpy installed here is tagged manylinux_2_27/2_28: GLIBC_2.27 is missing on AL2."""
-    numpy = _installed("numpy")
+#: The WHEEL file of numpy 2.4.x's CPython 3.11 wheel for x86-64 glibc Linux (as pip installs it).
+NUMPY_CP311_WHEEL = """\
+Wheel-Version: 1.0
+Generator: meson
+Root-Is-Purelib: false
+Tag: cp311-cp311-manylinux_2_27_x86_64
+Tag: cp311-cp311-manylinux_2_28_x86_64
+"""
+
+
+def test_a_manylinux_2_27_numpy_wheel_cannot_load_on_amazon_linux_2() -> None:
+    """A numpy wheel tagged manylinux_2_27/2_28 needs GLIBC_2.27, missing on AL2 (glibc 2.26)."""
+    numpy = WheelTags.from_wheel_metadata("numpy", NUMPY_CP311_WHEEL)
     assert numpy.required_glibc() == (2, 27)
     problem = numpy.problem(AL2, abi="cp311")
     assert problem is not None
@@ -53,6 +63,15 @@ def test_this_machines_numpy_wheel_cannot_load_on_amazon_linux_2() -> None:
     assert numpy.problem(AL2023, abi="cp311") is None
     # for the runtime's own interpreter (cp313) it is the wrong ABI
     assert "built for cp311, not cp313" in (numpy.problem(AL2023) or "")
+
+
+def test_this_machines_numpy_wheel_is_judged() -> None:
+    """The installed numpy's own WHEEL is read and judged, whatever its exact tags."""
+    numpy = _installed("numpy")
+    assert numpy.tags, "the installed numpy's WHEEL file has no Tag: lines"
+    problem = numpy.problem(AL2023)
+    # this machine runs CPython 3.11: never the Python 3.13 runtime's ABI
+    assert problem is not None and "not cp313" in problem
 
 
 @pytest.mark.parametrize(

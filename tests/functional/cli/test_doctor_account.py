@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ from typing import Any
 import boto3
 import pytest
 
-from omics_toolkit.account_checks import AccountCheck, provision_actions, run_account_checks
+from omics_toolkit.account_checks import (
+    AccountCheck,
+    provision_actions,
+    region_checks,
+    run_account_checks,
+)
 from omics_toolkit.aws.session import AwsContext, local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
@@ -336,3 +342,322 @@ def test_a_region_without_healthomics_fails(local_stack: dict[str, Any]) -> None
     assert check.status == "fail"
     assert check.detail == "HealthOmics is not offered in ap-east-1 (botocore's endpoint data)"
     assert "us-east-1" in check.fix and check.fix.startswith("choose a region with HealthOmics")
+
+
+FASTA = ">chr1\n" + "ACGT" * 60 + "\n"
+OTHER_ACCOUNT = "111122223333"
+
+
+def _reference_arn(aws: Any) -> str:
+    """A reference imported into a new reference store (as a variant store needs one)."""
+    s3, omics, iam = aws.client("s3"), aws.client("omics"), aws.client("iam")
+    s3.create_bucket(Bucket="ft-doctor-refs")
+    s3.put_object(Bucket="ft-doctor-refs", Key="ref.fa", Body=FASTA.encode())
+    iam.create_role(
+        RoleName="ft-doctor-import",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "omics.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    iam.put_role_policy(
+        RoleName="ft-doctor-import",
+        PolicyName="read",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::ft-doctor-refs/*",
+                    }
+                ],
+            }
+        ),
+    )
+    store = omics.create_reference_store(name="ft-doctor-refs")
+    job = omics.start_reference_import_job(
+        referenceStoreId=store["id"],
+        roleArn="arn:aws:iam::123456789012:role/ft-doctor-import",
+        sources=[{"sourceFile": "s3://ft-doctor-refs/ref.fa", "name": "ref"}],
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        done = omics.get_reference_import_job(id=job["id"], referenceStoreId=store["id"])
+        if done["status"] in ("COMPLETED", "FAILED"):
+            break
+        assert time.monotonic() < deadline, done
+        time.sleep(0.2)
+    assert done["status"] == "COMPLETED", done
+    ref = done["sources"][0]["referenceId"]
+    return str(omics.get_reference_metadata(referenceStoreId=store["id"], id=ref)["arn"])
+
+
+def test_a_pending_invitation_past_the_first_page_is_reported(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    ram = aws.client("ram")
+    # 100 answered invitations from another account fill GetResourceShareInvitations' first page
+    creds = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/ft-doctor-sharer", RoleSessionName="sharer"
+    )["Credentials"]
+    other = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=aws.region,
+    ).client("ram", endpoint_url=local_stack["moto"])
+    for i in range(100):
+        other.create_resource_share(name=f"ft-doctor-old-{i}", principals=[aws.account_id])
+    old = [
+        i
+        for page in ram.get_paginator("get_resource_share_invitations").paginate()
+        for i in page["resourceShareInvitations"]
+        if i["status"] == "PENDING"
+    ]
+    assert len(old) >= 100
+    for invitation in old:
+        ram.reject_resource_share_invitation(
+            resourceShareInvitationArn=invitation["resourceShareInvitationArn"]
+        )
+    # a variant store: HealthOmics shares its database through RAM (a PENDING invitation)
+    omics = aws.client("omics")
+    omics.create_variant_store(
+        name="ft_doctor_variants", reference={"referenceArn": _reference_arn(aws)}
+    )
+    deadline = time.monotonic() + 60
+    while omics.get_variant_store(name="ft_doctor_variants")["status"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    pending = [
+        i
+        for page in ram.get_paginator("get_resource_share_invitations").paginate()
+        for i in page["resourceShareInvitations"]
+        if i["status"] == "PENDING"
+    ]
+    assert len(pending) == 1
+    arn = pending[0]["resourceShareInvitationArn"]
+    try:
+        first_page = ram.get_resource_share_invitations()["resourceShareInvitations"]
+        assert arn not in [i["resourceShareInvitationArn"] for i in first_page]
+        ctx = local_context(local_stack["moto"], local_stack["omics"])
+        check = _by_name(run_account_checks(ctx, _settings()))["ram: share invitations"]
+        assert check.status == "warn", check
+        assert check.detail == f"1 pending invitation(s): {arn}"
+        assert check.fix.startswith("accept the ones from HealthOmics")
+    finally:
+        ram.reject_resource_share_invitation(resourceShareInvitationArn=arn)
+        omics.delete_variant_store(name="ft_doctor_variants", force=True)
+
+
+def test_a_region_botocore_does_not_list_is_probed_with_the_service_itself(
+    local_stack: dict[str, Any],
+) -> None:
+    # botocore lists no HealthOmics endpoint in the aws-cn partition: the check asks HealthOmics
+    ctx = local_context(local_stack["moto"], local_stack["omics"], region="cn-north-1")
+    check = region_checks(ctx, _settings())[0]
+    assert check == AccountCheck(
+        "region: omics", "ok", "HealthOmics in cn-north-1 (omics ListWorkflows answered)"
+    )
+    assert ctx.calls[0] == "omics:ListWorkflows"
+    # no answer at all (here: nothing listens on the endpoint) is no proof either way
+    ctx = AwsContext(
+        session=ctx.session,
+        endpoints={"default": local_stack["moto"], "omics": "http://127.0.0.1:9"},
+    )
+    check = region_checks(ctx, _settings())[0]
+    assert check.name == "region: omics" and check.status == "unknown", check
+    assert check.detail.startswith("omics ListWorkflows got no answer in cn-north-1")
+    assert "EndpointConnectionError" in check.detail
+    assert "the network and the credentials" in check.fix
+
+
+def test_a_caller_whose_role_cannot_be_read_still_gets_the_other_checks(
+    local_stack: dict[str, Any], aws: Any
+) -> None:
+    """GetRole on the caller's own role fails (denied for many SSO users; here: the session's
+    role is in another account, where the local stack answers NoSuchEntity): only the checks
+    that need the caller's principal are skipped, and doctor does not crash."""
+    creds = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/ft-doctor-sso", RoleSessionName="sso-user"
+    )["Credentials"]
+    ctx = AwsContext(
+        session=boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name="us-east-1",
+        ),
+        endpoints={"default": local_stack["moto"], "omics": local_stack["omics"]},
+    )
+    checks = run_account_checks(ctx, _settings())
+    assert [c.name for c in checks] == CHECK_NAMES
+    found = _by_name(checks)
+    caller = found["caller"]
+    assert caller.status == "unknown", caller
+    assert caller.detail.startswith("the caller's role cannot be read: NoSuchEntity: ")
+    # what needs the principal is skipped, saying why ...
+    for name in (
+        "lake formation: administrator",
+        "ram: share invitations",
+        "iam: provisioning permissions",
+    ):
+        assert found[name].status == "unknown", found[name]
+        assert found[name].detail.startswith("skipped: the caller's principal"), found[name]
+        assert found[name].fix == "fix the 'caller' check, then run doctor again"
+    # ... the rest is still checked (a fresh account has Lake Formation's IAM-only defaults)
+    defaults = found["lake formation: default permissions"]
+    assert defaults.status == "fail" and "grant IAM_ALLOWED_PRINCIPALS" in defaults.detail
+    assert found["quota: lambda concurrent executions"].status == "ok"
+    assert found["quota: healthomics concurrent runs"].status == "ok"
+
+
+def _least_privilege_policy(lacking: str | None = None) -> dict[str, Any]:
+    """What an administrator writes for deployment ft-doctor: the services whose resources
+    provisioning names (iam, s3, lambda, logs, states, sns, athena, glue, s3tables) on the
+    deployment's ARNs only; actions without resource types, and services whose resources get
+    ids from AWS (omics, ecr, ...), on ``*``. ``lacking``: an action left out."""
+    data = json.loads((Path(__file__).parents[3] / "omics_toolkit/aws_operations.json").read_text())
+    actions = [a for a in provision_actions() if a != lacking]
+    scoped = ("iam", "s3", "lambda", "logs", "states", "sns", "athena", "glue", "s3tables")
+    anywhere = [a for a in actions if not a.startswith(scoped) or data["resource_arns"][a] == ["*"]]
+    acct, region = "123456789012", "us-east-1"
+    on = {
+        "iam": [f"arn:aws:iam::{acct}:role/ft-doctor-*"],
+        "s3": ["arn:aws:s3:::ft-doctor-*", "arn:aws:s3:::ft-doctor-*/*"],
+        "lambda": [
+            f"arn:aws:lambda:{region}:{acct}:function:ft-doctor-*",
+            f"arn:aws:lambda:{region}:{acct}:layer:ft-doctor-*",
+        ],
+        "logs": [
+            f"arn:aws:logs:{region}:{acct}:log-group:/aws/vendedlogs/states/ft-doctor-*",
+            f"arn:aws:logs:{region}:{acct}:log-group:/aws/lambda/ft-doctor-*",
+        ],
+        "states": [f"arn:aws:states:{region}:{acct}:stateMachine:ft-doctor-*"],
+        "sns": [f"arn:aws:sns:{region}:{acct}:ft-doctor-*"],
+        "athena": [f"arn:aws:athena:{region}:{acct}:workgroup/ft-doctor"],
+        "glue": [
+            f"arn:aws:glue:{region}:{acct}:catalog",
+            f"arn:aws:glue:{region}:{acct}:database/ft_doctor",
+            f"arn:aws:glue:{region}:{acct}:table/ft_doctor/*",
+        ],
+        "s3tables": [
+            f"arn:aws:s3tables:{region}:{acct}:bucket/ft-doctor-tables",
+            f"arn:aws:s3tables:{region}:{acct}:bucket/ft-doctor-tables/table/*",
+        ],
+    }
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": anywhere, "Resource": "*"},
+        {"Effect": "Allow", "Action": [*RAM_ACTIONS_ALLOWED], "Resource": "*"},
+    ]
+    for prefix, resources in on.items():
+        mine = [
+            a
+            for a in actions
+            if a.split(":")[0] == prefix and a not in anywhere and a != "iam:PassRole"
+        ]
+        statements.append({"Effect": "Allow", "Action": mine, "Resource": resources})
+    statements.append(
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": on["iam"],
+            "Condition": {
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "lambda.amazonaws.com",
+                        "states.amazonaws.com",
+                        "omics.amazonaws.com",
+                    ]
+                }
+            },
+        }
+    )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+RAM_ACTIONS_ALLOWED = ("ram:GetResourceShareInvitations", "ram:AcceptResourceShareInvitation")
+
+
+def test_a_caller_allowed_exactly_the_deployments_arns_passes(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    iam = aws.client("iam")
+    for user, lacking in (
+        ("ft-doctor-least", None),
+        ("ft-doctor-least-nf", "lambda:CreateFunction"),
+    ):
+        arn = iam.create_user(UserName=user)["User"]["Arn"]
+        iam.put_user_policy(
+            UserName=user,
+            PolicyName="least-privilege",
+            PolicyDocument=json.dumps(_least_privilege_policy(lacking)),
+        )
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        ctx = _context_as(local_stack, key)
+        _governed_by_lake_formation(lake_formation, arn)
+        found = _by_name(run_account_checks(ctx, _settings()))
+        _reads_only(ctx)
+        perms = found["iam: provisioning permissions"]
+        if lacking is None:
+            assert perms.status == "ok", perms
+            assert perms.detail == (
+                f"{len(provision_actions())} actions allowed to {arn} (on deployment ft-doctor's "
+                "resource ARNs, else *)"
+            )
+        else:
+            assert perms.status == "fail", perms
+            assert perms.detail.endswith(": lambda:CreateFunction"), perms.detail
+        # the ARNs were really asked about (SimulatePrincipalPolicy ResourceArns)
+        asked = {
+            r
+            for req in ctx.requests
+            if req.operation == "SimulatePrincipalPolicy"
+            for r in req.params.get("ResourceArns", [])
+        }
+        assert "arn:aws:iam::123456789012:role/ft-doctor-states" in asked
+        assert "arn:aws:s3:::ft-doctor-output-123456789012-us-east-1/*" in asked
+
+
+def test_a_deny_for_want_of_request_context_is_unknown_not_fail(
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
+) -> None:
+    """lambda:CreateFunction allowed only with a request tag: the simulator cannot know the
+    request's tags (MissingContextValues), so the check cannot say it fails."""
+    others = [a for a in provision_actions() if a != "lambda:CreateFunction"]
+    arn, key = _limited_principal(aws, "ft-doctor-tagged", [*others, *RAM_ACTIONS_ALLOWED])
+    aws.client("iam").put_user_policy(
+        UserName="ft-doctor-tagged",
+        PolicyName="tagged",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "lambda:CreateFunction",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:RequestTag/team": "genomics"}},
+                    }
+                ],
+            }
+        ),
+    )
+    _governed_by_lake_formation(lake_formation, arn)
+    found = _by_name(run_account_checks(_context_as(local_stack, key), _settings()))
+    perms = found["iam: provisioning permissions"]
+    assert perms.status == "unknown", perms
+    assert perms.detail.startswith(
+        f"1 of {len(provision_actions())} actions depend on conditions only the real request "
+        "answers (MissingContextValues"
+    )
+    assert perms.detail.endswith(": lambda:CreateFunction")

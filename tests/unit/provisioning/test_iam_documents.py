@@ -8,7 +8,10 @@ together, built by the pure functions of :mod:`omics_toolkit.provisioning.iam`.
 import ast
 from pathlib import Path
 
+import pytest
+
 import omics_toolkit.provisioning
+from omics_toolkit.errors import UserError
 from omics_toolkit.provisioning import iam
 
 PACKAGE = Path(omics_toolkit.provisioning.__file__).parent
@@ -166,3 +169,61 @@ def test_objects_of_other_buckets_are_granted_one_by_one() -> None:
     }
     assert _lint("identity", *statements) == []
     assert iam.read_objects_statements([]) == []
+
+
+def test_run_parameters_are_searched_for_uris_at_any_depth() -> None:
+    readable = iam.run_role_reads("dep-input", "dep-output")
+    values = [
+        {"known_sites": [{"vcf": "s3://shared/a.vcf.gz", "tbi": "s3://shared/a.vcf.gz.tbi"}]},
+        [["s3://shared/nested.bed"], ("s3://dep-input/x",)],
+        {"s3://not-a-value/key": 3},  # dict keys are names, not inputs
+        7,
+        None,
+    ]
+    assert iam.uris_outside(values, readable) == [
+        "s3://shared/a.vcf.gz",
+        "s3://shared/a.vcf.gz.tbi",
+        "s3://shared/nested.bed",
+    ]
+
+
+def test_a_folder_uri_grants_the_objects_under_it_and_listing_below_it() -> None:
+    outside = iam.uris_outside(
+        ["s3://other/dir/", "s3://other/one.vcf", "s3://whole/"],
+        iam.run_role_reads("dep-input", "dep-output"),
+    )
+    assert outside == ["s3://other/dir/", "s3://other/one.vcf", "s3://whole/"]
+    statements = iam.read_objects_statements(outside)
+    assert statements[0]["Resource"] == [
+        "arn:aws:s3:::other/dir/*",
+        "arn:aws:s3:::other/one.vcf",
+        "arn:aws:s3:::whole/*",
+    ]
+    assert statements[2] == {
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": ["arn:aws:s3:::other"],
+        "Condition": {"StringLike": {"s3:prefix": ["dir/*", "one.vcf"]}},
+    }
+    assert statements[3] == {
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": ["arn:aws:s3:::whole"],
+    }
+    assert _lint("identity", *statements) == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "named"),
+    [
+        ("s3://other/reads/*.fastq", "'*'"),
+        ("s3://other/sample?.vcf", "'?'"),
+        ("s3://other/${aws:username}/x.vcf", "'${'"),
+    ],
+)
+def test_keys_iam_would_read_as_patterns_are_refused(uri: str, named: str) -> None:
+    with pytest.raises(UserError) as info:
+        iam.read_objects_statements([uri])
+    message = str(info.value)
+    assert message.startswith(f"{uri}: a role cannot be granted exactly this object: {named}")
+    assert "rename the object" in message

@@ -93,7 +93,11 @@ def test_the_retry_is_bounded() -> None:
         retry_iam_propagation(call, slept.append)
     assert call.calls == len(IAM_PROPAGATION_DELAYS) + 1
     assert slept == list(IAM_PROPAGATION_DELAYS)
-    assert sum(slept) <= 60
+    # IAM propagation can take minutes: about two minutes in all (as terraform-provider-aws
+    # waits), no single wait longer than 10 s
+    assert sum(slept) == 120.0
+    assert max(slept) == 10.0
+    assert slept[:5] == [1.0, 2.0, 4.0, 8.0, 10.0]
 
 
 @pytest.mark.parametrize(
