@@ -116,6 +116,14 @@ def provisioned(local_stack: dict[str, Any]) -> dict[str, Any]:
         "sso": sso,
         "local": local_context(local_stack["moto"], local_stack["omics"]),
     }
+    # The account's administrator makes alice's role a data lake administrator, as the
+    # HealthOmics Lake Formation setup asks of whoever provisions stores (setting-up-lf.html).
+    lf = found["local"].client("lakeformation")
+    settings = lf.get_data_lake_settings()["DataLakeSettings"]
+    admins = settings.get("DataLakeAdmins") or []
+    if {"DataLakePrincipalIdentifier": SSO_ROLE} not in admins:
+        settings["DataLakeAdmins"] = [*admins, {"DataLakePrincipalIdentifier": SSO_ROLE}]
+        lf.put_data_lake_settings(DataLakeSettings=settings)
     for backend in DEPLOYMENTS:
         found[backend] = Provisioner(sso, _settings(backend), sleep=lambda s: None).apply(reference)
     _role(found["local"], "analyst", "/teams/genomics/")
