@@ -29,6 +29,7 @@ from omics_toolkit.errors import (
     AwsError,
     ResourceNotFoundError,
     ToolkitError,
+    UserError,
 )
 from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
 from omics_toolkit.principals import data_lake_principal
@@ -665,6 +666,33 @@ def quota_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck]:
 
 
 # ----------------------------------------------------------------------------- all
+def _caller_failure(exc: AwsError | UserError) -> AccountCheck:
+    """The ``caller`` check when the caller cannot be named as Lake Formation names it
+    (:func:`~omics_toolkit.principals.data_lake_principal` raised ``exc``, or the error it
+    translated)."""
+    cause = exc if isinstance(exc, AwsError) else exc.__cause__
+    if isinstance(cause, AccessDeniedError):
+        return AccountCheck(
+            "caller",
+            "fail",
+            f"the caller's role cannot be read: {cause.message}",
+            "allow iam:GetRole on the caller's own role",
+        )
+    if isinstance(cause, AwsError):
+        return AccountCheck(
+            "caller",
+            "unknown",
+            f"the caller's role cannot be read: {cause.code}: {cause.message}",
+            "run doctor again; if it persists, check iam:GetRole on the caller's own role",
+        )
+    return AccountCheck(
+        "caller",
+        "fail",
+        str(exc),
+        "sign in as an IAM role or user, or set data_lake_principal",
+    )
+
+
 def run_account_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck]:
     """Every account check, in report order (module docstring); read-only calls only.
 
@@ -676,24 +704,8 @@ def run_account_checks(ctx: AwsContext, settings: Settings) -> list[AccountCheck
     principal: str | None = None
     try:
         principal = data_lake_principal(ctx)
-    except AccessDeniedError as exc:
-        checks.append(
-            AccountCheck(
-                "caller",
-                "fail",
-                f"the caller's role cannot be read: {exc.message}",
-                "allow iam:GetRole on the caller's own role",
-            )
-        )
-    except AwsError as exc:
-        checks.append(
-            AccountCheck(
-                "caller",
-                "unknown",
-                f"the caller's role cannot be read: {exc.code}: {exc.message}",
-                "run doctor again; if it persists, check iam:GetRole on the caller's own role",
-            )
-        )
+    except (AwsError, UserError) as exc:
+        checks.append(_caller_failure(exc))
     if principal is None:
         skipped = "skipped: the caller's principal (its role's ARN) is unknown, see 'caller'"
         fix = "fix the 'caller' check, then run doctor again"
