@@ -114,7 +114,6 @@ IAM_ACTIONS = {
     ("s3", "DeleteBucketPolicy"): ["s3:DeleteBucketPolicy"],
     ("s3", "DeleteBucketTagging"): ["s3:PutBucketTagging"],
     ("lambda", "Invoke"): ["lambda:InvokeFunction"],
-    ("lambda", "GetLayerVersionByArn"): ["lambda:GetLayerVersion"],
     ("lambda", "GetFunctionConfiguration"): ["lambda:GetFunctionConfiguration"],
     ("lambda", "UpdateFunctionCode"): ["lambda:UpdateFunctionCode"],
     ("lambda", "ListVersionsByFunction"): ["lambda:ListVersionsByFunction"],

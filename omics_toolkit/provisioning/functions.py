@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import urllib.request
 import zipfile
@@ -29,6 +30,8 @@ from omics_toolkit.provisioning.layers import layer_name as toolkit_layer_name
 from omics_toolkit.provisioning.packaging import code_sha256, lambda_zip, toolkit_layer_zip
 from omics_toolkit.provisioning.tables_layer import ensure_tables_layer, layer_zip
 from omics_toolkit.provisioning.tables_layer import layer_name as tables_layer_name
+
+LOG = logging.getLogger(__name__)
 
 #: Lambda functions of the pipeline (directory under lambdas/).
 FUNCTIONS = ("pair_detector", "run_outputs", "tag_objects", "failure_handler")
@@ -91,13 +94,23 @@ def check_combined_size(function: str, parts: dict[str, int]) -> None:
 
 
 def layer_unzipped_bytes(lam: Any, arn: str) -> int:
-    """Unzipped size of a published layer version (GetLayerVersionByArn, then its
-    ``Content.Location``, a presigned URL valid for 10 minutes, read with HTTPS GET).
+    """Unzipped size (bytes) of the published layer version ``arn``
+    (``arn:aws:lambda:<region>:<account>:layer:<name>:<version>``): Lambda GetLayerVersion with
+    the layer's ARN as ``LayerName`` (an AWS-managed layer of another account is named so), then
+    its ``Content.Location``, a presigned HTTPS URL valid for 10 minutes.
 
     Lambda reports only the zipped ``CodeSize``, so the zip is fetched (the Powertools layer: a
-    few MB).
+    few MB). Where no HTTPS location is given (the local stack's moto answers ``s3://``), the
+    zipped ``CodeSize`` is counted and a warning logged: a lower bound.
     """
-    location = lam.get_layer_version_by_arn(Arn=arn)["Content"]["Location"]
+    layer, _, number = arn.rpartition(":")
+    content = lam.get_layer_version(LayerName=layer, VersionNumber=int(number))["Content"]
+    location = str(content.get("Location") or "")
+    if not location.startswith(("https://", "http://")):
+        LOG.warning(
+            "layer %s has no download location (%r): counted at its zipped size", arn, location
+        )
+        return int(content.get("CodeSize") or 0)
     with urllib.request.urlopen(location, timeout=120) as response:  # noqa: S310 - https from AWS
         return zip_unzipped_bytes(response.read())
 

@@ -27,6 +27,7 @@ from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG, LIFECYCLE_TAG
 from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
 from omics_toolkit.errors import AccessDeniedError, UserError
+from omics_toolkit.provisioning.layers import LAMBDA_RUNTIME
 from omics_toolkit.provisioning.provision import FASTQ_SUFFIXES, MANIFEST_SUFFIXES, Provisioner
 from omics_toolkit.provisioning.teardown import Teardown
 
@@ -91,7 +92,7 @@ def _user_function(ctx: Any, name: str) -> str:
     return str(
         lam.create_function(
             FunctionName=name,
-            Runtime="python3.11",
+            Runtime=LAMBDA_RUNTIME,
             Role=role,
             Handler="app.handler",
             Code={"ZipFile": code.getvalue()},
@@ -210,7 +211,6 @@ def _rule_applies(rule: dict[str, Any], tags: dict[str, str]) -> bool:
 _AGEING = (
     "Expiration",
     "Transitions",
-    "NoncurrentVersionExpiration",
     "NoncurrentVersionTransitions",
 )
 
@@ -235,9 +235,13 @@ def test_lifecycle_rules_age_only_processed_objects(local_stack, reference):
             applies = [r["ID"] for r in ageing if _rule_applies(r, tags)]
             assert bool(applies) is expected, (bucket, tags, applies)
         for rule in ageing:
-            # No ageing rule may touch noncurrent versions or expire anything: a "processed"
-            # object is moved to a cheaper class, never deleted.
-            assert "Expiration" not in rule and "NoncurrentVersionExpiration" not in rule, rule
+            # No rule on current objects expires anything: a "processed" object is moved to a
+            # cheaper class, never deleted.
+            assert "Expiration" not in rule, rule
+        # Overwritten or deleted objects' old versions expire (noncurrent only, whatever the tags).
+        noncurrent = [r for r in rules if "NoncurrentVersionExpiration" in r]
+        assert [r["ID"] for r in noncurrent] == ["expire-noncurrent-versions"], rules
+        assert not any(k in noncurrent[0] for k in _AGEING), noncurrent
     Teardown(_ctx(local_stack), settings).run(force_delete_data=True)
 
 
@@ -248,7 +252,7 @@ def test_functions_get_the_managed_powertools_layer_named_by_ssm(local_stack, re
     """README "What provision guarantees": in AWS, Powertools comes from the AWS-managed layer.
 
     On the aws target (``managed_powertools_layer``) provision reads the public SSM parameter
-    ``/aws/service/powertools/python/x86_64/python3.11/<installed version>`` and gives every
+    ``/aws/service/powertools/python/x86_64/<runtime>/<installed version>`` and gives every
     function that layer after the toolkit's. The local stack's moto refuses ``/aws/`` parameter
     names from clients (as SSM does), so a second moto server in this process hosts the
     parameter, seeded in its SSM backend; its value is a layer published on the local stack.
@@ -266,11 +270,13 @@ def test_functions_get_the_managed_powertools_layer_named_by_ssm(local_stack, re
     with zipfile.ZipFile(code, "w") as z:
         z.writestr("python/aws_lambda_powertools/__init__.py", "")
     layer = lam.publish_layer_version(
-        LayerName="AWSLambdaPowertoolsPythonV3-python311-x86_64",
+        LayerName="AWSLambdaPowertoolsPythonV3-python313-x86_64",
         Content={"ZipFile": code.getvalue()},
-        CompatibleRuntimes=["python3.11"],
+        CompatibleRuntimes=[LAMBDA_RUNTIME],
     )["LayerVersionArn"]
-    name = f"/aws/service/powertools/python/x86_64/python3.11/{version('aws-lambda-powertools')}"
+    name = (
+        f"/aws/service/powertools/python/x86_64/{LAMBDA_RUNTIME}/{version('aws-lambda-powertools')}"
+    )
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -332,7 +338,7 @@ def test_functions_get_the_managed_powertools_layer_named_by_ssm(local_stack, re
     finally:
         server.stop()
         lam.delete_layer_version(
-            LayerName="AWSLambdaPowertoolsPythonV3-python311-x86_64",
+            LayerName="AWSLambdaPowertoolsPythonV3-python313-x86_64",
             VersionNumber=int(layer.rsplit(":", 1)[1]),
         )
 
