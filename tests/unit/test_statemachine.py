@@ -102,6 +102,25 @@ def test_retried_tasks_are_idempotent():
         assert retried <= {"Omics.ThrottlingException"}, (name, retried)
 
 
+def test_idempotency_tokens_are_scoped_to_the_deployment():
+    """HealthOmics idempotency tokens (StartRun ``RequestId``, import ``ClientToken``) are
+    account-wide, and the execution name is the same for identical uploads to two deployments:
+    without the deployment in the token, the second deployment would get the first one's run
+    (and its outputs in the first deployment's bucket)."""
+    definition = json.loads(ASL.read_text())
+    tokens = {
+        (name, key): value
+        for name, state in _states(definition)
+        if state.get("Type") == "Task"
+        for key, value in state.get("Parameters", {}).items()
+        if key in ("RequestId.$", "ClientToken.$")
+    }
+    assert len(tokens) == 3, tokens
+    for (name, key), value in tokens.items():
+        assert value.startswith("States.Format('${Deployment}/{}"), (name, key, value)
+        assert value.endswith(", $.token)"), (name, key, value)
+
+
 def test_waits_back_off_from_the_configured_poll_interval():
     definition = json.loads(ASL.read_text())
     waits = [s for _, s in _states(definition) if s["Type"] == "Wait"]
