@@ -255,10 +255,10 @@ def _probe_region(ctx: AwsContext, service: str, label: str, needed: bool) -> Ac
 def variant_store_check(ctx: AwsContext, settings: Settings) -> AccountCheck:
     """Whether variant stores are open to the account (closed to new customers on 2025-11-07).
 
-    AWS gives no read-only answer for an account without stores: the signals used are the
-    account's variant stores (ListVariantStores: any store means an existing customer) and the
-    refusal an earlier ``provision`` recorded on the deployment's state machine
-    (``omics-toolkit:variant-backend`` tag, ListTagsForResource).
+    AWS gives no read-only answer for an account without stores: the signals used are, first,
+    the refusal an earlier ``provision`` recorded on the deployment's state machine
+    (``omics-toolkit:variant-backend`` tag, ListTagsForResource), then the account's variant
+    stores (ListVariantStores: any store means an existing customer).
     """
     name = "healthomics: variant stores"
     try:
@@ -270,8 +270,7 @@ def variant_store_check(ctx: AwsContext, settings: Settings) -> AccountCheck:
             f"ListVariantStores was refused: {exc.message}",
             "allow omics:ListVariantStores to the caller",
         )
-    if stores:
-        return AccountCheck(name, "ok", "open: the account has variant stores (existing customer)")
+    # This deployment's own record of a refusal is the most direct evidence; then the stores.
     recorded = _recorded_backend(ctx, settings)
     if recorded in ("s3tables", "none"):
         detail = (
@@ -286,6 +285,8 @@ def variant_store_check(ctx: AwsContext, settings: Settings) -> AccountCheck:
                 'set variant_backend = "s3tables" (or "auto") in omics-toolkit.toml',
             )
         return AccountCheck(name, "ok", f"{detail}; variant_backend {settings.variant_backend!r}")
+    if stores:
+        return AccountCheck(name, "ok", "open: the account has variant stores (existing customer)")
     fix = (
         'provision with variant_backend = "auto" (tries a store, falls back to S3 Tables)'
         if settings.variant_backend == "stores"
