@@ -132,7 +132,8 @@ def _stores(ctx: Any, deployment: str, reference_arn: str) -> tuple[Names, str, 
 
 
 def _invitations(ctx: Any, database: str) -> list[dict[str, Any]]:
-    found = ctx.client("ram").get_resource_share_invitations()["resourceShareInvitations"]
+    pages = ctx.client("ram").get_paginator("get_resource_share_invitations").paginate()
+    found = [i for page in pages for i in page["resourceShareInvitations"]]
     return [i for i in found if i["resourceShareName"] == database]
 
 
