@@ -33,7 +33,7 @@ from omics_toolkit.errors import (
 )
 from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
 from omics_toolkit.principals import data_lake_principal
-from omics_toolkit.provisioning import layers, tables_layer
+from omics_toolkit.provisioning import layers, sharing, tables_layer
 from omics_toolkit.provisioning.functions import FUNCTIONS, TABLES_FUNCTIONS
 
 if TYPE_CHECKING:
@@ -334,7 +334,7 @@ def lake_formation_checks(ctx: AwsContext, principal: str | None) -> list[Accoun
                 "allow lakeformation:GetDataLakeSettings to the caller",
             )
         ]
-    admins = [a.get("DataLakePrincipalIdentifier") for a in settings.get("DataLakeAdmins", [])]
+    admins = sharing.data_lake_admins(settings)
     if principal is None:
         admin = AccountCheck(
             "lake formation: administrator",
@@ -343,7 +343,7 @@ def lake_formation_checks(ctx: AwsContext, principal: str | None) -> list[Accoun
             f"(admins: {', '.join(admins) or 'none'})",
             "fix the 'caller' check, then run doctor again",
         )
-    elif principal in admins:
+    elif sharing.is_admin(settings, principal):
         admin = AccountCheck("lake formation: administrator", "ok", f"{principal} is an admin")
     else:
         admin = AccountCheck(
@@ -354,14 +354,7 @@ def lake_formation_checks(ctx: AwsContext, principal: str | None) -> list[Accoun
             "roles and tasks, or `aws lakeformation put-data-lake-settings` with the current "
             "settings plus this ARN in DataLakeAdmins",
         )
-    iam_only = [
-        key
-        for key in ("CreateDatabaseDefaultPermissions", "CreateTableDefaultPermissions")
-        if any(
-            p.get("Principal", {}).get("DataLakePrincipalIdentifier") == "IAM_ALLOWED_PRINCIPALS"
-            for p in settings.get(key, [])
-        )
-    ]
+    iam_only = sharing.iam_only_defaults(settings)
     if iam_only:
         defaults = AccountCheck(
             "lake formation: default permissions",

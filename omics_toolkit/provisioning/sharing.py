@@ -64,6 +64,32 @@ def _same_identity(admin: str, identity: str) -> bool:
     )
 
 
+def data_lake_admins(settings: dict[str, Any]) -> list[str]:
+    """The data lake administrators of GetDataLakeSettings' ``DataLakeSettings``."""
+    return [
+        str(a.get("DataLakePrincipalIdentifier", "")) for a in settings.get("DataLakeAdmins") or []
+    ]
+
+
+def is_admin(settings: dict[str, Any], identity: str) -> bool:
+    """Whether ``identity`` (as :func:`~omics_toolkit.principals.data_lake_principal` names it)
+    is a data lake administrator in ``settings`` (an administrator entry may carry a path)."""
+    return any(_same_identity(a, identity) for a in data_lake_admins(settings))
+
+
+def iam_only_defaults(settings: dict[str, Any]) -> list[str]:
+    """Which of ``CreateDatabaseDefaultPermissions`` / ``CreateTableDefaultPermissions`` still
+    grant ``IAM_ALLOWED_PRINCIPALS`` ("Use only IAM access control" on); ``[]`` when off."""
+    return [
+        key
+        for key in ("CreateDatabaseDefaultPermissions", "CreateTableDefaultPermissions")
+        if any(
+            p.get("Principal", {}).get("DataLakePrincipalIdentifier") == ALLOWED_IAM
+            for p in settings.get(key) or []
+        )
+    ]
+
+
 def check_prerequisites(prov: Steps) -> None:
     """Check that Lake Formation is set up for HealthOmics stores for the identity that creates
     the links and grants (read-only: STS GetCallerIdentity, IAM GetRole for an assumed role's
@@ -78,11 +104,9 @@ def check_prerequisites(prov: Steps) -> None:
     """
     settings = prov.client("lakeformation").get_data_lake_settings()["DataLakeSettings"]
     identity = data_lake_principal(prov.ctx)
-    admins = [
-        str(a.get("DataLakePrincipalIdentifier", "")) for a in settings.get("DataLakeAdmins") or []
-    ]
+    admins = data_lake_admins(settings)
     problems = []
-    if not any(_same_identity(a, identity) for a in admins):
+    if not is_admin(settings, identity):
         problems.append(
             f"{identity} is not a Lake Formation data lake administrator (administrators: "
             f"{', '.join(admins) or 'none'}); add it in the {ADMINS_CONSOLE} > Data lake "
@@ -90,14 +114,7 @@ def check_prerequisites(prov: Steps) -> None:
             f'{{"DataLakePrincipalIdentifier": "{identity}"}} to DataLakeAdmins and pass the '
             "result to aws lakeformation put-data-lake-settings --data-lake-settings file://settings.json"
         )
-    on = [
-        key
-        for key in ("CreateDatabaseDefaultPermissions", "CreateTableDefaultPermissions")
-        if any(
-            p.get("Principal", {}).get("DataLakePrincipalIdentifier") == ALLOWED_IAM
-            for p in settings.get(key) or []
-        )
-    ]
+    on = iam_only_defaults(settings)
     if on:
         problems.append(
             f"Lake Formation still gives {ALLOWED_IAM} access to new databases and tables "
