@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from support.omics_roles import imported_reference
 
 from omics_toolkit.account_checks import (
     AccountCheck,
@@ -350,60 +351,6 @@ FASTA = ">chr1\n" + "ACGT" * 60 + "\n"
 OTHER_ACCOUNT = "111122223333"
 
 
-def _reference_arn(aws: Any) -> str:
-    """A reference imported into a new reference store (as a variant store needs one)."""
-    s3, omics, iam = aws.client("s3"), aws.client("omics"), aws.client("iam")
-    s3.create_bucket(Bucket="ft-doctor-refs")
-    s3.put_object(Bucket="ft-doctor-refs", Key="ref.fa", Body=FASTA.encode())
-    iam.create_role(
-        RoleName="ft-doctor-import",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "omics.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )
-    iam.put_role_policy(
-        RoleName="ft-doctor-import",
-        PolicyName="read",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": "arn:aws:s3:::ft-doctor-refs/*",
-                    }
-                ],
-            }
-        ),
-    )
-    store = omics.create_reference_store(name="ft-doctor-refs")
-    job = omics.start_reference_import_job(
-        referenceStoreId=store["id"],
-        roleArn="arn:aws:iam::123456789012:role/ft-doctor-import",
-        sources=[{"sourceFile": "s3://ft-doctor-refs/ref.fa", "name": "ref"}],
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        done = omics.get_reference_import_job(id=job["id"], referenceStoreId=store["id"])
-        if done["status"] in ("COMPLETED", "FAILED"):
-            break
-        assert time.monotonic() < deadline, done
-        time.sleep(0.2)
-    assert done["status"] == "COMPLETED", done
-    ref = done["sources"][0]["referenceId"]
-    return str(omics.get_reference_metadata(referenceStoreId=store["id"], id=ref)["arn"])
-
-
 def test_a_pending_invitation_past_the_first_page_is_reported(
     local_stack: dict[str, Any], aws: Any, lake_formation: Any
 ) -> None:
@@ -434,7 +381,8 @@ def test_a_pending_invitation_past_the_first_page_is_reported(
     # a variant store: HealthOmics shares its database through RAM (a PENDING invitation)
     omics = aws.client("omics")
     omics.create_variant_store(
-        name="ft_doctor_variants", reference={"referenceArn": _reference_arn(aws)}
+        name="ft_doctor_variants",
+        reference={"referenceArn": imported_reference(aws, "ft-doctor", FASTA)},
     )
     deadline = time.monotonic() + 60
     while omics.get_variant_store(name="ft_doctor_variants")["status"] != "ACTIVE":

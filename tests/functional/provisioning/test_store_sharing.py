@@ -9,7 +9,6 @@ CatalogId; Athena then reads the variants through the link; teardown revokes the
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.omics_roles import imported_reference
 
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
@@ -62,57 +62,14 @@ def _wait(fetch: Callable[[], dict[str, Any]], done: set[str], timeout: float = 
 
 @pytest.fixture(scope="module")
 def reference_arn(local_stack: dict[str, Any]) -> str:
+    """The reference the stores use; bucket ft-share-src also holds ``s1.vcf.gz``, which the
+    import role ft-share-import may read."""
     ctx = _ctx(local_stack)
-    s3, omics = ctx.client("s3"), ctx.client("omics")
-    s3.create_bucket(Bucket="ft-share-src")
-    s3.put_object(Bucket="ft-share-src", Key="ref.fa", Body=FASTA.encode())
-    s3.put_object(Bucket="ft-share-src", Key="s1.vcf.gz", Body=gzip.compress(VCF.encode()))
-    # The import role as HealthOmics evaluates it: trusts omics.amazonaws.com, reads the sources.
-    iam = ctx.client("iam")
-    iam.create_role(
-        RoleName="ft-share-import",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "omics.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+    arn = imported_reference(ctx, "ft-share", FASTA)
+    ctx.client("s3").put_object(
+        Bucket="ft-share-src", Key="s1.vcf.gz", Body=gzip.compress(VCF.encode())
     )
-    iam.put_role_policy(
-        RoleName="ft-share-import",
-        PolicyName="read-sources",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": "arn:aws:s3:::ft-share-src/*",
-                    }
-                ],
-            }
-        ),
-    )
-    store = omics.create_reference_store(name="ft-share-refs")
-    job = omics.start_reference_import_job(
-        referenceStoreId=store["id"],
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/ft-share-import",
-        sources=[{"sourceFile": "s3://ft-share-src/ref.fa", "name": "ref"}],
-    )
-    done = _wait(
-        lambda: omics.get_reference_import_job(id=job["id"], referenceStoreId=store["id"]),
-        {"COMPLETED", "FAILED"},
-    )
-    assert done["status"] == "COMPLETED", done
-    ref = done["sources"][0]["referenceId"]
-    return str(omics.get_reference_metadata(referenceStoreId=store["id"], id=ref)["arn"])
+    return arn
 
 
 def _stores(ctx: Any, deployment: str, reference_arn: str) -> tuple[Names, str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from support import omics_roles
 
 from healthomics_emulator.server import OmicsEmulator
 
@@ -68,20 +69,7 @@ SERVICE_ROLE_POLICY = {
 
 def create_service_role(moto_url: str, name: str, policy: dict[str, Any]) -> str:
     """A role HealthOmics may assume, with ``policy`` inline; returns its ARN."""
-    iam = _client("iam", moto_url)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "omics.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    iam.put_role_policy(RoleName=name, PolicyName="access", PolicyDocument=json.dumps(policy))
-    return str(arn)
+    return omics_roles.create_service_role(_client("iam", moto_url), name, policy)
 
 
 @pytest.fixture(scope="session")
