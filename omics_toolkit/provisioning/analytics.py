@@ -160,13 +160,18 @@ class AnalyticsSteps(IamSteps):
             f'{backend!r}): Lake Formation access needs variant_backend = "stores" or "s3tables"'
         )
 
-    def readers(self, grants: list[Grant]) -> dict[str, dict[str, set[str]]]:
+    def readers(
+        self, grants: list[Grant], held: dict[Grant, dict[str, set[str]]] | None = None
+    ) -> dict[str, dict[str, set[str]]]:
         """Who holds permissions on the deployment's tables: principal -> table name ->
-        permissions (Lake Formation ListPermissions per table of ``grants``). On the ``stores``
+        permissions (Lake Formation ListPermissions per table of ``grants``, unless ``held``
+        gives :func:`~omics_toolkit.provisioning.grants.holders` of each). On the ``stores``
         back end only the resource links count (the stores' tables are shared with others)."""
+        if held is None:
+            held = {grant: holders(self, grant) for grant in grants}
         found: dict[str, dict[str, set[str]]] = {}
         for grant in grants:
-            for who, perms in holders(self, grant).items():
+            for who, perms in held[grant].items():
                 found.setdefault(who, {})[grant.name] = perms
         links = {g.name for g in grants if g.permissions == DESCRIBE}
         if links:  # stores: a reader is whoever holds something on a link
@@ -179,9 +184,10 @@ class AnalyticsSteps(IamSteps):
         follows tables that provisioning or an annotation import (re)creates or repoints."""
         # IAM_ALLOWED_PRINCIPALS (Glue's default permissions, IAM-only access control) is
         # not someone given access: never widened to the tables' targets.
-        current = set(self.readers(grants)) - {"IAM_ALLOWED_PRINCIPALS"}
+        held = {grant: holders(self, grant) for grant in grants}
+        current = set(self.readers(grants, held)) - {"IAM_ALLOWED_PRINCIPALS"}
         for who in [principal, *sorted(current - {principal})]:
-            ensure_grants(self, who, grants)
+            ensure_grants(self, who, grants, held)
 
     def ensure_workgroup(self) -> None:
         """Athena workgroup on engine version 3, results encrypted (SSE-S3 or SSE-KMS) in the

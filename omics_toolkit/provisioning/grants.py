@@ -9,7 +9,7 @@ GrantPermissions, RevokePermissions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -97,9 +97,16 @@ def holders(steps: Steps, grant: Grant) -> dict[str, set[str]]:
     return held
 
 
-def ensure_grants(steps: Steps, principal: str, grants: Iterable[Grant]) -> None:
+def ensure_grants(
+    steps: Steps,
+    principal: str,
+    grants: Iterable[Grant],
+    held: Mapping[Grant, dict[str, set[str]]] | None = None,
+) -> None:
     """Grant each of ``grants`` to ``principal`` unless it already holds the permissions;
     reports one ``lake formation grant`` action per table (``create`` or ``unchanged``).
+    ``held``: :func:`holders` of each grant, when the caller has read them already (one
+    ListPermissions per table however many principals are granted).
 
     Raises:
         UserError: Lake Formation refused the principal (``InvalidInputException``: a session
@@ -108,7 +115,7 @@ def ensure_grants(steps: Steps, principal: str, grants: Iterable[Grant]) -> None
     """
     lf = steps.client("lakeformation")
     for grant in grants:
-        have = holders(steps, grant).get(principal, set())
+        have = (held[grant] if held is not None else holders(steps, grant)).get(principal, set())
         detail = f"{'+'.join(grant.permissions)} to {principal}"
         if set(grant.permissions) <= have:
             steps._record("lake formation grant", grant.name, "unchanged", detail)
