@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from omics_toolkit.pipeline.failures import MAX_ROOT_ERROR, TaskError, root_error, task_cause
+from omics_toolkit.pipeline.root_errors import MAX_ROOT_ERROR, TaskError, root_error, task_cause
 
 LOGS = Path(__file__).parent / "task_logs"
 
