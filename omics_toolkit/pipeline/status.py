@@ -35,6 +35,8 @@ class ExecutionStatus:
         completed: steps whose results ``runs retry`` would reuse.
         run_id: the HealthOmics run, once started.
         inputs: the sample's FASTQ S3 URIs.
+        failed_task / root_error: for a run that failed in a task, that task and the root
+            error of its log, as the failure record names them (the cause starts with them).
     """
 
     name: str
@@ -50,6 +52,8 @@ class ExecutionStatus:
     completed: list[str] = field(default_factory=list)
     run_id: str | None = None
     inputs: list[str] = field(default_factory=list)
+    failed_task: str | None = None
+    root_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -158,6 +162,8 @@ def describe(sfn: Any, arn: str, *, detail: bool = False) -> ExecutionStatus:
         status.step = record.get("step") or status.step
         status.logs = list(record.get("logs") or [])
         status.completed = list(record.get("completed") or [])
+        status.failed_task = record.get("failed_task")
+        status.root_error = record.get("root_error")
     return status
 
 

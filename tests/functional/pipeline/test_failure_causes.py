@@ -236,6 +236,16 @@ def test_a_failed_task_s_root_error_is_the_cause_everywhere(deployment, notifica
     assert ROOT_ERROR in shown.stdout.replace("\n", ""), shown.stdout
     as_json = json.loads(_cli("--json", "runs", "show", "COMMA").stdout)
     assert as_json["cause"] == status.cause
+    assert (as_json["failed_task"], as_json["root_error"][: len(ROOT_ERROR)]) == (
+        "CallVariants",
+        ROOT_ERROR,
+    )
+    [listed] = [r for r in json.loads(_cli("--json", "runs").stdout) if r["sample"] == "COMMA"]
+    assert (listed["cause"], listed["run_id"], listed["completed"]) == (
+        status.cause,
+        status.run_id,
+        ["ImportReads"],
+    )
     assert as_json["run"]["rootError"]["task"] == "CallVariants"
     assert as_json["run"]["rootError"]["line"].startswith(ROOT_ERROR)
 
@@ -247,3 +257,35 @@ def test_a_failed_task_s_root_error_is_the_cause_everywhere(deployment, notifica
             "CallVariants",
             ROOT_ERROR,
         )
+
+
+def test_a_run_whose_tasks_cannot_be_read_keeps_the_run_s_own_message(deployment):
+    """ListRunTasks refused (here: no such run): the failure is still recorded, with the cause
+    the run's own message gives."""
+    from omics_toolkit.pipeline.failures import describe_cause, record_failure
+
+    cause = json.dumps(
+        {
+            "Id": "9999999",
+            "Status": "FAILED",
+            "FailureReason": "WORKFLOW_FAILED",
+            "StatusMessage": "x",
+        }
+    )
+    state = {"sample": "GONE", "lanes": [], "error": {"Error": "RunFailed", "Cause": cause}}
+    record = record_failure(
+        deployment.s3,
+        None,
+        None,
+        execution="arn:aws:states:us-east-1:123456789012:execution:m:GONE-1",
+        execution_name="GONE-1",
+        state=state,
+        omics=deployment.omics,
+        logs=deployment.ctx.client("logs"),
+    )
+    assert (
+        record.cause
+        == describe_cause("RunFailed", cause)
+        == ("run 9999999 FAILED: WORKFLOW_FAILED: x")
+    )
+    assert (record.failed_task, record.root_error) == (None, None)
