@@ -1,7 +1,9 @@
 """Step Functions task: record a failed execution (tag inputs ``failed``, notify SNS/EventBridge).
 
 Input: {"execution": arn, "executionName": str, "stateMachine": arn, "state": {...}}.
-Output: the FailureRecord as a dict; the state machine's Fail state uses its ``error``/``cause``.
+Output: the FailureRecord as a dict; the state machine's Fail state uses its ``error``/``cause``
+(for a failed run: the failed task and the root error of its log, read with ListRunTasks and
+GetLogEvents).
 Environment: TOPIC_ARN (SNS topic, optional), EVENT_BUS_NAME (EventBridge bus, optional).
 """
 
@@ -33,6 +35,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         state=dict(event["state"]),
         topic_arn=topic,
         event_bus=bus,
+        omics=_aws.client("omics"),
+        logs=_aws.client("logs"),
     )
     out = asdict(record)
     logger.warning("execution failed", extra=out)

@@ -91,6 +91,17 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     out.print(t)
 
 
+#: Longest cause shown in the ``runs`` table (``runs show`` shows it whole). A failed run's
+#: cause starts with its task and root error, e.g. a VCF contig header line.
+MAX_CAUSE_CELL = 400
+
+
+def _cell(text: str | None, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with ``...``."""
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _time(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
@@ -141,7 +152,7 @@ def runs(ctx: typer.Context) -> None:
                 i.step,
                 i.started.strftime("%Y-%m-%d %H:%M:%S"),
                 i.name,
-                (i.cause or "")[:120],
+                _cell(i.cause, MAX_CAUSE_CELL),
             ]
             for i in items
         ],
@@ -160,6 +171,8 @@ def _render_run(view: RunView) -> None:
         ("storage", f"{view.storage_type or '-'} {view.storage_capacity or ''}".strip()),
         ("output", view.output_uri or "-"),
     ]
+    if view.root_error:
+        rows += [("root error", f"{view.root_error.task}: {view.root_error.line}")]
     if view.failure_reason:
         rows += [("failure reason", view.failure_reason)]
     if view.status_message and view.status not in ("COMPLETED",):
@@ -227,7 +240,7 @@ def show(ctx: typer.Context, run: RunArg) -> None:
     view = None
     if run_id:
         try:
-            view = run_view(omics, run_id)
+            view = run_view(omics, run_id, logs=aws.client("logs"))
         except ResourceNotFoundError:
             err.print(f"[yellow]HealthOmics run {run_id} no longer exists[/yellow]")
     if state(ctx).json_output:

@@ -16,8 +16,10 @@ from typing import Any
 
 from omics_toolkit.aws.errors import translate
 from omics_toolkit.aws.s3 import merge_object_tags
-from omics_toolkit.constants import LIFECYCLE_TAG
+from omics_toolkit.constants import HEALTHOMICS_LOG_GROUP, LIFECYCLE_TAG
 from omics_toolkit.errors import ToolkitError
+from omics_toolkit.pipeline.root_errors import TaskError, run_task_error, task_cause
+from omics_toolkit.pipeline.steps import completed_steps
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class FailureRecord:
         logs: where to read more (CloudWatch Logs group and stream), when known.
         completed: steps whose results ``omics-toolkit runs retry`` reuses.
         tagged / not_tagged: inputs tagged, and the ones that could not be (with the reason).
+        failed_task / root_error: for a failed run, the first task that failed and the root
+            error of its log (:func:`run_task_error`); ``cause`` then starts with them.
     """
 
     execution: str
@@ -58,6 +62,8 @@ class FailureRecord:
     completed: list[str] = field(default_factory=list)
     tagged: int = 0
     not_tagged: dict[str, str] = field(default_factory=dict)
+    failed_task: str | None = None
+    root_error: str | None = None
 
 
 def _json(text: Any) -> Any:
@@ -67,22 +73,6 @@ def _json(text: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def completed_steps(state: dict[str, Any]) -> list[str]:
-    """Steps of ``state`` whose results a retry can reuse, in pipeline order."""
-    done = []
-    if (state.get("readsImport") or {}).get("Status") == "COMPLETED":
-        done.append("ImportReads")
-    if (state.get("run") or {}).get("Status") == "COMPLETED":
-        done.append("Run")
-    if state.get("outputs"):
-        done.append("FindRunOutputs")
-    imports = state.get("imports") or {}
-    for kind, step in (("bam", "ImportBam"), ("vcf", "ImportVcf")):
-        if isinstance(imports.get(kind), dict) and not imports[kind].get("failed"):
-            done.append(step)
-    return done
 
 
 def failed_step(state: dict[str, Any]) -> str:
@@ -172,6 +162,16 @@ def input_uris(state: dict[str, Any]) -> list[str]:
     ]
 
 
+def _run_task_error(omics: Any, logs: Any, run_id: str) -> TaskError | None:
+    """:func:`run_task_error`, or ``None`` (logged) when the task list or log cannot be read:
+    the cause then falls back to the run's own message, the failure is still recorded."""
+    try:
+        return run_task_error(omics, logs, run_id)
+    except ToolkitError as exc:
+        log.warning("root error of run %s not read: %s", run_id, exc)
+        return None
+
+
 def record_failure(
     s3: Any,
     sns: Any | None,
@@ -182,11 +182,20 @@ def record_failure(
     state: dict[str, Any],
     topic_arn: str | None = None,
     event_bus: str | None = "default",
+    omics: Any | None = None,
+    logs: Any | None = None,
 ) -> FailureRecord:
     """Record one failed execution: tag its inputs ``failed``, publish to SNS and EventBridge.
 
+    For a failed HealthOmics run (``RunFailed``) with ``omics`` and ``logs`` given, the cause
+    names the first failed task and the root error of its log (:func:`run_task_error`:
+    ListRunTasks, GetLogEvents), not the run's status message (a tail that may end in warnings
+    and SIGPIPE noise).
+
     Args:
         s3, sns, events: boto3 clients (``sns``/``events`` may be ``None`` when not notifying).
+        omics, logs: boto3 clients to read a failed run's tasks and task logs; ``None``: the
+            cause is the run's own message.
         execution, execution_name: ``$$.Execution.Id`` and ``$$.Execution.Name``.
         state: the execution's state at the failure (``error`` = Catch's ``{"Error", "Cause"}``).
         topic_arn: SNS topic to publish to (SNS Publish); ``None``: no SNS message.
@@ -204,6 +213,14 @@ def record_failure(
     error_info = state.get("error") or {}
     error = str(error_info.get("Error") or "States.Unknown")
     cause_text = describe_cause(error, error_info.get("Cause"))
+    task_error = None
+    run = _json(error_info.get("Cause")) if error == "RunFailed" else None
+    run_id = (run.get("Id") or run.get("id")) if isinstance(run, dict) else None
+    if run_id and omics is not None and logs is not None:
+        task_error = _run_task_error(omics, logs, str(run_id))
+        if task_error:
+            status = str(run.get("Status") or run.get("status") or "FAILED")
+            cause_text = task_cause(task_error, str(run_id), status)
     if error.startswith("States."):
         # A Fail state may not name a "States." error: report it as Step Functions' own.
         error = "StepFunctions." + error.removeprefix("States.")
@@ -218,7 +235,11 @@ def record_failure(
         inputs=input_uris(state),
         logs=_log_locations(state, step, execution_name),
         completed=completed_steps(state),
+        failed_task=task_error.task if task_error else None,
+        root_error=task_error.line if task_error else None,
     )
+    if task_error:
+        record.logs.insert(0, f"CloudWatch Logs {HEALTHOMICS_LOG_GROUP} {task_error.stream}")
     for uri in record.inputs:
         try:
             merge_object_tags(s3, uri, {LIFECYCLE_TAG: "failed"})

@@ -13,6 +13,7 @@ from typing import Any
 from omics_toolkit.aws.errors import translate
 from omics_toolkit.aws.stepfunctions import list_executions
 from omics_toolkit.errors import ResourceNotFoundError, UserError
+from omics_toolkit.pipeline.steps import completed_steps
 
 #: Executions started by ``runs retry`` are named ``<original>-r<N>``.
 RETRY_SUFFIX = re.compile(r"-r(\d+)$")
@@ -34,6 +35,8 @@ class ExecutionStatus:
         completed: steps whose results ``runs retry`` would reuse.
         run_id: the HealthOmics run, once started.
         inputs: the sample's FASTQ S3 URIs.
+        failed_task / root_error: for a run that failed in a task, that task and the root
+            error of its log, as the failure record names them (the cause starts with them).
     """
 
     name: str
@@ -49,6 +52,8 @@ class ExecutionStatus:
     completed: list[str] = field(default_factory=list)
     run_id: str | None = None
     inputs: list[str] = field(default_factory=list)
+    failed_task: str | None = None
+    root_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -105,11 +110,16 @@ def failure_record(events: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def describe(sfn: Any, arn: str, *, detail: bool = False) -> ExecutionStatus:
-    """Execution status with its current step (DescribeExecution + GetExecutionHistory).
+    """Execution status with its current step, HealthOmics run id and completed steps.
+
+    Calls: DescribeExecution, then GetExecutionHistory: one page of the newest 100 events for a
+    RUNNING or SUCCEEDED execution, the whole history for the others (the failure record is
+    near its end) or with ``detail``. The run id and completed steps come from the state the
+    execution carries: a SUCCEEDED execution's output (DescribeExecution), else the newest
+    top-level state exit in the events read, and the failure record for a failed one.
 
     Args:
-        detail: also read the whole history for the failure record (step that failed, logs,
-            completed steps), the HealthOmics run id and the inputs.
+        detail: read the whole history whatever the status.
     """
     with translate("stepfunctions", "DescribeExecution"):
         ex = sfn.describe_execution(executionArn=arn)
@@ -137,19 +147,33 @@ def describe(sfn: Any, arn: str, *, detail: bool = False) -> ExecutionStatus:
         arn=ex["executionArn"],
         inputs=[u for lane in given.get("lanes", []) for u in (lane["fastq1"], lane["fastq2"])],
     )
+    state: Any = None
+    if ex["status"] == "SUCCEEDED":
+        try:
+            state = json.loads(ex.get("output") or "null")
+        except json.JSONDecodeError:
+            state = None
+    if not isinstance(state, dict) or "lanes" not in state:
+        state = last_state(events)
+    status.run_id = (state.get("run") or {}).get("Id")
+    status.completed = completed_steps(state)
     record = failure_record(events)
     if record:
         status.step = record.get("step") or status.step
         status.logs = list(record.get("logs") or [])
         status.completed = list(record.get("completed") or [])
-    if detail:
-        state = last_state(events)
-        status.run_id = (state.get("run") or {}).get("Id")
+        status.failed_task = record.get("failed_task")
+        status.root_error = record.get("root_error")
     return status
 
 
 def list_status(sfn: Any, state_machine_arn: str) -> list[ExecutionStatus]:
-    """Every execution of the deployment's state machine, newest first."""
+    """Every execution of the deployment's state machine, newest first.
+
+    Calls: ListExecutions (paginated), then :func:`describe` per execution (DescribeExecution
+    and GetExecutionHistory: the sample is only in the execution's input, the step only in its
+    history); the run id and completed steps need no further call.
+    """
     return [describe(sfn, e["executionArn"]) for e in list_executions(sfn, state_machine_arn)]
 
 

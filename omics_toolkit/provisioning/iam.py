@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from omics_toolkit.constants import HEALTHOMICS_PRINCIPAL
+from omics_toolkit.constants import HEALTHOMICS_LOG_GROUP, HEALTHOMICS_PRINCIPAL
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.provisioning.core import Steps, canon, statement_diff, tags_list
 
@@ -446,7 +446,7 @@ def function_role_statements(
     """Function -> statements of its role (before :func:`lambda_logs`), in creation order.
 
     Actions: Service Authorization Reference, Amazon S3, AWS Step Functions, AWS HealthOmics,
-    Amazon SNS, Amazon EventBridge, Amazon S3 Tables.
+    Amazon SNS, Amazon EventBridge, Amazon S3 Tables, Amazon CloudWatch Logs.
 
     Args:
         in_arn, out_arn: ARNs of the input and output buckets.
@@ -459,6 +459,11 @@ def function_role_statements(
         kms: :func:`kms_statements` of the deployment.
     """
     sm_arn = f"{states}:stateMachine:{state_machine}"
+    # arn:<partition>:logs:<region>:<account>:log-group:/aws/omics/WorkflowLog:log-stream:run/*
+    run_task_streams = (
+        omics.replace(":omics:", ":logs:", 1)
+        + f":log-group:{HEALTHOMICS_LOG_GROUP}:log-stream:run/*"
+    )
     roles = {
         "pair_detector": [
             allow(["s3:GetObject"], [f"{in_arn}/*"]),
@@ -483,6 +488,9 @@ def function_role_statements(
         ],
         "failure_handler": [
             allow(["s3:GetObjectTagging", "s3:PutObjectTagging"], [f"{in_arn}/*"]),
+            # A failed run's cause: its failed tasks and the tail of their logs.
+            allow(["omics:ListRunTasks"], [f"{omics}:run/*"]),
+            allow(["logs:GetLogEvents"], [run_task_streams]),
             allow(["sns:Publish"], [topic_arn]),
             allow(["events:PutEvents"], [event_bus_arn]),
             *kms,

@@ -17,11 +17,12 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.aws.errors import translate
 from omics_toolkit.errors import ResourceNotFoundError, UserError
+from omics_toolkit.pipeline.root_errors import TaskError, run_task_error
 from omics_toolkit.runs.instances import BY_NAME, instance_for
 from omics_toolkit.runs.logs import (
     LogStream,
@@ -183,6 +184,7 @@ class RunView:
     storage_capacity: int | None
     output_uri: str | None
     tasks: list[TaskView] = field(default_factory=list)
+    root_error: TaskError | None = None
 
     @property
     def region(self) -> str:
@@ -216,14 +218,20 @@ class RunView:
             "storageCapacity": self.storage_capacity,
             "outputUri": self.output_uri,
             "tasks": [t.as_dict() for t in self.tasks],
+            "rootError": asdict(self.root_error) if self.root_error else None,
         }
 
 
-def run_view(omics: Any, run_id: str, *, task_details: str = "failed") -> RunView:
+def run_view(
+    omics: Any, run_id: str, *, task_details: str = "failed", logs: Any | None = None
+) -> RunView:
     """The run and its tasks (GetRun, ListRunTasks paginated, GetRunTask).
 
     Args:
         task_details: ``"failed"`` (GetRunTask for failed tasks only), ``"all"`` or ``"none"``.
+        logs: a CloudWatch Logs client: for a FAILED run, also ``root_error``, the root error
+            of the first failed task's log (:func:`omics_toolkit.pipeline.root_errors.run_task_error`,
+            one GetLogEvents), the line the pipeline's failure record names.
 
     Raises:
         ResourceNotFoundError: no such run.
@@ -256,6 +264,11 @@ def run_view(omics: Any, run_id: str, *, task_details: str = "failed") -> RunVie
         storage_capacity=run.get("storageCapacity"),
         output_uri=run.get("outputUri"),
         tasks=tasks,
+        root_error=(
+            run_task_error(omics, logs, str(run["id"]), items)
+            if logs is not None and run.get("status") == "FAILED"
+            else None
+        ),
     )
 
 
