@@ -121,3 +121,45 @@ def test_rename_contigs_auto_provisions_and_runs_a_sample(
 
     gone = _cli("--json", "teardown", "--yes", "--force-delete-data")
     assert gone.exit_code == 0, gone.output
+
+
+def test_an_s3_reference_is_read_from_s3_and_a_mapping_file_renames_it(
+    local_stack: dict[str, Any], ncbi_reference: Path, tmp_path: Path
+) -> None:
+    """An ``s3://`` reference (bgzipped) is checked from S3 (GetObject, streamed) before plan
+    goes on; a two-column mapping file is checked against it and used."""
+    import subprocess
+
+    ctx = local_context(local_stack["moto"], local_stack["omics"])
+    s3 = ctx.client("s3")
+    s3.create_bucket(Bucket="ft-contigs-shared-refs")
+    bgz = tmp_path / "ecoli.fa.gz"
+    subprocess.run(f"bgzip -c {ncbi_reference} > {bgz}", shell=True, check=True)
+    s3.upload_file(str(bgz), "ft-contigs-shared-refs", "genomes/ecoli.fa.gz")
+    uri = "s3://ft-contigs-shared-refs/genomes/ecoli.fa.gz"
+
+    refused = _cli("plan", "--reference", uri)
+    assert isinstance(refused.exception, UserError), refused.output
+    assert f"reference {uri} cannot be imported as it is" in str(refused.exception)
+    assert f"  {NCBI}: has ','" in str(refused.exception)
+
+    mapping = tmp_path / "names.tsv"
+    mapping.write_text(f"{NCBI}\tecoli K12\n")  # a space in the new name
+    refused = _cli("plan", "--reference", uri, "--rename-contigs", str(mapping))
+    assert isinstance(refused.exception, UserError), refused.output
+    assert "the new name has ' '" in str(refused.exception)
+
+    mapping.write_text(f"# original\tnew\n{NCBI}\tecoli_K12\n")
+    planned = _cli("--json", "plan", "--reference", uri, "--rename-contigs", str(mapping))
+    assert planned.exit_code == 0, planned.output
+    refs = [a for a in json.loads(planned.stdout) if a["kind"] == "reference"]
+    assert [a["name"][: len("ecoli.renamed-")] for a in refs] == ["ecoli.renamed-"]
+    # plan writes nothing, locally or in AWS
+    copy = (
+        Path(os.environ["OMICS_TOOLKIT_HOME"]) / "references" / DEPLOYMENT / f"{refs[0]['name']}.fa"
+    )
+    assert not copy.exists()
+
+    missing = _cli("plan", "--reference", "s3://ft-contigs-shared-refs/genomes/nope.fa")
+    assert isinstance(missing.exception, UserError), missing.output
+    assert "cannot be read (NoSuchKey" in str(missing.exception)
