@@ -37,14 +37,21 @@ def _override(ctx: typer.Context, **flags: Any) -> Any:
     return st
 
 
-def _prepared(aws: Any, settings: Any, reference: str | None, rename: str | None, *, write: bool):  # type: ignore[no-untyped-def]
-    """The checked (and, with ``--rename-contigs``, renamed) reference; notes go to stderr."""
+def _prepared(
+    ctx: typer.Context, settings: Any, reference: str | None, rename: str | None, *, write: bool
+) -> Any:
+    """The checked (and, with ``--rename-contigs``, renamed) reference; notes go to stderr.
+
+    A local FASTA is checked before any AWS client is made (so a bad file fails even with the
+    local stack stopped or no credentials); an ``s3://`` one is read through S3.
+    """
     from omics_toolkit.provisioning.reference import prepare_reference
 
     if reference is None:
         if rename:
             raise UserError("--rename-contigs needs --reference FASTA (the file to rename)")
         return None
+    aws = _context(ctx) if reference.startswith("s3://") else None
     prepared = prepare_reference(aws, settings, reference, rename, write=write)
     for warning in prepared.check.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
@@ -94,11 +101,13 @@ def plan(
     from omics_toolkit.provisioning.plan import plan as make_plan
 
     st = _override(ctx, workflow=workflow, known_sites=tuple(known_sites) if known_sites else None)
-    aws = _context(ctx)
+    prepared = (
+        None if destroy else _prepared(ctx, st.settings, reference, rename_contigs, write=False)
+    )
     actions = make_plan(
-        aws,
+        _context(ctx),
         st.settings,
-        None if destroy else _prepared(aws, st.settings, reference, rename_contigs, write=False),
+        prepared,
         destroy=destroy,
         report=None if st.json_output else print_action,
     )
@@ -194,12 +203,12 @@ def provision(
         log_level=log_level,
         data_lake_principal=data_lake_principal,
     )
+    prepared = _prepared(ctx, st.settings, reference, rename_contigs, write=True)
     aws = _context(ctx)
     err.print(
         f"provisioning deployment [bold]{st.settings.deployment}[/bold] "
         f"({st.settings.target}, {aws.region})"
     )
-    prepared = _prepared(aws, st.settings, reference, rename_contigs, write=True)
     total = len(make_plan(aws, st.settings, prepared))
     with Progress(
         TextColumn("{task.description}"),

@@ -132,13 +132,17 @@ def prepare_reference(
     if write:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{_stem(reference)}.{os.getpid()}.tmp"
-        with tmp.open("wb") as out:
+        try:
+            with tmp.open("wb") as out:
 
-            def sink(data: bytes) -> None:
-                digest.update(data)
-                out.write(data)
+                def sink(data: bytes) -> None:
+                    digest.update(data)
+                    out.write(data)
 
-            write_renamed(open_source, mapping, sink)
+                write_renamed(open_source, mapping, sink)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     else:
         write_renamed(open_source, mapping, digest.update)
     target = folder / f"{_stem(reference)}.renamed-{digest.hexdigest()[:12]}.fa"
