@@ -119,6 +119,13 @@ def test_rename_contigs_auto_provisions_and_runs_a_sample(
     assert queried.exit_code == 0, queried.output
     assert [row["contigname"] for row in json.loads(queried.stdout)] == ["NC_000913.2"]
 
+    # Another reference that needs no renaming: the old mapping goes with it.
+    plain = _cli("--json", "provision", "--reference", str(demo.reference))
+    assert plain.exit_code == 0, plain.output
+    kinds = {a["kind"]: a["action"] for a in json.loads(plain.stdout)["actions"]}
+    assert kinds["contig names"] == "delete"
+    assert json.loads(_cli("--json", "contigs").stdout) == []
+
     gone = _cli("--json", "teardown", "--yes", "--force-delete-data")
     assert gone.exit_code == 0, gone.output
 
