@@ -37,11 +37,48 @@ def _override(ctx: typer.Context, **flags: Any) -> Any:
     return st
 
 
+def _prepared(
+    ctx: typer.Context, settings: Any, reference: str | None, rename: str | None, *, write: bool
+) -> Any:
+    """The checked (and, with ``--rename-contigs``, renamed) reference; notes go to stderr.
+
+    A local FASTA is checked before any AWS client is made (so a bad file fails even with the
+    local stack stopped or no credentials); an ``s3://`` one is read through S3.
+    """
+    from omics_toolkit.provisioning.reference import prepare_reference
+
+    if reference is None:
+        if rename:
+            raise UserError("--rename-contigs needs --reference FASTA (the file to rename)")
+        return None
+    aws = _context(ctx) if reference.startswith("s3://") else None
+    prepared = prepare_reference(aws, settings, reference, rename, write=write)
+    for warning in prepared.check.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    if prepared.contig_names:
+        verb = "imports" if write else "would import"
+        err.print(
+            f"{len(prepared.contig_names)} contig(s) renamed; provision {verb} {prepared.source} "
+            "(see `omics-toolkit contigs`)",
+            soft_wrap=True,
+        )
+    return prepared
+
+
 def plan(
     ctx: typer.Context,
     reference: Annotated[
         str | None,
         typer.Option(help="Reference FASTA (file or s3:// URI) that provision would import."),
+    ] = None,
+    rename_contigs: Annotated[
+        str | None,
+        typer.Option(
+            "--rename-contigs",
+            help="Rename sequences whose names SAM/VCF forbid: 'auto' (NCBI gi|..|ref|ACC|.. -> "
+            "ACC, else '_' for each forbidden character) or a two-column TSV (original, new). "
+            "A renamed copy is imported; your file is not changed.",
+        ),
     ] = None,
     destroy: Annotated[
         bool, typer.Option("--destroy", help="Show what teardown would delete instead.")
@@ -64,10 +101,13 @@ def plan(
     from omics_toolkit.provisioning.plan import plan as make_plan
 
     st = _override(ctx, workflow=workflow, known_sites=tuple(known_sites) if known_sites else None)
+    prepared = (
+        None if destroy else _prepared(ctx, st.settings, reference, rename_contigs, write=False)
+    )
     actions = make_plan(
         _context(ctx),
         st.settings,
-        reference,
+        prepared,
         destroy=destroy,
         report=None if st.json_output else print_action,
     )
@@ -82,6 +122,15 @@ def provision(
     reference: Annotated[
         str | None,
         typer.Option(help="Reference FASTA (file or s3:// URI) for the reference store."),
+    ] = None,
+    rename_contigs: Annotated[
+        str | None,
+        typer.Option(
+            "--rename-contigs",
+            help="Rename sequences whose names SAM/VCF forbid: 'auto' (NCBI gi|..|ref|ACC|.. -> "
+            "ACC, else '_' for each forbidden character) or a two-column TSV (original, new). "
+            "A renamed copy is imported; your file is not changed.",
+        ),
     ] = None,
     workflow: Annotated[
         str | None,
@@ -154,12 +203,13 @@ def provision(
         log_level=log_level,
         data_lake_principal=data_lake_principal,
     )
+    prepared = _prepared(ctx, st.settings, reference, rename_contigs, write=True)
     aws = _context(ctx)
     err.print(
         f"provisioning deployment [bold]{st.settings.deployment}[/bold] "
         f"({st.settings.target}, {aws.region})"
     )
-    total = len(make_plan(aws, st.settings, reference))
+    total = len(make_plan(aws, st.settings, prepared))
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -177,7 +227,7 @@ def provision(
                 print_action(action, progress.console)
 
         prov = Provisioner(aws, st.settings, report=report)
-        dep = prov.apply(reference)
+        dep = prov.apply(prepared)
     if st.json_output:
         emit_json(
             {

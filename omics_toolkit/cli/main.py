@@ -14,6 +14,7 @@ from omics_toolkit.cli import (
     annotations_cmd,
     commands,
     config_cmd,
+    contigs_cmd,
     local,
     report_cmd,
     runs_cmd,
@@ -37,6 +38,7 @@ app.add_typer(annotations_cmd.app, name="annotations")
 app.add_typer(workflows_cmd.app, name="workflows")
 app.add_typer(access_cmd.app, name="access")
 commands.register(app)
+app.command()(contigs_cmd.contigs)
 report_cmd.register(app)
 
 

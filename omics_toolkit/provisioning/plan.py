@@ -6,13 +6,14 @@ from omics_toolkit.aws.session import AwsContext
 from omics_toolkit.config import Settings
 from omics_toolkit.provisioning.core import Action, Reporter
 from omics_toolkit.provisioning.provision import Provisioner
+from omics_toolkit.provisioning.reference import PreparedReference
 from omics_toolkit.provisioning.teardown import Teardown
 
 
 def plan(
     ctx: AwsContext,
     settings: Settings,
-    reference: str | None = None,
+    reference: str | PreparedReference | None = None,
     *,
     destroy: bool = False,
     force_delete_data: bool = False,
@@ -23,7 +24,9 @@ def plan(
     Args:
         ctx: AWS clients; shared clients are left without the dry-run guard afterwards.
         settings: effective settings.
-        reference: FASTA that provision would import (``None``: the store's reference).
+        reference: FASTA that provision would import (``None``: the store's reference), checked
+            first, or one prepared by
+            :func:`~omics_toolkit.provisioning.reference.prepare_reference`.
         destroy: plan the teardown instead.
         force_delete_data: for ``destroy``: plan deleting buckets and stores that hold data.
         report: called with every :class:`Action` as it is planned.

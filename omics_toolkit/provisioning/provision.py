@@ -44,6 +44,11 @@ from omics_toolkit.provisioning.healthomics_workflows import (
 )
 from omics_toolkit.provisioning.layers import LAMBDA_RUNTIME
 from omics_toolkit.provisioning.orchestration import OrchestrationSteps
+from omics_toolkit.provisioning.reference import (
+    PreparedReference,
+    ensure_contig_names,
+    prepare_reference,
+)
 from omics_toolkit.provisioning.storage import StorageSteps
 
 __all__ = [
@@ -77,19 +82,28 @@ class Provisioner(
     ``sleep``, ``dry_run``, ``target``).
     """
 
-    def apply(self, reference: str | None) -> Deployment:
+    def apply(self, reference: str | PreparedReference | None) -> Deployment:
         """Provision every resource of the deployment (idempotent).
 
         Args:
-            reference: FASTA file or ``s3://`` URI imported into the reference store; may be
-                ``None`` when the reference is already there.
+            reference: FASTA file or ``s3://`` URI imported into the reference store, checked
+                first (:func:`~omics_toolkit.provisioning.reference.prepare_reference`), or one
+                already prepared (possibly renamed, ``--rename-contigs``); may be ``None`` when
+                the reference is already there.
 
         Returns:
             The :class:`Deployment` identifiers.
 
         Raises:
-            UserError: missing reference, invalid names; AwsError/ClientError from the services.
+            UserError: missing reference, a reference with problems (listed), invalid names;
+                AwsError/ClientError from the services.
         """
+        prepared = (
+            prepare_reference(self, self.settings, reference, write=not self.dry_run)
+            if isinstance(reference, str)
+            else reference
+        )
+        source = prepared.source if prepared else None
         n = self.names
         p, region, account = self.partition, self.ctx.region, self.ctx.account_id
         in_arn, out_arn = f"arn:{p}:s3:::{n.input_bucket}", f"arn:{p}:s3:::{n.output_bucket}"
@@ -100,6 +114,7 @@ class Provisioner(
         # Storage, the HealthOmics stores and the reference
         self.ensure_bucket(n.input_bucket, self.lifecycle_rules(30))
         self.ensure_bucket(n.output_bucket, self.lifecycle_rules(30))
+        ensure_contig_names(self, prepared)
         # Objects of other buckets the roles must read (a reference FASTA, known-sites VCFs,
         # s3:// run parameters): granted one by one, not copied (a copy of a genome-sized file
         # per deployment costs time and storage; the grant is read-only and exact).
@@ -107,7 +122,7 @@ class Provisioner(
         import_reads = self.grant_reads(
             import_name,
             iam.uris_outside(
-                [reference or ""], iam.import_role_reads(n.input_bucket, n.output_bucket)
+                [source or ""], iam.import_role_reads(n.input_bucket, n.output_bucket)
             ),
         )
         import_role = self.ensure_role(
@@ -115,7 +130,7 @@ class Provisioner(
             HEALTHOMICS_PRINCIPAL,
             iam.import_role_statements(in_arn, out_arn, kms) + import_reads,
         )
-        ref_store, ref_id, ref_arn = self.ensure_reference_genome(reference, import_role)
+        ref_store, ref_id, ref_arn = self.ensure_reference_genome(source, import_role)
         seq_store = self.ensure_sequence_store()
         previous = self._state_machine_tags().get(VARIANT_BACKEND_TAG)
         variant_store, annotation_store, use_tables = self.ensure_variant_stores(ref_arn, previous)
