@@ -160,6 +160,8 @@ def _render_run(view: RunView) -> None:
         ("storage", f"{view.storage_type or '-'} {view.storage_capacity or ''}".strip()),
         ("output", view.output_uri or "-"),
     ]
+    if "ploidy" in view.parameters:
+        rows += [("ploidy", str(view.parameters["ploidy"]))]
     if view.failure_reason:
         rows += [("failure reason", view.failure_reason)]
     if view.status_message and view.status not in ("COMPLETED",):

@@ -183,6 +183,8 @@ class RunView:
     storage_capacity: int | None
     output_uri: str | None
     tasks: list[TaskView] = field(default_factory=list)
+    #: StartRun ``parameters`` as GetRun returns them (workflow input -> value, e.g. ``ploidy``).
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def region(self) -> str:
@@ -215,6 +217,7 @@ class RunView:
             "storageType": self.storage_type,
             "storageCapacity": self.storage_capacity,
             "outputUri": self.output_uri,
+            "parameters": self.parameters,
             "tasks": [t.as_dict() for t in self.tasks],
         }
 
@@ -256,6 +259,7 @@ def run_view(omics: Any, run_id: str, *, task_details: str = "failed") -> RunVie
         storage_capacity=run.get("storageCapacity"),
         output_uri=run.get("outputUri"),
         tasks=tasks,
+        parameters=dict(run.get("parameters") or {}),
     )
 
 
