@@ -240,7 +240,11 @@ def run_ploidy(ctx: AwsContext, settings: Settings, sample: str) -> Ploidy:
     except UserError:  # no deployment, state machine or execution of the sample
         reason = "no pipeline run of the sample found"
     except AwsError as exc:
-        reason = f"its run could not be read: {exc.code}"
+        reason = (
+            f"deployment {settings.deployment} has no pipeline"
+            if exc.code == "StateMachineDoesNotExist"
+            else f"its run could not be read: {exc.code}"
+        )
     return Ploidy(settings.ploidy, f"setting ({reason})")
 
 
