@@ -264,11 +264,11 @@ def count_pairs(r1: Path) -> int:
 HAND_RUN_SH = r"""#!/usr/bin/env bash
 # The bcftools-germline workflow (workflows/bcftools-germline/main.wdl) run by hand: each task's
 # command, line for line, in its own directory, in the order the workflow runs them, one lane.
-# Usage: hand_run.sh REFERENCE FASTQ_1 FASTQ_2 SAMPLE_NAME OUT_DIR [ALIGN_CPU]
+# Usage: hand_run.sh REFERENCE FASTQ_1 FASTQ_2 SAMPLE_NAME OUT_DIR [ALIGN_CPU] [PLOIDY]
 # Writes OUT_DIR/CallVariants/<SAMPLE_NAME>.vcf.gz (and .bam in OUT_DIR/MarkDuplicates).
 set -euo pipefail
 reference=$(realpath "$1"); fastq_1=$(realpath "$2"); fastq_2=$(realpath "$3")
-sample_name=$4; out=$5; align_cpu=${6:-8}; lane=1
+sample_name=$4; out=$5; align_cpu=${6:-8}; ploidy=${7:-2}; lane=1
 mkdir -p "$out"; cd "$out"; out=$PWD
 
 mkdir BwaIndex; (cd BwaIndex
@@ -319,12 +319,16 @@ bam=$out/MarkDuplicates/${sample_name}.bam; bam_index=$bam.bai
 
 mkdir CallVariants; (cd CallVariants; cpu=2
     set -euo pipefail
+    case "${ploidy}" in
+      1|2) ;;
+      *) echo "Error: ploidy ${ploidy}: bcftools call calls ploidy 1 or 2 only" >&2; exit 2 ;;
+    esac
     ln -s "${reference}" ref.fa
     ln -s "${reference_fai}" ref.fa.fai
     ln -s "${bam}" in.bam
     ln -s "${bam_index}" in.bam.bai
     bcftools mpileup -f ref.fa -a FORMAT/AD,FORMAT/DP -Ou in.bam \
-      | bcftools call -mv --threads ${cpu} -Oz -o "${sample_name}.vcf.gz"
+      | bcftools call -mv --ploidy ${ploidy} --threads ${cpu} -Oz -o "${sample_name}.vcf.gz"
     bcftools index -t "${sample_name}.vcf.gz"
 ) 2> CallVariants.stderr
 """

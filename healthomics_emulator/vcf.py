@@ -8,7 +8,7 @@ with ``sampleid`` NULL. Field mapping (VCF 4.2 -> column): CHROM contigname, ID 
 ``;``; NULL for ``.``), REF referenceallele, ALT alternatealleles (``[]`` for ``.``), QUAL qual,
 FILTER filters (NULL for ``.``), INFO attributes (the record's INFO text: items split on ``;``,
 ``key=value`` on the first ``=``, a flag ``"true"``; ``.`` an empty map), GT calls (``-1`` for a
-no-call allele) + phased (a haploid call is phased, as htslib says), FORMAT AD alleledepths, DP depth, GQ conditionalquality, PL
+no-call allele) + phased (a haploid GT, without separator, is unphased), FORMAT AD alleledepths, DP depth, GQ conditionalquality, PL
 phredlikelihoods, GL genotypelikelihoods, SPL spl, PS ps (a list field whose values are all
 missing is NULL; a scalar column takes the field's first value).
 """

@@ -35,6 +35,10 @@ class Settings:
         profile: AWS named profile, for ``target="aws"``.
         home: state directory (local stack state lives in ``home/local``).
         workflow: name of the directory under ``workflows/`` that the pipeline runs.
+        ploidy: copies of every contig in a sample, passed to the workflow's ``ploidy`` input
+            (``bcftools call --ploidy``, HaplotypeCaller ``-ploidy``): 2 (diploid: human,
+            most animals), 1 (haploid: viruses, bacteria; GT ``1`` instead of ``1/1``), up to 8
+            for polyploids (gatk-germline only: bcftools calls ploidy 1 or 2).
         poll_interval_seconds: how long the state machine waits before its first status poll
             of an import job or run; each further wait doubles, up to ``max_poll_interval_seconds``.
         max_poll_interval_seconds: the longest wait between two polls (keeps a 72-hour run far
@@ -95,6 +99,7 @@ class Settings:
     profile: str | None = None
     home: Path = field(default_factory=default_home)
     workflow: str = "bcftools-germline"
+    ploidy: int = 2
     poll_interval_seconds: int = 60
     max_poll_interval_seconds: int = 600
     storage_type: str = "DYNAMIC"
@@ -246,8 +251,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "retention_mode": ("RETAIN", "REMOVE"),
     "log_level": ("ALL", "ERROR", "FATAL", "OFF"),
 }
-#: Integer settings and their allowed range (StartRun / CreateRunGroup limits, botocore model).
+#: Integer settings and their allowed range (StartRun / CreateRunGroup limits, botocore model;
+#: ploidy: the toolkit's bound, octoploids at most).
 RANGES: dict[str, tuple[int, int]] = {
+    "ploidy": (1, 8),
     "storage_capacity_gib": (1, 100_000),
     "run_group_max_cpus": (1, 100_000),
     "run_group_max_runs": (1, 100_000),

@@ -23,7 +23,7 @@ import io
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.errors import UserError
@@ -124,6 +124,33 @@ class Histogram:
 
 
 @dataclass(frozen=True)
+class Ploidy:
+    """The sample's ploidy: what the calling was asked for, and what its genotypes have.
+
+    Attributes:
+        requested: the run's ``ploidy`` parameter (GetRun ``parameters``), or the ``ploidy``
+            setting when no run was found; ``None`` when neither is known.
+        source: where ``requested`` comes from, e.g. ``"HealthOmics run 1234567"`` or
+            ``"setting (no pipeline run of the sample found)"``.
+        called: ``(alleles per GT, rows)`` from ``queries/report/ploidy.sql``, ascending
+            (``((1, 52),)`` for a haploid sample).
+    """
+
+    requested: int | None
+    source: str
+    called: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``"1 (haploid)"``, ``"2 (diploid)"``, ``"4 (tetraploid)"``... of ``requested``."""
+        if self.requested is None:
+            return "not known"
+        names = {1: "haploid", 2: "diploid", 3: "triploid", 4: "tetraploid", 6: "hexaploid"}
+        name = names.get(self.requested, f"{self.requested}-ploid")
+        return f"{self.requested} ({name})"
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything the report shows; built by :func:`collect`.
 
@@ -139,6 +166,7 @@ class ReportData:
         depth: FORMAT DP histogram (reads) of the calls carrying an ALT allele.
         clinvar: ``(CLNSIG value or None, matched calls)``, most frequent first; ``None`` when
             the ``annotations_clinvar`` table does not exist.
+        ploidy: the ploidy asked for and the genotypes' ploidy (``None``: not collected).
     """
 
     sample: str
@@ -151,6 +179,7 @@ class ReportData:
     qual: Histogram
     depth: Histogram
     clinvar: tuple[tuple[str | None, int], ...] | None
+    ploidy: Ploidy | None = None
 
     @property
     def alt_calls(self) -> int:
@@ -177,12 +206,55 @@ def athena_runner(ctx: AwsContext, settings: Settings) -> QueryRunner:
     return run
 
 
+def run_ploidy(ctx: AwsContext, settings: Settings, sample: str) -> Ploidy:
+    """The ploidy the sample's newest pipeline execution ran with.
+
+    Finds the execution of the deployment's state machine for ``sample`` (ListExecutions,
+    DescribeExecution, GetExecutionHistory), then its HealthOmics run's ``ploidy`` parameter
+    (GetRun ``parameters``). When there is no such execution, run or parameter (e.g. variants
+    imported by hand, or a workflow without a ploidy input), the ``ploidy`` setting is given with
+    that reason as its source. Never raises for a missing deployment or run.
+
+    Returns:
+        A :class:`Ploidy` without ``called`` (that is :func:`collect`'s query).
+    """
+    from omics_toolkit.aws.errors import translate
+    from omics_toolkit.errors import AwsError
+    from omics_toolkit.identity import Names
+    from omics_toolkit.pipeline.status import describe, find_execution
+
+    names = Names(settings.deployment, ctx.account_id, ctx.region)
+    arn = f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:stateMachine:"
+    try:
+        sfn = ctx.client("stepfunctions")
+        item = find_execution(sfn, arn + names.state_machine, sample)
+        run_id = describe(sfn, item["executionArn"], detail=True).run_id
+        if run_id:
+            with translate("omics", "GetRun"):
+                parameters = ctx.client("omics").get_run(id=run_id).get("parameters") or {}
+            if "ploidy" in parameters:
+                return Ploidy(int(parameters["ploidy"]), f"HealthOmics run {run_id}")
+            reason = f"run {run_id} has no ploidy parameter"
+        else:
+            reason = f"execution {item['name']} started no HealthOmics run"
+    except UserError:  # no deployment, state machine or execution of the sample
+        reason = "no pipeline run of the sample found"
+    except AwsError as exc:
+        reason = (
+            f"deployment {settings.deployment} has no pipeline"
+            if exc.code == "StateMachineDoesNotExist"
+            else f"its run could not be read: {exc.code}"
+        )
+    return Ploidy(settings.ploidy, f"setting ({reason})")
+
+
 def collect(
     sample: str,
     run: QueryRunner,
     *,
     deployment: str = "",
     variant_backend: str | None = None,
+    ploidy: Ploidy | None = None,
     bins: int = HISTOGRAM_BINS,
     upper_fraction: float = UPPER_FRACTION,
     now: dt.datetime | None = None,
@@ -190,13 +262,16 @@ def collect(
     """Gather the report's numbers for one sample with five small aggregate queries.
 
     Queries: ``sample_summary`` (all samples, filtered here), ``report/contig_counts``,
-    ``report/qual_histogram``, ``report/depth_histogram`` and ``report/clinvar_significance``.
+    ``report/qual_histogram``, ``report/depth_histogram``, ``report/clinvar_significance`` and,
+    with ``ploidy``, ``report/ploidy``.
 
     Args:
         sample: sample id as in the ``sampleid`` column.
         run: runs a query file with named parameters (see :func:`athena_runner`).
         deployment: shown in the header.
         variant_backend: shown in the header when not ``None``.
+        ploidy: the ploidy asked for (:func:`run_ploidy`); its ``called`` is filled here from
+            ``report/ploidy``. ``None``: no ploidy in the report, that query is not run.
         bins: bins of the QUAL histogram, largest number of bins of the DP histogram.
         upper_fraction: quantile (nearest rank) where the histograms' binned range ends.
         now: the generation time (default: the current UTC time).
@@ -250,6 +325,12 @@ def collect(
             (None if _missing(r.clnsig) else str(r.clnsig), _int(r.variants))
             for r in clin_df.itertuples(index=False)
         )
+    if ploidy is not None:
+        called = tuple(
+            (_int(r.ploidy), _int(r.calls))
+            for r in run("report/ploidy", {"sample": sample}).itertuples(index=False)
+        )
+        ploidy = replace(ploidy, called=called)
     from omics_toolkit import __version__
 
     return ReportData(
@@ -263,6 +344,7 @@ def collect(
         qual=qual,
         depth=depth,
         clinvar=clinvar,
+        ploidy=ploidy,
     )
 
 
@@ -580,6 +662,18 @@ def render_html(data: ReportData) -> str:
         ("Generated", generated),
         ("omics-toolkit", html.escape(data.version)),
     ]
+    if data.ploidy is not None:
+        called = ", ".join(
+            f"{n:,} with {k} allele{'s' if k != 1 else ''}" for k, n in data.ploidy.called
+        )
+        meta.insert(
+            3,
+            (
+                "Ploidy",
+                f"{html.escape(data.ploidy.label)}, from {html.escape(data.ploidy.source)}; "
+                f"genotypes: {called or 'none'}",
+            ),
+        )
     header = (
         f"<header><h1>Variant report: {sample}</h1><dl class='meta'>"
         + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta)

@@ -303,6 +303,25 @@ def parameter_template(main_wdl: Path) -> dict[str, dict[str, Any]]:
     return template
 
 
+def input_choices(main_wdl: Path, name: str) -> tuple[Any, ...] | None:
+    """The values a workflow input may take, from its ``parameter_meta`` entry's ``choices``.
+
+    E.g. ``ploidy: {description: "...", choices: [1, 2]}`` gives ``(1, 2)``.
+
+    Returns:
+        The literal values in order; ``None`` when the input has no ``choices`` (or no such
+        input is described).
+
+    Raises:
+        WorkflowCheckError: the document does not load or has no workflow.
+    """
+    path = Path(main_wdl)
+    entry = (_workflow(load_wdl(path), path).parameter_meta or {}).get(name)
+    if not isinstance(entry, dict) or not isinstance(entry.get("choices"), list):
+        return None
+    return tuple(getattr(v, "value", v) for v in entry["choices"])
+
+
 def _collect_documents(doc: WDL.Tree.Document, seen: dict[str, WDL.Tree.Document]) -> None:
     abspath = os.path.abspath(doc.pos.abspath)
     if abspath in seen:

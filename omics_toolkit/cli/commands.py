@@ -144,6 +144,14 @@ def provision(
             "recalibration; repeat for each.",
         ),
     ] = None,
+    ploidy: Annotated[
+        int | None,
+        typer.Option(
+            help="Copies of every contig in a sample: 2 (diploid, default), 1 (haploid: viruses, "
+            "bacteria), up to 8 (polyploid, gatk-germline only).",
+            show_default=False,
+        ),
+    ] = None,
     storage_type: Annotated[
         str | None, typer.Option(help="Run storage: DYNAMIC or STATIC.")
     ] = None,
@@ -192,6 +200,7 @@ def provision(
         ctx,
         workflow=workflow,
         known_sites=tuple(known_sites) if known_sites else None,
+        ploidy=ploidy,
         storage_type=storage_type,
         storage_capacity_gib=storage_capacity_gib,
         run_group_max_cpus=run_group_max_cpus,

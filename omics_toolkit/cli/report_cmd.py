@@ -21,18 +21,21 @@ def report(
 ) -> None:
     """Write summary statistics and plots of one sample's variants as one offline HTML page.
 
-    Every number comes from Athena SQL (queries/sample_summary.sql, queries/report/*.sql).
+    Every number comes from Athena SQL (queries/sample_summary.sql, queries/report/*.sql); the
+    ploidy asked for comes from the sample's HealthOmics run (else the ploidy setting).
     """
     from omics_toolkit.aws.session import make_context
-    from omics_toolkit.report import athena_runner, collect, render_html
+    from omics_toolkit.report import athena_runner, collect, render_html, run_ploidy
 
     st = state(ctx)
     settings = st.settings
+    aws = make_context(settings)
     data = collect(
         sample,
-        athena_runner(make_context(settings), settings),
+        athena_runner(aws, settings),
         deployment=settings.deployment,
         variant_backend=settings.variant_backend,
+        ploidy=run_ploidy(aws, settings, sample),
     )
     path = out_path or Path(f"report-{re.sub(r'[^A-Za-z0-9._-]', '_', sample)}.html")
     path.write_text(render_html(data), encoding="utf-8")

@@ -171,6 +171,8 @@ def _render_run(view: RunView) -> None:
         ("storage", f"{view.storage_type or '-'} {view.storage_capacity or ''}".strip()),
         ("output", view.output_uri or "-"),
     ]
+    if "ploidy" in view.parameters:
+        rows += [("ploidy", str(view.parameters["ploidy"]))]
     if view.root_error:
         rows += [("root error", f"{view.root_error.task}: {view.root_error.line}")]
     if view.failure_reason:

@@ -23,6 +23,8 @@ from omics_toolkit.provisioning.iam import IamSteps
 PIPELINE_RUN_PARAMETERS = frozenset(
     {"fastq_1", "fastq_2", "read_groups", "reference", "sample_name"}
 )
+#: StartRun parameters that a setting of the same name fills (not settable in run_parameters).
+SETTING_RUN_PARAMETERS = frozenset({"ploidy"})
 
 
 class WorkflowSteps(IamSteps):
@@ -335,20 +337,64 @@ class WorkflowSteps(IamSteps):
             indices.append(uris[1])
         return {"known_sites_vcfs": vcfs, "known_sites_indices": indices}
 
+    def setting_parameters(self) -> dict[str, Any]:
+        """Run parameters that settings fill: ``ploidy`` (copies of every contig).
+
+        Passed on every run of a workflow with a ``ploidy`` input (the default 2 too, so each
+        run records what it was called with: GetRun ``parameters``).
+
+        Returns:
+            ``{"ploidy": int}``, or ``{}`` for a workflow without a ``ploidy`` input when the
+            setting is the diploid default.
+
+        Raises:
+            ConfigError: ``ploidy`` is not 2 and the workflow has no ``ploidy`` input, or it is
+                not one of the input's ``choices`` (``parameter_meta``; bcftools-germline: 1, 2).
+        """
+        from omics_toolkit import workflows
+
+        ploidy = self.settings.ploidy
+        main = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
+        if "ploidy" not in workflows.parameter_template(main):
+            if ploidy != 2:
+                raise ConfigError(
+                    f"ploidy is {ploidy} but workflow {self.settings.workflow} has no ploidy "
+                    "input (it calls every sample diploid): use --workflow bcftools-germline or "
+                    "gatk-germline, or drop the ploidy setting"
+                )
+            return {}
+        choices = workflows.input_choices(main, "ploidy")
+        if choices is not None and ploidy not in choices:
+            raise ConfigError(
+                f"workflow {self.settings.workflow} calls ploidy "
+                f"{' or '.join(map(str, choices))} only, not {ploidy}: set ploidy to one of "
+                "these, or use --workflow gatk-germline (HaplotypeCaller -ploidy) for polyploid "
+                "samples"
+            )
+        return {"ploidy": ploidy}
+
     def run_parameters(self) -> dict[str, str]:
         """The settings' fixed StartRun parameters, checked against the workflow's inputs.
 
         Raises:
-            ConfigError: a parameter is not an input of the workflow, or is one the pipeline sets.
+            ConfigError: a parameter is not an input of the workflow, is one the pipeline sets,
+                or is one a setting sets (``ploidy``).
         """
         from omics_toolkit import workflows
 
         fixed = dict(self.settings.run_parameters)
         if not fixed:
             return fixed
+        owned = sorted(SETTING_RUN_PARAMETERS & set(fixed))
+        if owned:
+            raise ConfigError(
+                f"run_parameters {owned} are settings: drop them from [run_parameters] and set "
+                f"{', '.join(f'{k} = ...' for k in owned)} at the top level of omics-toolkit.toml "
+                f"(or --{owned[0]} on provision)"
+            )
         main = workflows.workflow_dir(self.settings.workflow) / "main.wdl"
         template = workflows.parameter_template(main)
-        settable = sorted(set(template) - PIPELINE_RUN_PARAMETERS)
+        settable = sorted(set(template) - PIPELINE_RUN_PARAMETERS - SETTING_RUN_PARAMETERS)
         wrong = sorted(set(fixed) - set(settable))
         if wrong:
             raise ConfigError(

@@ -32,7 +32,7 @@ class OrchestrationSteps(Steps):
     def render_definition(
         self,
         substitutions: dict[str, str],
-        run_parameters: dict[str, str],
+        run_parameters: dict[str, Any],
         workflow_version: str | None = None,
         vcf_destination: str = "stores",
         run_group_id: str | None = None,
@@ -258,7 +258,7 @@ class OrchestrationSteps(Steps):
     def ensure_pipeline_state_machine(
         self,
         substitutions: dict[str, str],
-        run_parameters: dict[str, str],
+        run_parameters: dict[str, Any],
         role_arn: str,
         *,
         workflow_version: str | None,

@@ -145,6 +145,7 @@ class Provisioner(
         run_cache_id = self.ensure_run_cache()
         known_sites = self.known_sites_parameters()
         run_parameters = self.run_parameters()
+        setting_parameters = self.setting_parameters()
         values = [*known_sites.values(), *run_parameters.values()]
         run_reads = self.grant_reads(
             run_name,
@@ -239,7 +240,7 @@ class Provisioner(
                 "LifecycleTagKey": LIFECYCLE_TAG,
                 "VariantLoaderFunctionArn": fn_arn["variant_loader"],
             },
-            {**known_sites, **run_parameters},
+            {**known_sites, **run_parameters, **setting_parameters},
             sfn_role,
             workflow_version=workflow_version,
             vcf_destination="stores" if variant_store else "s3tables" if use_tables else "none",

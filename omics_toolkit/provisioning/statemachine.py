@@ -68,7 +68,7 @@ def _fill(text: str, substitutions: Mapping[str, str]) -> str:
 
 def render(
     substitutions: Mapping[str, str],
-    run_parameters: Mapping[str, str],
+    run_parameters: Mapping[str, Any],
     run_options: Mapping[str, Any],
     run_tags: Mapping[str, str],
     *,

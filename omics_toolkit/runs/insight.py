@@ -185,6 +185,8 @@ class RunView:
     output_uri: str | None
     tasks: list[TaskView] = field(default_factory=list)
     root_error: TaskError | None = None
+    #: StartRun ``parameters`` as GetRun returns them (workflow input -> value, e.g. ``ploidy``).
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def region(self) -> str:
@@ -217,6 +219,7 @@ class RunView:
             "storageType": self.storage_type,
             "storageCapacity": self.storage_capacity,
             "outputUri": self.output_uri,
+            "parameters": self.parameters,
             "tasks": [t.as_dict() for t in self.tasks],
             "rootError": asdict(self.root_error) if self.root_error else None,
         }
@@ -269,6 +272,7 @@ def run_view(
             if logs is not None and run.get("status") == "FAILED"
             else None
         ),
+        parameters=dict(run.get("parameters") or {}),
     )
 
 

@@ -5,7 +5,8 @@ Reads plain or BGZF VCF with cyvcf2 (htslib). Coordinates become 0-based half-op
 row per sample per record; otherwise (annotation tables) one row per record with ``sampleid``
 NULL. Field mapping (VCF spec 4.2 -> column): CHROM contigname, ID names (split on ``;``), REF
 referenceallele, ALT alternatealleles, QUAL qual, FILTER filters, INFO attributes (``key=value``;
-flags map to ``"true"``), GT calls + phased (``-1`` for a no-call allele), FORMAT AD
+flags map to ``"true"``), GT calls + phased (``-1`` for a no-call allele; a haploid GT such as
+``1`` has no separator, so it is unphased whatever the other samples' ploidy), FORMAT AD
 alleledepths, DP depth, GQ conditionalquality, PL phredlikelihoods, GL genotypelikelihoods,
 SPL spl, PS ps.
 
@@ -313,8 +314,11 @@ class _Batch:
         lengths = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
         values = np.fromiter(chain.from_iterable(per_row), dtype=np.int64, count=int(lengths.sum()))
         phased_at = np.cumsum(lengths) - 1
+        # A haploid GT ("1") has no separator, so it is unphased (VCF 4.3 section 1.6.2).
+        # cyvcf2's phase flag of a one-allele call is not that: in a record where another
+        # sample is diploid it is the vector-end padding's phase bit, set.
         out = {
-            "phased": pa.array(values[phased_at] != 0),
+            "phased": pa.array((values[phased_at] != 0) & (lengths > 2)),
             "calls": _list_array(
                 lengths - 1, pa.array(np.delete(values, phased_at), type=pa.int32()), _INT32S
             ),

@@ -117,14 +117,6 @@ def test_agrees_with_the_toolkit_reader_on_its_edge_cases(tmp_path: Path) -> Non
     assert oracle.mismatches(table, oracle.read(vcf).rows, columns) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="toolkit bug: the phase of a haploid call depends on the other samples' ploidy. "
-    "read_vcf takes phased from cyvcf2's genotypes, which for a haploid GT in a record with a "
-    "diploid GT reads the vector-end padding's phase bit: chrX:400 S2 GT '1' is phased=True, "
-    "while chrX:300 S2 GT '1' (every sample haploid) is phased=False; a GT without '|' is "
-    "unphased",
-)
 def test_haploid_calls_are_unphased_whatever_the_other_samples(tmp_path: Path) -> None:
     from omics_toolkit.tables.vcf import read_vcf
 

@@ -125,8 +125,8 @@ CALLS = [
     ],
     [
         ("S1", [0, 1], False, [3, 4], 7, None, None, None, None, None),
-        # A haploid call in a diploid record: cyvcf2 reports it phased.
-        ("S2", [1], True, None, None, None, None, None, None, None),
+        # A haploid call in a diploid record: no separator, unphased (cyvcf2 says phased).
+        ("S2", [1], False, None, None, None, None, None, None, None),
         ("S3", [-1, -1], False, None, None, None, None, None, None, None),
     ],
     [

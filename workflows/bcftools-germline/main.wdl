@@ -5,7 +5,9 @@ version 1.0
 # one FASTQ pair per lane --bwa mem per lane (read group ID = <sample>.<lane>, SM/LB = sample_name,
 #   PU = lane, PL = ILLUMINA)--> aligned.sam.gz per lane
 #   --merged, samtools collate | fixmate -m | sort | markdup--> <sample>.bam + .bai
-#   --bcftools mpileup | call -mv--> <sample>.vcf.gz + .tbi
+#   --bcftools mpileup | call -mv --ploidy <ploidy>--> <sample>.vcf.gz + .tbi
+# `ploidy` is the copy number of every contig of the sample: 2 (diploid, GT 0/1, 1/1) or 1
+# (haploid, e.g. a virus or a bacterium: GT 1). bcftools call's multiallelic caller knows no other.
 #
 # Container images are workflow inputs. Their defaults are the public BioContainers images
 # (quay.io/biocontainers/...). AWS HealthOmics pulls only from private ECR in the run's region:
@@ -27,6 +29,7 @@ workflow BcftoolsGermline {
     String bwa_image = "quay.io/biocontainers/bwa:0.7.18--he4a0461_1"
     String samtools_image = "quay.io/biocontainers/samtools:1.19--h50ea8bc_0"
     String bcftools_image = "quay.io/biocontainers/bcftools:1.17--haef29d1_0"
+    Int ploidy = 2
     Int align_cpu = 8
     Int align_memory_gib = 16
   }
@@ -40,6 +43,10 @@ workflow BcftoolsGermline {
     bwa_image: "Container image with bwa and gzip (private ECR URI on HealthOmics)."
     samtools_image: "Container image with samtools >= 1.10 (private ECR URI on HealthOmics)."
     bcftools_image: "Container image with bcftools >= 1.10 (private ECR URI on HealthOmics)."
+    ploidy: {
+      description: "Copies of every contig in the sample: 2 (diploid) or 1 (haploid: viruses, bacteria); bcftools call --ploidy.",
+      choices: [1, 2]
+    }
     align_cpu: "vCPUs for bwa mem (also its thread count)."
     align_memory_gib: "Memory for bwa mem, GiB."
   }
@@ -90,6 +97,7 @@ workflow BcftoolsGermline {
       reference = reference,
       reference_fai = FaidxReference.fai,
       sample_name = sample_name,
+      ploidy = ploidy,
       image = bcftools_image
   }
 
@@ -274,6 +282,7 @@ task CallVariants {
     File reference
     File reference_fai
     String sample_name
+    Int ploidy
     String image
     Int cpu = 2
   }
@@ -284,18 +293,23 @@ task CallVariants {
     reference: "Reference FASTA the reads were aligned to."
     reference_fai: "samtools faidx index of the reference."
     sample_name: "Output file name stem."
+    ploidy: "Copies of every contig: 1 or 2 (bcftools call --ploidy, a predefined ploidy name)."
     image: "Container image with bcftools >= 1.10."
     cpu: "vCPUs (bcftools compression threads)."
   }
 
   command <<<
     set -euo pipefail
+    case "~{ploidy}" in
+      1|2) ;;
+      *) echo "Error: ploidy ~{ploidy}: bcftools call calls ploidy 1 or 2 only" >&2; exit 2 ;;
+    esac
     ln -s "~{reference}" ref.fa
     ln -s "~{reference_fai}" ref.fa.fai
     ln -s "~{bam}" in.bam
     ln -s "~{bam_index}" in.bam.bai
     bcftools mpileup -f ref.fa -a FORMAT/AD,FORMAT/DP -Ou in.bam \
-      | bcftools call -mv --threads ~{cpu} -Oz -o "~{sample_name}.vcf.gz"
+      | bcftools call -mv --ploidy ~{ploidy} --threads ~{cpu} -Oz -o "~{sample_name}.vcf.gz"
     bcftools index -t "~{sample_name}.vcf.gz"
   >>>
 

@@ -8,7 +8,7 @@ version 1.0
 #   --gatk MergeBamAlignment--> merged BAM per lane
 #   --gatk MarkDuplicates (all lanes together)--> samtools sort | calmd, index
 #   --gatk BaseRecalibrator (known sites) + ApplyBQSR--> <sample>.bam + .bai
-#   --gatk HaplotypeCaller, scattered over gatk SplitIntervals shards--> gatk MergeVcfs
+#   --gatk HaplotypeCaller -ploidy <ploidy>, scattered over gatk SplitIntervals shards--> gatk MergeVcfs
 #   --> <sample>.vcf.gz + .tbi
 # The reference's .dict (gatk CreateSequenceDictionary), .fai and bwa index are built here from the
 # uncompressed FASTA. The first tasks to run call gatk, so an environment without GATK fails in
@@ -40,6 +40,7 @@ workflow GatkGermline {
     Array[File] known_sites_indices
     File? calling_intervals
     Int scatter_count = 24
+    Int ploidy = 2
     String gatk_image = "quay.io/biocontainers/gatk4:4.6.1.0--py310hdfd78af_0"
     String bwa_image = "quay.io/biocontainers/mulled-v2-fe8faa35dbf6dc65a0f7f5d4ea12e31a79f73e40:219b6c272b25e7e642ae3ff0bf0c5c81a5135ab4-0"
     String samtools_image = "quay.io/biocontainers/samtools:1.19--h50ea8bc_0"
@@ -61,6 +62,7 @@ workflow GatkGermline {
     known_sites_indices: "Tabix (.tbi) index of each known_sites_vcfs file, same order."
     calling_intervals: "Regions to call, Picard interval list or BED (e.g. exome targets); default every contig of the reference."
     scatter_count: "Number of HaplotypeCaller shards (at most; contigs or given intervals are not split)."
+    ploidy: "Copies of every contig in the sample: 2 (diploid), 1 (haploid: viruses, bacteria) or more (polyploid); HaplotypeCaller -ploidy."
     gatk_image: "Container image with GATK 4 (gatk wrapper on the PATH; private ECR URI on HealthOmics)."
     bwa_image: "Container image with bwa and samtools (private ECR URI on HealthOmics)."
     samtools_image: "Container image with samtools >= 1.10 (private ECR URI on HealthOmics)."
@@ -183,6 +185,7 @@ workflow GatkGermline {
         reference_fai = IndexReference.fai,
         reference_dict = CreateSequenceDictionary.dict,
         interval_list = interval_list,
+        ploidy = ploidy,
         image = gatk_image,
         cpu = haplotypecaller_cpu,
         memory_gib = haplotypecaller_memory_gib

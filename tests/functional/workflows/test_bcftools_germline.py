@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cyvcf2 import VCF
+from support.haploid import HaploidSample, haploid_reads
 
 from omics_toolkit import data
 from omics_toolkit.errors import UserError
@@ -32,14 +33,8 @@ def demo(request: pytest.FixtureRequest) -> data.DemoData:
     return data.fetch_demo_data(dest)
 
 
-@pytest.fixture(scope="session")
-def germline_run(demo: data.DemoData, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    try:
-        data.require_tools(*TOOLS)
-    except UserError as exc:
-        pytest.skip(str(exc))
-    work = tmp_path_factory.mktemp("bcftools-germline")
-    r1, r2 = data.bam_to_fastq_pair(demo.bam, work / "fastq", demo.sample)
+def _miniwdl_run(demo: data.DemoData, work: Path, fastq: tuple[Path, Path], *inputs: str) -> dict:
+    """``miniwdl run`` of bcftools-germline on the demo reads (host backend); its JSON result."""
     main_wdl = workflow_dir("bcftools-germline") / "main.wdl"
     env = {**os.environ, "MINIWDL__SCHEDULER__CONTAINER_BACKEND": "omics_toolkit_host"}
     started = time.monotonic()
@@ -50,10 +45,11 @@ def germline_run(demo: data.DemoData, tmp_path_factory: pytest.TempPathFactory) 
             "WDL",
             "run",
             str(main_wdl),
-            f"fastq_1={r1}",
-            f"fastq_2={r2}",
+            f"fastq_1={fastq[0]}",
+            f"fastq_2={fastq[1]}",
             f"reference={demo.reference}",
             f"sample_name={demo.sample}",
+            *inputs,
             "--dir",
             str(work / "runs"),
             "--no-color",
@@ -67,6 +63,45 @@ def germline_run(demo: data.DemoData, tmp_path_factory: pytest.TempPathFactory) 
     result = json.loads(proc.stdout)
     result["wall_seconds"] = time.monotonic() - started
     return result
+
+
+@pytest.fixture(scope="session")
+def demo_fastq(demo: data.DemoData, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    try:
+        data.require_tools(*TOOLS)
+    except UserError as exc:
+        pytest.skip(str(exc))
+    work = tmp_path_factory.mktemp("bcftools-germline-fastq")
+    return data.bam_to_fastq_pair(demo.bam, work, demo.sample)
+
+
+@pytest.fixture(scope="session")
+def germline_run(
+    demo: data.DemoData, demo_fastq: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    return _miniwdl_run(demo, tmp_path_factory.mktemp("bcftools-germline"), demo_fastq)
+
+
+@pytest.fixture(scope="session")
+def haploid_sample(
+    demo: data.DemoData, demo_fastq: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> HaploidSample:
+    """Reads of one copy of the demo reference with 16 SNVs (tests/support/haploid.py)."""
+    return haploid_reads(demo.reference, tmp_path_factory.mktemp("haploid-reads"), "HAP1")
+
+
+@pytest.fixture(scope="session")
+def haploid_runs(
+    demo: data.DemoData,
+    haploid_sample: HaploidSample,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[int, dict]:
+    """The haploid sample's run with the default ploidy (2) and with ``ploidy=1``."""
+    reads = (haploid_sample.r1, haploid_sample.r2)
+    return {
+        2: _miniwdl_run(demo, tmp_path_factory.mktemp("haploid-as-diploid"), reads),
+        1: _miniwdl_run(demo, tmp_path_factory.mktemp("haploid-as-haploid"), reads, "ploidy=1"),
+    }
 
 
 def _out(run: dict, name: str) -> Path:
@@ -148,3 +183,35 @@ def test_host_resources_recorded_per_task(germline_run: dict) -> None:
     assert all(r["exit_status"] == 0 for r in records.values())
     assert records["call-BwaMem-0"]["image"].startswith("quay.io/biocontainers/bwa:")
     assert records["call-CallVariants"]["declared_memory_bytes"] == 4 * 1024**3
+
+
+def _genotypes(vcf: Path) -> dict[tuple[str, int, str, str], str]:
+    """(CHROM, POS, REF, ALT) -> the sample's GT as bcftools writes it."""
+    text = subprocess.run(
+        ["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t[%GT]\n", str(vcf)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = (line.split("\t") for line in text.splitlines())
+    return {(c, int(p), r, a): gt for c, p, r, a, gt in rows}
+
+
+def test_ploidy_1_calls_haploid_genotypes(
+    haploid_runs: dict[int, dict], haploid_sample: HaploidSample
+) -> None:
+    """ploidy=1 (bcftools call --ploidy 1) on reads of one genome copy: GT "1" at every SNV of
+    the sample, where the default (diploid) call says "1/1"."""
+    expected = {(c, pos, ref, alt): None for c, pos, ref, alt in haploid_sample.snvs}
+    assert len(expected) == 16
+    diploid = _genotypes(_out(haploid_runs[2], "vcf"))
+    haploid = _genotypes(_out(haploid_runs[1], "vcf"))
+    assert diploid == dict.fromkeys(expected, "1/1")
+    assert haploid == dict.fromkeys(expected, "1")
+    header = subprocess.run(
+        ["bcftools", "view", "-h", str(_out(haploid_runs[1], "vcf"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "##bcftools_callCommand=call -mv --ploidy 1 " in header

@@ -493,6 +493,7 @@ task HaplotypeCaller {
     File reference_fai
     File reference_dict
     File interval_list
+    Int ploidy
     String image
     Int cpu = 2
     Int memory_gib = 8
@@ -505,6 +506,7 @@ task HaplotypeCaller {
     reference_fai: "samtools faidx index of the reference."
     reference_dict: "GATK sequence dictionary of the reference."
     interval_list: "The shard's intervals (SplitIntervals output)."
+    ploidy: "Copies of every contig in the sample (HaplotypeCaller -ploidy, --sample-ploidy)."
     image: "Container image with gatk."
     cpu: "vCPUs (pair-HMM threads)."
     memory_gib: "Memory, GiB."
@@ -519,6 +521,7 @@ task HaplotypeCaller {
     ln -s "~{bam_index}" in.bam.bai
     gatk --java-options "-Xmx~{memory_gib * 768}m" HaplotypeCaller \
       -R ref.fa -I in.bam -L "~{interval_list}" \
+      -ploidy ~{ploidy} \
       --native-pair-hmm-threads ~{cpu} \
       -O shard.vcf.gz
   >>>
