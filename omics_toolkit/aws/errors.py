@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -164,6 +165,38 @@ def raise_translated(client: Any) -> Any:
     return handler
 
 
+def refuse_non_aws_answer(client: Any) -> Any:
+    """A ``before-parse`` handler for ``client`` that raises :class:`AwsError` with the HTTP
+    status as its code (``"404"``) for a 4xx answer whose body is an HTML page.
+
+    Such an answer comes from something that is not the service (a web server, a proxy, a local
+    stack that does not know the call); botocore would fail parsing it as XML with a
+    ``ResponseParserError`` holding the whole page. 5xx answers are left to botocore's retries.
+    """
+    service = client.meta.service_model.service_name
+
+    def handler(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+        status = int(response_dict.get("status_code") or 0)
+        if not 400 <= status < 500:
+            return
+        headers = {k.lower(): v for k, v in (response_dict.get("headers") or {}).items()}
+        body = response_dict.get("body") or b""
+        head = body[:200].lstrip().lower() if isinstance(body, bytes) else b""
+        if "text/html" not in headers.get("content-type", "") and not head.startswith(
+            (b"<!doctype html", b"<html")
+        ):
+            return
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "HTTP error"
+        error = AwsError(service, operation_model.name, str(status), f"{reason} (an HTML page)")
+        error.endpoint = client.meta.endpoint_url
+        raise error
+
+    return handler
+
+
 @contextmanager
 def translate(service: str, operation: str) -> Iterator[None]:
     """Re-raise an AWS error raised inside the block as a plain :class:`AwsError`.
@@ -190,11 +223,12 @@ def sdk_cause(exc: BaseException) -> BaseException | None:
     handling the ``ClientError``, PyAthena a ``DatabaseError`` from it. ``None``: no AWS error.
     """
     from botocore.exceptions import BotoCoreError
+    from botocore.parsers import ResponseParserError
 
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, AwsError | ClientError | BotoCoreError):
+        if isinstance(current, AwsError | ClientError | BotoCoreError | ResponseParserError):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -252,6 +286,7 @@ def user_message(exc: BaseException) -> str | None:
     code and message). ``exc`` may wrap the AWS error (see :func:`sdk_cause`).
     """
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     cause = sdk_cause(exc)
     if cause is None:
@@ -274,6 +309,12 @@ def user_message(exc: BaseException) -> str | None:
         return f"{exc}: the endpoint did not answer in time; check the network and retry"
     if isinstance(exc, bx.BotoCoreError):
         return f"AWS SDK error: {exc}"
+    if isinstance(exc, ResponseParserError):
+        return (
+            f"an answer that is not an AWS response ({str(exc).splitlines()[0][:120]}): check the "
+            "endpoint settings (AWS_ENDPOINT_URL, proxies) or, on the local stack, that "
+            "`omics-toolkit doctor` passes"
+        )
     status = http_status_only(exc)
     if status is not None:
         return (

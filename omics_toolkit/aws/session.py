@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 
 from omics_toolkit import __version__
-from omics_toolkit.aws.errors import raise_translated
+from omics_toolkit.aws.errors import raise_translated, refuse_non_aws_answer
 from omics_toolkit.constants import (
     DEFAULT_REGION,
     LOCAL_ACCESS_KEY,
@@ -122,6 +122,7 @@ class AwsContext:
             client = self.session.client(service, endpoint_url=endpoint, config=config)
             client.meta.events.register("before-parameter-build", self._keep_params)
             client.meta.events.register("before-call", self._record_call)
+            client.meta.events.register("before-parse", refuse_non_aws_answer(client))
             client.meta.events.register("after-call", raise_translated(client))
             self._clients[service] = client
         return self._clients[service]

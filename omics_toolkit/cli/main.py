@@ -23,7 +23,7 @@ from omics_toolkit.cli import (
 )
 from omics_toolkit.cli.common import State, err
 from omics_toolkit.config import resolve_settings
-from omics_toolkit.errors import NotProvisionedError, ToolkitError
+from omics_toolkit.errors import AwsError, NotProvisionedError, ToolkitError
 
 app = typer.Typer(
     name="omics-toolkit",
@@ -136,14 +136,14 @@ def failure_message(exc: BaseException, st: State | None) -> str | None:
     - Every other AWS error, wrapped or not: :func:`omics_toolkit.aws.errors.user_message`.
     - ``OSError`` about a named file (a path the user gave): ``strerror: filename``.
     """
-    from omics_toolkit.aws.errors import is_sdk_error, says_missing, sdk_cause, user_message
+    from omics_toolkit.aws.errors import says_missing, sdk_cause, user_message
 
     cause = sdk_cause(exc)
     if cause is not None and st is not None and says_missing(cause):
         missing = _not_provisioned(st)
         if missing is not None:
             return str(missing)
-    if isinstance(exc, ToolkitError) and not is_sdk_error(exc):
+    if isinstance(exc, ToolkitError) and not isinstance(exc, AwsError):
         return str(exc)  # raised on purpose, worded for the user (also when it wraps an AWS error)
     if cause is not None:
         return user_message(cause)
