@@ -268,7 +268,7 @@ def http_status_only(exc: BaseException) -> int | None:
 
 def _endpoint(exc: BaseException) -> str:
     endpoint = getattr(exc, "endpoint", None)
-    return f" at {endpoint}" if endpoint else ""
+    return f" {endpoint}" if endpoint else ""
 
 
 def _call(exc: BaseException) -> str:
@@ -319,7 +319,7 @@ def user_message(exc: BaseException) -> str | None:
     if status is not None:
         return (
             f"the endpoint{_endpoint(exc)} answered {_call(exc)} with HTTP {status} "
-            f"({getattr(exc, 'message', '') or 'no AWS error in the body'}), not an AWS response: "
+            f"{getattr(exc, 'message', '') or '(no AWS error in the body)'}, not an AWS response: "
             "check the endpoint settings (AWS_ENDPOINT_URL, proxies) or, on the local stack, "
             "that `omics-toolkit doctor` passes (a moto version it does not support?)"
         )
