@@ -1,7 +1,10 @@
 """Error hierarchy shared by every layer.
 
-Two tiers reach the CLI: :class:`UserError` (and subclasses) print one line saying what to fix and
-exit 1; anything else is a bug and prints a traceback.
+Two tiers reach the CLI (``omics_toolkit.cli.main.run``): :class:`UserError` (and subclasses),
+every other :class:`ToolkitError`, AWS errors (:class:`AwsError` kinds and botocore's own: no
+credentials, unreachable endpoints, answers that are not AWS's) and errors about a named file
+print one ``error:`` line saying what happened and what to fix, and exit 1; anything else is a
+bug and prints a traceback. ``--debug`` shows the traceback of every error.
 """
 
 from __future__ import annotations

@@ -335,3 +335,107 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: Any) -> None:
     assert plain.returncode == 1 and "Traceback" not in plain.stderr
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     assert "LocalStackError" in debug.stderr
+
+
+# ------------------------------------------------------------------ service errors
+
+
+@pytest.mark.parametrize(
+    ("error", "count", "says"),
+    [
+        ("ThrottlingException", 5, "still throttled after retries; wait a minute"),
+        ("AccessDeniedException", 1, "access denied: omics:ListWorkflows failed with"),
+        ("InternalServerException", 5, "the service failed; run it again later"),
+    ],
+)
+def test_service_errors_are_one_line(
+    error: str,
+    count: int,
+    says: str,
+    local_stack: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: Any,
+    tmp_path: Path,
+) -> None:
+    """HealthOmics answering an error on every attempt (the emulator's fault rules; botocore
+    makes 5 attempts of throttling and 5xx errors, 1 of access denied): one line, no traceback."""
+    from healthomics_emulator import control
+
+    monkeypatch.chdir(tmp_path)
+    control.clear_faults(local_stack["omics"])
+    rule = {"operation": "ListWorkflows", "error": error, "message": "injected", "count": count}
+    control.add_faults(local_stack["omics"], [rule])
+    try:
+        code, _, stderr = invoke(["workflows", "list"], capsys, "faulted")
+        fired = [r["fired"] for r in control.get_faults(local_stack["omics"])]
+    finally:
+        control.clear_faults(local_stack["omics"])
+    assert fired == [count]  # every attempt was answered with the error
+    assert code == 1 and "Traceback" not in stderr, stderr
+    assert stderr.startswith("error: ") and len(stderr.strip().splitlines()) == 1, stderr
+    assert says in stderr and f"{error}: injected" in stderr, stderr
+
+
+# ------------------------------------------------------------------ credentials (target aws)
+
+
+class _ExpiredToken(http.server.BaseHTTPRequestHandler):
+    """An endpoint answering every STS call as AWS does for an expired session token."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code>"
+            b"<Message>The security token included in the request is expired</Message>"
+            b"</Error><RequestId>r</RequestId></ErrorResponse>"
+        )
+        self.send_response(400)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _aws_env(monkeypatch: Any, tmp_path: Path) -> None:
+    monkeypatch.setenv("OMICS_TOOLKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_missing_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    _aws_env(monkeypatch, tmp_path)
+    code, _, stderr = invoke(["--target", "aws", "--region", "us-east-1", "runs"], capsys, "dev")
+    assert code == 1 and "Traceback" not in stderr
+    assert stderr.startswith("error: Unable to locate credentials: run `aws configure`")
+
+
+def test_expired_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    _aws_env(monkeypatch, tmp_path)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ExpiredToken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE00")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "token")
+        argv = ["--target", "aws", "--region", "us-east-1", "runs"]
+        code, _, stderr = invoke(argv, capsys, "dev")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1 and "Traceback" not in stderr
+    assert stderr == (
+        "error: sts:GetCallerIdentity failed with ExpiredToken: The security token included in "
+        "the request is expired: refresh your credentials (e.g. `aws sso login`) or check the "
+        "profile\n"
+    )
