@@ -439,3 +439,47 @@ def test_expired_credentials(
         "the request is expired: refresh your credentials (e.g. `aws sso login`) or check the "
         "profile\n"
     )
+
+
+# ------------------------------------------------------------------ Ctrl-C
+
+
+def test_interrupt_is_not_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) while a call waits on an endpoint that never answers: status 130 and no
+    traceback (typer turns KeyboardInterrupt into Exit(130); a subprocess of the console entry
+    point, as a user's shell runs it)."""
+    import signal
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    home = tmp_path / "home"
+    sleeper = _broken_stack(home, url)
+    env = {**os.environ, "OMICS_TOOLKIT_HOME": str(home)}
+    code = "from omics_toolkit.cli.main import run; run()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "runs"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        listener.settimeout(5)
+        for _ in range(2):  # make_context's checks that the ports (moto, omics) accept connections
+            probe, _ = listener.accept()
+            probe.close()
+        listener.settimeout(60)
+        call, _ = listener.accept()  # the first API call: never answered
+        call.recv(65536)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        call.close()
+    finally:
+        proc.kill()
+        listener.close()
+        sleeper.kill()
+        sleeper.wait()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "error" not in stderr
