@@ -89,15 +89,13 @@ def grant_access(ctx: AwsContext, settings: Settings, principal: str | None) -> 
         AwsError: from Lake Formation, Glue or S3 Tables (e.g. ``AccessDeniedException`` for a
             caller who is not a data lake administrator).
     """
-    from omics_toolkit.errors import UserError
+    from omics_toolkit.errors import NotProvisionedError
     from omics_toolkit.provisioning.grants import ensure_grants
 
     prov, backend, grants = _steps(ctx, settings)
     who = _principal(ctx, settings, principal)
     if not grants:
-        raise UserError(
-            f"deployment {settings.deployment!r} has no tables yet: run `omics-toolkit provision`"
-        )
+        raise NotProvisionedError(settings.deployment, settings.target, ctx.region, "tables")
     ensure_grants(prov, who, grants)
     return AccessChange(
         who,

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.errors import AwsError, ToolkitError, UserError
+from omics_toolkit.errors import AwsError, NotProvisionedError, ToolkitError, UserError
 from omics_toolkit.files import sha256_file
 from omics_toolkit.identity import Names
 from omics_toolkit.principals import grantee
@@ -237,8 +237,8 @@ def _table_bucket(prov: Any) -> str:
 
     arn = find_table_bucket(prov)
     if not arn:
-        raise UserError(
-            f"deployment {prov.names.deployment!r} has no table bucket; run `omics-toolkit provision`"
+        raise NotProvisionedError(
+            prov.names.deployment, prov.settings.target, prov.names.region, "table bucket"
         )
     return str(arn)
 

@@ -1,7 +1,10 @@
 """Error hierarchy shared by every layer.
 
-Two tiers reach the CLI: :class:`UserError` (and subclasses) print one line saying what to fix and
-exit 1; anything else is a bug and prints a traceback.
+Two tiers reach the CLI (``omics_toolkit.cli.main.run``): :class:`UserError` (and subclasses),
+every other :class:`ToolkitError`, AWS errors (:class:`AwsError` kinds and botocore's own: no
+credentials, unreachable endpoints, answers that are not AWS's) and errors about a named file
+print one ``error:`` line saying what happened and what to fix, and exit 1; anything else is a
+bug and prints a traceback. ``--debug`` shows the traceback of every error.
 """
 
 from __future__ import annotations
@@ -23,6 +26,34 @@ class LocalStackError(UserError):
     """The embedded local stack is not running or could not be started."""
 
 
+class NotProvisionedError(UserError):
+    """A deployment's resource (bucket, workgroup, state machine, store...) does not exist: the
+    deployment was never provisioned in this target and region, or was torn down.
+
+    The one place that words this error, so every command says the same thing and the same fix.
+
+    Attributes:
+        deployment: the deployment name.
+        target: ``"local"`` or ``"aws"``.
+        region: the region looked in.
+        missing: what was not found, e.g. ``"state machine dev-germline"`` (may be empty).
+    """
+
+    def __init__(self, deployment: str, target: str, region: str, missing: str = "") -> None:
+        self.deployment = deployment
+        self.target = target
+        self.region = region
+        self.missing = missing
+        # Outside the local stack, the target and region belong in the fix: a bare
+        # `omics-toolkit provision` would provision the local stack (or the default region).
+        flags = "" if target == "local" else f" --target {target} --region {region}"
+        detail = f": no {missing}" if missing else ""
+        super().__init__(
+            f"deployment {deployment} is not provisioned (in {target}/{region}){detail}; "
+            f"run `omics-toolkit -d {deployment}{flags} provision`"
+        )
+
+
 class AwsError(ToolkitError):
     """An AWS API call failed.
 
@@ -31,7 +62,10 @@ class AwsError(ToolkitError):
         operation: API operation name, e.g. ``"StartRun"``.
         code: AWS error code, e.g. ``"ValidationException"``.
         message: the service's message.
+        endpoint: the endpoint URL that answered, when known (``None``: AWS's own or unknown).
     """
+
+    endpoint: str | None = None
 
     def __init__(self, service: str, operation: str, code: str, message: str) -> None:
         super().__init__(f"{service}:{operation} failed with {code}: {message}")

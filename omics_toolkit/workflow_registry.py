@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from omics_toolkit import workflows
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.errors import ResourceNotFoundError, UserError
+from omics_toolkit.errors import NotProvisionedError, ResourceNotFoundError
 from omics_toolkit.identity import DIGEST_TAG
 from omics_toolkit.provisioning.provision import Provisioner
 from omics_toolkit.provisioning.teardown import discover
@@ -215,9 +215,11 @@ def register_workflow(
     prov = Provisioner(ctx, settings.with_overrides(workflow=workflow), report=report)
     pipeline = _deployment_pipeline(prov)
     if pipeline is None:
-        raise UserError(
-            f"deployment {settings.deployment!r} does not exist (no state machine "
-            f"{prov.names.state_machine}); run `omics-toolkit provision` first"
+        raise NotProvisionedError(
+            settings.deployment,
+            settings.target,
+            ctx.region,
+            f"state machine {prov.names.state_machine}",
         )
     registry_map = prov.container_registry_map()
     workflow_id, version = prov.ensure_workflow(registry_map)

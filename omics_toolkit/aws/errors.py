@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -112,6 +113,7 @@ def _sdk_init(self: Any, error_response: dict[str, Any], operation_name: str) ->
     self.operation = operation_name
     self.code = str(error.get("Code", "Unknown"))
     self.message = str(error.get("Message", ""))
+    self.endpoint = None
 
 
 def translated_class(sdk_class: type[ClientError], kind: type[AwsError]) -> type:
@@ -157,6 +159,39 @@ def raise_translated(client: Any) -> Any:
         sdk_class = client.exceptions.from_code(code)
         error = translated_class(sdk_class, kind_of(str(code)))(parsed, model.name)
         error.service = service
+        error.endpoint = client.meta.endpoint_url
+        raise error
+
+    return handler
+
+
+def refuse_non_aws_answer(client: Any) -> Any:
+    """A ``before-parse`` handler for ``client`` that raises :class:`AwsError` with the HTTP
+    status as its code (``"404"``) for a 4xx answer whose body is an HTML page.
+
+    Such an answer comes from something that is not the service (a web server, a proxy, a local
+    stack that does not know the call); botocore would fail parsing it as XML with a
+    ``ResponseParserError`` holding the whole page. 5xx answers are left to botocore's retries.
+    """
+    service = client.meta.service_model.service_name
+
+    def handler(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+        status = int(response_dict.get("status_code") or 0)
+        if not 400 <= status < 500:
+            return
+        headers = {k.lower(): v for k, v in (response_dict.get("headers") or {}).items()}
+        body = response_dict.get("body") or b""
+        head = body[:200].lstrip().lower() if isinstance(body, bytes) else b""
+        if "text/html" not in headers.get("content-type", "") and not head.startswith(
+            (b"<!doctype html", b"<html")
+        ):
+            return
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "HTTP error"
+        error = AwsError(service, operation_model.name, str(status), f"{reason} (an HTML page)")
+        error.endpoint = client.meta.endpoint_url
         raise error
 
     return handler
@@ -179,32 +214,137 @@ def translate(service: str, operation: str) -> Iterator[None]:
         raise cls(service, operation, code, message) from exc
 
 
-def user_message(exc: BaseException) -> str | None:
-    """A one-line "what to fix" for AWS SDK errors a user can fix, else ``None`` (a bug).
+def sdk_cause(exc: BaseException) -> BaseException | None:
+    """The AWS error behind ``exc``: itself or the first in its ``__cause__``/``__context__`` chain.
 
-    Covers missing profiles/credentials/region, unreachable endpoints, expired or denied access.
+    An AWS error is an :class:`~omics_toolkit.errors.AwsError` (translated botocore errors are
+    too), a botocore ``ClientError`` or ``BotoCoreError`` (no credentials, unreachable endpoint,
+    ...). Libraries wrap them: boto3's ``upload_file`` raises ``S3UploadFailedError`` while
+    handling the ``ClientError``, PyAthena a ``DatabaseError`` from it. ``None``: no AWS error.
+    """
+    from botocore.exceptions import BotoCoreError
+    from botocore.parsers import ResponseParserError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, AwsError | ClientError | BotoCoreError | ResponseParserError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+#: Phrases of AWS messages that say a named resource does not exist, whatever the error code
+#: (Athena answers ``InvalidRequestException`` "WorkGroup ... is not found" / "does not exist").
+_MISSING_PHRASES = ("does not exist", "not found", "no such")
+
+
+def says_missing(exc: BaseException) -> bool:
+    """True for an AWS error saying a resource does not exist (not an HTTP error of a non-AWS
+    endpoint, such as an HTML 404 page: see :func:`http_status_only`)."""
+    if not isinstance(exc, AwsError | ClientError) or http_status_only(exc):
+        return False
+    code = error_code(exc)
+    if kind_of(code) is ResourceNotFoundError:
+        return True
+    message = str(getattr(exc, "message", "") or exc).lower()
+    return kind_of(code) in (AwsError, InvalidRequestError) and any(
+        phrase in message for phrase in _MISSING_PHRASES
+    )
+
+
+def http_status_only(exc: BaseException) -> int | None:
+    """The HTTP status of an answer that was not an AWS error response, else ``None``.
+
+    botocore names an error by the bare status (code ``"404"``, ``"502"``) when the body holds no
+    AWS error (an HTML page from a proxy, a web server or a stack that does not know the call).
+    """
+    if not isinstance(exc, AwsError | ClientError):
+        return None
+    code = error_code(exc)
+    return int(code) if code.isdigit() else None
+
+
+def _endpoint(exc: BaseException) -> str:
+    endpoint = getattr(exc, "endpoint", None)
+    return f" {endpoint}" if endpoint else ""
+
+
+def _call(exc: BaseException) -> str:
+    service = getattr(exc, "service", "") or ""
+    operation = getattr(exc, "operation", "") or ""
+    return f"{service}:{operation}" if service else operation or "the call"
+
+
+def user_message(exc: BaseException) -> str | None:
+    """A one-line "what happened, what to do" for an AWS SDK error, else ``None`` (not AWS's).
+
+    Covers missing profiles/credentials/region, unreachable endpoints (refused, timed out,
+    unknown host), answers that are not AWS's (HTML error pages), expired, rejected or denied
+    credentials, throttling, service faults (5xx) and every other AWS error code (its call,
+    code and message). ``exc`` may wrap the AWS error (see :func:`sdk_cause`).
     """
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
+    cause = sdk_cause(exc)
+    if cause is None:
+        return None
+    exc = cause
     if isinstance(exc, bx.ProfileNotFound):
         return f"{exc}: check --profile / AWS_PROFILE against ~/.aws/config"
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
         return f"{exc}: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
+    if isinstance(exc, bx.TokenRetrievalError | bx.SSOError):
+        return f"{exc}: log in again (`aws sso login`)"
     if isinstance(exc, bx.NoRegionError):
         return "no AWS region: pass --region or set AWS_REGION"
-    if isinstance(exc, bx.EndpointConnectionError):
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectionClosedError):
         return (
-            f"{exc}: is the local stack running (`omics-toolkit local status`) or the network up?"
+            f"{exc}: is the local stack running (`omics-toolkit local status`), the network up, "
+            "and the service offered in this region (--region)?"
         )
-    if isinstance(exc, bx.ClientError):
-        code = error_code(exc)
-        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
-            return f"access denied: {exc}. The caller needs the permission named above."
-        if code in (
-            "ExpiredToken",
-            "ExpiredTokenException",
-            "RequestExpired",
-            "InvalidClientTokenId",
-        ):
-            return f"{exc}: refresh your credentials (e.g. `aws sso login`)"
-    return None
+    if isinstance(exc, bx.ConnectTimeoutError | bx.ReadTimeoutError):
+        return f"{exc}: the endpoint did not answer in time; check the network and retry"
+    if isinstance(exc, bx.BotoCoreError):
+        return f"AWS SDK error: {exc}"
+    if isinstance(exc, ResponseParserError):
+        return (
+            f"an answer that is not an AWS response ({str(exc).splitlines()[0][:120]}): check the "
+            "endpoint settings (AWS_ENDPOINT_URL, proxies) or, on the local stack, that "
+            "`omics-toolkit doctor` passes"
+        )
+    status = http_status_only(exc)
+    if status is not None:
+        return (
+            f"the endpoint{_endpoint(exc)} answered {_call(exc)} with HTTP {status} "
+            f"{getattr(exc, 'message', '') or '(no AWS error in the body)'}, not an AWS response: "
+            "check the endpoint settings (AWS_ENDPOINT_URL, proxies) or, on the local stack, "
+            "that `omics-toolkit doctor` passes (a moto version it does not support?)"
+        )
+    code = error_code(exc) if isinstance(exc, AwsError | ClientError) else "Unknown"
+    message = getattr(exc, "message", "") or str(exc)
+    what = f"{_call(exc)} failed with {code}: {message}"
+    if kind_of(code) is AccessDeniedError:
+        return f"access denied: {what}. The caller needs the permission named above"
+    if code in (
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+    ):
+        return f"{what}: refresh your credentials (e.g. `aws sso login`) or check the profile"
+    if kind_of(code) is ThrottlingError:
+        return f"{what}: still throttled after retries; wait a minute and run it again"
+    if kind_of(code) is ResourceNotFoundError:
+        return f"not found: {what}"
+    status_code = 0
+    if isinstance(exc, ClientError):
+        status_code = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if status_code >= 500:
+        return f"{what}: the service failed; run it again later (--debug shows the traceback)"
+    return f"{what} (--debug shows the traceback)"

@@ -7,15 +7,17 @@ such as ``workflows-`` that cannot be prepended to ``127.0.0.1``).
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
 from omics_toolkit import __version__
-from omics_toolkit.aws.errors import raise_translated
+from omics_toolkit.aws.errors import raise_translated, refuse_non_aws_answer
 from omics_toolkit.constants import (
     DEFAULT_REGION,
     LOCAL_ACCESS_KEY,
@@ -120,6 +122,7 @@ class AwsContext:
             client = self.session.client(service, endpoint_url=endpoint, config=config)
             client.meta.events.register("before-parameter-build", self._keep_params)
             client.meta.events.register("before-call", self._record_call)
+            client.meta.events.register("before-parse", refuse_non_aws_answer(client))
             client.meta.events.register("after-call", raise_translated(client))
             self._clients[service] = client
         return self._clients[service]
@@ -195,7 +198,8 @@ def make_context(settings: Settings) -> AwsContext:
     """Build the context for ``settings.target``.
 
     Raises:
-        LocalStackError: target is local and the local stack is not running.
+        LocalStackError: target is local and the local stack is not running or refuses
+            connections.
     """
     if settings.target == "local":
         from omics_toolkit.config import read_local_endpoints
@@ -210,9 +214,34 @@ def make_context(settings: Settings) -> AwsContext:
                 f"restart it in {settings.region} (`omics-toolkit local stop && omics-toolkit local start`) "
                 f"or pass --region {region}"
             )
+        for url in (record["moto"], record.get("omics")):
+            if url and not _accepts_connections(str(url)):
+                from omics_toolkit.errors import LocalStackError
+
+                raise LocalStackError(
+                    f"the local stack recorded in {settings.local_dir / 'stack.json'} "
+                    f"(pid {record.get('pid')}) refuses connections at {url}; restart it with "
+                    "`omics-toolkit local stop && omics-toolkit local start`"
+                )
         return local_context(record["moto"], record["omics"], region)
     session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
     return AwsContext(session=session)
+
+
+def _accepts_connections(url: str, timeout_seconds: float = 2.0) -> bool:
+    """Whether a TCP connection to ``url``'s host and port succeeds (no HTTP request is sent).
+
+    Checked before any call to the local stack, so a stack whose process lives on but whose
+    server is gone fails at once instead of after botocore's retries of every call.
+    """
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout_seconds
+        ):
+            return True
+    except OSError:
+        return False
 
 
 def service_protocol(service: str) -> str:

@@ -14,11 +14,23 @@ from rich.table import Table
 
 from omics_toolkit.config import Settings
 
-#: Without a terminal (pipes, CI logs) rich would wrap tables at 80 columns; tables of runs, tasks
-#: and costs stay readable at 160 unless COLUMNS says otherwise.
-_PIPE_WIDTH = None if os.environ.get("COLUMNS") or sys.stdout.isatty() else 160
-out = Console(width=_PIPE_WIDTH)
-err = Console(stderr=True)
+#: Console width when a stream is not a terminal and COLUMNS is not set: wide enough that no
+#: line is ever wrapped (rich would wrap at 80 columns), so messages, bucket names and table rows
+#: stay whole in pipes, logs and CI output; tables keep their natural width.
+UNWRAPPED_WIDTH = 100_000
+
+
+def console_width(stream: Any) -> int | None:
+    """Width for a console on ``stream``: ``None`` (rich's own: the terminal's, or ``COLUMNS``)
+    on a terminal or when ``COLUMNS`` is set, else :data:`UNWRAPPED_WIDTH`."""
+    isatty = getattr(stream, "isatty", None)
+    if os.environ.get("COLUMNS") or (callable(isatty) and isatty()):
+        return None
+    return UNWRAPPED_WIDTH
+
+
+out = Console(width=console_width(sys.stdout))
+err = Console(stderr=True, width=console_width(sys.stderr))
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from omics_toolkit import __version__
 from omics_toolkit.cli import (
@@ -22,7 +24,7 @@ from omics_toolkit.cli import (
 )
 from omics_toolkit.cli.common import State, err
 from omics_toolkit.config import resolve_settings
-from omics_toolkit.errors import ToolkitError, UserError
+from omics_toolkit.errors import AwsError, NotProvisionedError, ToolkitError
 
 app = typer.Typer(
     name="omics-toolkit",
@@ -70,31 +72,36 @@ def main(
     settings, sources = resolve_settings(
         config, deployment=deployment, target=target, region=region, profile=profile
     )
-    ctx.obj = State(settings=settings, json_output=json_output, debug=debug, sources=sources)
+    global _state
+    ctx.obj = _state = State(
+        settings=settings, json_output=json_output, debug=debug, sources=sources
+    )
+
+
+#: The running command's state, for the error boundary (the click context is gone by then).
+_state: State | None = None
 
 
 def run() -> None:
-    """Console entry point: one line for user errors, a traceback (and a bug-report plea) otherwise."""
+    """Console entry point: the one error boundary of every command.
+
+    Whatever a user can cause (bad input, no deployment, the local stack stopped, an endpoint
+    refusing connections or answering HTML, missing/expired credentials, throttling, access
+    denied: every toolkit, AWS SDK and file error) prints one ``error:`` line on stderr saying
+    what happened and what to do, and exits 1. Anything else is a bug: a traceback and a plea to
+    report it. ``--debug`` re-raises every error with its traceback.
+    """
+    global _state
+    _state = None
     debug = "--debug" in sys.argv
+    if not debug:
+        # PyAthena logs a failed query with its traceback before raising; the raised error is
+        # what the boundary reports.
+        logging.getLogger("pyathena").setLevel(logging.CRITICAL)
     try:
         result = app(standalone_mode=False)
         if isinstance(result, int) and result:
             sys.exit(result)  # typer.Exit(n) is returned, not raised, without standalone mode
-    except UserError as exc:
-        if debug:
-            raise
-        err.print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
-    except ToolkitError as exc:
-        from omics_toolkit.aws.errors import is_sdk_error
-
-        if is_sdk_error(exc):  # an AWS error nobody handled: as any unexpected error
-            _unexpected(exc, debug)
-            raise
-        if debug:
-            raise
-        err.print(f"[red]failed:[/red] {exc}")
-        sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -108,18 +115,55 @@ def run() -> None:
         ):
             exc.show()
             sys.exit(exc.exit_code)
-        _unexpected(exc, debug)
+        if debug:
+            raise
+        message = failure_message(exc, _state)
+        if message is not None:
+            err.print(Text.assemble(("error:", "red"), " ", message))
+            sys.exit(1)
+        err.print(
+            "[red]internal error[/red] (a bug in omics-toolkit: please report it with the traceback)"
+        )
         raise
 
 
-def _unexpected(exc: BaseException, debug: bool) -> None:
-    """One line and exit 1 for SDK errors a user can fix; else the bug-report plea (caller re-raises)."""
-    from omics_toolkit.aws.errors import user_message
+def failure_message(exc: BaseException, st: State | None) -> str | None:
+    """The ``error:`` line's text for a failure a user can cause or fix, ``None`` for a bug.
 
-    message = None if debug else user_message(exc)
-    if message:
-        err.print(f"[red]error:[/red] {message}")
-        sys.exit(1)
-    err.print(
-        "[red]internal error[/red] (a bug in omics-toolkit: please report it with the traceback)"
-    )
+    - An AWS error saying a resource does not exist, also wrapped (boto3's
+      ``S3UploadFailedError``, PyAthena's ``DatabaseError``, a toolkit error raised from it), when
+      the deployment's state machine does not exist either:
+      :class:`~omics_toolkit.errors.NotProvisionedError`.
+    - :class:`~omics_toolkit.errors.ToolkitError` raised by the toolkit: its message.
+    - Every other AWS error, wrapped or not: :func:`omics_toolkit.aws.errors.user_message`.
+    - ``OSError`` about a named file (a path the user gave): ``strerror: filename``.
+    """
+    from omics_toolkit.aws.errors import says_missing, sdk_cause, user_message
+
+    cause = sdk_cause(exc)
+    if cause is not None and st is not None and says_missing(cause):
+        missing = _not_provisioned(st)
+        if missing is not None:
+            return str(missing)
+    if isinstance(exc, ToolkitError) and not isinstance(exc, AwsError):
+        return str(exc)  # raised on purpose, worded for the user (also when it wraps an AWS error)
+    if cause is not None:
+        return user_message(cause)
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename}"
+    return None
+
+
+def _not_provisioned(st: State) -> NotProvisionedError | None:
+    """The not-provisioned error when the deployment's state machine is missing too, else ``None``
+    (the deployment exists: the missing resource is something else, e.g. a run id)."""
+    from omics_toolkit.aws.session import make_context
+    from omics_toolkit.provisioning.core import is_provisioned
+
+    try:
+        aws = make_context(st.settings)
+        if is_provisioned(aws, st.settings):
+            return None
+        return NotProvisionedError(st.settings.deployment, st.settings.target, aws.region)
+    except Exception:  # noqa: BLE001 - the probe only refines the message of the first error
+        return None

@@ -21,7 +21,12 @@ from typing import Any
 from omics_toolkit.aws.session import AwsContext, is_read
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG
-from omics_toolkit.errors import AwsError, ResourceNotFoundError, ToolkitError, UserError
+from omics_toolkit.errors import (
+    AwsError,
+    NotProvisionedError,
+    ResourceNotFoundError,
+    ToolkitError,
+)
 from omics_toolkit.identity import Names
 
 #: Placeholder for identifiers a plan cannot know before the resource exists.
@@ -50,19 +55,57 @@ class Deployment:
     workflow_version: str | None = None
     state_machine_arn: str | None = None
     variant_store_id: str | None = None
+    #: ``"local"`` or ``"aws"``: where the deployment was looked for (named in errors).
+    target: str = "local"
 
     def require(self, attr: str) -> str:
-        """The identifier ``attr``; raises :class:`UserError` when the deployment lacks it."""
+        """The identifier ``attr``.
+
+        Raises:
+            NotProvisionedError: the deployment lacks it (not provisioned in this target/region).
+        """
         value = getattr(self, attr)
         if not value:
-            raise UserError(
-                f"deployment {self.names.deployment!r} has no {attr.replace('_', ' ')}; "
-                "run `omics-toolkit provision` first"
+            raise NotProvisionedError(
+                self.names.deployment,
+                self.target,
+                self.names.region,
+                _MISSING.get(attr, attr.replace("_", " ")).format(names=self.names),
             )
         return str(value)
 
 
+#: What a missing :class:`Deployment` identifier is called in errors (``names``: its Names).
+_MISSING = {
+    "state_machine_arn": "state machine {names.state_machine}",
+    "workflow_id": "workflow",
+    "reference_store_id": "reference store",
+    "reference_id": "reference",
+    "sequence_store_id": "sequence store",
+    "variant_store_id": "variant store",
+}
+
 Reporter = Callable[[Action], None]
+
+
+def is_provisioned(ctx: AwsContext, settings: Settings) -> bool:
+    """Whether the deployment's pipeline state machine ``<deployment>-germline`` exists.
+
+    Source: Step Functions DescribeStateMachine (``StateMachineDoesNotExist`` -> ``False``).
+
+    Raises:
+        AwsError: any other failure of the call.
+    """
+    names = Names(settings.deployment, ctx.account_id, ctx.region)
+    arn = (
+        f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:"
+        f"stateMachine:{names.state_machine}"
+    )
+    try:
+        ctx.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+    except ResourceNotFoundError:
+        return False
+    return True
 
 
 class PlanMutationError(ToolkitError):

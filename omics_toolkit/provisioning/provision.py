@@ -261,4 +261,5 @@ class Provisioner(
             workflow_version=workflow_version,
             state_machine_arn=sm_arn,
             variant_store_id=variant_store,
+            target=self.settings.target,
         )

@@ -92,7 +92,7 @@ def discover(prov: HealthOmicsSteps) -> Deployment:
         UserError: via :meth:`Deployment.require` when a caller needs a part that is missing.
     """
     n = prov.names
-    dep = Deployment(names=n)
+    dep = Deployment(names=n, target=prov.settings.target)
     ref = prov.find_store("reference")
     dep.reference_store_id = ref["id"] if ref else None
     seq = prov.find_store("sequence")
