@@ -25,10 +25,10 @@ def default_home() -> Path:
 
 
 #: Defaults that depend on ``target``: the embedded stack finishes a demo-size import or run in
-#: seconds, so it is polled every 1, 2, 4, 4, ... s; AWS jobs take minutes to hours (60 s doubling
+#: seconds, so it is polled every 1, 2, 2, ... s; AWS jobs take minutes to hours (60 s doubling
 #: to 600 s keeps a 72-hour run within Step Functions' history limit). An explicit value wins.
 TARGET_DEFAULTS: dict[str, dict[str, int]] = {
-    "local": {"poll_interval_seconds": 1, "max_poll_interval_seconds": 4},
+    "local": {"poll_interval_seconds": 1, "max_poll_interval_seconds": 2},
     "aws": {"poll_interval_seconds": 60, "max_poll_interval_seconds": 600},
 }
 
@@ -50,7 +50,7 @@ class Settings:
             seconds), 60 on ``aws``; ``None`` given here means that default.
         max_poll_interval_seconds: the longest wait between two polls (keeps a 72-hour run far
             below Step Functions' 25,000-event history limit: see
-            :mod:`omics_toolkit.pipeline.history`). Default per target: 4 on ``local``, 600 on
+            :mod:`omics_toolkit.pipeline.history`). Default per target: 2 on ``local``, 600 on
             ``aws``, and never below ``poll_interval_seconds``.
         storage_type: HealthOmics run storage type, ``DYNAMIC`` or ``STATIC``.
         variant_backend: where imported variants live: ``"stores"`` (HealthOmics variant and

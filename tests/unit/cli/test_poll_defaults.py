@@ -29,7 +29,7 @@ def _show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str, **env: st
 def test_local_target_polls_in_seconds_by_default(tmp_path, monkeypatch):
     assert _show(tmp_path, monkeypatch) == {
         "poll_interval_seconds": ("1", "default (local)"),
-        "max_poll_interval_seconds": ("4", "default (local)"),
+        "max_poll_interval_seconds": ("2", "default (local)"),
     }
 
 
