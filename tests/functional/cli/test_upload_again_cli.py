@@ -112,7 +112,7 @@ def test_one_changed_mate_uploads_only_that_mate(aws, deployment, tmp_path):
     r1, r2 = tmp_path / "half_R1.fastq", tmp_path / "half_R2.fastq"
     r1.write_text("@a\nACGT\n+\nIIII\n")
     r2.write_text("@a\nTTGC\n+\nIIII\n")
-    cli("upload", str(r1), str(r2))
+    started = json.loads(cli("--json", "upload", str(r1), str(r2)).stdout)
     before = _versions(s3, bucket, "fastq/half_")
     r2.write_text("@a\nTTGA\n+\nIIII\n")
     changed = json.loads(cli("--json", "upload", str(r1), str(r2)).stdout)
@@ -123,10 +123,9 @@ def test_one_changed_mate_uploads_only_that_mate(aws, deployment, tmp_path):
         v for v in before if v[0].endswith("R1.fastq")
     ]
     assert len(after) == len(before) + 1
-    sfn = aws.client("stepfunctions")
-    for e in list_executions(sfn, deployment["state_machine_arn"]):
-        if e["name"].startswith("half-"):
-            wait_for_execution(sfn, e["executionArn"], poll_seconds=0.5, timeout_seconds=300)
+    assert changed["execution_name"] != started["execution_name"]
+    for run in (started, changed):  # both stopped before the teardown test
+        _wait(aws, deployment["state_machine_arn"], run["execution_name"])
 
 
 def _actions(rows: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
