@@ -24,6 +24,15 @@ def default_home() -> Path:
     return Path(os.environ.get("OMICS_TOOLKIT_HOME", Path.home() / ".omics-toolkit"))
 
 
+#: Defaults that depend on ``target``: the embedded stack finishes a demo-size import or run in
+#: seconds, so it is polled every 1, 2, 2, ... s; AWS jobs take minutes to hours (60 s doubling
+#: to 600 s keeps a 72-hour run within Step Functions' history limit). An explicit value wins.
+TARGET_DEFAULTS: dict[str, dict[str, int]] = {
+    "local": {"poll_interval_seconds": 1, "max_poll_interval_seconds": 2},
+    "aws": {"poll_interval_seconds": 60, "max_poll_interval_seconds": 600},
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """The toolkit's effective configuration.
@@ -41,9 +50,12 @@ class Settings:
             for polyploids (gatk-germline only: bcftools calls ploidy 1 or 2).
         poll_interval_seconds: how long the state machine waits before its first status poll
             of an import job or run; each further wait doubles, up to ``max_poll_interval_seconds``.
+            Default per target (:data:`TARGET_DEFAULTS`): 1 on ``local`` (its jobs take
+            seconds), 60 on ``aws``; ``None`` given here means that default.
         max_poll_interval_seconds: the longest wait between two polls (keeps a 72-hour run far
             below Step Functions' 25,000-event history limit: see
-            :mod:`omics_toolkit.pipeline.history`).
+            :mod:`omics_toolkit.pipeline.history`). Default per target: 2 on ``local``, 600 on
+            ``aws``, and never below ``poll_interval_seconds``.
         storage_type: HealthOmics run storage type, ``DYNAMIC`` or ``STATIC``.
         variant_backend: where imported variants live: ``"stores"`` (HealthOmics variant and
             annotation stores; refused to accounts new since 2025-11-07), ``"s3tables"`` (Apache
@@ -100,8 +112,8 @@ class Settings:
     home: Path = field(default_factory=default_home)
     workflow: str = "bcftools-germline"
     ploidy: int = 2
-    poll_interval_seconds: int = 60
-    max_poll_interval_seconds: int = 600
+    poll_interval_seconds: int = None  # type: ignore[assignment]  # per target: __post_init__
+    max_poll_interval_seconds: int = None  # type: ignore[assignment]  # per target: __post_init__
     storage_type: str = "DYNAMIC"
     variant_backend: str = "auto"
     kms_key_arn: str | None = None
@@ -121,6 +133,14 @@ class Settings:
     log_retention_days: int = 90
     noncurrent_version_days: int = 30
     data_lake_principal: str | None = None
+
+    def __post_init__(self) -> None:
+        defaults = TARGET_DEFAULTS.get(self.target, TARGET_DEFAULTS["aws"])
+        if self.poll_interval_seconds is None:
+            object.__setattr__(self, "poll_interval_seconds", defaults["poll_interval_seconds"])
+        if self.max_poll_interval_seconds is None:
+            longest = max(defaults["max_poll_interval_seconds"], self.poll_interval_seconds)
+            object.__setattr__(self, "max_poll_interval_seconds", longest)
 
     @property
     def run_group_limits(self) -> dict[str, int]:
@@ -316,7 +336,11 @@ def resolve_settings(
     values.update(given)
     sources.update({k: "flag" for k in given})
     settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
-    sources = {name: sources.get(name, "default") for name in sorted(names)}
+    per_target = f"default ({settings.target})"
+    sources = {
+        name: sources.get(name, per_target if name in TARGET_DEFAULTS["aws"] else "default")
+        for name in sorted(names)
+    }
     check_settings(settings, sources)
     return settings, sources
 

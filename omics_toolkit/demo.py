@@ -264,10 +264,21 @@ def run_demo(
     prov = Provisioner(ctx, settings, report=on_action)
     deployment = prov.apply(reference=str(demo.reference))
     phase("upload")
-    uploaded = upload_pair(ctx.client("s3"), prov.names.input_bucket, r1, r2, SAMPLE)
-    arn = execution_arn(deployment.require("state_machine_arn"), uploaded["execution_name"])
-    phase("pipeline")
     sfn = ctx.client("stepfunctions")
+    state_machine_arn = deployment.require("state_machine_arn")
+    uploaded = upload_pair(
+        ctx.client("s3"),
+        prov.names.input_bucket,
+        r1,
+        r2,
+        SAMPLE,
+        sfn=sfn,
+        state_machine_arn=state_machine_arn,
+    )
+    arn = execution_arn(
+        state_machine_arn, (uploaded["execution"] or {}).get("name") or uploaded["execution_name"]
+    )
+    phase("pipeline")
     _wait_until_started(sfn, arn)
     status = wait_for_execution(sfn, arn, on_step=on_step, poll_seconds=1.0)
     if status.status != "SUCCEEDED":

@@ -83,6 +83,13 @@ def plan(
     destroy: Annotated[
         bool, typer.Option("--destroy", help="Show what teardown would delete instead.")
     ] = False,
+    force_delete_data: Annotated[
+        bool,
+        typer.Option(
+            help="With --destroy: show what `teardown --force-delete-data` would delete "
+            "(buckets and stores that still hold data too)."
+        ),
+    ] = False,
     workflow: Annotated[
         str | None,
         typer.Option(help="Workflow the pipeline would run: bcftools-germline or gatk-germline."),
@@ -100,6 +107,10 @@ def plan(
     """
     from omics_toolkit.provisioning.plan import plan as make_plan
 
+    if force_delete_data and not destroy:
+        raise UserError(
+            "--force-delete-data goes with --destroy (plan --destroy --force-delete-data)"
+        )
     st = _override(ctx, workflow=workflow, known_sites=tuple(known_sites) if known_sites else None)
     prepared = (
         None if destroy else _prepared(ctx, st.settings, reference, rename_contigs, write=False)
@@ -109,6 +120,7 @@ def plan(
         st.settings,
         prepared,
         destroy=destroy,
+        force_delete_data=force_delete_data,
         report=None if st.json_output else print_action,
     )
     if st.json_output:
@@ -334,23 +346,27 @@ def upload(
         raise UserError("--folder goes with --manifest")
     aws = _context(ctx)
     names = Names(st.settings.deployment, aws.account_id, aws.region)
-    if manifest is None:
-        assert r1 is not None and r2 is not None
-        result = upload_pair(
-            aws.client("s3"), names.input_bucket, r1, r2, sample, st.settings.pair_pattern
-        )
-        if st.json_output:
-            emit_json(result)
-        else:
-            out.print(
-                f"uploaded {result['r1']} and {result['r2']}\nexecution: "
-                f"{result['execution_name']} (follow with `omics-toolkit runs`)"
-            )
-        return
     state_machine_arn = (
         f"arn:{aws.partition()}:states:{aws.region}:{aws.account_id}:"
         f"stateMachine:{names.state_machine}"
     )
+    if manifest is None:
+        assert r1 is not None and r2 is not None
+        result = upload_pair(
+            aws.client("s3"),
+            names.input_bucket,
+            r1,
+            r2,
+            sample,
+            st.settings.pair_pattern,
+            sfn=aws.client("stepfunctions"),
+            state_machine_arn=state_machine_arn,
+        )
+        if st.json_output:
+            emit_json(result)
+        else:
+            out.print(_pair_summary(result))
+        return
     report = (
         (lambda action, uri: err.print(f"  {action:>9}  {uri}")) if not st.json_output else None
     )
@@ -384,6 +400,37 @@ def upload(
             for e in uploaded["executions"]
         ],
     )
+
+
+def _pair_summary(result: dict[str, Any]) -> str:
+    """What ``upload R1 R2`` did, in words: uploaded or identical, and the execution's state."""
+    run = result["execution"]
+    sample = result["sample"]
+    if not result["uploaded"]:
+        where = f"{result['r1']} and {result['r2']}"
+        if run["status"] == "SUCCEEDED":
+            what = f"already SUCCEEDED at {run['stop_date']}; execution {run['name']}"
+            todo = ""
+        elif run["status"] == "RUNNING":
+            what = f"RUNNING since {run['start_date']}; execution {run['name']}"
+            todo = "\nfollow with `omics-toolkit runs`"
+        else:
+            what = f"{run['status']} at {run['stop_date']}; execution {run['name']}"
+            todo = (
+                f"\nsee why with `omics-toolkit runs show {run['name']}`; once fixed, "
+                f"`omics-toolkit runs retry {run['name']}` (to run these files again as they are)"
+            )
+        return f"{sample}: identical to {where} ({what}); nothing uploaded{todo}"
+    lines = [f"uploaded {uri}" for uri in result["uploaded"]]
+    lines += [f"unchanged {uri} (identical; not uploaded again)" for uri in result["unchanged"]]
+    if run is not None:
+        lines.append(
+            f"{sample}: this content already ran: execution {run['name']} {run['status']}; "
+            "nothing new starts (follow with `omics-toolkit runs`)"
+        )
+    else:
+        lines.append(f"execution: {result['execution_name']} (follow with `omics-toolkit runs`)")
+    return "\n".join(lines)
 
 
 def query(

@@ -10,7 +10,13 @@ Conventions understood (mate 1 shown; ``.fastq`` or ``.fq``, gzip or not):
   tried first; names it does not match fall back to the conventions above.
 
 The sample is the part before the mate marker (before ``_S<n>_L<lane>`` for Illumina names); the
-lane is Illumina's ``L001`` or the pattern's ``lane`` group, else ``"1"``. The other mate's key is
+lane is Illumina's ``L001`` or the pattern's ``lane`` group, else ``"1"``. Nothing else is
+removed: a CASAVA 1.8 name ``<sample>_<barcode>_L<lane>_R1_001.fastq.gz`` keeps its barcode, so
+``NA12878_ACGTACGT_L005_R1_001.fastq.gz`` is sample ``NA12878_ACGTACGT``, lane ``L005`` (a
+barcode cannot be told from the end of a sample name; ``Sample_NoIndex_L001`` is sample
+``Sample_NoIndex``). To name the sample, upload with ``omics-toolkit upload --sample NA12878``
+(the lane is kept: ``fastq/NA12878_L005_R1_001.fastq.gz``), list the files in a manifest with
+its ``sample`` (and ``lane``) column, or set ``pair_pattern``. The other mate's key is
 the key itself with the mate number swapped, so ``NA1_R1`` never pairs with ``NA12878_R2``.
 Only the base name is parsed: folders are kept as they are.
 """

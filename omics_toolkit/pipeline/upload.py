@@ -28,6 +28,8 @@ from omics_toolkit.pipeline.pairs import (
 )
 
 INPUT_PREFIX = "fastq/"
+#: Illumina lane labels (``L001``), kept in the object names ``upload --sample`` gives.
+_ILLUMINA_LANE = re.compile(r"L\d{3}")
 #: boto3's managed transfer (``upload_file``) default: objects of at least this size are uploaded
 #: in parts of this size, and their ETag is ``md5(part md5s)-<parts>``.
 MULTIPART_CHUNK_BYTES = 8 * 1024 * 1024
@@ -51,7 +53,10 @@ def plan_upload(
     """Object keys for a pair: ``fastq/<sample>_R1.<ext>`` or the files' own names.
 
     Without ``sample`` the mates may be given in either order (their names carry the mate number);
-    with ``sample`` the first file is mate 1.
+    with ``sample`` the first file is mate 1, and a lane the names carry in Illumina form
+    (``..._L005_R1_001.fastq.gz``, CASAVA 1.8's ``<sample>_<barcode>_L005_R1_001.fastq.gz``
+    included) is kept: ``fastq/<sample>_L005_R1_001.fastq.gz``, which the pair detector reads
+    as sample ``<sample>``, lane ``L005``.
 
     Args:
         pattern: the ``pair_pattern`` setting, as the pair detector applies it.
@@ -64,10 +69,13 @@ def plan_upload(
             raise UserError(f"{path} does not exist")
     if sample:
         ext = ".fastq.gz" if first.name.endswith(".gz") else ".fastq"
+        m1, m2 = parse_mate(first.name, pattern), parse_mate(second.name, pattern)
+        same_lane = m1 and m2 and m1.lane == m2.lane and _ILLUMINA_LANE.fullmatch(m1.lane)
+        lane, chunk = (f"_{m1.lane}", "_001") if same_lane and m1 else ("", "")
         return UploadPlan(
             sample,
-            (first, f"{INPUT_PREFIX}{sample}_R1{ext}"),
-            (second, f"{INPUT_PREFIX}{sample}_R2{ext}"),
+            (first, f"{INPUT_PREFIX}{sample}{lane}_R1{chunk}{ext}"),
+            (second, f"{INPUT_PREFIX}{sample}{lane}_R2{chunk}{ext}"),
         )
     m1, m2 = parse_mate(first.name, pattern), parse_mate(second.name, pattern)
     if not m1 or not m2 or m1.mate_key != m2.key:
@@ -88,29 +96,110 @@ def upload_pair(
     second: Path,
     sample: str | None = None,
     pattern: str | None = None,
-) -> dict[str, str]:
-    """Upload both mates (S3 PutObject via managed transfer); the second upload triggers the run.
+    *,
+    sfn: Any = None,
+    state_machine_arn: str | None = None,
+) -> dict[str, Any]:
+    """Upload the mates that differ from what S3 holds; the second upload triggers the run.
+
+    A mate whose object already has the same content (size and MD5: the ETag, multipart ETags
+    of 8 MiB parts included, or the ``md5`` metadata this module sets, which survives SSE-KMS)
+    is not uploaded again: no new object version. When both are identical and an execution of
+    this content exists, nothing is uploaded and its status is reported. When both are identical
+    and no execution of them is found, mate 2 is uploaded again so its event starts one.
+
+    Args:
+        pattern: the ``pair_pattern`` setting, as the pair detector applies it.
+        sfn, state_machine_arn: when given, the execution of this content is looked up
+            (ListExecutions; its ``runs retry`` executions ``<name>-r<N>`` included).
 
     Returns:
-        ``{"sample", "r1", "r2", "execution_name"}`` (the execution the pair starts, named as
-        the pair detector names it).
+        ``{"sample", "r1", "r2", "execution_name", "uploaded": [uri], "unchanged": [uri],
+        "status", "execution"}``: ``execution_name`` is the execution this content starts (named
+        as the pair detector names it); ``status`` is ``"will start"`` (the upload's event starts
+        it), the Step Functions status of the newest execution of this content (``RUNNING``,
+        ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``: nothing new starts) or ``None``
+        (not looked up: no ``sfn``, or the state machine does not exist); ``execution`` is that newest execution ``{"name", "status",
+        "start_date", "stop_date"}`` (ISO 8601 strings; ``stop_date`` ``None`` while running) or
+        ``None``.
+
+    Raises:
+        UserError: see :func:`plan_upload`.
+        AwsError: S3 HeadObject/PutObject or Step Functions ListExecutions failed.
     """
     plan = plan_upload(first, second, sample, pattern)
-    etags = []
-    for path, key in (plan.mate1, plan.mate2):
-        s3.upload_file(str(path), bucket, key)
-        etags.append(s3.head_object(Bucket=bucket, Key=key)["ETag"])
+    mates = (plan.mate1, plan.mate2)
+    digests = [local_digest(path) for path, _ in mates]
+    same = [
+        _unchanged(head_object(s3, bucket, key), d)
+        for (_, key), d in zip(mates, digests, strict=True)
+    ]
     k1, k2 = plan.mate1[1], plan.mate2[1]
     mate = parse_mate(k1, pattern)
     detected, lane = (mate.sample, mate.lane) if mate else (plan.sample, "1")
+
+    def name_now() -> str:
+        heads = [head_object(s3, bucket, key) for key in (k1, k2)]
+        etags = [str(h["ETag"]) if h else "" for h in heads]
+        return execution_name(detected, [LanePair(lane, (k1, etags[0]), (k2, etags[1]))])
+
+    earlier = _executions_of(sfn, state_machine_arn, name_now()) if all(same) else None
+    uploaded: list[str] = []
+    if not earlier:
+        for (path, key), digest, unchanged in zip(mates, digests, same, strict=True):
+            # Both identical yet never run: upload mate 2 again, its event starts the run.
+            if not unchanged or (all(same) and key == k2):
+                _put(s3, bucket, path, key, digest[1])
+                uploaded.append(f"s3://{bucket}/{key}")
+    name = name_now()
+    if uploaded:
+        earlier = _executions_of(sfn, state_machine_arn, name)
+    latest = earlier[0] if earlier else None
+    status = latest["status"] if latest else ("will start" if earlier is not None else None)
     return {
         "sample": detected,
         "r1": f"s3://{bucket}/{k1}",
         "r2": f"s3://{bucket}/{k2}",
-        "execution_name": execution_name(
-            detected, [LanePair(lane, (k1, etags[0]), (k2, etags[1]))]
-        ),
+        "execution_name": name,
+        "uploaded": uploaded,
+        "unchanged": [
+            uri
+            for (_, key), u in zip(mates, same, strict=True)
+            if u and (uri := f"s3://{bucket}/{key}") not in uploaded
+        ],
+        "status": status,
+        "execution": latest,
     }
+
+
+def _executions_of(
+    sfn: Any, state_machine_arn: str | None, name: str
+) -> list[dict[str, Any]] | None:
+    """Executions named ``name`` or its retries ``name-r<N>``, newest first (ListExecutions).
+
+    ``None`` when ``sfn`` is not given or the state machine does not exist (not provisioned).
+    """
+    if sfn is None or not state_machine_arn:
+        return None
+    try:
+        with translate("stepfunctions", "ListExecutions"):
+            listed = list_executions(sfn, state_machine_arn)
+    except ResourceNotFoundError:
+        return None
+    return [
+        {
+            "name": e["name"],
+            "status": e["status"],
+            "start_date": _iso(e.get("startDate")),
+            "stop_date": _iso(e.get("stopDate")),
+        }
+        for e in listed
+        if base_execution_name(e["name"]) == name
+    ]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
 
 
 @dataclass(frozen=True)
