@@ -182,6 +182,8 @@ def refuse_non_aws_answer(client: Any) -> Any:
         headers = {k.lower(): v for k, v in (response_dict.get("headers") or {}).items()}
         body = response_dict.get("body") or b""
         head = body[:200].lstrip().lower() if isinstance(body, bytes) else b""
+        if not head:  # HEAD answers have no body (moto labels its empty 404 text/html)
+            return
         if "text/html" not in headers.get("content-type", "") and not head.startswith(
             (b"<!doctype html", b"<html")
         ):
