@@ -102,23 +102,16 @@ def _execute(
     """Run one statement (parameters as Athena ExecutionParameters); return ``read(cursor)``.
 
     Raises:
-        UserError: the query failed (Athena's ``StateChangeReason``).
+        UserError: the query was refused or failed, in Athena's words and codes
+            (:func:`omics_toolkit.athena.execute`).
     """
-    from pyathena.error import DatabaseError
-
-    from omics_toolkit.athena import connect, to_literal
+    from omics_toolkit.athena import connect, execute
 
     conn = connect(ctx, settings)
     try:
         cursor = conn.cursor()
-        params = [to_literal(p) for p in parameters or []]
-        if params:
-            cursor.execute(sql, params, paramstyle="qmark")
-        else:
-            cursor.execute(sql)
+        execute(ctx, cursor, sql, parameters)
         return read(cursor)
-    except DatabaseError as exc:
-        raise UserError(f"query failed: {exc}") from exc
     finally:
         conn.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,34 +213,52 @@ def run_query(
 
     Raises:
         UserError: the query was refused or failed, in one line that carries Athena's words and
-            codes (:func:`failure_message`).
+            codes (:func:`execute`).
     """
-    from pyathena.error import DatabaseError, OperationalError
     from pyathena.pandas.cursor import PandasCursor
 
     conn = connect(ctx, settings)
-    cursor = None
     try:
         cursor = conn.cursor(PandasCursor)
-        params = [to_literal(p) for p in parameters or []]
+        execute(ctx, cursor, sql, parameters)
+        return cursor.as_pandas()
+    finally:
+        conn.close()
+
+
+def execute(ctx: AwsContext, cursor: Any, sql: str, parameters: Sequence[Any] | None) -> None:
+    """Run one statement on a PyAthena cursor; Athena's refusal or failure as one line.
+
+    Args:
+        cursor: a PyAthena cursor of :func:`connect`'s connection (any cursor class).
+        sql: Athena SQL with ``?`` placeholders for ``parameters`` (Python values, sent as
+            ExecutionParameters made by :func:`to_literal`).
+
+    Raises:
+        UserError: StartQueryExecution refused the query (:func:`rejection_message`: a syntax
+            error is ``InvalidRequestException`` ``MALFORMED_QUERY`` with Trino's ``line L:C:
+            mismatched input ...``), or the query FAILED (:func:`failure_message`: the
+            ``StateChangeReason`` and ``AthenaError`` type of GetQueryExecution), or another
+            Athena call failed.
+    """
+    from pyathena.error import DatabaseError
+
+    params = [to_literal(p) for p in parameters or []]
+    try:
         with _pyathena_quiet():
             if params:
                 cursor.execute(sql, params, paramstyle="qmark")
             else:
                 cursor.execute(sql)
-        return cursor.as_pandas()
-    except OperationalError as exc:
+    except DatabaseError as exc:
         query_id = getattr(cursor, "query_id", None)
-        if query_id is None:  # not a FAILED query: a failing API call
-            raise UserError(f"query failed: {exc}") from exc
+        if exc.__cause__ is not None or query_id is None:  # an API call failed
+            raise UserError(rejection_message(exc)) from exc
+        # the query ran and FAILED: PyAthena kept only the reason; the error type is Athena's
         status = ctx.client("athena").get_query_execution(QueryExecutionId=query_id)[
             "QueryExecution"
         ]["Status"]
         raise UserError(failure_message(status, query_id)) from exc
-    except DatabaseError as exc:
-        raise UserError(rejection_message(exc)) from exc
-    finally:
-        conn.close()
 
 
 @contextmanager

@@ -13,7 +13,8 @@ offending token (``'<EOF>'`` when the query ends too soon). The ``Expecting:`` l
 Trino's grammar allows at that point for the common cases (a statement's first word, an operand,
 the clauses after a SELECT list / FROM / WHERE / GROUP BY / HAVING / ORDER BY), not the token
 for token list of Trino's parser. Statements other than queries (``CREATE``, ``SHOW``, ...) are
-not checked here: the local Athena fails them at run time (``NOT_SUPPORTED``).
+not checked here: the local Athena fails them at run time (``NOT_SUPPORTED``); the query of an
+``UNLOAD (query) TO ...`` is (the rest of an UNLOAD is checked when it runs).
 """
 
 from __future__ import annotations
@@ -151,16 +152,53 @@ def _lexical_checks(sql: str, tokens: list[Any]) -> str | None:
     return None
 
 
-def syntax_error(sql: str) -> str | None:
+_EXPECT_QUERY = "'(', 'SELECT', 'TABLE', 'VALUES', 'WITH'"
+
+
+def _blank(text: str) -> str:
+    return "".join(c if c == "\n" else " " for c in text)
+
+
+def _unload_error(sql: str, tokens: list[Any]) -> str | None:
+    """The message for ``UNLOAD (query) TO ...`` whose query does not parse, else ``None``.
+
+    The query is checked in place (positions are the statement's); a query ending too soon
+    meets the closing ``)``, as Trino's parser does.
+    """
+    if len(tokens) < 2 or tokens[1].text != "(":
+        nxt = tokens[1] if len(tokens) > 1 else None
+        if nxt is None:
+            return _eof(sql, "'('")
+        return _at(sql, nxt.start, _text(sql, nxt), "'('")
+    depth, close = 0, None
+    for i, token in enumerate(tokens[1:], start=1):
+        depth += {"(": 1, ")": -1}.get(token.text, 0)
+        if depth == 0:
+            close = i
+            break
+    if close is None:
+        return _eof(sql, "')'")
+    begin, end = tokens[1].end + 1, tokens[close].start
+    inner = _blank(sql[:begin]) + sql[begin:end] + _blank(sql[end:])
+    message = syntax_error(inner, nested=True)
+    if message and "mismatched input '<EOF>'" in message:
+        expecting = message.split(". Expecting: ", 1)[1] if ". Expecting: " in message else None
+        return _at(sql, end, ")", expecting)
+    return message
+
+
+def syntax_error(sql: str, nested: bool = False) -> str | None:
     """Trino's parser message for ``sql``, or ``None`` when it parses (or is not a query).
 
     Args:
         sql: the QueryString as submitted (``?`` placeholders unbound, as Athena checks it).
+        nested: ``sql`` is the query inside an UNLOAD (only a query may start it).
 
     Returns:
         ``line L:C: mismatched input 'X'. Expecting: ...``, ``line L:C: token recognition error
         at: '...'`` (an unterminated quote) or ``Only one sql statement is allowed. Got: ...``;
-        ``None`` if the query parses or is a statement other than a query.
+        ``None`` if the query parses or is a statement other than a query (an UNLOAD's query
+        is checked).
     """
     import sqlglot
 
@@ -173,9 +211,14 @@ def syntax_error(sql: str) -> str | None:
         return _eof(sql, _EXPECT_STATEMENT)
     first = tokens[0]
     first_word = first.text.upper() if first.token_type.name != "IDENTIFIER" else ""
-    if first_word in _NOT_QUERIES:
+    if nested:
+        if first_word not in _QUERY_STARTS and first_word != "WITH":
+            return _at(sql, first.start, _text(sql, first), _EXPECT_QUERY)
+    elif first_word == "UNLOAD":
+        return _unload_error(sql, tokens)
+    elif first_word in _NOT_QUERIES:
         return None
-    if first_word not in _QUERY_STARTS and first_word != "WITH":
+    elif first_word not in _QUERY_STARTS and first_word != "WITH":
         return _at(sql, first.start, _text(sql, first), _EXPECT_STATEMENT)
     if any(t.text == ";" for t in tokens):
         return f"Only one sql statement is allowed. Got: {sql}"

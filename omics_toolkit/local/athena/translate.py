@@ -19,6 +19,7 @@ from omics_toolkit.local.athena.functions import (
     AthenaTrino,
     check_and_rewrite_functions,
     find_identifier,
+    line_col,
     rewrite_unnest,
 )
 from omics_toolkit.local.athena.s3 import parquet_files
@@ -96,15 +97,17 @@ def _parse(sql: str) -> Any:
 
 
 def _located(exc: QueryFailed, sql: str, table: Any, qualified: str) -> QueryFailed:
-    """A missing table or schema as Trino reports it: ``line L:C:`` of the table reference and,
-    for a table, its ``catalog.schema.table`` name
+    """A missing table or schema as Trino reports it: ``line L:C:`` where the table reference
+    starts (its first name part) and, for a table, its ``catalog.schema.table`` name
     (``TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.db.t' does not exist``)."""
     name, _, rest = exc.reason.partition(": ")
     if name not in ("TABLE_NOT_FOUND", "SCHEMA_NOT_FOUND") or rest.startswith("line "):
         return exc
     if name == "TABLE_NOT_FOUND":
         rest = f"Table '{qualified}' does not exist"
-    where = find_identifier(sql, table.name)
+    first = table.parts[0] if table.parts else None
+    start = first.meta.get("start") if first is not None else None
+    where = line_col(sql, start) if isinstance(start, int) else find_identifier(sql, table.name)
     return QueryFailed(f"{name}: {where}: {rest}", exc.category)
 
 
