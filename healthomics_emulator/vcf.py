@@ -20,6 +20,7 @@ parser reading the VCF as double would store it.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 import shutil
@@ -63,11 +64,14 @@ def _float32(value: float) -> float:
     return float(struct.unpack("<f", struct.pack("<f", value))[0])
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def as_written(value: float | None) -> float | None:
     """The decimal a VCF wrote for a value htslib read as float32 (``None`` stays ``None``).
 
     The shortest ``%g`` text (1 to 9 significant digits) that rounds to the same float32, as a
-    double: ``110.41500091552734`` -> ``110.415``. Infinities and NaN are returned unchanged.
+    double: ``110.41500091552734`` -> ``110.415``. Found by bisection (a text of more digits
+    also rounds back once a shorter one does); values repeat in VCFs, so answers are cached.
+    Infinities and NaN are returned unchanged.
     """
     if value is None or not math.isfinite(value):
         return value
@@ -75,11 +79,14 @@ def as_written(value: float | None) -> float | None:
         single = _float32(value)
     except OverflowError:
         return value
-    for digits in range(1, 10):
-        text = f"{value:.{digits}g}"
-        if _float32(float(text)) == single:
-            return float(text)
-    return value
+    low, high = 1, 9  # 9 significant digits always round-trip a float32
+    while low < high:
+        mid = (low + high) // 2
+        if _float32(float(f"{value:.{mid}g}")) == single:
+            high = mid
+        else:
+            low = mid + 1
+    return float(f"{value:.{low}g}")
 
 
 def _values(value: Any, convert: Any) -> list[Any] | None:

@@ -122,9 +122,7 @@ def test_unknown_column_and_table_in_athenas_words(deployment: tuple[str, Any]) 
     ), line
 
     line = _one_error_line(_cli("-d", name, "query", "SELECT * FROM nope"))
-    catalog = (
-        "awsdatacatalog" if name.endswith("stores") else names.athena_catalog.lower()
-    )
+    catalog = "awsdatacatalog" if name.endswith("stores") else names.athena_catalog.lower()
     database = names.glue_database if name.endswith("stores") else names.table_namespace
     assert (
         f"query failed: TABLE_NOT_FOUND: line 1:15: Table '{catalog}.{database}.nope' does not "
@@ -135,8 +133,7 @@ def test_unknown_column_and_table_in_athenas_words(deployment: tuple[str, Any]) 
 def test_qual_and_gl_as_the_vcf_wrote_them(deployment: tuple[str, Any]) -> None:
     name, _ = deployment
     sql = (
-        "SELECT start, qual, element_at(genotypelikelihoods, 1) AS gl0 "
-        "FROM variants ORDER BY start"
+        "SELECT start, qual, element_at(genotypelikelihoods, 1) AS gl0 FROM variants ORDER BY start"
     )
     as_json = _cli("-d", name, "--json", "query", sql)
     assert as_json.returncode == 0, as_json.stderr
