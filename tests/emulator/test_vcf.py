@@ -101,3 +101,17 @@ def test_unreadable_file_fails(tmp_path: Path) -> None:
     bad.write_text("not a vcf\n")
     with pytest.raises(ImportFailure, match="bad.vcf"):
         list(read_vcf(bad, job_id="j", per_sample=True))
+
+
+def test_as_written_gives_the_decimal_back() -> None:
+    import struct
+
+    from healthomics_emulator.vcf import as_written
+
+    def single(text: str) -> float:
+        return struct.unpack("<f", struct.pack("<f", float(text)))[0]
+
+    for text in ("110.415", "-20.1", "0.1", "5321.21", "29", "1e-30", "3.4e+38", "0.333"):
+        assert as_written(single(text)) == float(text), text
+    assert as_written(None) is None
+    assert as_written(float("inf")) == float("inf")

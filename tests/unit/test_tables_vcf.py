@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -320,3 +321,21 @@ def test_undeclared_format_field_appearing_mid_file(tmp_path):
         (None, 3),
         (None, 7),
     ]
+
+
+def test_as_written_is_the_shortest_decimal_of_each_float32() -> None:
+    from omics_toolkit.tables.vcf import as_written
+
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.uniform(-100, 0, 20_000),
+            np.exp(rng.uniform(-70, 70, 20_000)),  # beyond 1e-14 / 1e22 too
+            [110.415, -20.1, 0.1, 5321.21, 16777217, 3.4e38, 1e-45, 0.0, -0.0, np.inf, np.nan],
+        ]
+    ).astype(np.float32)
+    got = as_written(values)
+    expected = values.astype(str).astype(np.float64)  # numpy's shortest text of each float32
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    assert same.all(), list(zip(values[~same][:5], got[~same][:5], strict=True))
+    assert as_written(np.float32([110.415])).tolist() == [110.415]
