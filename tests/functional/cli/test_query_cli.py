@@ -148,3 +148,27 @@ def test_qual_and_gl_as_the_vcf_wrote_them(deployment: tuple[str, Any]) -> None:
     assert as_table.returncode == 0, as_table.stderr
     assert "110.415" in as_table.stdout and "-40.07" in as_table.stdout, as_table.stdout
     assert "110.41500" not in as_table.stdout + as_csv.stdout + as_json.stdout
+
+
+def test_notebook_api_same_values_and_errors(deployment: tuple[str, Any], aws: Any) -> None:
+    """The pandas API (UNLOAD to Parquet): QUAL as written; errors at the user's positions."""
+    from omics_toolkit import api
+    from omics_toolkit.config import Settings
+    from omics_toolkit.errors import UserError
+
+    name, _ = deployment
+    settings = Settings(deployment=name, home=Path(os.environ["OMICS_TOOLKIT_HOME"]))
+    df = api.query("SELECT start, qual FROM variants ORDER BY start", settings=settings, ctx=aws)
+    assert df["qual"].tolist() == [110.415, 29.7]
+
+    with pytest.raises(UserError) as refused:
+        api.query("SELEC * FROM variants", settings=settings, ctx=aws)
+    assert str(refused.value).startswith(
+        "query failed: line 1:1: mismatched input 'SELEC'. Expecting: '(', 'SELECT', "
+    ), refused.value
+    with pytest.raises(UserError) as failed:
+        api.query("SELECT start,\n  no_such FROM variants", settings=settings, ctx=aws)
+    assert str(failed.value).startswith(
+        "query failed: COLUMN_NOT_FOUND: line 2:3: Column 'no_such' cannot be resolved"
+    ), failed.value
+    assert "(Athena error type 1006, user error; query " in str(failed.value)
