@@ -264,7 +264,7 @@ def execute(ctx: AwsContext, cursor: Any, sql: str, parameters: Sequence[Any] | 
 @contextmanager
 def _pyathena_quiet() -> Iterator[None]:
     """Drop PyAthena's error logs (each with a traceback) while a query runs: the failure is
-    raised and reported once, in one line, by :func:`run_query`."""
+    raised and reported once, in one line, by :func:`execute`."""
 
     def keep(record: logging.LogRecord) -> bool:
         return record.levelno < logging.ERROR
