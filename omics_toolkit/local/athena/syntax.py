@@ -62,6 +62,15 @@ def _tokens(sql: str) -> list[Any]:
     return list(AthenaTrino().tokenize(sql))
 
 
+def _word(token: Any) -> str:
+    """A keyword or symbol token's text in upper case; ``""`` for literals and identifiers
+    (a string ``';'`` or a quoted ``"FROM"`` is neither a separator nor a keyword)."""
+    kind = token.token_type.name
+    if kind in ("IDENTIFIER", "NUMBER") or kind.endswith("STRING"):
+        return ""
+    return str(token.text).upper()
+
+
 def _text(sql: str, token: Any) -> str:
     return sql[token.start : token.end + 1]
 
@@ -109,7 +118,7 @@ def _clause_follow(tokens: list[Any], index: int) -> str:
     """The ``Expecting:`` list after a complete item of the clause that holds ``tokens[index]``."""
     depth, clause = 0, "SELECT"
     for token in reversed(tokens[:index]):
-        text = token.text.upper()
+        text = _word(token)
         if text == ")":
             depth += 1
         elif text == "(":
@@ -121,7 +130,7 @@ def _clause_follow(tokens: list[Any], index: int) -> str:
             if text == "BY":
                 continue
             break
-    inside = any(t.text == "(" for t in tokens[:index]) and _depth(tokens, index) > 0
+    inside = _depth(tokens, index) > 0
     items = sorted(set(_FOLLOW.get(clause, ())) | ({")"} if inside else set()))
     quoted = [f"'{k}'" for k in items]
     return ", ".join(quoted + ([] if inside else ["<EOF>"]))
@@ -130,7 +139,7 @@ def _clause_follow(tokens: list[Any], index: int) -> str:
 def _depth(tokens: list[Any], index: int) -> int:
     depth = 0
     for token in tokens[:index]:
-        depth += {"(": 1, ")": -1}.get(token.text, 0)
+        depth += {"(": 1, ")": -1}.get(_word(token), 0)
     return depth
 
 
@@ -138,16 +147,16 @@ def _lexical_checks(sql: str, tokens: list[Any]) -> str | None:
     """Forms sqlglot accepts and Trino's grammar does not: empty select items."""
     for i, token in enumerate(tokens):
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        text = token.text.upper()
+        text = _word(token)
         if text == "SELECT":
             if nxt is None:
                 return _eof(sql, _EXPECT_SELECT_ITEM)
-            if nxt.text.upper() in ("FROM", ",", ")"):
+            if _word(nxt) in ("FROM", ",", ")"):
                 return _at(sql, nxt.start, _text(sql, nxt), _EXPECT_SELECT_ITEM)
         if text == ",":
             if nxt is None:
                 return _eof(sql, _EXPECT_OPERAND)
-            if nxt.text.upper() in ("FROM", ",", ")", "WHERE", "GROUP", "ORDER", "LIMIT"):
+            if _word(nxt) in ("FROM", ",", ")", "WHERE", "GROUP", "ORDER", "LIMIT"):
                 return _at(sql, nxt.start, _text(sql, nxt), f"'*', {_EXPECT_OPERAND}")
     return None
 
@@ -165,14 +174,14 @@ def _unload_error(sql: str, tokens: list[Any]) -> str | None:
     The query is checked in place (positions are the statement's); a query ending too soon
     meets the closing ``)``, as Trino's parser does.
     """
-    if len(tokens) < 2 or tokens[1].text != "(":
+    if len(tokens) < 2 or _word(tokens[1]) != "(":
         nxt = tokens[1] if len(tokens) > 1 else None
         if nxt is None:
             return _eof(sql, "'('")
         return _at(sql, nxt.start, _text(sql, nxt), "'('")
     depth, close = 0, None
     for i, token in enumerate(tokens[1:], start=1):
-        depth += {"(": 1, ")": -1}.get(token.text, 0)
+        depth += {"(": 1, ")": -1}.get(_word(token), 0)
         if depth == 0:
             close = i
             break
@@ -206,11 +215,12 @@ def syntax_error(sql: str, nested: bool = False) -> str | None:
         tokens = _tokens(sql)
     except sqlglot.errors.TokenError:
         return _unterminated(sql)
-    tokens = [t for t in tokens if t.text != ";" or t is not tokens[-1]]
+    if tokens and _word(tokens[-1]) == ";":
+        tokens = tokens[:-1]
     if not tokens:
         return _eof(sql, _EXPECT_STATEMENT)
     first = tokens[0]
-    first_word = first.text.upper() if first.token_type.name != "IDENTIFIER" else ""
+    first_word = (_word(first).split() or [""])[0]  # sqlglot joins some, e.g. DEALLOCATE PREPARE
     if nested:
         if first_word not in _QUERY_STARTS and first_word != "WITH":
             return _at(sql, first.start, _text(sql, first), _EXPECT_QUERY)
@@ -220,7 +230,7 @@ def syntax_error(sql: str, nested: bool = False) -> str | None:
         return None
     elif first_word not in _QUERY_STARTS and first_word != "WITH":
         return _at(sql, first.start, _text(sql, first), _EXPECT_STATEMENT)
-    if any(t.text == ";" for t in tokens):
+    if any(_word(t) == ";" for t in tokens):
         return f"Only one sql statement is allowed. Got: {sql}"
     lexical = _lexical_checks(sql, tokens)
     if lexical:

@@ -70,6 +70,12 @@ def test_malformed_queries_in_trinos_words(sql: str, message: str) -> None:
         "SELECT * FROM t CROSS JOIN UNNEST(a) WITH ORDINALITY AS u(x, i)",
         "UNLOAD (SELECT * FROM (SELECT 1) LIMIT 0) TO 's3://b/p/' WITH (format = 'PARQUET')",
         "CREATE TABLE x (a int)",  # not a query: left to the executor (NOT_SUPPORTED)
+        "MSCK REPAIR TABLE t",
+        "DEALLOCATE PREPARE p",
+        # separators and keywords inside literals and quoted names are neither
+        "SELECT split(x, ';') FROM t WHERE y <> ','",
+        "SELECT ')', '(' FROM t",
+        'SELECT "from", "select" FROM "where"',
     ],
 )
 def test_queries_that_parse_are_let_through(sql: str) -> None:
