@@ -11,12 +11,20 @@ FILTER filters (NULL for ``.``), INFO attributes (the record's INFO text: items 
 no-call allele) + phased (a haploid GT, without separator, is unphased), FORMAT AD alleledepths, DP depth, GQ conditionalquality, PL
 phredlikelihoods, GL genotypelikelihoods, SPL spl, PS ps (a list field whose values are all
 missing is NULL; a scalar column takes the field's first value).
+
+QUAL and Float FORMAT values (GL) are the decimals the VCF wrote: htslib holds them as float32
+(``110.415`` reads back as ``110.41500091552734``), so each becomes the shortest decimal that
+gives the same float32 (:func:`as_written`), then the ``double`` of that decimal, as a text
+parser reading the VCF as double would store it.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import math
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +60,36 @@ def arrow_schema(columns: list[Column]) -> pa.Schema:
     return pa.schema([pa.field(name, kind) for name, _, kind in columns])
 
 
-def _values(value: Any, convert: type) -> list[Any] | None:
+def _float32(value: float) -> float:
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def as_written(value: float | None) -> float | None:
+    """The decimal a VCF wrote for a value htslib read as float32 (``None`` stays ``None``).
+
+    The shortest ``%g`` text (1 to 9 significant digits) that rounds to the same float32, as a
+    double: ``110.41500091552734`` -> ``110.415``. Found by bisection (a text of more digits
+    also rounds back once a shorter one does); values repeat in VCFs, so answers are cached.
+    Infinities and NaN are returned unchanged.
+    """
+    if value is None or not math.isfinite(value):
+        return value
+    try:
+        single = _float32(value)
+    except OverflowError:
+        return value
+    low, high = 1, 9  # 9 significant digits always round-trip a float32
+    while low < high:
+        mid = (low + high) // 2
+        if _float32(float(f"{value:.{mid}g}")) == single:
+            high = mid
+        else:
+            low = mid + 1
+    return float(f"{value:.{low}g}")
+
+
+def _values(value: Any, convert: Any) -> list[Any] | None:
     """A FORMAT value as a list (``None`` for missing items), ``None`` if nothing is present."""
     if value is None:
         return None
@@ -64,7 +101,7 @@ def _values(value: Any, convert: type) -> list[Any] | None:
 def _format_value(sample: Any, field: str, shape: str) -> Any:
     if field not in sample:
         return None
-    values = _values(sample[field], float if shape == "floats" else int)
+    values = _values(sample[field], as_written if shape == "floats" else int)
     if shape == "int":
         return values[0] if values else None
     return values
@@ -92,7 +129,7 @@ def _site(rec: Any, contig: str, job_id: str) -> dict[str, Any]:
         "names": rec.id.split(";") if rec.id is not None else None,
         "referenceallele": rec.ref,
         "alternatealleles": list(rec.alts or ()),
-        "qual": rec.qual,
+        "qual": as_written(rec.qual),
         "filters": filters or None,
         "splitfrommultiallelic": False,
         "attributes": _attributes(str(rec).split("\t", 8)[7]),

@@ -102,23 +102,16 @@ def _execute(
     """Run one statement (parameters as Athena ExecutionParameters); return ``read(cursor)``.
 
     Raises:
-        UserError: the query failed (Athena's ``StateChangeReason``).
+        UserError: the query was refused or failed, in Athena's words and codes
+            (:func:`omics_toolkit.athena.execute`).
     """
-    from pyathena.error import DatabaseError
-
-    from omics_toolkit.athena import connect, to_literal
+    from omics_toolkit.athena import connect, execute
 
     conn = connect(ctx, settings)
     try:
         cursor = conn.cursor()
-        params = [to_literal(p) for p in parameters or []]
-        if params:
-            cursor.execute(sql, params, paramstyle="qmark")
-        else:
-            cursor.execute(sql)
+        execute(ctx, cursor, sql, parameters)
         return read(cursor)
-    except DatabaseError as exc:
-        raise UserError(f"query failed: {exc}") from exc
     finally:
         conn.close()
 
@@ -126,10 +119,22 @@ def _execute(
 def _run_unload(
     ctx: AwsContext, settings: Settings, sql: str, parameters: Sequence[Any] | None
 ) -> list[str]:
-    """Run ``UNLOAD (sql)`` and return the ``s3://`` URIs of the Parquet files written."""
+    """Run ``UNLOAD (sql)`` and return the ``s3://`` URIs of the Parquet files written.
+
+    ``sql`` starts on the statement's second line, so Athena's ``line L:C`` positions are the
+    user's text's at ``line L-1:C``; errors are reported that way (:func:`_user_positions`).
+
+    Raises:
+        UserError: the query was refused or failed (positions in ``sql``).
+    """
     target = _unload_prefix(ctx, settings)
-    statement = f"UNLOAD ({sql}) TO '{target}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
-    _execute(ctx, settings, statement, parameters)
+    statement = (
+        f"UNLOAD (\n{sql}\n) TO '{target}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
+    )
+    try:
+        _execute(ctx, settings, statement, parameters)
+    except UserError as exc:
+        raise UserError(_user_positions(str(exc), sql)) from exc
     bucket, _, prefix = target.removeprefix("s3://").partition("/")
     keys: list[str] = []
     for page in (
@@ -137,6 +142,24 @@ def _run_unload(
     ):
         keys += [o["Key"] for o in page.get("Contents", [])]
     return [f"s3://{bucket}/{k}" for k in sorted(keys)]
+
+
+def _user_positions(message: str, sql: str) -> str:
+    """``message`` with its first ``line L:C`` moved from the UNLOAD statement to ``sql``.
+
+    Line 1 is ``UNLOAD (`` (left alone); a position past ``sql`` (the closing parenthesis)
+    becomes the end of ``sql``, where the user's query ended too soon (``'<EOF>'``).
+    """
+    found = re.search(r"line (\d+):(\d+)", message)
+    if not found or int(found[1]) < 2:
+        return message
+    lines = sql.split("\n")
+    line, col = int(found[1]) - 1, int(found[2])
+    head, tail = message[: found.start()], message[found.end() :]
+    if line > len(lines):
+        line, col = len(lines), len(lines[-1]) + 1
+        tail = tail.replace(": mismatched input ')'", ": mismatched input '<EOF>'", 1)
+    return f"{head}line {line}:{col}{tail}"
 
 
 def _filesystem(ctx: AwsContext) -> Any:

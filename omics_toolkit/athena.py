@@ -7,7 +7,10 @@ are rewritten to ``?`` in order of appearance.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,21 +212,113 @@ def run_query(
         A DataFrame with Athena's column names and types.
 
     Raises:
-        UserError: the query failed; the message is Athena's ``StateChangeReason``.
+        UserError: the query was refused or failed, in one line that carries Athena's words and
+            codes (:func:`execute`).
     """
-    from pyathena.error import DatabaseError
     from pyathena.pandas.cursor import PandasCursor
 
     conn = connect(ctx, settings)
     try:
         cursor = conn.cursor(PandasCursor)
-        params = [to_literal(p) for p in parameters or []]
-        if params:
-            cursor.execute(sql, params, paramstyle="qmark")
-        else:
-            cursor.execute(sql)
+        execute(ctx, cursor, sql, parameters)
         return cursor.as_pandas()
-    except DatabaseError as exc:
-        raise UserError(f"query failed: {exc}") from exc
     finally:
         conn.close()
+
+
+def execute(ctx: AwsContext, cursor: Any, sql: str, parameters: Sequence[Any] | None) -> None:
+    """Run one statement on a PyAthena cursor; Athena's refusal or failure as one line.
+
+    Args:
+        cursor: a PyAthena cursor of :func:`connect`'s connection (any cursor class).
+        sql: Athena SQL with ``?`` placeholders for ``parameters`` (Python values, sent as
+            ExecutionParameters made by :func:`to_literal`).
+
+    Raises:
+        UserError: StartQueryExecution refused the query (:func:`rejection_message`: a syntax
+            error is ``InvalidRequestException`` ``MALFORMED_QUERY`` with Trino's ``line L:C:
+            mismatched input ...``), or the query FAILED (:func:`failure_message`: the
+            ``StateChangeReason`` and ``AthenaError`` type of GetQueryExecution), or another
+            Athena call failed.
+    """
+    from pyathena.error import DatabaseError
+
+    params = [to_literal(p) for p in parameters or []]
+    try:
+        with _pyathena_quiet():
+            if params:
+                cursor.execute(sql, params, paramstyle="qmark")
+            else:
+                cursor.execute(sql)
+    except DatabaseError as exc:
+        query_id = getattr(cursor, "query_id", None)
+        if exc.__cause__ is not None or query_id is None:  # an API call failed
+            raise UserError(rejection_message(exc)) from exc
+        # the query ran and FAILED: PyAthena kept only the reason; the error type is Athena's
+        status = ctx.client("athena").get_query_execution(QueryExecutionId=query_id)[
+            "QueryExecution"
+        ]["Status"]
+        raise UserError(failure_message(status, query_id)) from exc
+
+
+@contextmanager
+def _pyathena_quiet() -> Iterator[None]:
+    """Drop PyAthena's error logs (each with a traceback) while a query runs: the failure is
+    raised and reported once, in one line, by :func:`execute`."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+    loggers = [logging.getLogger(name) for name in ("pyathena.common", "pyathena.util")]
+    for logger in loggers:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(keep)
+
+
+def failure_message(status: dict[str, Any], query_id: str) -> str:
+    """One line for a FAILED query: Athena's reason, then its error type and category.
+
+    Args:
+        status: ``QueryExecution.Status`` (GetQueryExecution): ``StateChangeReason`` and
+            ``AthenaError`` {``ErrorCategory`` 1 system / 2 user / 3 other, ``ErrorType`` (the
+            Athena error catalog, e.g. 1006 syntax/analysis), ``Retryable``}.
+        query_id: the QueryExecutionId, named so the failure can be looked up.
+
+    Returns:
+        ``query failed: COLUMN_NOT_FOUND: line 1:8: ... (Athena error type 1006, user error;
+        query <id>)``.
+    """
+    error = status.get("AthenaError") or {}
+    reason = status.get("StateChangeReason") or error.get("ErrorMessage") or status.get("State")
+    category = {1: "system error", 2: "user error", 3: "other error"}.get(
+        error.get("ErrorCategory"), "error"
+    )
+    kind = f"Athena error type {error['ErrorType']}, " if "ErrorType" in error else "Athena "
+    retry = "; retryable" if error.get("Retryable") else ""
+    return f"query failed: {reason} ({kind}{category}{retry}; query {query_id})"
+
+
+def rejection_message(exc: BaseException) -> str:
+    """One line for a query Athena refused at StartQueryExecution (e.g. a syntax error).
+
+    Athena answers ``InvalidRequestException`` with ``AthenaErrorCode`` ``MALFORMED_QUERY`` and
+    the parser's message (``line 1:1: mismatched input 'SELEC'. Expecting: ...``); PyAthena
+    raises ``DatabaseError`` from botocore's error, whose ``response`` carries both.
+
+    Returns:
+        ``query failed: line 1:1: mismatched input 'SELEC'. Expecting: ... (Athena
+        InvalidRequestException MALFORMED_QUERY)``; other failures: ``query failed: <text>``.
+    """
+    response = getattr(exc.__cause__, "response", None)
+    if not isinstance(response, dict):
+        return f"query failed: {exc}"
+    error = response.get("Error") or {}
+    code = error.get("Code") or "error"
+    message = error.get("Message") or str(exc)
+    athena_code = response.get("AthenaErrorCode") or error.get("AthenaErrorCode")
+    suffix = f" {athena_code}" if athena_code else ""
+    return f"query failed: {message} (Athena {code}{suffix})"

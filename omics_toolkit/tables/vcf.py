@@ -16,6 +16,12 @@ columns are then built at once with numpy and Arrow compute, the site columns re
 samples with one ``take`` each. Values, NULLs, row order and batch boundaries are those of the
 row-by-row definitions kept below (:func:`_ints`, :func:`_scalar`, :func:`_floats`), which also
 convert the rare FORMAT arrays of an unexpected type.
+
+QUAL and Float FORMAT values (GL) are stored as the decimals the VCF wrote: htslib reads them
+as float32, so ``110.415`` arrives as ``110.41500091552734``; :func:`as_written` turns each into
+the shortest decimal giving the same float32 (numpy's float32-to-text) and stores that decimal's
+double (``110.415``), as a reader parsing the text as double (HealthOmics' variant import, the
+``qual double`` column) does.
 """
 
 from __future__ import annotations
@@ -63,6 +69,41 @@ class VcfError(Exception):
     """The VCF cannot be read; ``str()`` names the file and the problem."""
 
 
+def as_written(values: np.ndarray) -> np.ndarray:
+    """float32 values as the float64 of their shortest decimal text (NaN stays NaN).
+
+    ``np.float32(110.415)`` -> ``110.415`` (not ``110.41500091552734``); the same values as
+    numpy's float32-to-text (``astype(str)``), about 15 times faster: for 1 to 9 significant
+    digits, each value is rounded to that many digits (an exact integer times or divided by an
+    exact power of ten, so the double of that decimal) and kept once it gives the same float32.
+    Shapes: any array in, a float64 array of the same shape out.
+    """
+    single = np.asarray(values, dtype=np.float32)
+    double = single.astype(np.float64)
+    out = double.copy()
+    todo = np.isfinite(double) & (double != 0)
+    exponent = np.zeros(double.shape, dtype=np.int64)
+    exponent[todo] = np.floor(np.log10(np.abs(double[todo]))).astype(np.int64)
+    # 10**k is exact in float64 for |k| <= 22: k = digits - 1 - exponent, digits 1..9
+    rare = todo & ((exponent < -14) | (exponent > 22))
+    todo &= ~rare
+    for digits in range(1, 10):
+        if not todo.any():
+            break
+        k = digits - 1 - exponent
+        scale = 10.0 ** np.abs(np.where(todo, k, 0))
+        candidate = np.where(
+            k >= 0, np.round(double * scale) / scale, np.round(double / scale) * scale
+        )
+        found = todo & (candidate.astype(np.float32) == single)
+        out[found] = candidate[found]
+        todo &= ~found
+    rare |= todo
+    if rare.any():  # below 1e-14 or above 1e22: numpy's text (slower, rare in VCFs)
+        out[rare] = single[rare].astype(str).astype(np.float64)
+    return out
+
+
 def _ints(values: Any) -> list[int | None] | None:
     if values is None:
         return None
@@ -73,7 +114,14 @@ def _ints(values: Any) -> list[int | None] | None:
 def _floats(values: Any) -> list[float | None] | None:
     if values is None:
         return None
-    out = [None if math.isnan(float(x)) else float(x) for x in values]
+    out = [
+        None
+        if math.isnan(float(x))
+        else float(as_written(np.float32(x)))
+        if isinstance(x, np.float32)
+        else float(x)
+        for x in values
+    ]
     return out if any(x is not None for x in out) else None
 
 
@@ -202,7 +250,7 @@ def _float_column(arrays: list[np.ndarray], samples: int, kind: pa.DataType) -> 
     n = len(widths)
     rows = np.repeat(np.arange(n), widths)
     row_valid = np.bincount(rows[~np.isnan(values)], minlength=n) > 0
-    picked = values[row_valid[rows]].astype(np.float64)
+    picked = as_written(values[row_valid[rows]])
     child = pa.array(picked, type=pa.float64(), mask=np.isnan(picked))
     return _list_array(np.where(row_valid, widths, 0), child, kind, row_valid)
 
@@ -289,7 +337,11 @@ class _Batch:
             "names": pc.split_pattern(pa.array(ids, type=pa.string()), ";"),
             "referenceallele": ref,
             "alternatealleles": _strings_of(alts, null_if_empty=False),
-            "qual": pa.array(quals, type=pa.float64()),
+            "qual": pa.array(
+                as_written(np.array([np.nan if q is None else q for q in quals])),
+                type=pa.float64(),
+                mask=np.fromiter((q is None for q in quals), dtype=bool, count=len(quals)),
+            ),
             "filters": _strings_of(filters, null_if_empty=True),
             "attributes": _attributes_of(infos),
         }

@@ -29,7 +29,7 @@ VCF = """\
 ##FORMAT=<ID=PL,Number=G,Type=Integer,Description="Phred likelihoods">
 ##FORMAT=<ID=PS,Number=1,Type=Integer,Description="Phase set">
 #CHROM	POS	ID	REF	ALT	QUAL	FILTER	INFO	FORMAT	NA1	NA2
-chr1	101	rs1;rs9	A	G	50.5	PASS	DP=30;AF=0.5;DB	GT:AD:DP:GQ:PL	0/1:10,12:22:99:200,0,180	1/1:0,15:15:45:300,45,0
+chr1	101	rs1;rs9	A	G	110.415	PASS	DP=30;AF=0.5;DB	GT:AD:DP:GQ:PL	0/1:10,12:22:99:200,0,180	1/1:0,15:15:45:300,45,0
 chr1	205	.	CT	C,CTT	.	LowQual	DP=7	GT:AD:DP:GQ:PL:PS	1|2:1,3,3:7:20:90,30,60,20,0,70:205	./.:.:.:.:.
 chr2	5000	rs3	G	.	12	.	.	GT:DP	0/0:9	0:.
 """
@@ -101,3 +101,17 @@ def test_unreadable_file_fails(tmp_path: Path) -> None:
     bad.write_text("not a vcf\n")
     with pytest.raises(ImportFailure, match="bad.vcf"):
         list(read_vcf(bad, job_id="j", per_sample=True))
+
+
+def test_as_written_gives_the_decimal_back() -> None:
+    import struct
+
+    from healthomics_emulator.vcf import as_written
+
+    def single(text: str) -> float:
+        return struct.unpack("<f", struct.pack("<f", float(text)))[0]
+
+    for text in ("110.415", "-20.1", "0.1", "5321.21", "29", "1e-30", "3.4e+38", "0.333"):
+        assert as_written(single(text)) == float(text), text
+    assert as_written(None) is None
+    assert as_written(float("inf")) == float("inf")

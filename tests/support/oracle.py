@@ -13,8 +13,9 @@ HealthOmics variant-store schema (column names, order and FORMAT fields from
 - ``names``: ID split on ``;``, ``None`` for ``.``; ``alternatealleles``: ALT split on ``,``,
   ``[]`` for ``.``; ``filters``: FILTER split on ``;`` (``["PASS"]`` for PASS), ``None`` for
   ``.``;
-- ``qual``: QUAL as the IEEE single it is in htslib and BCF (VCF ``Float``), as a double;
-  ``None`` for ``.``. FORMAT ``Float`` values (GL) likewise;
+- ``qual``: QUAL as the VCF wrote it, to the precision it keeps in htslib and BCF (an IEEE
+  single): the shortest decimal giving the same single, as a double (``110.415``, not
+  ``110.41500091552734``); ``None`` for ``.``. FORMAT ``Float`` values (GL) likewise;
 - ``attributes``: INFO text as bcftools prints it, items split on ``;``, each split on its first
   ``=``; a flag maps to ``"true"``; ``.`` gives ``{}``;
 - ``calls``: GT allele indexes split on ``/`` or ``|``, ``-1`` for a missing allele ``.``;
@@ -65,7 +66,7 @@ def _run(args: list[str]) -> str:
 
 
 def _single(text: str) -> float:
-    return float(np.float32(text))
+    return float(str(np.float32(text)))
 
 
 def _int(text: str) -> int | None:

@@ -47,7 +47,7 @@ def test_exact_fields_of_a_known_record(tmp_path: Path) -> None:
         "names": ["rs16986548"],
         "referenceallele": "TA",
         "alternatealleles": ["T", "TAA"],
-        "qual": 5321.2099609375,  # 5321.21 as an IEEE single
+        "qual": 5321.21,  # as written (an IEEE single in htslib, shown as its shortest decimal)
         "filters": ["PASS"],
         "splitfrommultiallelic": False,
         "attributes": {"AC": "1,2", "DB": "true"},

@@ -3,13 +3,15 @@
 Expected values are the reader's definitions (module docstring of ``omics_toolkit.tables.vcf``):
 0-based half-open coordinates, QUAL ``.`` NULL, FILTER ``.`` NULL, INFO flags ``"true"``, GT
 ``-1`` for a no-call allele, FORMAT vector-end values dropped and missing values NULL, a sample
-with no value for a field NULL. GL values are float32 in htslib, hence ``-20.100000381469727``.
+with no value for a field NULL. GL values are float32 in htslib but stored as written: ``-20.1``
+(not ``-20.100000381469727``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -43,7 +45,7 @@ SITE_COLUMNS = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"
 SAMPLE_COLUMNS = SITE_COLUMNS + "\tFORMAT\tS1\tS2\tS3"
 RECORDS = [
     # SNV, two IDs, PASS, INFO flags and a value holding '=' ',' and ' '; every FORMAT field.
-    "chr1\t100\trs1;rs2\tA\tG\t50\tPASS\tDP=30;AF=0.5;DB;H2;NOTE=a=b,c d\t"
+    "chr1\t100\trs1;rs2\tA\tG\t110.415\tPASS\tDP=30;AF=0.5;DB;H2;NOTE=a=b,c d\t"
     "GT:AD:DP:GQ:PL:GL:SPL:PS\t0/1:10,12:22:99:200,0,180:-20.1,0,-18:200,0,180:100\t"
     "1|1:0,15:15:45:400,45,0:-40,-4.5,0:400,45,0:100\t./.:.:.:.:.:.:.:.",
     # Multi-allelic deletion/insertion, QUAL '.', two FILTERs, partly missing AD/PL, no GL.
@@ -72,7 +74,7 @@ SITES = [
         ["rs1", "rs2"],
         "A",
         ["G"],
-        50.0,
+        110.415,  # as written, not the float32 htslib holds (110.41500091552734)
         ["PASS"],
         [("DP", "30"), ("AF", "0.5"), ("DB", "true"), ("H2", "true"), ("NOTE", "a=b,c d")],
     ),
@@ -107,7 +109,7 @@ SITES = [
 # genotypelikelihoods, spl, ps -- per record, per sample
 CALLS = [
     [
-        ("S1", [0, 1], False, [10, 12], 22, 99, [200, 0, 180], [-20.100000381469727, 0.0, -18.0])
+        ("S1", [0, 1], False, [10, 12], 22, 99, [200, 0, 180], [-20.1, 0.0, -18.0])
         + ([200, 0, 180], 100),
         ("S2", [1, 1], True, [0, 15], 15, 45, [400, 45, 0], [-40.0, -4.5, 0.0], [400, 45, 0], 100),
         ("S3", [-1, -1], False, None, None, None, None, None, None, None),
@@ -319,3 +321,21 @@ def test_undeclared_format_field_appearing_mid_file(tmp_path):
         (None, 3),
         (None, 7),
     ]
+
+
+def test_as_written_is_the_shortest_decimal_of_each_float32() -> None:
+    from omics_toolkit.tables.vcf import as_written
+
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.uniform(-100, 0, 20_000),
+            np.exp(rng.uniform(-70, 70, 20_000)),  # beyond 1e-14 / 1e22 too
+            [110.415, -20.1, 0.1, 5321.21, 16777217, 3.4e38, 1e-45, 0.0, -0.0, np.inf, np.nan],
+        ]
+    ).astype(np.float32)
+    got = as_written(values)
+    expected = values.astype(str).astype(np.float64)  # numpy's shortest text of each float32
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    assert same.all(), list(zip(values[~same][:5], got[~same][:5], strict=True))
+    assert as_written(np.float32([110.415])).tolist() == [110.415]

@@ -150,7 +150,10 @@ def _duck_reason(exc: Exception, sql: str = "") -> str:
         m = re.search(r'[Cc]olumn "([^"]+)" not found|column named "([^"]+)"', text)
         if m:
             column = m.group(1) or m.group(2)
-            return f"COLUMN_NOT_FOUND: {find_identifier(sql, column)}: Column '{column}' cannot be resolved"
+            return (
+                f"COLUMN_NOT_FOUND: {find_identifier(sql, column)}: Column '{column}' cannot be "
+                "resolved or requester is not authorized to access requested resources"
+            )
         if "No function matches" in text:
             return (
                 f"FUNCTION_NOT_FOUND: line 1:1: Unexpected parameters for a function call: {first}"

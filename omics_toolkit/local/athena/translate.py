@@ -18,6 +18,8 @@ from omics_toolkit.local.athena.errors import QueryFailed
 from omics_toolkit.local.athena.functions import (
     AthenaTrino,
     check_and_rewrite_functions,
+    find_identifier,
+    line_col,
     rewrite_unnest,
 )
 from omics_toolkit.local.athena.s3 import parquet_files
@@ -77,14 +79,13 @@ def _parse(sql: str) -> Any:
     import sqlglot
     from sqlglot import exp
 
+    from omics_toolkit.local.athena.syntax import syntax_error
+
     try:
         trees = sqlglot.parse(sql, read=AthenaTrino)
-    except sqlglot.errors.ParseError as exc:
-        err = (exc.errors or [{}])[0]
-        where = f"line {err.get('line') or 1}:{err.get('col') or 1}: "
-        raise QueryFailed(f"SYNTAX_ERROR: {where}{err.get('description') or exc}") from exc
     except sqlglot.errors.SqlglotError as exc:
-        raise QueryFailed(f"SYNTAX_ERROR: line 1:1: {exc}") from exc
+        reason = syntax_error(sql) or f"line 1:1: {exc}"
+        raise QueryFailed(f"SYNTAX_ERROR: {reason}") from exc
     trees = [t for t in trees if t is not None]
     if len(trees) != 1:
         raise QueryFailed("SYNTAX_ERROR: line 1:1: only one statement per query is allowed")
@@ -93,6 +94,21 @@ def _parse(sql: str) -> Any:
         first = (sql.split() or [""])[0]
         raise QueryFailed(f"SYNTAX_ERROR: line 1:1: mismatched input '{first}'")
     return tree
+
+
+def _located(exc: QueryFailed, sql: str, table: Any, qualified: str) -> QueryFailed:
+    """A missing table or schema as Trino reports it: ``line L:C:`` where the table reference
+    starts (its first name part) and, for a table, its ``catalog.schema.table`` name
+    (``TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.db.t' does not exist``)."""
+    name, _, rest = exc.reason.partition(": ")
+    if name not in ("TABLE_NOT_FOUND", "SCHEMA_NOT_FOUND") or rest.startswith("line "):
+        return exc
+    if name == "TABLE_NOT_FOUND":
+        rest = f"Table '{qualified}' does not exist"
+    first = table.parts[0] if table.parts else None
+    start = first.meta.get("start") if first is not None else None
+    where = line_col(sql, start) if isinstance(start, int) else find_identifier(sql, table.name)
+    return QueryFailed(f"{name}: {where}: {rest}", exc.category)
 
 
 def _name_columns(tree: Any) -> None:
@@ -154,15 +170,21 @@ def translate(
         key = (table_catalog.lower(), database, name)
         if key not in views:
             view = f"__athena_{len(views)}_{name}"
-            if kind == "glue":
-                resolved = glue.resolve_table(account_id, region, database, name)
-                glue.register_view(
-                    con, view, resolved, parquet_files(resolved.location, account_id, scratch)
-                )
-            else:
-                from omics_toolkit.local.athena.s3tables import register_view
+            try:
+                if kind == "glue":
+                    resolved = glue.resolve_table(account_id, region, database, name)
+                    glue.register_view(
+                        con, view, resolved, parquet_files(resolved.location, account_id, scratch)
+                    )
+                else:
+                    from omics_toolkit.local.athena.s3tables import register_view
 
-                register_view(con, view, table_catalog, database, name, account_id, region)
+                    register_view(con, view, table_catalog, database, name, account_id, region)
+            except QueryFailed as exc:
+                located = _located(exc, sql, table, f"{table_catalog.lower()}.{database}.{name}")
+                if located is exc:
+                    raise
+                raise located from exc
             views[key] = view
         alias = table.alias
         replacement = exp.Table(this=exp.to_identifier(views[key], quoted=True))

@@ -7,7 +7,9 @@ Patched moto 5.2.x names:
   (:func:`omics_toolkit.local.athena.execution.execute`); the execution ends SUCCEEDED (rows
   stored for GetQueryResults, ``<QueryExecutionId>.csv`` written to the output location in moto
   S3) or FAILED (``StateChangeReason`` and ``AthenaError`` carry the reason). ``CREATE/DROP
-  DATABASE`` keep moto's behaviour.
+  DATABASE`` keep moto's behaviour. A query that does not parse is refused as Athena refuses it:
+  ``InvalidRequestException`` with ``AthenaErrorCode`` ``MALFORMED_QUERY`` and Trino's message
+  (:func:`omics_toolkit.local.athena.syntax.syntax_error`); no execution is created.
 - ``AthenaResponse.get_query_execution``: adds ``Status.StateChangeReason``, ``Status.AthenaError``
   and the effective ``ResultConfiguration.OutputLocation``.
 - ``AthenaResponse.get_work_group``: an unknown workgroup raises ``InvalidRequestException`` (moto
@@ -26,6 +28,7 @@ import time
 from typing import Any
 
 from omics_toolkit.local.athena.execution import execute, is_database_ddl
+from omics_toolkit.local.athena.syntax import MALFORMED_QUERY, syntax_error
 from omics_toolkit.local.patches.guard import Needs
 
 #: The moto symbols this module replaces (checked by tests/unit/local/test_patches_athena_sql.py).
@@ -76,6 +79,21 @@ def _output_location(backend: Any, execution: Any, workgroup: str | None) -> str
     return location
 
 
+def _malformed(message: str) -> Exception:
+    """Athena's refusal of a query that does not parse (StartQueryExecution, HTTP 400)."""
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError("InvalidRequestException", message)
+    error.description = json.dumps(
+        {
+            "__type": "InvalidRequestException",
+            "Message": message,
+            "AthenaErrorCode": MALFORMED_QUERY,
+        }
+    )
+    return error
+
+
 def start_query_execution(
     self: Any,
     query: str,
@@ -84,13 +102,21 @@ def start_query_execution(
     workgroup: str | None,
     execution_parameters: list[str] | None,
 ) -> str:
-    """Replacement of ``AthenaBackend.start_query_execution``: run the query now."""
+    """Replacement of ``AthenaBackend.start_query_execution``: run the query now.
+
+    Raises:
+        JsonRESTError: ``InvalidRequestException`` (``MALFORMED_QUERY``) when the query does
+            not parse, before any execution exists.
+    """
     from moto.athena.models import Execution, QueryResults
 
     if is_database_ddl(query):
         return _originals["start_query_execution"](
             self, query, context, config, workgroup, execution_parameters
         )
+    malformed = syntax_error(query)
+    if malformed is not None:
+        raise _malformed(malformed)
     execution = Execution(
         query=query,
         context=context,

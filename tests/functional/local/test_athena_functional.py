@@ -145,19 +145,53 @@ def test_s3_location_and_numeric_parameter(connect: Any) -> None:
 def test_failures_carry_the_reason(aws: Any, catalog: dict[str, str]) -> None:
     athena = aws.client("athena")
     cases = {
-        "SELECT * FROM analytics.nope": "TABLE_NOT_FOUND: Table 'analytics.nope' does not exist",
-        "SELECT no_such_column FROM analytics.variants": "no_such_column",
-        "SELEC 1": "SYNTAX_ERROR",
+        "SELECT * FROM analytics.nope": (
+            "TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.analytics.nope' does not exist",
+            1110,
+        ),
+        "SELECT no_such_column FROM analytics.variants": (
+            "COLUMN_NOT_FOUND: line 1:8: Column 'no_such_column' cannot be resolved or requester "
+            "is not authorized to access requested resources",
+            1006,
+        ),
     }
-    for sql, reason in cases.items():
+    for sql, (reason, error_type) in cases.items():
         qid = athena.start_query_execution(
             QueryString=sql, ResultConfiguration={"OutputLocation": catalog["staging"]}
         )["QueryExecutionId"]
         status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
         assert status["State"] == "FAILED", sql
-        assert reason in status["StateChangeReason"], status
-        assert status["AthenaError"]["ErrorCategory"] == 2
-        assert reason in status["AthenaError"]["ErrorMessage"]
+        assert status["StateChangeReason"] == reason, status
+        assert status["AthenaError"] == {
+            "ErrorCategory": 2,
+            "ErrorType": error_type,
+            "Retryable": False,
+            "ErrorMessage": reason,
+        }
+
+
+def test_a_query_that_does_not_parse_is_refused_at_start(aws: Any, catalog: dict[str, str]) -> None:
+    """Athena parses at StartQueryExecution: InvalidRequestException MALFORMED_QUERY, Trino's
+    message, and no execution (as observed from AWS: see omics_toolkit.local.athena.syntax)."""
+    athena = aws.client("athena")
+    before = athena.list_query_executions()["QueryExecutionIds"]
+    cases = {
+        "SELEC * FROM analytics.variants": "line 1:1: mismatched input 'SELEC'. Expecting: 'ALTER'",
+        "SELECT *\nFROM analytics.variants\nWHERE": (
+            "line 3:6: mismatched input '<EOF>'. Expecting: <expression>"
+        ),
+        "SELECT a,, b FROM analytics.variants": (
+            "line 1:10: mismatched input ','. Expecting: '*', <expression>"
+        ),
+    }
+    for sql, message in cases.items():
+        with pytest.raises(athena.exceptions.InvalidRequestException) as refused:
+            athena.start_query_execution(
+                QueryString=sql, ResultConfiguration={"OutputLocation": catalog["staging"]}
+            )
+        assert refused.value.response["AthenaErrorCode"] == "MALFORMED_QUERY"
+        assert refused.value.response["Error"]["Message"].startswith(message), sql
+    assert athena.list_query_executions()["QueryExecutionIds"] == before
 
 
 def test_pyathena_raises_on_failure(connect: Any) -> None:

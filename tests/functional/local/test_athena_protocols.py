@@ -148,7 +148,14 @@ def test_the_same_calls_work_on_each_protocol(
     rows = [[d.get("VarCharValue") for d in r["Data"]] for r in rest["ResultSet"]["Rows"]]
     assert rows == [["2", "4"], ["3", "6"]]
 
-    failed = client.start_query_execution(QueryString="SELEC 1", WorkGroup=workgroup)
+    # a query that does not parse is refused with the model's error shape, AthenaErrorCode kept
+    with pytest.raises(client.exceptions.InvalidRequestException) as refused:
+        client.start_query_execution(QueryString="SELEC 1", WorkGroup=workgroup)
+    assert refused.value.response["AthenaErrorCode"] == "MALFORMED_QUERY"
+    assert refused.value.response["Error"]["Message"].startswith(
+        "line 1:1: mismatched input 'SELEC'. Expecting: 'ALTER', "
+    )
+    failed = client.start_query_execution(QueryString="SELECT nope", WorkGroup=workgroup)
     status = client.get_query_execution(QueryExecutionId=failed["QueryExecutionId"])
     assert status["QueryExecution"]["Status"]["State"] == "FAILED"
 
