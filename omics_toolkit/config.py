@@ -163,18 +163,22 @@ class Settings:
         return replace(self, **clean)
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(name: str, value: Any, source: str = "") -> Any:
+    """``value`` as the type of setting ``name``; ``source`` (``env …``) is named in the error."""
+    origin = f" (from {source})" if source else ""
     kinds = {f.name: f.type for f in fields(Settings)}
     kind = str(kinds[name])
     if kind.startswith("tuple"):
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-            raise ConfigError(f'setting {name} must be a list of strings, e.g. {name} = ["a", "b"]')
+            raise ConfigError(
+                f'setting {name} must be a list of strings, e.g. {name} = ["a", "b"]{origin}'
+            )
         return tuple(v.strip() for v in items if v.strip())
     if kind.startswith("dict"):
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(
-                f'setting {name} must be a table of strings, e.g. [{name}] key = "value"'
+                f'setting {name} must be a table of strings, e.g. [{name}] key = "value"{origin}'
             )
         return dict(value)
     if kind.startswith("bool"):
@@ -185,14 +189,15 @@ def _coerce(name: str, value: Any) -> Any:
             return True
         if text in ("false", "0", "no", "off"):
             return False
-        raise ConfigError(f"setting {name}={value!r} must be true or false")
+        raise ConfigError(f"setting {name}={value!r}{origin} must be true or false")
     try:
         if "int" in kind and "str" not in kind:
             return int(value)
         if "Path" in kind:
             return Path(value).expanduser()
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name}={value!r} is not a valid {kind}") from exc
+        what = "a whole number" if "int" in kind else f"a valid {kind}"
+        raise ConfigError(f"setting {name}={value!r}{origin} is not {what}") from exc
     return value
 
 
@@ -335,7 +340,7 @@ def resolve_settings(
     given = {k: v for k, v in flags.items() if v is not None}
     values.update(given)
     sources.update({k: "flag" for k in given})
-    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    settings = Settings(**{k: _coerce(k, v, sources.get(k, "")) for k, v in values.items()})
     per_target = f"default ({settings.target})"
     sources = {
         name: sources.get(name, per_target if name in TARGET_DEFAULTS["aws"] else "default")

@@ -31,6 +31,8 @@ app = typer.Typer(
     help="Stand up and run an AWS HealthOmics secondary-analysis pipeline (local stack by default).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # plain help (click's): paragraphs re-wrapped to the width, <name> placeholders kept
+    rich_markup_mode=None,
     add_completion=False,
 )
 app.add_typer(local.app, name="local")

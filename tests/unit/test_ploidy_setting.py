@@ -34,7 +34,10 @@ def test_ploidy_from_file_env_and_default(tmp_path, monkeypatch) -> None:
     [
         ("0", "ploidy must be between 1 and 8, not 0 (from env OMICS_TOOLKIT_PLOIDY)"),
         ("9", "ploidy must be between 1 and 8, not 9 (from env OMICS_TOOLKIT_PLOIDY)"),
-        ("haploid", "setting ploidy='haploid' is not a valid int"),
+        (
+            "haploid",
+            "setting ploidy='haploid' (from env OMICS_TOOLKIT_PLOIDY) is not a whole number",
+        ),
     ],
 )
 def test_ploidy_out_of_range_or_not_a_number(tmp_path, monkeypatch, value, message) -> None:
