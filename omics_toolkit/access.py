@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from omics_toolkit.errors import NotProvisionedError
 from omics_toolkit.principals import check_principal, grantee
 
 if TYPE_CHECKING:
@@ -89,7 +90,6 @@ def grant_access(ctx: AwsContext, settings: Settings, principal: str | None) -> 
         AwsError: from Lake Formation, Glue or S3 Tables (e.g. ``AccessDeniedException`` for a
             caller who is not a data lake administrator).
     """
-    from omics_toolkit.errors import NotProvisionedError
     from omics_toolkit.provisioning.grants import ensure_grants
 
     prov, backend, grants = _steps(ctx, settings)
@@ -114,12 +114,15 @@ def revoke_access(ctx: AwsContext, settings: Settings, principal: str | None) ->
     Raises:
         UserError: the principal is not one Lake Formation accepts, or the back end keeps no
             tables.
+        NotProvisionedError: the deployment has no tables (not provisioned, or torn down).
         AwsError: from Lake Formation, Glue or S3 Tables.
     """
     from omics_toolkit.provisioning.grants import revoke_from
 
     prov, backend, grants = _steps(ctx, settings)
     who = _principal(ctx, settings, principal)
+    if not grants:
+        raise NotProvisionedError(settings.deployment, settings.target, ctx.region, "tables")
     revoke_from(prov, who, grants)
     return AccessChange(
         who,
@@ -133,12 +136,14 @@ def list_access(ctx: AwsContext, settings: Settings) -> list[TableAccess]:
     """Every principal's permissions on the deployment's tables, sorted by principal, table.
 
     Raises:
-        UserError: the back end keeps no tables.
+        NotProvisionedError: the deployment has no tables (not provisioned, or torn down).
         AwsError: from Lake Formation, Glue or S3 Tables.
     """
     from omics_toolkit.provisioning.grants import holders
 
     prov, _, grants = _steps(ctx, settings)
+    if not grants:
+        raise NotProvisionedError(settings.deployment, settings.target, ctx.region, "tables")
     rows = [
         TableAccess(who, grant.name, sorted(perms))
         for grant in grants

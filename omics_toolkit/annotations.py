@@ -507,9 +507,16 @@ def list_annotations(ctx: AwsContext, settings: Settings) -> list[AnnotationSet]
     of the stores they point at (rows, source file) and the store's creation time. S3 Tables: the
     Iceberg tables ``annotations_*`` of the namespace, their snapshot's ``total-records`` and
     the properties the import wrote.
+
+    Raises:
+        NotProvisionedError: the deployment's state machine does not exist.
+        AwsError: from Glue, HealthOmics or S3 Tables.
     """
+    from omics_toolkit.provisioning.core import is_provisioned
     from omics_toolkit.tables.schema import ANNOTATION_PREFIX
 
+    if not is_provisioned(ctx, settings):  # an empty list would read as "no sets yet"
+        raise NotProvisionedError(settings.deployment, settings.target, ctx.region)
     backend = _backend(ctx, settings)
     names = Names(settings.deployment, ctx.account_id, ctx.region)
     sets: list[AnnotationSet] = []

@@ -81,10 +81,7 @@ SUCCEEDS: dict[str, dict[str, int]] = {
     "unprovisioned": {
         "plan": 0,  # lists what provision would create
         "teardown": 0,  # nothing to delete
-        "annotations list": 0,  # "no annotation sets"
         "workflows list": 0,  # "no workflows in deployment"
-        "access list": 0,  # nobody holds permissions
-        "access revoke": 0,  # nothing revoked
         "local start": 0,  # already running: no-op
         "local status": 0,
     },
