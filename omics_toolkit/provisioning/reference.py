@@ -135,6 +135,8 @@ def prepare_reference(
         mapping = read_mapping(Path(rename_contigs), check)
     if not mapping:
         return PreparedReference(reference, reference, check)
+    # the renamed copy is written uncompressed: the plain-gzip advice is about a file not imported
+    check.warnings = [w for w in check.warnings if ": plain gzip;" not in w]
     folder = renamed_dir(settings)
     if write:
         folder.mkdir(parents=True, exist_ok=True)
@@ -160,6 +162,10 @@ def ensure_contig_names(steps: Any, prepared: PreparedReference | None) -> None:
     With renamed sequences: put ``reference/contig-names.tsv`` unless it already holds the same
     text (``create``/``update``/``unchanged``). With a reference that needs no renaming: delete
     a mapping left by an earlier reference. Without a reference (``None``): leave it as it is.
+
+    Raises:
+        AwsError: S3 refused the GetObject (other than no such key or bucket), PutObject or
+            DeleteObject (e.g. ``AccessDenied``).
     """
     if prepared is None:
         return

@@ -249,3 +249,35 @@ def test_a_corrupt_gzip_reference_is_one_user_error_with_the_offset(tmp_path: Pa
     assert f"reference {path}: corrupt gzip data at ~byte " in message
     offset = int(message.split("at ~byte ")[1].split()[0])
     assert 0 < offset <= len(data)
+
+
+def test_plan_destroy_refuses_reference_options_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from omics_toolkit.cli.main import app
+
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(">chr1\nACGT\n")
+    for extra in (["--reference", str(fasta)], ["--rename-contigs", "auto"]):
+        result = CliRunner().invoke(app, ["plan", "--destroy", *extra], catch_exceptions=True)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, UserError), repr(result.exception)
+        assert "mean nothing with --destroy" in str(result.exception)
+        assert "\n" not in str(result.exception)
+
+
+def test_no_plain_gzip_warning_when_rename_contigs_writes_an_uncompressed_copy(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from omics_toolkit.cli.main import app
+
+    path = tmp_path / "ecoli.fa.gz"
+    path.write_bytes(gzip.compress(f">{NCBI}\nACGT\n".encode()))
+    env = {"COLUMNS": "300", "OMICS_TOOLKIT_HOME": str(tmp_path / "home")}
+    renamed = CliRunner().invoke(
+        app, ["plan", "--reference", str(path), "--rename-contigs", "auto"], env=env
+    )
+    assert "contig(s) renamed" in renamed.output, renamed.output
+    assert "plain gzip" not in renamed.output
