@@ -142,8 +142,14 @@ def test_rename_contigs_auto_provisions_and_runs_a_sample(
         {"contig": "NC_000913.2", "original": NCBI}
     ]
 
+    folder = Path(os.environ["OMICS_TOOLKIT_HOME"]) / "references" / DEPLOYMENT
+    previewed = _cli("--json", "plan", "--destroy", "--force-delete-data")
+    assert ("renamed references", str(folder), "delete") in {
+        (a["kind"], a["name"], a["action"]) for a in json.loads(previewed.stdout)
+    }
     gone = _cli("--json", "teardown", "--yes", "--force-delete-data")
     assert gone.exit_code == 0, gone.output
+    assert not folder.exists()
 
 
 def test_an_s3_reference_is_read_from_s3_and_a_mapping_file_renames_it(
