@@ -137,11 +137,38 @@ def detect_compression(head: bytes) -> str:
     return "gzip"
 
 
-def _lines(reader: Readable) -> Iterator[bytes]:
-    """Lines of ``reader`` (each with its ``\\n``, the last maybe without), read 1 MiB at a time."""
+def _lines(reader: Readable, source: str = "the reference", raw: object = None) -> Iterator[bytes]:
+    """Lines of ``reader`` (each with its ``\\n``, the last maybe without), read 1 MiB at a time.
+
+    Raises:
+        UserError: the gzip stream ends early (``EOFError``), or its data is corrupt
+            (``gzip.BadGzipFile``, ``zlib.error``; the message gives the compressed byte
+            offset reached, from ``raw.tell()``).
+    """
+    import gzip
+    import zlib
+
     rest = b""
     while True:
-        chunk = reader.read(_CHUNK)
+        try:
+            chunk = reader.read(_CHUNK)
+        except EOFError as exc:
+            raise UserError(
+                f"reference {source} is truncated (the gzip stream ends early: {exc}); "
+                "copy or download it again"
+            ) from exc
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            tell = getattr(raw, "tell", None)
+            where = ""
+            if tell is not None:
+                try:
+                    where = f" at ~byte {tell()}"
+                except (OSError, ValueError):
+                    where = ""
+            raise UserError(
+                f"reference {source}: corrupt gzip data{where} ({exc}); copy or download it "
+                "again, or check it with `gzip -t`"
+            ) from exc
         if not chunk:
             break
         data = rest + chunk
@@ -208,6 +235,10 @@ def check_fasta(open_source: Opener, source: str) -> FastaCheck:
 
     Returns:
         A :class:`FastaCheck`; ``problems`` is empty when the file can be imported as it is.
+
+    Raises:
+        UserError: a gzip stream that ends early ("truncated") or holds corrupt data (with the
+            compressed byte offset reached).
     """
     result = FastaCheck(source=source)
     lower = source.lower()
@@ -234,7 +265,7 @@ def check_fasta(open_source: Opener, source: str) -> FastaCheck:
                 "samtools faidx refuses plain gzip: recompress with `gunzip -c | bgzip`"
             )
         lineno = 0
-        for lineno, raw_line in enumerate(_lines(reader), 1):  # noqa: B007 (used after)
+        for lineno, raw_line in enumerate(_lines(reader, source, raw), 1):  # noqa: B007
             line = raw_line.rstrip(b"\n")
             if line.endswith(b"\r"):
                 line = line[:-1]
@@ -422,25 +453,33 @@ def read_mapping(path: Path, check: FastaCheck) -> dict[str, str]:
 
 def write_renamed(
     open_source: Opener, mapping: dict[str, str], sink: Callable[[bytes], object]
-) -> None:
+) -> str:
     """Stream the FASTA to ``sink`` uncompressed, each header of a renamed sequence replaced by
-    ``>NEW`` (its description dropped: the mapping keeps the original); other lines unchanged."""
+    ``>NEW`` (its description dropped: the mapping keeps the original); other lines unchanged.
+
+    Returns:
+        The sha256 (hex) of the bytes written (it names the renamed copy).
+
+    Raises:
+        UserError: a truncated or corrupt gzip stream (see :func:`check_fasta`).
+    """
+    digest = hashlib.sha256()
     with open_source() as raw:
         reader, _ = _decompressed(raw)
-        for line in _lines(reader):
+        for line in _lines(reader, "the reference", raw):
             if line.startswith(b">"):
                 words = line[1:].split()
                 old = words[0].decode("utf-8", "replace") if words else ""
                 if old in mapping:
                     line = b">" + mapping[old].encode() + b"\n"
+            digest.update(line)
             sink(line)
+    return digest.hexdigest()
 
 
 def renamed_digest(open_source: Opener, mapping: dict[str, str]) -> str:
-    """sha256 (hex) of what :func:`write_renamed` writes, without writing it."""
-    digest = hashlib.sha256()
-    write_renamed(open_source, mapping, digest.update)
-    return digest.hexdigest()
+    """sha256 (hex) of what :func:`write_renamed` writes, without writing it (``plan``)."""
+    return write_renamed(open_source, mapping, lambda _data: None)
 
 
 def mapping_tsv(mapping: dict[str, str]) -> str:

@@ -111,6 +111,11 @@ def plan(
         raise UserError(
             "--force-delete-data goes with --destroy (plan --destroy --force-delete-data)"
         )
+    if destroy and (reference or rename_contigs):
+        raise UserError(
+            "--reference and --rename-contigs mean nothing with --destroy (teardown imports "
+            "nothing): drop them"
+        )
     st = _override(ctx, workflow=workflow, known_sites=tuple(known_sites) if known_sites else None)
     prepared = (
         None if destroy else _prepared(ctx, st.settings, reference, rename_contigs, write=False)

@@ -46,8 +46,10 @@ from omics_toolkit.provisioning.layers import LAMBDA_RUNTIME
 from omics_toolkit.provisioning.orchestration import OrchestrationSteps
 from omics_toolkit.provisioning.reference import (
     PreparedReference,
+    check_reference_binding,
     ensure_contig_names,
     prepare_reference,
+    record_reference_contigs,
 )
 from omics_toolkit.provisioning.storage import StorageSteps
 
@@ -111,6 +113,11 @@ class Provisioner(
         states = f"arn:{p}:states:{region}:{account}"
         kms = self.kms_statements()
 
+        if prepared is not None:  # before anything is created
+            store = self.find_store("reference")
+            existing = self._find_existing_reference(store["id"]) if store else None
+            check_reference_binding(self, prepared, existing[2] if existing else None)
+
         # Storage, the HealthOmics stores and the reference
         self.ensure_bucket(n.input_bucket, self.lifecycle_rules(30))
         self.ensure_bucket(n.output_bucket, self.lifecycle_rules(30))
@@ -131,6 +138,7 @@ class Provisioner(
             iam.import_role_statements(in_arn, out_arn, kms) + import_reads,
         )
         ref_store, ref_id, ref_arn = self.ensure_reference_genome(source, import_role)
+        record_reference_contigs(self, prepared)
         seq_store = self.ensure_sequence_store()
         previous = self._state_machine_tags().get(VARIANT_BACKEND_TAG)
         variant_store, annotation_store, use_tables = self.ensure_variant_stores(ref_arn, previous)

@@ -14,7 +14,6 @@ Where things go:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +30,15 @@ from omics_toolkit.references import (
     mapping_tsv,
     parse_mapping_tsv,
     read_mapping,
+    renamed_digest,
     write_renamed,
 )
 
 #: Key of the contig-name mapping in the deployment's output bucket.
 CONTIG_NAMES_KEY = "reference/contig-names.tsv"
+#: Key of the contig names (one a line, after renaming, in FASTA order) of the reference the
+#: deployment's variant data is bound to, written after the reference is imported.
+REFERENCE_CONTIGS_KEY = "reference/contigs.txt"
 
 
 @dataclass
@@ -51,6 +54,11 @@ class PreparedReference:
 
     def __str__(self) -> str:
         return self.source
+
+    @property
+    def final_names(self) -> list[str]:
+        """The contig names as imported (after renaming), in FASTA order."""
+        return [self.contig_names.get(n, n) for n in self.check.names]
 
 
 def _opener(ctx: Any, reference: str) -> Any:
@@ -127,25 +135,21 @@ def prepare_reference(
         mapping = read_mapping(Path(rename_contigs), check)
     if not mapping:
         return PreparedReference(reference, reference, check)
-    digest = hashlib.sha256()
+    # the renamed copy is written uncompressed: the plain-gzip advice is about a file not imported
+    check.warnings = [w for w in check.warnings if ": plain gzip;" not in w]
     folder = renamed_dir(settings)
     if write:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{_stem(reference)}.{os.getpid()}.tmp"
         try:
             with tmp.open("wb") as out:
-
-                def sink(data: bytes) -> None:
-                    digest.update(data)
-                    out.write(data)
-
-                write_renamed(open_source, mapping, sink)
+                digest = write_renamed(open_source, mapping, out.write)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
     else:
-        write_renamed(open_source, mapping, digest.update)
-    target = folder / f"{_stem(reference)}.renamed-{digest.hexdigest()[:12]}.fa"
+        digest = renamed_digest(open_source, mapping)
+    target = folder / f"{_stem(reference)}.renamed-{digest[:12]}.fa"
     if write:
         tmp.replace(target)
         target.with_suffix(".contigs.tsv").write_text(mapping_tsv(mapping))
@@ -158,6 +162,10 @@ def ensure_contig_names(steps: Any, prepared: PreparedReference | None) -> None:
     With renamed sequences: put ``reference/contig-names.tsv`` unless it already holds the same
     text (``create``/``update``/``unchanged``). With a reference that needs no renaming: delete
     a mapping left by an earlier reference. Without a reference (``None``): leave it as it is.
+
+    Raises:
+        AwsError: S3 refused the GetObject (other than no such key or bucket), PutObject or
+            DeleteObject (e.g. ``AccessDenied``).
     """
     if prepared is None:
         return
@@ -212,3 +220,90 @@ def read_contig_names(ctx: Any, output_bucket: str) -> dict[str, str]:
             return {}
         raise
     return parse_mapping_tsv(body.read().decode())
+
+
+def _get_text(s3: Any, bucket: str, key: str) -> str | None:
+    """The object's text, or ``None`` when the bucket or key does not exist (S3 GetObject)."""
+    try:
+        return str(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+    except AwsError as exc:
+        if exc.code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
+            return None
+        raise
+
+
+def check_reference_binding(
+    steps: Any, prepared: PreparedReference | None, existing_name: str | None
+) -> None:
+    """Refuse a reference whose contig names differ from those the deployment is bound to.
+
+    The variant and annotation stores (CreateVariantStore ``reference.referenceArn``) and the
+    S3 Tables loader's contig check keep the reference of the first ``provision``; a new
+    reference with other contig names would be imported, and every later sample would then
+    fail at ImportVcf ("contig X is not in the reference"). Called before anything is created.
+
+    The bound names are read from ``reference/contigs.txt`` in the output bucket (written by
+    :func:`record_reference_contigs`); a deployment provisioned before that record existed is
+    compared by reference name (``existing_name``, the store's ACTIVE reference).
+
+    Args:
+        steps: the provisioner (its S3 client and names).
+        prepared: the reference given to ``plan``/``provision`` (``None``: none given).
+        existing_name: name of the reference store's ACTIVE reference, ``None`` if none.
+
+    Raises:
+        UserError: the contig names differ (listed), saying to use a new deployment
+            (``-d NAME``) or to ``teardown --force-delete-data`` first.
+    """
+    if prepared is None:
+        return
+    from omics_toolkit.provisioning.healthomics import reference_name
+
+    recorded = _get_text(steps.client("s3"), steps.names.output_bucket, REFERENCE_CONTIGS_KEY)
+    new = prepared.final_names
+    if recorded is not None:
+        old = [line for line in recorded.splitlines() if line]
+        if set(old) == set(new):
+            return
+        gone, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
+        what = "; ".join(
+            part
+            for part in (
+                f"not in the new one: {', '.join(gone[:10])}" if gone else "",
+                f"new: {', '.join(added[:10])}" if added else "",
+            )
+            if part
+        )
+    elif existing_name is not None and existing_name != reference_name(prepared.source):
+        what = (
+            f"the deployment holds reference {existing_name}, whose contig names are not recorded"
+        )
+    else:
+        return
+    deployment = steps.names.deployment
+    raise UserError(
+        f"reference {prepared.original}"
+        + (f" (renamed by --rename-contigs to {prepared.source})" if prepared.contig_names else "")
+        + f" has other contig names than the reference deployment {deployment} is bound to "
+        f"({what}). Its variant store and variant tables keep the first reference, so every "
+        "later sample would fail to import. Nothing was changed. To use this reference, "
+        f"provision a new deployment (`omics-toolkit -d NEW_NAME provision --reference ...`), or "
+        f"delete this one with its data first (`omics-toolkit -d {deployment} teardown "
+        "--force-delete-data`); to keep this one, drop --reference (or give the same reference "
+        "and --rename-contigs as before)"
+    )
+
+
+def record_reference_contigs(steps: Any, prepared: PreparedReference | None) -> None:
+    """Write the imported reference's contig names to ``reference/contigs.txt`` in the output
+    bucket (S3 GetObject/PutObject), read back by :func:`check_reference_binding`. Without a
+    reference (``None``) or in a dry run: nothing."""
+    if prepared is None or steps.dry_run:
+        return
+    s3 = steps.client("s3")
+    bucket = steps.names.output_bucket
+    text = "".join(f"{n}\n" for n in prepared.final_names)
+    if _get_text(s3, bucket, REFERENCE_CONTIGS_KEY) != text:
+        s3.put_object(
+            Bucket=bucket, Key=REFERENCE_CONTIGS_KEY, Body=text.encode(), ContentType="text/plain"
+        )

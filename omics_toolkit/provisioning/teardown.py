@@ -73,6 +73,7 @@ class Teardown(
         self.delete_variant_stores(force)
         self.delete_sequence_store(force)
         self.delete_reference_store()
+        self.delete_renamed_references()
         for role in (
             "omics-import",
             "omics-run",
@@ -83,6 +84,22 @@ class Teardown(
         for bucket in (n.input_bucket, n.output_bucket):
             self.delete_bucket(bucket, force)
         return self.actions
+
+    def delete_renamed_references(self) -> None:
+        """Delete ``<home>/references/<deployment>/``: the renamed reference copies and their
+        mappings (``--rename-contigs``), derived from the user's file, which is never touched.
+        Reported as kind ``renamed references``; a dry run only reports."""
+        import shutil
+
+        from omics_toolkit.provisioning.reference import renamed_dir
+
+        folder = renamed_dir(self.settings)
+        if not folder.is_dir():
+            return
+        count = sum(1 for p in folder.iterdir() if p.is_file())
+        if not self.dry_run:
+            shutil.rmtree(folder)
+        self._record("renamed references", str(folder), "delete", f"{count} file(s), local")
 
 
 def discover(prov: HealthOmicsSteps) -> Deployment:

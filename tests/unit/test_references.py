@@ -6,6 +6,7 @@ import gzip
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,3 +203,81 @@ def test_a_few_megabytes_check_in_well_under_a_second(tmp_path: Path) -> None:
     elapsed = time.monotonic() - start
     assert check.lengths == [1_200_000] * 4 and len(check.bad_names) == 4
     assert elapsed < 2.0, elapsed
+
+
+def _gz_reference(tmp_path: Path) -> bytes:
+    import gzip
+    import random
+
+    rng = random.Random(16)
+    seq = "".join(rng.choice("ACGT") for _ in range(200_000))
+    text = ">chr1\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n"
+    return gzip.compress(text.encode(), mtime=0)
+
+
+def _plan_cli(path: Path) -> Any:
+    from typer.testing import CliRunner
+
+    from omics_toolkit.cli.main import app
+
+    return CliRunner().invoke(
+        app, ["plan", "--reference", str(path)], env={"COLUMNS": "200"}, catch_exceptions=True
+    )
+
+
+def test_a_truncated_gzip_reference_is_one_user_error_naming_the_file(tmp_path: Path) -> None:
+    data = _gz_reference(tmp_path)
+    path = tmp_path / "half.fa.gz"
+    path.write_bytes(data[: len(data) // 2])
+    result = _plan_cli(path)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, UserError), repr(result.exception)
+    message = str(result.exception)
+    assert f"reference {path} is truncated (the gzip stream ends early" in message
+
+
+def test_a_corrupt_gzip_reference_is_one_user_error_with_the_offset(tmp_path: Path) -> None:
+    data = bytearray(_gz_reference(tmp_path))
+    middle = len(data) // 2
+    data[middle : middle + 64] = b"\xff" * 64
+    path = tmp_path / "corrupt.fa.gz"
+    path.write_bytes(bytes(data))
+    result = _plan_cli(path)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, UserError), repr(result.exception)
+    message = str(result.exception)
+    assert f"reference {path}: corrupt gzip data at ~byte " in message
+    offset = int(message.split("at ~byte ")[1].split()[0])
+    assert 0 < offset <= len(data)
+
+
+def test_plan_destroy_refuses_reference_options_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from omics_toolkit.cli.main import app
+
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(">chr1\nACGT\n")
+    for extra in (["--reference", str(fasta)], ["--rename-contigs", "auto"]):
+        result = CliRunner().invoke(app, ["plan", "--destroy", *extra], catch_exceptions=True)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, UserError), repr(result.exception)
+        assert "mean nothing with --destroy" in str(result.exception)
+        assert "\n" not in str(result.exception)
+
+
+def test_no_plain_gzip_warning_when_rename_contigs_writes_an_uncompressed_copy(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from omics_toolkit.cli.main import app
+
+    path = tmp_path / "ecoli.fa.gz"
+    path.write_bytes(gzip.compress(f">{NCBI}\nACGT\n".encode()))
+    env = {"COLUMNS": "300", "OMICS_TOOLKIT_HOME": str(tmp_path / "home")}
+    renamed = CliRunner().invoke(
+        app, ["plan", "--reference", str(path), "--rename-contigs", "auto"], env=env
+    )
+    assert "contig(s) renamed" in renamed.output, renamed.output
+    assert "plain gzip" not in renamed.output

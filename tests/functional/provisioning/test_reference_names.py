@@ -119,15 +119,37 @@ def test_rename_contigs_auto_provisions_and_runs_a_sample(
     assert queried.exit_code == 0, queried.output
     assert [row["contigname"] for row in json.loads(queried.stdout)] == ["NC_000913.2"]
 
-    # Another reference that needs no renaming: the old mapping goes with it.
-    plain = _cli("--json", "provision", "--reference", str(demo.reference))
-    assert plain.exit_code == 0, plain.output
-    kinds = {a["kind"]: a["action"] for a in json.loads(plain.stdout)["actions"]}
-    assert kinds["contig names"] == "delete"
-    assert json.loads(_cli("--json", "contigs").stdout) == []
+    # Another reference, or another mapping of the same one: refused by plan and provision
+    # before anything is created (the variant data stays bound to NC_000913.2).
+    other_map = tmp_path / "other.tsv"
+    other_map.write_text(f"{NCBI}\tecoli_K12\n")
+    for args in (
+        ["--reference", str(demo.reference)],
+        ["--reference", str(ncbi_reference), "--rename-contigs", str(other_map)],
+    ):
+        for command in ("plan", "provision"):
+            refused = _cli(command, *args)
+            assert refused.exit_code == 1, refused.output
+            assert isinstance(refused.exception, UserError), refused.output
+            message = str(refused.exception)
+            assert "has other contig names than the reference deployment ft-contigs" in message
+            assert "not in the new one: NC_000913.2" in message
+            assert "-d NEW_NAME provision" in message and "teardown --force-delete-data" in message
+    store = omics.list_reference_stores(filter={"name": f"{DEPLOYMENT}-references"})
+    refs = omics.list_references(referenceStoreId=store["referenceStores"][0]["id"])["references"]
+    assert len(refs) == 1
+    assert json.loads(_cli("--json", "contigs").stdout) == [
+        {"contig": "NC_000913.2", "original": NCBI}
+    ]
 
+    folder = Path(os.environ["OMICS_TOOLKIT_HOME"]) / "references" / DEPLOYMENT
+    previewed = _cli("--json", "plan", "--destroy", "--force-delete-data")
+    assert ("renamed references", str(folder), "delete") in {
+        (a["kind"], a["name"], a["action"]) for a in json.loads(previewed.stdout)
+    }
     gone = _cli("--json", "teardown", "--yes", "--force-delete-data")
     assert gone.exit_code == 0, gone.output
+    assert not folder.exists()
 
 
 def test_an_s3_reference_is_read_from_s3_and_a_mapping_file_renames_it(
