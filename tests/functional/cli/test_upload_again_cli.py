@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import boto3.s3.inject
 import pytest
 from typer.testing import CliRunner
 
@@ -128,6 +129,40 @@ def test_one_changed_mate_uploads_only_that_mate(aws, deployment, tmp_path):
     assert len(after) == len(before) + 1
     assert changed["execution_name"] != started["execution_name"]
     _wait(aws, deployment["state_machine_arn"], changed["execution_name"])  # before teardown
+
+
+def test_upload_whose_event_starts_the_run_before_the_lookup_says_will_start(
+    aws, deployment, tmp_path, monkeypatch
+):
+    """The race: the upload's own event starts its execution before ``upload`` looks executions up.
+
+    Every S3 upload of the command waits (boto3's ``upload_file``, wrapped here) until an execution
+    of this sample exists: the slowest put possible. ``upload`` must decide from what existed
+    before it put anything, not report its own new execution as "already ran".
+    """
+    sfn = aws.client("stepfunctions")
+    arn = deployment["state_machine_arn"]
+    real_upload_file = boto3.s3.inject.upload_file
+
+    def slow_upload_file(self: Any, filename: str, bucket: str, key: str, **kw: Any) -> None:
+        real_upload_file(self, filename, bucket, key, **kw)
+        if key.endswith("_R2.fastq"):
+            deadline = time.monotonic() + 60
+            while not any(e["name"].startswith("race-") for e in list_executions(sfn, arn)):
+                assert time.monotonic() < deadline, "the upload's event started nothing"
+                time.sleep(0.2)
+
+    monkeypatch.setattr(boto3.s3.inject, "upload_file", slow_upload_file)
+    r1, r2 = tmp_path / "race_R1.fastq", tmp_path / "race_R2.fastq"
+    r1.write_text("@a\nACGT\n+\nIIII\n")
+    r2.write_text("@a\nTTGC\n+\nIIII\n")
+    result = json.loads(cli("--json", "upload", str(r1), str(r2)).stdout)
+    assert (result["status"], result["execution"]) == ("will start", None)
+    assert len(result["uploaded"]) == 2
+    started = [e["name"] for e in list_executions(sfn, arn) if e["name"].startswith("race-")]
+    assert started == [result["execution_name"]]
+    monkeypatch.undo()
+    _wait(aws, arn, result["execution_name"])  # before teardown
 
 
 def _actions(rows: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
