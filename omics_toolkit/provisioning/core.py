@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omics_toolkit.aws.session import AwsContext, is_read
+from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import (
@@ -97,10 +98,7 @@ def is_provisioned(ctx: AwsContext, settings: Settings) -> bool:
         AwsError: any other failure of the call.
     """
     names = Names(settings.deployment, ctx.account_id, ctx.region)
-    arn = (
-        f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:"
-        f"stateMachine:{names.state_machine}"
-    )
+    arn = deployment_state_machine_arn(ctx, names.state_machine)
     try:
         ctx.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
     except ResourceNotFoundError:
