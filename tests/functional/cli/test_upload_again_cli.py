@@ -188,6 +188,25 @@ def test_plan_destroy_force_delete_data_lists_exactly_what_teardown_deletes(aws,
     }
 
 
+def test_same_pair_after_teardown_force_delete_data_and_provision_runs_again(aws, deployment):
+    """After the deployment above was torn down with its data: a new incarnation, a new run.
+
+    The run and import idempotency tokens of the old incarnation must not come back: HealthOmics
+    would answer them with the old run, whose outputs went with the old output bucket.
+    """
+    demo = fetch_demo_data()
+    cli("provision", "--reference", str(demo.reference))
+    again = json.loads(cli("--json", "plan").stdout)
+    machine = [a["action"] for a in again if a["kind"] == "state machine"]
+    assert machine == ["unchanged"], again  # re-provisioning changes no token
+    r1, r2 = deployment["reads"]
+    result = json.loads(cli("--json", "upload", str(r1), str(r2)).stdout)
+    assert (result["status"], len(result["uploaded"])) == ("will start", 2)
+    status = _wait(aws, deployment["state_machine_arn"], result["execution_name"])
+    assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
+    cli("--json", "teardown", "--yes", "--force-delete-data")
+
+
 def test_force_delete_data_without_destroy_says_what_to_do() -> None:
     result = CliRunner().invoke(app, ["plan", "--force-delete-data"])
     assert isinstance(result.exception, UserError), result.output
