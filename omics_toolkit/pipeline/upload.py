@@ -163,10 +163,11 @@ def upload_pair(
                 _put(s3, bucket, path, key, digest[1])
                 uploaded.append(f"s3://{bucket}/{key}")
     name = expected
-    if uploaded and not all(same):
+    if uploaded:
+        # The name as read back: under SSE-KMS an ETag is not the MD5 (and a re-put changes it).
         after = [head_object(s3, bucket, key) for key in (k1, k2)]
         name = name_of([str(h["ETag"]) if h else "" for h in after])
-        if name != expected:  # ETags that are not MD5s (SSE-KMS): the lookup above missed it
+        if name != expected:  # the lookup above was of another name: nothing earlier is known
             earlier = [] if earlier is not None else None
     latest = earlier[0] if earlier else None
     status = latest["status"] if latest else ("will start" if earlier is not None else None)
@@ -191,8 +192,10 @@ def _executions_of(
 ) -> list[dict[str, Any]] | None:
     """Executions named ``name`` or its retries ``name-r<N>``, newest first.
 
-    One DescribeExecution of ``name``; only when it ended in a retryable status (``FAILED``,
-    ``TIMED_OUT``, ``ABORTED``) is ListExecutions read for its ``runs retry`` executions.
+    One DescribeExecution of ``name``; ListExecutions is read in full only when it ended in a
+    retryable status (``FAILED``, ``TIMED_OUT``, ``ABORTED``), for its ``runs retry``
+    executions, and for one item when there is no such execution (whether the state machine
+    exists: DescribeExecution answers ``ExecutionDoesNotExist`` either way).
     ``[]`` when there is none; ``None`` when ``sfn`` is not given or the state machine does not
     exist (not provisioned).
 
@@ -204,8 +207,15 @@ def _executions_of(
     try:
         with translate("stepfunctions", "DescribeExecution"):
             found = [sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))]
-    except ResourceNotFoundError as e:
-        return None if e.code == "StateMachineDoesNotExist" else []
+    except ResourceNotFoundError:
+        found = []
+    if not found:  # no such execution; does the state machine exist? (one short ListExecutions)
+        try:
+            with translate("stepfunctions", "ListExecutions"):
+                sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=1)
+        except ResourceNotFoundError:
+            return None
+        return []
     if found[0]["status"] in _RETRYABLE:
         try:
             with translate("stepfunctions", "ListExecutions"):
