@@ -302,11 +302,10 @@ def variant_store_check(ctx: AwsContext, settings: Settings) -> AccountCheck:
 
 
 def _recorded_backend(ctx: AwsContext, settings: Settings) -> str | None:
+    from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
+
     names = Names(settings.deployment, ctx.account_id, ctx.region)
-    arn = (
-        f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:stateMachine:"
-        f"{names.state_machine}"
-    )
+    arn = deployment_state_machine_arn(ctx, names.state_machine)
     try:
         tags = ctx.client("stepfunctions").list_tags_for_resource(resourceArn=arn)["tags"]
     except (ResourceNotFoundError, AwsError):

@@ -141,14 +141,12 @@ def variant_backend(ctx: AwsContext, settings: Settings) -> str:
 
 
 def _tagged_backend(ctx: AwsContext, settings: Settings) -> str | None:
+    from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
     from omics_toolkit.errors import AwsError
     from omics_toolkit.identity import VARIANT_BACKEND_TAG, Names
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
-    arn = (
-        f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:stateMachine:"
-        f"{names.state_machine}"
-    )
+    arn = deployment_state_machine_arn(ctx, names.state_machine)
     try:
         tags = ctx.client("stepfunctions").list_tags_for_resource(resourceArn=arn)["tags"]
     except AwsError:

@@ -219,15 +219,16 @@ def run_ploidy(ctx: AwsContext, settings: Settings, sample: str) -> Ploidy:
         A :class:`Ploidy` without ``called`` (that is :func:`collect`'s query).
     """
     from omics_toolkit.aws.errors import translate
+    from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
     from omics_toolkit.errors import AwsError
     from omics_toolkit.identity import Names
     from omics_toolkit.pipeline.status import describe, find_execution
 
     names = Names(settings.deployment, ctx.account_id, ctx.region)
-    arn = f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:stateMachine:"
+    arn = deployment_state_machine_arn(ctx, names.state_machine)
     try:
         sfn = ctx.client("stepfunctions")
-        item = find_execution(sfn, arn + names.state_machine, sample)
+        item = find_execution(sfn, arn, sample)
         run_id = describe(sfn, item["executionArn"], detail=True).run_id
         if run_id:
             with translate("omics", "GetRun"):

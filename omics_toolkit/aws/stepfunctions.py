@@ -10,6 +10,19 @@ from botocore.exceptions import ClientError
 from omics_toolkit.aws.errors import error_code
 
 
+def deployment_state_machine_arn(ctx: Any, state_machine: str) -> str:
+    """ARN of the state machine named ``state_machine`` in ``ctx``'s partition, region, account.
+
+    Args:
+        ctx: an :class:`~omics_toolkit.aws.session.AwsContext` (``partition()``, ``region``,
+            ``account_id``).
+        state_machine: its name (``Names.state_machine``: ``<deployment>-germline``).
+    """
+    return (
+        f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:stateMachine:{state_machine}"
+    )
+
+
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """ARN of the execution ``name`` of a state machine."""
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"

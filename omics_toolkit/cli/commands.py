@@ -339,6 +339,7 @@ def upload(
     ] = None,
 ) -> None:
     """Upload a FASTQ pair, or a manifest and its files; the pipeline starts when all are there."""
+    from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
     from omics_toolkit.identity import Names
     from omics_toolkit.pipeline.upload import upload_manifest, upload_pair
 
@@ -351,10 +352,7 @@ def upload(
         raise UserError("--folder goes with --manifest")
     aws = _context(ctx)
     names = Names(st.settings.deployment, aws.account_id, aws.region)
-    state_machine_arn = (
-        f"arn:{aws.partition()}:states:{aws.region}:{aws.account_id}:"
-        f"stateMachine:{names.state_machine}"
-    )
+    state_machine_arn = deployment_state_machine_arn(aws, names.state_machine)
     if manifest is None:
         assert r1 is not None and r2 is not None
         result = upload_pair(

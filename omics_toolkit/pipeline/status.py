@@ -19,6 +19,15 @@ from omics_toolkit.pipeline.steps import completed_steps
 RETRY_SUFFIX = re.compile(r"-r(\d+)$")
 
 
+def iso_time(value: datetime | None, timespec: str = "auto") -> str | None:
+    """ISO 8601 text of an API timestamp (``None`` stays ``None``), as ``--json`` output shows it.
+
+    Args:
+        timespec: as :meth:`datetime.isoformat` (``"seconds"`` drops the fraction).
+    """
+    return value.isoformat(timespec=timespec) if value is not None else None
+
+
 @dataclass
 class ExecutionStatus:
     """One pipeline execution.

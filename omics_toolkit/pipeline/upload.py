@@ -26,6 +26,7 @@ from omics_toolkit.pipeline.pairs import (
     names_sample,
     parse_mate,
 )
+from omics_toolkit.pipeline.status import iso_time
 
 INPUT_PREFIX = "fastq/"
 #: Illumina lane labels (``L001``), kept in the object names ``upload --sample`` gives.
@@ -36,6 +37,8 @@ MULTIPART_CHUNK_BYTES = 8 * 1024 * 1024
 #: User metadata key holding the MD5 of an object uploaded with a manifest: ETags are not MD5s
 #: under SSE-KMS, this still tells an unchanged file.
 MD5_METADATA = "md5"
+#: Execution statuses after which ``runs retry`` may have started ``<name>-r<N>``.
+_RETRYABLE = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,10 @@ def upload_pair(
 
     Args:
         pattern: the ``pair_pattern`` setting, as the pair detector applies it.
-        sfn, state_machine_arn: when given, the execution of this content is looked up
-            (ListExecutions; its ``runs retry`` executions ``<name>-r<N>`` included).
+        sfn, state_machine_arn: when given, the execution of this content is looked up before
+            anything is put (DescribeExecution; ListExecutions for its ``runs retry``
+            executions ``<name>-r<N>`` after a failure), so the execution the upload's own
+            event starts is never taken for an earlier one.
 
     Returns:
         ``{"sample", "r1", "r2", "execution_name", "uploaded": [uri], "unchanged": [uri],
@@ -130,30 +135,40 @@ def upload_pair(
     plan = plan_upload(first, second, sample, pattern)
     mates = (plan.mate1, plan.mate2)
     digests = [local_digest(path) for path, _ in mates]
-    same = [
-        _unchanged(head_object(s3, bucket, key), d)
-        for (_, key), d in zip(mates, digests, strict=True)
-    ]
+    heads = [head_object(s3, bucket, key) for _, key in mates]
+    same = [_unchanged(h, d) for h, d in zip(heads, digests, strict=True)]
     k1, k2 = plan.mate1[1], plan.mate2[1]
     mate = parse_mate(k1, pattern)
     detected, lane = (mate.sample, mate.lane) if mate else (plan.sample, "1")
 
-    def name_now() -> str:
-        heads = [head_object(s3, bucket, key) for key in (k1, k2)]
-        etags = [str(h["ETag"]) if h else "" for h in heads]
+    def name_of(etags: list[str]) -> str:
         return execution_name(detected, [LanePair(lane, (k1, etags[0]), (k2, etags[1]))])
 
-    earlier = _executions_of(sfn, state_machine_arn, name_now()) if all(same) else None
+    # Decided before anything is put: the upload's own event may start its execution at once,
+    # and a lookup after the put would report that new execution as "already ran". The name of
+    # the content about to be in S3 is known locally: an unchanged mate keeps its ETag, an
+    # uploaded one gets the ETag upload_file gives (its MD5, or the multipart ETag).
+    expected = name_of(
+        [
+            str(head["ETag"]) if unchanged and head else digest[2]
+            for head, unchanged, digest in zip(heads, same, digests, strict=True)
+        ]
+    )
+    earlier = _executions_of(sfn, state_machine_arn, expected)
     uploaded: list[str] = []
-    if not earlier:
+    if not (all(same) and earlier):
         for (path, key), digest, unchanged in zip(mates, digests, same, strict=True):
             # Both identical yet never run: upload mate 2 again, its event starts the run.
             if not unchanged or (all(same) and key == k2):
                 _put(s3, bucket, path, key, digest[1])
                 uploaded.append(f"s3://{bucket}/{key}")
-    name = name_now()
+    name = expected
     if uploaded:
-        earlier = _executions_of(sfn, state_machine_arn, name)
+        # The name as read back: under SSE-KMS an ETag is not the MD5 (and a re-put changes it).
+        after = [head_object(s3, bucket, key) for key in (k1, k2)]
+        name = name_of([str(h["ETag"]) if h else "" for h in after])
+        if name != expected:  # the lookup above was of another name: nothing earlier is known
+            earlier = [] if earlier is not None else None
     latest = earlier[0] if earlier else None
     status = latest["status"] if latest else ("will start" if earlier is not None else None)
     return {
@@ -175,31 +190,48 @@ def upload_pair(
 def _executions_of(
     sfn: Any, state_machine_arn: str | None, name: str
 ) -> list[dict[str, Any]] | None:
-    """Executions named ``name`` or its retries ``name-r<N>``, newest first (ListExecutions).
+    """Executions named ``name`` or its retries ``name-r<N>``, newest first.
 
-    ``None`` when ``sfn`` is not given or the state machine does not exist (not provisioned).
+    One DescribeExecution of ``name``; ListExecutions is read in full only when it ended in a
+    retryable status (``FAILED``, ``TIMED_OUT``, ``ABORTED``), for its ``runs retry``
+    executions, and for one item when there is no such execution (whether the state machine
+    exists: DescribeExecution answers ``ExecutionDoesNotExist`` either way).
+    ``[]`` when there is none; ``None`` when ``sfn`` is not given or the state machine does not
+    exist (not provisioned).
+
+    Raises:
+        AwsError: DescribeExecution or ListExecutions failed otherwise.
     """
     if sfn is None or not state_machine_arn:
         return None
     try:
-        with translate("stepfunctions", "ListExecutions"):
-            listed = list_executions(sfn, state_machine_arn)
+        with translate("stepfunctions", "DescribeExecution"):
+            found = [sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))]
     except ResourceNotFoundError:
-        return None
+        found = []
+    if not found:  # no such execution; does the state machine exist? (one short ListExecutions)
+        try:
+            with translate("stepfunctions", "ListExecutions"):
+                sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=1)
+        except ResourceNotFoundError:
+            return None
+        return []
+    if found[0]["status"] in _RETRYABLE:
+        try:
+            with translate("stepfunctions", "ListExecutions"):
+                listed = list_executions(sfn, state_machine_arn)
+        except ResourceNotFoundError:
+            return None
+        found = [e for e in listed if base_execution_name(e["name"]) == name] or found
     return [
         {
             "name": e["name"],
             "status": e["status"],
-            "start_date": _iso(e.get("startDate")),
-            "stop_date": _iso(e.get("stopDate")),
+            "start_date": iso_time(e.get("startDate"), "seconds"),
+            "stop_date": iso_time(e.get("stopDate"), "seconds"),
         }
-        for e in listed
-        if base_execution_name(e["name"]) == name
+        for e in found
     ]
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat(timespec="seconds") if value is not None else None
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from omics_toolkit.aws.session import AwsContext, is_read
+from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
 from omics_toolkit.config import Settings
 from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.errors import (
@@ -97,10 +99,7 @@ def is_provisioned(ctx: AwsContext, settings: Settings) -> bool:
         AwsError: any other failure of the call.
     """
     names = Names(settings.deployment, ctx.account_id, ctx.region)
-    arn = (
-        f"arn:{ctx.partition()}:states:{ctx.region}:{ctx.account_id}:"
-        f"stateMachine:{names.state_machine}"
-    )
+    arn = deployment_state_machine_arn(ctx, names.state_machine)
     try:
         ctx.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
     except ResourceNotFoundError:
@@ -127,6 +126,36 @@ def canon(doc: Any) -> str:
 def token(*parts: str) -> str:
     """Deterministic idempotency token (``clientToken``/``requestId``) from the given parts."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+#: Longest idempotency-token prefix: the longest token made with it, ``<prefix>/<execution
+#: name>-reads`` (execution names: at most 80 characters), stays within StartReadSetImportJob's
+#: ``clientToken`` maximum of 127 (StartRun ``requestId``: 128).
+TOKEN_PREFIX_MAX = 40
+
+
+def token_prefix(deployment: str, outputs_created: datetime | None) -> str:
+    """Prefix of the pipeline's run and import idempotency tokens: ``<deployment>/<incarnation>``.
+
+    Idempotency tokens are account-wide and HealthOmics answers a reused one with the job it
+    made the first time. ``incarnation`` (8 hex digits) comes from the creation date of the
+    deployment's output bucket, which holds the runs' outputs: it stays the same across
+    re-provisions and retries, and changes when ``teardown --force-delete-data`` deleted the
+    bucket (and with it the old runs' outputs) and ``provision`` made it anew. Hashed to
+    :data:`TOKEN_PREFIX_MAX` characters when longer.
+
+    Args:
+        outputs_created: the output bucket's ``CreationDate`` (S3 ListBuckets); ``None`` before
+            it exists (``plan`` of a new deployment).
+    """
+    when = (
+        outputs_created.astimezone(UTC).isoformat(timespec="seconds") if outputs_created else "new"
+    )
+    incarnation = hashlib.sha256(f"{deployment}\x1f{when}".encode()).hexdigest()[:8]
+    prefix = f"{deployment}/{incarnation}"
+    if len(prefix) <= TOKEN_PREFIX_MAX:
+        return prefix
+    return hashlib.sha256(prefix.encode()).hexdigest()[:TOKEN_PREFIX_MAX]
 
 
 def statement_diff(current: Any, wanted: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from omics_toolkit.provisioning.core import (
     Deployment,
     PlanMutationError,
     Reporter,
+    token_prefix,
 )
 from omics_toolkit.provisioning.functions import (
     FASTQ_SUFFIXES,
@@ -245,6 +246,7 @@ class Provisioner(
                 "MaxPollIntervalSeconds": str(self.settings.max_poll_interval_seconds),
                 "DeploymentTagKey": DEPLOYMENT_TAG,
                 "Deployment": n.deployment,
+                "TokenPrefix": token_prefix(n.deployment, self.bucket_created(n.output_bucket)),
                 "LifecycleTagKey": LIFECYCLE_TAG,
                 "VariantLoaderFunctionArn": fn_arn["variant_loader"],
             },

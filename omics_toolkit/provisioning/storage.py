@@ -5,6 +5,7 @@ lifecycle rules, tags), and their deletion.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from omics_toolkit.constants import (
@@ -66,6 +67,16 @@ class StorageSteps(Steps):
             return
         changes = self._configure_bucket(bucket, lifecycle)
         self._record("s3 bucket", bucket, "update" if changes else "unchanged", ", ".join(changes))
+
+    def bucket_created(self, bucket: str) -> datetime | None:
+        """``CreationDate`` of ``bucket`` (S3 ListBuckets with its name as ``Prefix``), or
+        ``None`` when it does not exist."""
+        s3 = self.client("s3")
+        for page in s3.get_paginator("list_buckets").paginate(Prefix=bucket):
+            for listed in page.get("Buckets", []):
+                if listed["Name"] == bucket:
+                    return listed["CreationDate"]
+        return None
 
     def _bucket_summary(self) -> str:
         sse = f"SSE-KMS {self.settings.kms_key_arn}" if self.settings.kms_key_arn else "SSE-S3"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from omics_toolkit.aws.errors import translate
 from omics_toolkit.errors import ResourceNotFoundError, UserError
 from omics_toolkit.pipeline.root_errors import TaskError, run_task_error
+from omics_toolkit.pipeline.status import iso_time
 from omics_toolkit.runs.instances import BY_NAME, instance_for
 from omics_toolkit.runs.logs import (
     LogStream,
@@ -47,10 +48,6 @@ if TYPE_CHECKING:
 RUN_ID = re.compile(r"^\d{1,18}$")
 #: Default headroom of right-sizing advice: 20 % above the measured maximum.
 DEFAULT_HEADROOM = 0.2
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _seconds(start: dt.datetime | None, stop: dt.datetime | None) -> float | None:
@@ -154,9 +151,9 @@ class TaskView:
             "memoryGiB": self.memory_gib,
             "gpus": self.gpus,
             "instanceType": self.instance_type,
-            "creationTime": _iso(self.creation),
-            "startTime": _iso(self.start),
-            "stopTime": _iso(self.stop),
+            "creationTime": iso_time(self.creation),
+            "startTime": iso_time(self.start),
+            "stopTime": iso_time(self.stop),
             "durationSeconds": self.duration_seconds,
             "failureReason": self.failure_reason,
             "statusMessage": self.status_message,
@@ -210,9 +207,9 @@ class RunView:
             "uuid": self.uuid,
             "workflowId": self.workflow_id,
             "region": self.region,
-            "creationTime": _iso(self.creation),
-            "startTime": _iso(self.start),
-            "stopTime": _iso(self.stop),
+            "creationTime": iso_time(self.creation),
+            "startTime": iso_time(self.start),
+            "stopTime": iso_time(self.stop),
             "durationSeconds": self.duration_seconds,
             "failureReason": self.failure_reason,
             "statusMessage": self.status_message,

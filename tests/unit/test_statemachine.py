@@ -106,7 +106,8 @@ def test_idempotency_tokens_are_scoped_to_the_deployment():
     """HealthOmics idempotency tokens (StartRun ``RequestId``, import ``ClientToken``) are
     account-wide, and the execution name is the same for identical uploads to two deployments:
     without the deployment in the token, the second deployment would get the first one's run
-    (and its outputs in the first deployment's bucket)."""
+    (and its outputs in the first deployment's bucket). The prefix also carries the output
+    bucket's incarnation (``TokenPrefix``, see ``provisioning.core.token_prefix``)."""
     definition = json.loads(ASL.read_text())
     tokens = {
         (name, key): value
@@ -117,7 +118,7 @@ def test_idempotency_tokens_are_scoped_to_the_deployment():
     }
     assert len(tokens) == 3, tokens
     for (name, key), value in tokens.items():
-        assert value.startswith("States.Format('${Deployment}/{}"), (name, key, value)
+        assert value.startswith("States.Format('${TokenPrefix}/{}"), (name, key, value)
         assert value.endswith(", $.token)"), (name, key, value)
 
 

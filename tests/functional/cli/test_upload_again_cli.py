@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import boto3.s3.inject
 import pytest
 from typer.testing import CliRunner
 
@@ -130,6 +131,40 @@ def test_one_changed_mate_uploads_only_that_mate(aws, deployment, tmp_path):
     _wait(aws, deployment["state_machine_arn"], changed["execution_name"])  # before teardown
 
 
+def test_upload_whose_event_starts_the_run_before_the_lookup_says_will_start(
+    aws, deployment, tmp_path, monkeypatch
+):
+    """The race: the upload's own event starts its execution before ``upload`` looks executions up.
+
+    Every S3 upload of the command waits (boto3's ``upload_file``, wrapped here) until an execution
+    of this sample exists: the slowest put possible. ``upload`` must decide from what existed
+    before it put anything, not report its own new execution as "already ran".
+    """
+    sfn = aws.client("stepfunctions")
+    arn = deployment["state_machine_arn"]
+    real_upload_file = boto3.s3.inject.upload_file
+
+    def slow_upload_file(self: Any, filename: str, bucket: str, key: str, **kw: Any) -> None:
+        real_upload_file(self, filename, bucket, key, **kw)
+        if key.endswith("_R2.fastq"):
+            deadline = time.monotonic() + 60
+            while not any(e["name"].startswith("race-") for e in list_executions(sfn, arn)):
+                assert time.monotonic() < deadline, "the upload's event started nothing"
+                time.sleep(0.2)
+
+    monkeypatch.setattr(boto3.s3.inject, "upload_file", slow_upload_file)
+    r1, r2 = tmp_path / "race_R1.fastq", tmp_path / "race_R2.fastq"
+    r1.write_text("@a\nACGT\n+\nIIII\n")
+    r2.write_text("@a\nTTGC\n+\nIIII\n")
+    result = json.loads(cli("--json", "upload", str(r1), str(r2)).stdout)
+    assert (result["status"], result["execution"]) == ("will start", None)
+    assert len(result["uploaded"]) == 2
+    started = [e["name"] for e in list_executions(sfn, arn) if e["name"].startswith("race-")]
+    assert started == [result["execution_name"]]
+    monkeypatch.undo()
+    _wait(aws, arn, result["execution_name"])  # before teardown
+
+
 def _actions(rows: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
     return Counter((a["kind"], a["name"], a["action"]) for a in rows)
 
@@ -151,6 +186,25 @@ def test_plan_destroy_force_delete_data_lists_exactly_what_teardown_deletes(aws,
     assert {a["action"] for a in json.loads(cli("--json", "plan", "--destroy").stdout)} <= {
         "absent"
     }
+
+
+def test_same_pair_after_teardown_force_delete_data_and_provision_runs_again(aws, deployment):
+    """After the deployment above was torn down with its data: a new incarnation, a new run.
+
+    The run and import idempotency tokens of the old incarnation must not come back: HealthOmics
+    would answer them with the old run, whose outputs went with the old output bucket.
+    """
+    demo = fetch_demo_data()
+    cli("provision", "--reference", str(demo.reference))
+    again = json.loads(cli("--json", "plan").stdout)
+    machine = [a["action"] for a in again if a["kind"] == "state machine"]
+    assert machine == ["unchanged"], again  # re-provisioning changes no token
+    r1, r2 = deployment["reads"]
+    result = json.loads(cli("--json", "upload", str(r1), str(r2)).stdout)
+    assert (result["status"], len(result["uploaded"])) == ("will start", 2)
+    status = _wait(aws, deployment["state_machine_arn"], result["execution_name"])
+    assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
+    cli("--json", "teardown", "--yes", "--force-delete-data")
 
 
 def test_force_delete_data_without_destroy_says_what_to_do() -> None:

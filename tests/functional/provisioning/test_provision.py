@@ -129,6 +129,7 @@ def test_run_parameters_are_checked_against_the_workflow(local_stack):
                 "MaxPollIntervalSeconds",
                 "DeploymentTagKey",
                 "Deployment",
+                "TokenPrefix",
                 "LifecycleTagKey",
             )
         },

@@ -3,7 +3,8 @@
 The expected definitions in ``render_definition/`` were produced by ``Provisioner.render_definition``
 before the renderer was split out (it then rewrote the branches in Python), for every back end,
 with default run settings (``plain``) and with every run option set (``full``); since issue 15
-the idempotency tokens carry the deployment (``<Deployment>/``, the only change made to them).
+the idempotency tokens carry the deployment (``<Deployment>/``, the only change made to them),
+and since issue 16 its incarnation (``<TokenPrefix>/``, see ``core.token_prefix``).
 """
 
 import json
@@ -33,6 +34,7 @@ PLACEHOLDERS = (
     "MaxPollIntervalSeconds",
     "DeploymentTagKey",
     "Deployment",
+    "TokenPrefix",
     "LifecycleTagKey",
     "VariantLoaderFunctionArn",
 )
