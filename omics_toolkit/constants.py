@@ -36,3 +36,14 @@ MOTO_SERVICES = (
     "s3tables",
     "ram",
 )
+
+# Objects the toolkit itself keeps in a deployment's output bucket. They are not user data:
+# teardown deletes them with the bucket, and a bucket holding only them is not "kept".
+#: The contig-name mapping of ``--rename-contigs`` (original, name in results; TSV).
+CONTIG_NAMES_KEY = "reference/contig-names.tsv"
+#: The contig names (one a line, after renaming, in FASTA order) of the reference the
+#: deployment's variant data is bound to, written after the reference is imported.
+REFERENCE_CONTIGS_KEY = "reference/contigs.txt"
+#: The output bucket's incarnation id (8 hex digits), part of the idempotency tokens.
+INCARNATION_KEY = "omics-toolkit/incarnation"
+BOOKKEEPING_KEYS = frozenset({CONTIG_NAMES_KEY, REFERENCE_CONTIGS_KEY, INCARNATION_KEY})

@@ -16,7 +16,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from omics_toolkit.aws.session import AwsContext, is_read
@@ -134,25 +133,23 @@ def token(*parts: str) -> str:
 TOKEN_PREFIX_MAX = 40
 
 
-def token_prefix(deployment: str, outputs_created: datetime | None) -> str:
+def token_prefix(deployment: str, incarnation: str | None) -> str:
     """Prefix of the pipeline's run and import idempotency tokens: ``<deployment>/<incarnation>``.
 
     Idempotency tokens are account-wide and HealthOmics answers a reused one with the job it
-    made the first time. ``incarnation`` (8 hex digits) comes from the creation date of the
-    deployment's output bucket, which holds the runs' outputs: it stays the same across
-    re-provisions and retries, and changes when ``teardown --force-delete-data`` deleted the
-    bucket (and with it the old runs' outputs) and ``provision`` made it anew. Hashed to
-    :data:`TOKEN_PREFIX_MAX` characters when longer.
+    made the first time. ``incarnation`` is the random id kept in the deployment's output bucket
+    (:meth:`~omics_toolkit.provisioning.storage.StorageSteps.incarnation`), which holds the runs'
+    outputs: it stays the same across re-provisions and retries, and changes when ``teardown
+    --force-delete-data`` deleted the bucket (and with it the old runs' outputs) and ``provision``
+    made it anew. Hashed to :data:`TOKEN_PREFIX_MAX` characters when longer, so that
+    ``<prefix>/<execution name (80)>-reads`` fits StartReadSetImportJob's 127-character
+    ``clientToken``.
 
     Args:
-        outputs_created: the output bucket's ``CreationDate`` (S3 ListBuckets); ``None`` before
-            it exists (``plan`` of a new deployment).
+        deployment: the deployment name.
+        incarnation: the bucket's id, ``None`` before it exists (``plan`` of a new deployment).
     """
-    when = (
-        outputs_created.astimezone(UTC).isoformat(timespec="seconds") if outputs_created else "new"
-    )
-    incarnation = hashlib.sha256(f"{deployment}\x1f{when}".encode()).hexdigest()[:8]
-    prefix = f"{deployment}/{incarnation}"
+    prefix = f"{deployment}/{incarnation or 'new'}"
     if len(prefix) <= TOKEN_PREFIX_MAX:
         return prefix
     return hashlib.sha256(prefix.encode()).hexdigest()[:TOKEN_PREFIX_MAX]

@@ -246,7 +246,7 @@ class Provisioner(
                 "MaxPollIntervalSeconds": str(self.settings.max_poll_interval_seconds),
                 "DeploymentTagKey": DEPLOYMENT_TAG,
                 "Deployment": n.deployment,
-                "TokenPrefix": token_prefix(n.deployment, self.bucket_created(n.output_bucket)),
+                "TokenPrefix": token_prefix(n.deployment, self.incarnation()),
                 "LifecycleTagKey": LIFECYCLE_TAG,
                 "VariantLoaderFunctionArn": fn_arn["variant_loader"],
             },

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 from omics_toolkit.aws.s3 import parse_s3_uri
 from omics_toolkit.config import Settings
+from omics_toolkit.constants import CONTIG_NAMES_KEY, REFERENCE_CONTIGS_KEY
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.references import (
     FastaCheck,
@@ -33,12 +34,6 @@ from omics_toolkit.references import (
     renamed_digest,
     write_renamed,
 )
-
-#: Key of the contig-name mapping in the deployment's output bucket.
-CONTIG_NAMES_KEY = "reference/contig-names.tsv"
-#: Key of the contig names (one a line, after renaming, in FASTA order) of the reference the
-#: deployment's variant data is bound to, written after the reference is imported.
-REFERENCE_CONTIGS_KEY = "reference/contigs.txt"
 
 
 @dataclass

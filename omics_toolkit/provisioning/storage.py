@@ -5,10 +5,12 @@ lifecycle rules, tags), and their deletion.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import secrets
 from typing import Any
 
 from omics_toolkit.constants import (
+    BOOKKEEPING_KEYS,
+    INCARNATION_KEY,
     LIFECYCLE_TAG,
 )
 from omics_toolkit.errors import AwsError, UserError
@@ -68,15 +70,47 @@ class StorageSteps(Steps):
         changes = self._configure_bucket(bucket, lifecycle)
         self._record("s3 bucket", bucket, "update" if changes else "unchanged", ", ".join(changes))
 
-    def bucket_created(self, bucket: str) -> datetime | None:
-        """``CreationDate`` of ``bucket`` (S3 ListBuckets with its name as ``Prefix``), or
-        ``None`` when it does not exist."""
+    def incarnation(self) -> str | None:
+        """The output bucket's incarnation id: 8 random hex digits in ``INCARNATION_KEY``.
+
+        Written once, when the bucket has none (S3 PutObject with ``IfNoneMatch: "*"``, so two
+        concurrent provisions agree on the first one written); read back by every later
+        provision (S3 GetObject). ``teardown --force-delete-data`` deletes it with the bucket.
+        The bucket's ListBuckets ``CreationDate`` is not used: S3 documents that it "can change
+        when making changes to your bucket, such as editing its bucket policy".
+
+        Returns:
+            The id, or ``None`` in a dry run (``plan``) when none is written yet.
+
+        Raises:
+            AwsError: S3 GetObject or PutObject failed (other than a missing key or bucket).
+        """
         s3 = self.client("s3")
-        for page in s3.get_paginator("list_buckets").paginate(Prefix=bucket):
-            for listed in page.get("Buckets", []):
-                if listed["Name"] == bucket:
-                    return listed["CreationDate"]
-        return None
+        bucket = self.names.output_bucket
+        current = self._object_text(bucket, INCARNATION_KEY)
+        if current or self.dry_run:
+            return current
+        try:
+            s3.put_object(
+                Bucket=bucket,
+                Key=INCARNATION_KEY,
+                Body=secrets.token_hex(4).encode(),
+                ContentType="text/plain",
+                IfNoneMatch="*",
+            )
+        except AwsError as exc:
+            if exc.code not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+        return self._object_text(bucket, INCARNATION_KEY)
+
+    def _object_text(self, bucket: str, key: str) -> str | None:
+        try:
+            body = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except AwsError as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
+                return None
+            raise
+        return body.decode().strip() or None
 
     def _bucket_summary(self) -> str:
         sse = f"SSE-KMS {self.settings.kms_key_arn}" if self.settings.kms_key_arn else "SSE-S3"
@@ -220,7 +254,8 @@ class StorageSteps(Steps):
         tagged it (S3 GetBucketTagging, ListObjectVersions, DeleteObjects, DeleteBucket).
 
         Reports ``kept`` for a bucket not tagged by this deployment, or one that holds object
-        versions while ``force`` is false; nothing for a bucket that does not exist.
+        versions while ``force`` is false (the toolkit's own ``BOOKKEEPING_KEYS`` do not count:
+        they go with the bucket); nothing for a bucket that does not exist.
 
         Raises:
             AwsError: from S3 (a missing bucket is not an error).
@@ -241,12 +276,13 @@ class StorageSteps(Steps):
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
-        if versions and not force:
+        data = [v for v in versions if v["Key"] not in BOOKKEEPING_KEYS]
+        if data and not force:
             self._record(
                 "s3 bucket",
                 bucket,
                 "kept",
-                f"holds {len(versions)} object version(s); use --force-delete-data",
+                f"holds {len(data)} object version(s); use --force-delete-data",
             )
             return
 
