@@ -597,6 +597,20 @@ def line_col(sql: str, offset: int) -> str:
     return f"line {line}:{col}"
 
 
+def quoted_end(sql: str, start: int) -> int:
+    """Offset of the quote closing the literal or quoted name opened at ``sql[start]`` (a doubled
+    quote inside is an escaped one, as in SQL), or ``len(sql)`` when it is never closed."""
+    quote, j, n = sql[start], start + 1, len(sql)
+    while j < n:
+        if sql[j] == quote:
+            if j + 1 < n and sql[j + 1] == quote:
+                j += 2
+                continue
+            return j
+        j += 1
+    return n
+
+
 def mask_literals(sql: str) -> str:
     """``sql`` with string literals and comments blanked out (same length)."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omics_toolkit.local.athena.functions import AthenaTrino, line_col
+from omics_toolkit.local.athena.functions import AthenaTrino, line_col, quoted_end
 
 #: ``AthenaErrorCode`` of a query that does not parse (InvalidRequestException).
 MALFORMED_QUERY = "MALFORMED_QUERY"
@@ -98,14 +98,7 @@ def _unterminated(sql: str) -> str:
                 break
             i = j + 2
         elif c in ("'", '"', "`"):
-            j = i + 1
-            while j < n:
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
+            j = quoted_end(sql, i)
             if j >= n:
                 return f"{line_col(sql, i)}: token recognition error at: '{sql[i:]}'"
             i = j + 1

@@ -20,6 +20,7 @@ from omics_toolkit.local.athena.functions import (
     check_and_rewrite_functions,
     find_identifier,
     line_col,
+    quoted_end,
     rewrite_unnest,
 )
 from omics_toolkit.local.athena.s3 import parquet_files
@@ -32,15 +33,7 @@ def _question_marks(sql: str) -> list[int]:
     while i < n:
         c = sql[i]
         if c in ("'", '"'):
-            j = i + 1
-            while j < n:
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            i = j + 1
+            i = quoted_end(sql, i) + 1
         elif sql.startswith("--", i):
             j = sql.find("\n", i)
             i = n if j < 0 else j + 1
