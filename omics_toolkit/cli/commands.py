@@ -65,21 +65,25 @@ def _prepared(
     return prepared
 
 
+#: ``--rename-contigs`` of plan and provision.
+RenameContigs = Annotated[
+    str | None,
+    typer.Option(
+        "--rename-contigs",
+        help="Rename sequences whose names SAM/VCF forbid: 'auto' (NCBI gi|..|ref|ACC|.. -> "
+        "ACC, else '_' for each forbidden character) or a two-column TSV (original, new). "
+        "A renamed copy is imported; your file is not changed.",
+    ),
+]
+
+
 def plan(
     ctx: typer.Context,
     reference: Annotated[
         str | None,
         typer.Option(help="Reference FASTA (file or s3:// URI) that provision would import."),
     ] = None,
-    rename_contigs: Annotated[
-        str | None,
-        typer.Option(
-            "--rename-contigs",
-            help="Rename sequences whose names SAM/VCF forbid: 'auto' (NCBI gi|..|ref|ACC|.. -> "
-            "ACC, else '_' for each forbidden character) or a two-column TSV (original, new). "
-            "A renamed copy is imported; your file is not changed.",
-        ),
-    ] = None,
+    rename_contigs: RenameContigs = None,
     destroy: Annotated[
         bool, typer.Option("--destroy", help="Show what teardown would delete instead.")
     ] = False,
@@ -140,15 +144,7 @@ def provision(
         str | None,
         typer.Option(help="Reference FASTA (file or s3:// URI) for the reference store."),
     ] = None,
-    rename_contigs: Annotated[
-        str | None,
-        typer.Option(
-            "--rename-contigs",
-            help="Rename sequences whose names SAM/VCF forbid: 'auto' (NCBI gi|..|ref|ACC|.. -> "
-            "ACC, else '_' for each forbidden character) or a two-column TSV (original, new). "
-            "A renamed copy is imported; your file is not changed.",
-        ),
-    ] = None,
+    rename_contigs: RenameContigs = None,
     workflow: Annotated[
         str | None,
         typer.Option(help="Workflow the pipeline runs: bcftools-germline or gatk-germline."),
