@@ -54,6 +54,31 @@ class NotProvisionedError(UserError):
         )
 
 
+class ReadSetArchivedError(UserError):
+    """A read set is ARCHIVED (or still ACTIVATING): HealthOmics gives no S3 access to its files
+    until it is active again (developer guide, "Accessing HealthOmics read sets with Amazon S3
+    URIs"; read sets are archived after 30 days without access).
+
+    Attributes:
+        read_set_id: the read set.
+        sample_id: its sample.
+        status: ``ARCHIVED`` or ``ACTIVATING``.
+    """
+
+    def __init__(self, read_set_id: str, sample_id: str, status: str) -> None:
+        self.read_set_id = read_set_id
+        self.sample_id = sample_id
+        self.status = status
+        if status == "ACTIVATING":
+            fix = "wait for its activation to finish (`omics-toolkit reads show {rs}` shows it)"
+        else:
+            fix = "run `omics-toolkit reads activate {rs}` (activation takes minutes to hours)"
+        super().__init__(
+            f"read set {read_set_id} (sample {sample_id}) is {status}: its files cannot be read "
+            f"until it is active; " + fix.format(rs=read_set_id)
+        )
+
+
 class AwsError(ToolkitError):
     """An AWS API call failed.
 

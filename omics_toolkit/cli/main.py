@@ -18,6 +18,7 @@ from omics_toolkit.cli import (
     config_cmd,
     contigs_cmd,
     local,
+    reads_cmd,
     report_cmd,
     runs_cmd,
     workflows_cmd,
@@ -41,6 +42,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(annotations_cmd.app, name="annotations")
 app.add_typer(workflows_cmd.app, name="workflows")
 app.add_typer(access_cmd.app, name="access")
+app.add_typer(reads_cmd.app, name="reads")
 commands.register(app)
 app.command()(contigs_cmd.contigs)
 report_cmd.register(app)

@@ -1,0 +1,257 @@
+"""``omics-toolkit reads list|show|activate|stats|view|export|serve``: the deployment's read sets,
+looked at without downloading them.
+
+``<read set>`` is a HealthOmics read set id or a sample (its newest read set; for ``stats`` and
+``view``, its newest aligned BAM or CRAM read set). The logic lives in :mod:`omics_toolkit.reads`;
+these commands parse options and render.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from omics_toolkit.cli.common import emit_json, err, out, state, table
+
+if TYPE_CHECKING:
+    from omics_toolkit.aws.session import AwsContext
+    from omics_toolkit.reads.locate import ReadSet
+
+app = typer.Typer(
+    help="Read sets in the deployment's sequence store: list, show, view a region, "
+    "statistics, export, activate archived ones, serve htsget."
+)
+
+ReadSetArg = Annotated[
+    str,
+    typer.Argument(
+        help="HealthOmics read set id, or a sample (its newest read set).", show_default=False
+    ),
+]
+
+
+@dataclass
+class ReadsContext:
+    """Clients and the sequence store of the selected deployment."""
+
+    aws: AwsContext
+    omics: Any
+    store_id: str
+
+
+def reads_context(ctx: typer.Context) -> ReadsContext:
+    """The deployment's sequence store, or :class:`NotProvisionedError`."""
+    from omics_toolkit.aws.session import make_context
+    from omics_toolkit.errors import NotProvisionedError
+    from omics_toolkit.identity import Names
+    from omics_toolkit.reads.locate import sequence_store_id
+
+    settings = state(ctx).settings
+    aws = make_context(settings)
+    names = Names(settings.deployment, aws.account_id, aws.region)
+    omics = aws.client("omics")
+    store = sequence_store_id(omics, names.sequence_store)
+    if store is None:
+        raise NotProvisionedError(
+            settings.deployment,
+            settings.target,
+            aws.region,
+            f"sequence store {names.sequence_store}",
+        )
+    return ReadsContext(aws=aws, omics=omics, store_id=store)
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return str(value)  # pragma: no cover - the loop always returns
+
+
+def _reference(arn: str | None) -> str:
+    """``<referenceStoreId>/<referenceId>`` of a reference ARN (the part that tells them apart)."""
+    if not arn:
+        return ""
+    parts = arn.split("/")
+    return "/".join(parts[-3::2]) if len(parts) >= 4 else arn
+
+
+def _created(rs: ReadSet) -> str:
+    from omics_toolkit.pipeline.status import iso_time
+
+    return iso_time(rs.creation_time) if rs.creation_time else ""
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    sample: Annotated[
+        str | None, typer.Option("--sample", help="Only this sample's read sets.")
+    ] = None,
+) -> None:
+    """The deployment's read sets: sample, subject, type (FASTQ, UBAM, BAM, CRAM), status
+    (ACTIVE, ARCHIVED, ACTIVATING...), reference and the read and base counts HealthOmics reports.
+    """
+    from omics_toolkit.reads.locate import list_read_sets
+
+    rc = reads_context(ctx)
+    found = list_read_sets(rc.omics, rc.store_id, sample=sample)
+    if state(ctx).json_output:
+        emit_json([rs.as_row() for rs in found])
+        return
+    if not found:
+        where = f"for sample {sample} " if sample else ""
+        err.print(f"no read sets {where}in sequence store {rc.store_id}")
+        return
+    table(
+        f"read sets in sequence store {rc.store_id}",
+        [
+            "read set",
+            "sample",
+            "subject",
+            "type",
+            "status",
+            "reference",
+            "reads",
+            "bases",
+            "created",
+        ],
+        [
+            [
+                rs.id,
+                rs.sample_id,
+                rs.subject_id,
+                rs.file_type,
+                rs.status,
+                _reference(rs.reference_arn),
+                _count(rs.total_read_count),
+                _count(rs.total_base_count),
+                _created(rs),
+            ]
+            for rs in found
+        ],
+    )
+
+
+@app.command()
+def show(ctx: typer.Context, read_set: ReadSetArg) -> None:
+    """One read set: its metadata, sequence information and files (bytes, GetReadSet parts and
+    the S3 URI each file is readable at while ACTIVE)."""
+    from omics_toolkit.reads.locate import resolve
+
+    rc = reads_context(ctx)
+    rs = resolve(rc.omics, rc.store_id, read_set)
+    if state(ctx).json_output:
+        emit_json(rs.as_row())
+        return
+    rows = [
+        ["read set", rs.id],
+        ["sample", rs.sample_id],
+        ["subject", rs.subject_id],
+        ["name", rs.name],
+        ["type", rs.file_type],
+        ["status", rs.status + (f" ({rs.status_message})" if rs.status_message else "")],
+        ["reference", rs.reference_arn],
+        ["created", f"{_created(rs)} ({rs.creation_type or 'IMPORT'})"],
+        ["total reads", _count(rs.total_read_count)],
+        ["total bases", _count(rs.total_base_count)],
+        ["generated from", rs.generated_from],
+        ["alignment", rs.alignment],
+        ["size", _size(rs.size)],
+    ]
+    table(f"read set {rs.id}", ["field", "value"], rows)
+    table(
+        "files",
+        ["file", "bytes", "parts", "S3 URI"],
+        [
+            [
+                f.slot,
+                _count(f.content_length),
+                _count(f.total_parts),
+                f.s3_uri or f"(none while {rs.status})",
+            ]
+            for f in rs.files.values()
+        ],
+    )
+    if rs.status == "ARCHIVED":
+        err.print(
+            f"read set {rs.id} is ARCHIVED: `omics-toolkit reads activate {rs.id}` "
+            "restores S3 access"
+        )
+
+
+@app.command()
+def activate(
+    ctx: typer.Context,
+    read_set: ReadSetArg,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until the activation job finishes.")
+    ] = False,
+) -> None:
+    """Restore an ARCHIVED read set to ACTIVE (StartReadSetActivationJob): its files become
+    readable again at the same S3 URIs. Activation takes minutes to hours in AWS; the same
+    command twice starts one job."""
+    from omics_toolkit.provisioning.core import token
+    from omics_toolkit.reads.locate import activation_job, resolve, start_activation
+
+    rc = reads_context(ctx)
+    rs = resolve(rc.omics, rc.store_id, read_set)
+    if rs.status == "ACTIVE":
+        out.print(f"read set {rs.id} (sample {rs.sample_id}) is already ACTIVE; nothing to do")
+        return
+    if rs.status not in ("ARCHIVED", "ACTIVATING"):
+        raise _user_error(f"read set {rs.id} is {rs.status}; only ARCHIVED read sets activate")
+    # A retry within the hour reuses the job (same clientToken); a read set archived again (30
+    # days without access at the earliest) gets a new token, so a new job.
+    hour = time.strftime("%Y-%m-%dT%H", time.gmtime())
+    job_id = start_activation(
+        rc.omics, rc.store_id, [rs.id], token(rc.store_id, rs.id, "activate", hour)
+    )
+    if state(ctx).json_output and not wait:
+        emit_json({"read_set_id": rs.id, "activation_job_id": job_id, "status": "SUBMITTED"})
+        return
+    err.print(f"activation job {job_id} started for read set {rs.id} (sample {rs.sample_id})")
+    if not wait:
+        out.print(f"`omics-toolkit reads show {rs.id}` shows ACTIVE when it is done")
+        return
+    settings = state(ctx).settings
+    delay = float(settings.poll_interval_seconds)
+    while True:
+        job = activation_job(rc.omics, rc.store_id, job_id)
+        if job.status in ("COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"):
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, float(settings.max_poll_interval_seconds))
+    if state(ctx).json_output:
+        emit_json(
+            {
+                "read_set_id": rs.id,
+                "activation_job_id": job_id,
+                "status": job.status,
+                "sources": job.sources,
+            }
+        )
+        return
+    if job.status != "COMPLETED":
+        reason = job.status_message or "; ".join(
+            str(s.get("statusMessage")) for s in job.sources if s.get("statusMessage")
+        )
+        raise _user_error(f"activation job {job_id} ended {job.status}: {reason}")
+    out.print(f"read set {rs.id} is ACTIVE again")
+
+
+def _user_error(message: str) -> Exception:
+    from omics_toolkit.errors import UserError
+
+    return UserError(message)
