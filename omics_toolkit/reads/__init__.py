@@ -1,0 +1,1 @@
+"""Read sets without downloading genomes: regions, index statistics, exports and htsget."""
