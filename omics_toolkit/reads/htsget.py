@@ -256,10 +256,11 @@ def _class(value: Any) -> bool:
     return True
 
 
-def _position(name: str, value: Any) -> int | None:
+def _position(name: str, value: Any, *, text: bool) -> int | None:
+    """An unsigned 32-bit position; ``text``: given as query-string text (GET), else JSON."""
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and not text):
         raise InvalidInputError(f"{name} must be an unsigned 32-bit integer, not {value!r}")
     if isinstance(value, str):
         if not value.isdigit():
@@ -304,8 +305,8 @@ def _region(reference: Any, start: Any, end: Any, *, post: bool) -> Region:
         raise InvalidInputError("start and end need a referenceName")
     if not isinstance(reference, str) or not reference:
         raise InvalidInputError(f"{where}referenceName must be a non-empty string")
-    first = _position(f"{where}start", start)
-    last = _position(f"{where}end", end)
+    first = _position(f"{where}start", start, text=not post)
+    last = _position(f"{where}end", end, text=not post)
     if reference == UNPLACED_UNMAPPED and (first is not None or last is not None):
         raise InvalidInputError("referenceName=* (unplaced unmapped reads) takes no start or end")
     if first is not None and last is not None:
