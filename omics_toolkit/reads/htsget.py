@@ -18,9 +18,11 @@ supplies (presigned S3 URL + the file's index); ``omics_toolkit.reads.serve`` pu
 from __future__ import annotations
 
 import base64
+import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from omics_toolkit.errors import ToolkitError
 
@@ -172,6 +174,7 @@ class Region:
     end: int | None = None
 
 
+@runtime_checkable
 class Source(Protocol):
     """One stored, indexed file an htsget id resolves to.
 
@@ -206,6 +209,29 @@ class Source(Protocol):
 
     def size(self) -> int:
         """The file's length in bytes."""
+        ...
+
+
+@runtime_checkable
+class ChunkSource(Source, Protocol):
+    """A BGZF :class:`Source` (BAM, bgzipped VCF, BCF) that also gives virtual offsets.
+
+    A virtual offset is ``compressed block offset << 16 | offset in the block's data`` (SAMv1
+    section 4.1.1); BAI, CSI and tabix chunks are pairs of them.
+    """
+
+    def first_record(self) -> int:
+        """The virtual offset where the first record starts (the end of the header)."""
+        ...
+
+    def chunks(self, region: Region) -> Sequence[tuple[int, int]]:
+        """Virtual-offset chunks ``[begin, end)`` holding the records overlapping ``region``
+        (the index's chunks for its bins, after the linear-index cut)."""
+        ...
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the stored file (a ranged GetObject); ``end`` may be past
+        the end of the file."""
         ...
 
 
@@ -457,11 +483,128 @@ class Ticket:
         body: the response JSON, ``{"htsget": {"format", "urls": [{"url", "headers"?, "class"}]}}``.
         bytes_referenced: bytes of the stored file the ticket's URLs cover.
         file_size: the stored file's length (bytes).
+        server_bytes_read: bytes the server read itself to cut edge blocks (ChunkSource).
     """
 
     body: dict[str, Any]
     bytes_referenced: int = 0
     file_size: int = 0
+    server_bytes_read: int = 0
+
+
+@dataclass(frozen=True)
+class _Inline:
+    """Uncompressed bytes cut out of an edge block, sent as a ``data:`` URI (BGZF again)."""
+
+    payload: bytes
+
+
+def bgzf_compress(payload: bytes) -> bytes:
+    """``payload`` as BGZF blocks of at most 65,280 input bytes each (SAMv1 section 4.1).
+
+    Each block is a gzip member with the ``BC`` extra field giving its size, so the result can be
+    concatenated with other BGZF data and read by htslib.
+    """
+    out = bytearray()
+    for offset in range(0, len(payload), _BGZF_INPUT):
+        piece = payload[offset : offset + _BGZF_INPUT]
+        deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+        cdata = deflate.compress(piece) + deflate.flush()
+        out += b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
+        out += struct.pack("<H", len(cdata) + 25)
+        out += cdata
+        out += struct.pack("<II", zlib.crc32(piece), len(piece))
+    return bytes(out)
+
+
+_BGZF_INPUT = 0xFF00
+_BGZF_MAX_BLOCK = 0x10000
+
+
+class _Blocks:
+    """Edge blocks read from a :class:`ChunkSource`, each at most once per ticket."""
+
+    def __init__(self, source: ChunkSource, size: int) -> None:
+        self.source = source
+        self.size = size
+        self.cache: dict[int, tuple[bytes, int]] = {}
+        self.bytes_read = 0
+
+    def get(self, coffset: int) -> tuple[bytes, int]:
+        """``(uncompressed payload, compressed length)`` of the BGZF block at ``coffset``."""
+        if coffset not in self.cache:
+            raw = self.source.read(coffset, min(coffset + _BGZF_MAX_BLOCK, self.size))
+            self.bytes_read += len(raw)
+            if len(raw) < 28 or raw[:4] != b"\x1f\x8b\x08\x04":
+                raise ValueError(f"no BGZF block at byte {coffset} of the stored file")
+            bsize = struct.unpack_from("<H", raw, 16)[0] + 1
+            payload = zlib.decompress(raw[18 : bsize - 8], -15)
+            self.cache[coffset] = (payload, bsize)
+        return self.cache[coffset]
+
+
+def _chunk_parts(begin: int, end: int, blocks: _Blocks) -> list[_Range | _Inline]:
+    """The parts holding virtual offsets ``[begin, end)``: whole blocks as byte ranges, the
+    parts of the first and last block as inline bytes, so no record is cut."""
+    cb, ub, ce, ue = begin >> 16, begin & 0xFFFF, end >> 16, end & 0xFFFF
+    if cb == ce:
+        payload = blocks.get(cb)[0] if ue > ub else b""
+        return [_Inline(payload[ub:ue])] if ue > ub else []
+    parts: list[_Range | _Inline] = []
+    first_whole = cb
+    if ub:
+        payload, bsize = blocks.get(cb)
+        parts.append(_Inline(payload[ub:]))
+        first_whole = cb + bsize
+    if ce > first_whole:
+        parts.append(_Range(first_whole, ce))
+    if ue:
+        parts.append(_Inline(blocks.get(ce)[0][:ue]))
+    return parts
+
+
+def merge_chunks(chunks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sort virtual-offset chunks ``[begin, end)`` and merge overlapping or touching ones."""
+    out: list[tuple[int, int]] = []
+    for begin, end in sorted(c for c in chunks if c[1] > c[0]):
+        if out and begin <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((begin, end))
+    return out
+
+
+def _coalesce(parts: list[_Range | _Inline]) -> list[_Range | _Inline]:
+    out: list[_Range | _Inline] = []
+    for part in parts:
+        last = out[-1] if out else None
+        if isinstance(part, _Inline) and not part.payload:
+            continue
+        if isinstance(part, _Inline) and isinstance(last, _Inline):
+            out[-1] = _Inline(last.payload + part.payload)
+        elif isinstance(part, _Range) and isinstance(last, _Range) and part.start == last.end:
+            out[-1] = _Range(last.start, part.end)
+        else:
+            out.append(part)
+    return out
+
+
+def _check(request: TicketRequest, source: Source) -> str:
+    stored = source.format.upper()
+    wanted = request.format or FORMATS[request.kind][0]
+    if wanted != stored:
+        raise UnsupportedFormatError(
+            f"this {request.kind} id is stored as {stored} and is served as stored; "
+            f"ask for format={stored}"
+        )
+    contigs = list(source.contigs())
+    for region in request.regions:
+        if region.contig != UNPLACED_UNMAPPED and region.contig not in contigs:
+            raise NotFoundError(
+                f"referenceName {region.contig!r} is not in this file; its references: "
+                f"{', '.join(contigs[:10])}{' ...' if len(contigs) > 10 else ''}"
+            )
+    return stored
 
 
 def ticket(
@@ -471,58 +614,77 @@ def ticket(
 
     The URLs, in order: the header bytes (class ``header``), then for a header-only request
     nothing else; for a whole-file request the rest of the file (class ``body``; it ends with the
-    file's own EOF marker); for regions, the merged data blocks of all regions in file order
-    (class ``body``) and the format's EOF marker as a ``data:`` URI (class ``body``), so an empty
-    result is still a valid file. Ranges longer than ``max_block_bytes`` are split. Every URL
-    carries a class, as the spec requires of all-or-none.
+    file's own EOF marker); for regions, the data of all regions merged, in file order (class
+    ``body``), and the format's EOF marker as a ``data:`` URI (class ``body``), so an empty
+    result is still a valid file. Byte ranges longer than ``max_block_bytes`` are split. Every
+    URL carries a class, as the spec requires of all-or-none.
+
+    With a plain :class:`Source` the data are whole BGZF blocks/CRAM containers from
+    ``byte_ranges``: right when records never straddle blocks (files htslib wrote: samtools,
+    bcftools). With a :class:`ChunkSource` (BGZF formats) the edges of every chunk are cut at
+    the records' virtual offsets and inlined, so files whose records straddle blocks (``bgzip``,
+    Picard/htsjdk) come out whole too, and no record outside the index's chunks is sent.
 
     Raises:
         UnsupportedFormatError: the requested format (default BAM for reads, VCF for variants)
             is not the stored file's: this server streams the stored bytes and does not convert.
         NotFoundError: a region's ``referenceName`` is not in the file's header.
+        AwsError and its kinds: reading an edge block failed (a :class:`ChunkSource` only).
 
     Source: htsget 1.3 "Response JSON fields", "Response data blocks".
     """
-    stored = source.format.upper()
-    wanted = request.format or FORMATS[request.kind][0]
-    if wanted != stored:
-        raise UnsupportedFormatError(
-            f"this {request.kind} id is stored as {stored} and is served as stored; "
-            f"ask for format={stored}"
-        )
-    contigs = set(source.contigs())
-    for region in request.regions:
-        if region.contig != UNPLACED_UNMAPPED and region.contig not in contigs:
-            known = ", ".join(list(source.contigs())[:10])
-            raise NotFoundError(
-                f"referenceName {region.contig!r} is not in this file; its references: {known}"
-            )
+    stored = _check(request, source)
     size = source.size()
-    header = source.header_range()
-    if request.header_only:
-        body_ranges: list[_Range] = []
-    elif not request.regions:
-        body_ranges = [_Range(header.end, size)]
+    header: list[_Range | _Inline]
+    body: list[_Range | _Inline]
+    server_read = 0
+    if isinstance(source, ChunkSource) and stored != "CRAM":
+        blocks = _Blocks(source, size)
+        first = source.first_record()
+        header = _chunk_parts(0, first, blocks)
+        if request.header_only:
+            chunks: list[tuple[int, int]] = []
+        elif not request.regions:
+            chunks = [(first, size << 16)]
+        else:
+            found = [c for region in request.regions for c in source.chunks(region)]
+            chunks = merge_chunks([(max(b, first), e) for b, e in found])
+        body = [part for b, e in chunks for part in _chunk_parts(b, e, blocks)]
+        server_read = blocks.bytes_read
     else:
-        found: list[Span] = []
-        for region in request.regions:
-            found.extend(source.byte_ranges(region))
-        # a data block never reaches into the header; clip defensively
-        body_ranges = merge_ranges(
-            [_Range(max(r.start, header.end), min(r.end, size)) for r in found]
-        )
+        span = source.header_range()
+        header = [_Range(span.start, span.end)]
+        if request.header_only:
+            body = []
+        elif not request.regions:
+            body = [_Range(span.end, size)]
+        else:
+            found_ranges = [r for region in request.regions for r in source.byte_ranges(region)]
+            # a data block never reaches into the header; clip defensively
+            body = list(
+                merge_ranges(
+                    [_Range(max(r.start, span.end), min(r.end, size)) for r in found_ranges]
+                )
+            )
     url = source.data_url()
     urls: list[dict[str, Any]] = []
     referenced = 0
-    for cls, ranges in (("header", [header]), ("body", body_ranges)):
-        for r in ranges:
-            for piece in _split(r, max_block_bytes):
+    for cls, parts in (("header", header), ("body", body)):
+        for part in _coalesce(parts):
+            if isinstance(part, _Inline):
+                urls.append({"url": data_uri(bgzf_compress(part.payload), stored), "class": cls})
+                continue
+            for piece in _split(part, max_block_bytes):
                 urls.append({"url": url, "headers": range_header(piece), "class": cls})
                 referenced += piece.end - piece.start
     if request.regions and not request.header_only and source.eof:
         urls.append({"url": data_uri(source.eof, stored), "class": "body"})
-    body = {"htsget": {"format": stored, "urls": urls}}
-    return Ticket(body=body, bytes_referenced=referenced, file_size=size)
+    return Ticket(
+        body={"htsget": {"format": stored, "urls": urls}},
+        bytes_referenced=referenced,
+        file_size=size,
+        server_bytes_read=server_read,
+    )
 
 
 def service_info(

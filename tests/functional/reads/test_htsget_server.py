@@ -24,7 +24,7 @@ from omics_toolkit.errors import AccessDeniedError
 from omics_toolkit.reads.htsget import BGZF_EOF, MEDIA_TYPE, NotFoundError, Region
 from omics_toolkit.reads.serve import create_app, running
 from tests.support.range_server import RangeServer, range_server
-from tests.support.scanned_bam import ScannedBam
+from tests.support.scanned_files import BlockRanges, Scanned
 
 pytestmark = pytest.mark.skipif(shutil.which("samtools") is None, reason="needs samtools")
 
@@ -51,13 +51,14 @@ def blocks(bam: Path) -> Iterator[RangeServer]:
 
 
 @pytest.fixture(scope="module")
-def source(bam: Path, blocks: RangeServer) -> ScannedBam:
+def source(bam: Path, blocks: RangeServer) -> BlockRanges:
     # a presigned URL's query string: the client must send it back untouched
-    return ScannedBam(bam, f"{blocks.url}/NA12878.bam?X-Amz-Signature=abc%2Fdef&X-Amz-Expires=900")
+    url = f"{blocks.url}/NA12878.bam?X-Amz-Signature=abc%2Fdef&X-Amz-Expires=900"
+    return BlockRanges(Scanned(bam, url))
 
 
-def _resolver(source: ScannedBam):
-    def resolve(kind: str, id_: str) -> ScannedBam:
+def _resolver(source: BlockRanges):
+    def resolve(kind: str, id_: str) -> BlockRanges:
         if kind == "reads" and id_ == READ_ID:
             return source
         if id_ == "denied":
@@ -68,7 +69,7 @@ def _resolver(source: ScannedBam):
 
 
 @pytest.fixture(scope="module")
-def base(source: ScannedBam) -> Iterator[str]:
+def base(source: BlockRanges) -> Iterator[str]:
     with running(create_app(_resolver(source))) as url:
         yield url
 
@@ -218,7 +219,7 @@ def test_errors(base: str, method: str, path: str, params: dict, status: int, er
     assert body["htsget"]["message"]
 
 
-def test_post_body_errors(source: ScannedBam) -> None:
+def test_post_body_errors(source: BlockRanges) -> None:
     with running(create_app(_resolver(source), max_post_bytes=200)) as url:
         big = {"regions": [{"referenceName": "q", "start": i, "end": i + 1} for i in range(50)]}
         answer = requests.post(f"{url}/reads/{READ_ID}", json=big, timeout=30)
@@ -230,7 +231,7 @@ def test_post_body_errors(source: ScannedBam) -> None:
         assert len(answer.json()["htsget"]["urls"]) == 2
 
 
-def test_bearer_token(source: ScannedBam, tmp_path: Path) -> None:
+def test_bearer_token(source: BlockRanges, tmp_path: Path) -> None:
     with running(create_app(_resolver(source), token="s3cret")) as url:
         none = requests.get(f"{url}/reads/{READ_ID}", timeout=30)
         assert (none.status_code, none.json()["htsget"]["error"]) == (403, "PermissionDenied")
@@ -276,7 +277,7 @@ def test_cors(base: str) -> None:
     assert refused.status_code == 400
 
 
-def test_presigned_query_survives(base: str, source: ScannedBam) -> None:
+def test_presigned_query_survives(base: str, source: BlockRanges) -> None:
     """The data URL is the Source's presigned URL verbatim (its signature percent-encoded)."""
     answer = requests.get(f"{base}/reads/{READ_ID}", params={"referenceName": "q"}, timeout=30)
     urls = [u["url"] for u in answer.json()["htsget"]["urls"] if u["url"].startswith("http")]
