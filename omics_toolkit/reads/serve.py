@@ -150,12 +150,13 @@ def create_app(
         source = resolver(kind, id_)
         built = ticket(parsed, source, **limits)
         logger.info(
-            "htsget %s %s: %d url(s), %d of %d bytes",
+            "htsget %s %s: %d url(s) covering %d of %d bytes; %d bytes read to cut blocks",
             kind,
             id_,
             len(built.body["htsget"]["urls"]),
             built.bytes_referenced,
             built.file_size,
+            built.server_bytes_read,
         )
         return _json(built.body)
 

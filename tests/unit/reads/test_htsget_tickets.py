@@ -299,3 +299,55 @@ def test_merge_ranges():
         h._Range(0, 8),
         h._Range(10, 30),
     ]
+
+
+# --- exact tickets (ChunkSource) ---------------------------------------------------------------
+
+
+class FakeChunkSource(FakeSource):
+    """Three BGZF blocks of 1000 bytes of text each; the first record starts at byte 300."""
+
+    def __init__(self):
+        self.payloads = [bytes([65 + i]) * 1000 for i in range(3)]
+        self.file = b"".join(h.bgzf_compress(p) for p in self.payloads) + h.BGZF_EOF
+        self.offsets = [0]
+        for p in self.payloads:
+            self.offsets.append(self.offsets[-1] + len(h.bgzf_compress(p)))
+        super().__init__(fmt="VCF", size=len(self.file))
+        self.reads: list[tuple[int, int]] = []
+
+    def first_record(self):
+        return 300
+
+    def chunks(self, region):
+        # block 0 from 700, to block 2 at 250
+        return [(700, (self.offsets[2] << 16) | 250)]
+
+    def read(self, start, end):
+        self.reads.append((start, end))
+        return self.file[start:end]
+
+
+def test_chunk_edges_inlined():
+    source = FakeChunkSource()
+    assert isinstance(source, h.ChunkSource)
+    built = h.ticket(h.parse_get("variants", {"referenceName": "chr1"}), source)
+    urls = built.body["htsget"]["urls"]
+
+    def inline(u):
+        return gzip.decompress(base64.b64decode(u["url"].split(",", 1)[1]))
+
+    assert [u["class"] for u in urls] == ["header", "body", "body", "body", "body"]
+    assert inline(urls[0]) == b"A" * 300  # the header's share of block 0
+    assert inline(urls[1]) == b"A" * 300  # block 0 from 700
+    assert urls[2]["headers"] == {"Range": f"bytes={source.offsets[1]}-{source.offsets[2] - 1}"}
+    assert inline(urls[3]) == b"C" * 250  # block 2 up to 250
+    assert inline(urls[4]) == b""  # EOF
+    assert built.bytes_referenced == source.offsets[2] - source.offsets[1]
+    # block 0 read once for both its cuts, block 2 once
+    assert [start for start, _ in source.reads] == [0, source.offsets[2]]
+    assert built.server_bytes_read == sum(end - start for start, end in source.reads)
+
+
+def test_chunks_merge_once():
+    assert h.merge_chunks([(50, 60), (10, 20), (15, 30), (30, 40)]) == [(10, 40), (50, 60)]
