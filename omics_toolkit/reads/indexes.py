@@ -131,7 +131,9 @@ class _Reader:
     def take(self, fmt: str) -> tuple[int, ...]:
         size = struct.calcsize(fmt)
         if self.pos + size > len(self.data):
-            raise IndexFormatError(self.kind, f"truncated at byte {self.pos} (the file is cut short)")
+            raise IndexFormatError(
+                self.kind, f"truncated at byte {self.pos} (the file is cut short)"
+            )
         values = struct.unpack_from(fmt, self.data, self.pos)
         self.pos += size
         return values
@@ -305,8 +307,9 @@ def with_header(index: Index, names: Sequence[str], lengths: Sequence[int]) -> I
     n_refs = len(index.refs) if isinstance(index, HtsIndex) else 0
     if len(names) < n_refs:
         raise IndexFormatError(
-            index.kind, f"indexes {n_refs} contigs but the file's header has {len(names)}: "
-            "the index belongs to another file; re-index it (samtools index)"
+            index.kind,
+            f"indexes {n_refs} contigs but the file's header has {len(names)}: "
+            "the index belongs to another file; re-index it (samtools index)",
         )
     return replace(index, names=list(names), lengths=list(lengths))
 
@@ -529,12 +532,7 @@ def header_range(index: Index, file_size: int) -> ByteRange:
     if isinstance(index, CraiIndex):
         first = min((e.container for e in index.entries), default=file_size - CRAM3_EOF_SIZE)
         return ByteRange(0, first)
-    firsts = [
-        chunk.beg
-        for ref in index.refs
-        for chunks in ref.bins.values()
-        for chunk in chunks
-    ]
+    firsts = [chunk.beg for ref in index.refs for chunks in ref.bins.values() for chunk in chunks]
     if not firsts:
         return ByteRange(0, max(file_size - len(BGZF_EOF), 0))
     first = min(firsts)

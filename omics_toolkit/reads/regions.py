@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from omics_toolkit.errors import RegionError
 
-_EXAMPLE = "type it as contig:start-end, 1-based inclusive like samtools (e.g. chr20:1,000,001-1,001,000)"
+_EXAMPLE = (
+    "type it as contig:start-end, 1-based inclusive like samtools (e.g. chr20:1,000,001-1,001,000)"
+)
 _RANGE = re.compile(r"^(?P<start>[0-9,]+)(?:-(?P<end>[0-9,]*))?$")
 
 
@@ -37,9 +39,7 @@ class Region:
         if self.start < 0:
             raise RegionError(f"region start {self.start} is negative (0-based start)")
         if self.end is not None and self.end < self.start:
-            raise RegionError(
-                f"region {self.contig}: end {self.end} is before start {self.start}"
-            )
+            raise RegionError(f"region {self.contig}: end {self.end} is before start {self.start}")
 
     @property
     def is_empty(self) -> bool:
@@ -102,7 +102,9 @@ def parse_region(text: str) -> Region:
         raise RegionError(f"region {raw!r}: {coords!r} is not start-end; {_EXAMPLE}")
     start = _number(match["start"], "start", raw)
     if start < 1:
-        raise RegionError(f"region {raw!r}: start must be >= 1 (positions are 1-based, like samtools)")
+        raise RegionError(
+            f"region {raw!r}: start must be >= 1 (positions are 1-based, like samtools)"
+        )
     end_text = match["end"]
     if end_text is None or end_text == "":
         return Region(contig, start - 1, None)

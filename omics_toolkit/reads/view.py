@@ -131,51 +131,63 @@ class _Fetcher:
                 handle.write(seg)
 
 
+class _Blocks:
+    """Decompressed BGZF blocks from one offset on, with the virtual offset of any position."""
+
+    def __init__(self, fetch: _Fetcher, coffset: int, piece: int) -> None:
+        self.fetch = fetch
+        self.next_c = coffset
+        self.piece = piece
+        self.buf = bytearray()
+        self.starts: list[int] = []
+        self.coffs: list[int] = []
+        self.eof_at = fetch.data.size - len(BGZF_EOF)
+
+    def more(self) -> bool:
+        """Append the next block; False at the end of the data."""
+        if self.next_c >= self.eof_at:
+            return False
+        asked = self.fetch.data.requests
+        size = bgzf_block_size(self.fetch.get(self.next_c, self.next_c + 18, self.piece))
+        block = self.fetch.get(self.next_c, self.next_c + size, self.piece)
+        if self.fetch.data.requests != asked:  # a long region: fewer, larger requests
+            self.piece = min(self.piece * 2, _MAX_PIECE)
+        try:
+            dec = zlib.decompress(block[18:-8], -15)
+        except zlib.error as exc:
+            raise IndexFormatError("BGZF", f"block at byte {self.next_c} does not inflate") from exc
+        self.starts.append(len(self.buf))
+        self.coffs.append(self.next_c)
+        self.buf.extend(dec)
+        self.next_c += size
+        return True
+
+    def have(self, end: int) -> bool:
+        """Make ``buf[:end]`` available; False if the data ends first."""
+        while len(self.buf) < end:
+            if not self.more():
+                return False
+        return True
+
+    def voffset(self, pos: int) -> int:
+        i = bisect_right(self.starts, pos) - 1
+        return (self.coffs[i] << 16) | (pos - self.starts[i])
+
+
 def _scan_bam(fetch: _Fetcher, chunks: list[Chunk], tid: int, end: int) -> None:
     """Fetch the blocks of ``chunks`` until the first record on another contig or at/after
-    ``end`` (read whole, as htslib reads it before stopping)."""
-    eof_at = fetch.data.size - len(BGZF_EOF)
+    ``end`` (read whole, as htslib reads it before stopping: ``hts_itr_next``)."""
     piece = _PIECE
     for chunk in chunks:
-        buf = bytearray()
-        starts: list[int] = []
-        coffs: list[int] = []
-        next_c = chunk.beg >> 16
+        blocks = _Blocks(fetch, chunk.beg >> 16, piece)
         pos = chunk.beg & 0xFFFF
-
-        def more() -> bool:
-            nonlocal next_c, piece
-            if next_c >= eof_at:
-                return False
-            asked = fetch.data.requests
-            size = bgzf_block_size(fetch.get(next_c, next_c + 18, piece))
-            block = fetch.get(next_c, next_c + size, piece)
-            if fetch.data.requests != asked:  # a long region: fewer, larger requests
-                piece = min(piece * 2, _MAX_PIECE)
-            try:
-                dec = zlib.decompress(block[18:-8], -15)
-            except zlib.error as exc:
-                raise IndexFormatError("BGZF", f"block at byte {next_c} does not inflate") from exc
-            starts.append(len(buf))
-            coffs.append(next_c)
-            buf.extend(dec)
-            next_c += size
-            return True
-
-        while True:
-            while len(buf) < pos + 12:
-                if not more():
-                    return
-            i = bisect_right(starts, pos) - 1
-            voff = (coffs[i] << 16) | (pos - starts[i])
-            if voff >= chunk.end:
-                break
-            block_size, ref_id, start = struct.unpack_from("<iii", buf, pos)
+        while blocks.have(pos + 12) and blocks.voffset(pos) < chunk.end:
+            block_size, ref_id, start = struct.unpack_from("<iii", blocks.buf, pos)
             if ref_id != tid or start >= end:
-                while len(buf) < pos + 4 + block_size and more():
-                    pass
+                blocks.have(pos + 4 + block_size)
                 return
             pos += 4 + block_size
+        piece = blocks.piece
 
 
 def _sparse_copy(path: Path, size: int) -> None:
@@ -220,7 +232,9 @@ def fetch_region(
     """
     kind = data_kind(data.name)
     if (fmt == "vcf") != (kind == "VCF"):
-        raise UserError(f"--format {fmt} does not fit a {kind} file (sam|bam for reads, vcf for VCF)")
+        raise UserError(
+            f"--format {fmt} does not fit a {kind} file (sam|bam for reads, vcf for VCF)"
+        )
     data_before = (data.bytes_read, data.requests)
     index_before = (index.bytes_read, index.requests)
     with tempfile.TemporaryDirectory(prefix="omics-region-") as tmp:
@@ -269,7 +283,9 @@ def _open(data: RangedObject, index: RangedObject, workdir: Path) -> tuple[Path,
     fetch.write_to(path, data.size)
     if kind == "VCF":
         if idx.names is None:
-            raise IndexFormatError(ikind, "a VCF index without contig names (index it with tabix or bcftools index)")
+            raise IndexFormatError(
+                ikind, "a VCF index without contig names (index it with tabix or bcftools index)"
+            )
         return path, idx, fetch
     mode = "rc" if kind == "CRAM" else "rb"
     with pysam.AlignmentFile(str(path), mode, check_sq=False, require_index=False) as handle:

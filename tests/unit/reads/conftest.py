@@ -53,7 +53,11 @@ def _big_bam(src: Path, dest: Path) -> None:
         header = {
             "HD": {"VN": "1.6", "SO": "coordinate"},
             # q keeps the demo's SAM lines parseable; it stays empty (idxstats shows 0 0)
-            "SQ": [{"SN": "big", "LN": BIG_LEN}, {"SN": "second", "LN": 50_000}, {"SN": "q", "LN": 12_356}],
+            "SQ": [
+                {"SN": "big", "LN": BIG_LEN},
+                {"SN": "second", "LN": 50_000},
+                {"SN": "q", "LN": 12_356},
+            ],
             "RG": [dict(r) for r in inp.header.to_dict().get("RG", [])],
         }
     with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
@@ -150,8 +154,18 @@ def read_files(tmp_path_factory: pytest.TempPathFactory) -> ReadFiles:
     ref = root / "big.fa"
     _big_reference(demo.reference, ref)
     cram = root / "big.cram"
-    _run("samtools", "view", "-C", "-T", str(ref), "--output-fmt-option", "seqs_per_slice=2000",
-         "-o", str(cram), str(big))
+    _run(
+        "samtools",
+        "view",
+        "-C",
+        "-T",
+        str(ref),
+        "--output-fmt-option",
+        "seqs_per_slice=2000",
+        "-o",
+        str(cram),
+        str(big),
+    )
     _run("samtools", "index", str(cram))
     tiny_cram = root / "tiny.cram"
     _run("samtools", "view", "-C", "-T", str(demo.reference), "-o", str(tiny_cram), str(tiny))

@@ -63,7 +63,9 @@ def test_crai_index_has_no_counts(read_files: ReadFiles) -> None:
         index_stats(idx)
 
 
-@pytest.mark.parametrize("region", ["big:150,001-151,000", "big:125000-137000", "second", "big:70000-70100"])
+@pytest.mark.parametrize(
+    "region", ["big:150,001-151,000", "big:125000-137000", "second", "big:70000-70100"]
+)
 @pytest.mark.parametrize("exact_blocks", [False, True])
 def test_htsget_style_concatenation_holds_the_region(
     read_files: ReadFiles, tmp_path: Path, region: str, exact_blocks: bool
@@ -87,13 +89,17 @@ def test_htsget_style_concatenation_holds_the_region(
     )
     pysam.index(str(stream))
     got = subprocess.run(["samtools", "view", str(stream), region], capture_output=True, text=True)
-    expected = subprocess.run(["samtools", "view", str(bam), region], capture_output=True, text=True)
+    expected = subprocess.run(
+        ["samtools", "view", str(bam), region], capture_output=True, text=True
+    )
     assert got.stdout == expected.stdout
     if region.startswith("big:150"):
         assert sum(r.length for r in ranges) < len(data) * 0.15
 
 
-def test_cram_ranges_are_header_containers_slices_and_eof(read_files: ReadFiles, tmp_path: Path) -> None:
+def test_cram_ranges_are_header_containers_slices_and_eof(
+    read_files: ReadFiles, tmp_path: Path
+) -> None:
     cram = read_files.cram
     data = cram.read_bytes()
     idx = load_index("CRAI", Path(f"{cram}.crai").read_bytes())
@@ -107,7 +113,9 @@ def test_cram_ranges_are_header_containers_slices_and_eof(read_files: ReadFiles,
     stream.write_bytes(data[: head.end] + b"".join(data[r.start : r.end] for r in ranges))
     ref = ["-T", str(read_files.big_reference)]
     got = subprocess.run(["samtools", "view", *ref, str(stream)], capture_output=True, text=True)
-    expected = subprocess.run(["samtools", "view", *ref, str(cram), region], capture_output=True, text=True)
+    expected = subprocess.run(
+        ["samtools", "view", *ref, str(cram), region], capture_output=True, text=True
+    )
     assert got.returncode == 0, got.stderr
     wanted = set(expected.stdout.splitlines())
     assert wanted and wanted <= set(got.stdout.splitlines())

@@ -43,11 +43,15 @@ def samtools_view(path: Path, region: str, *extra: str) -> str:
 
 def view(data: Path, index: Path, region: str, **kw: object) -> tuple[str, object]:
     out = io.BytesIO()
-    result = fetch_region(LocalObject(data), LocalObject(index), parse_region(region), out=out, **kw)
+    result = fetch_region(
+        LocalObject(data), LocalObject(index), parse_region(region), out=out, **kw
+    )
     return out.getvalue().decode(), result
 
 
-@pytest.mark.parametrize("region", ["q", "q:1000-2000", "q:1-1", "q:12356", "q:5000-5000", "q:186-186"])
+@pytest.mark.parametrize(
+    "region", ["q", "q:1000-2000", "q:1-1", "q:12356", "q:5000-5000", "q:186-186"]
+)
 def test_tiny_bam_region_equals_samtools_view(read_files: ReadFiles, region: str) -> None:
     got, result = view(read_files.tiny, Path(f"{read_files.tiny}.bai"), region)
     expected = samtools_view(read_files.tiny, region)
@@ -104,7 +108,8 @@ def test_bam_output_holds_the_region_reads(read_files: ReadFiles, tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    "region", ["big:1000-2000", "big:125000-137000", "big:70000-70100", "big:400000-500000", "second"]
+    "region",
+    ["big:1000-2000", "big:125000-137000", "big:70000-70100", "big:400000-500000", "second"],
 )
 def test_cram_region_equals_samtools_view(read_files: ReadFiles, region: str) -> None:
     got, _ = view(
@@ -116,7 +121,9 @@ def test_cram_region_equals_samtools_view(read_files: ReadFiles, region: str) ->
 
 def test_tiny_cram_region_equals_samtools_view(read_files: ReadFiles) -> None:
     got, result = view(
-        read_files.tiny_cram, Path(f"{read_files.tiny_cram}.crai"), "q:1000-2000",
+        read_files.tiny_cram,
+        Path(f"{read_files.tiny_cram}.crai"),
+        "q:1000-2000",
         reference=read_files.reference,
     )
     expected = samtools_view(read_files.tiny_cram, "q:1000-2000", "-T", str(read_files.reference))
@@ -126,7 +133,15 @@ def test_tiny_cram_region_equals_samtools_view(read_files: ReadFiles) -> None:
 
 @pytest.mark.parametrize("index_ext", ["tbi", "csi"])
 @pytest.mark.parametrize(
-    "region", ["big", "big:186-186", "big:1000-40000", "big:3999000-4100000", "big:5000000-6000000", "second:1-1000"]
+    "region",
+    [
+        "big",
+        "big:186-186",
+        "big:1000-40000",
+        "big:3999000-4100000",
+        "big:5000000-6000000",
+        "second:1-1000",
+    ],
 )
 def test_vcf_region_equals_tabix(read_files: ReadFiles, region: str, index_ext: str) -> None:
     got, result = view(read_files.vcf, Path(f"{read_files.vcf}.{index_ext}"), region, fmt="vcf")
@@ -135,8 +150,18 @@ def test_vcf_region_equals_tabix(read_files: ReadFiles, region: str, index_ext: 
     ).stdout
     assert got == expected
     bcftools = subprocess.run(
-        ["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\n", "-r", region, str(read_files.vcf)],
-        capture_output=True, text=True, check=True,
+        [
+            "bcftools",
+            "query",
+            "-f",
+            "%CHROM\t%POS\t%REF\t%ALT\n",
+            "-r",
+            region,
+            str(read_files.vcf),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert ["\t".join(line.split("\t")[i] for i in (0, 1, 3, 4)) for line in got.splitlines()] == (
         bcftools.splitlines()
