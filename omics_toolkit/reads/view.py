@@ -239,7 +239,7 @@ def fetch_region(
     index_before = (index.bytes_read, index.requests)
     with tempfile.TemporaryDirectory(prefix="omics-region-") as tmp:
         workdir = Path(tmp)
-        path, idx, fetch = _open(data, index, workdir)
+        path, idx, fetch = load_source(data, index, workdir)
         tid = contig_id(idx, region.contig)
         if kind == "BAM" and isinstance(idx, HtsIndex):
             end = region.end if region.end is not None else 1 << 62
@@ -262,7 +262,20 @@ def fetch_region(
     return RegionFetch(records, used[0], used[1], data.size, index.size)
 
 
-def _open(data: RangedObject, index: RangedObject, workdir: Path) -> tuple[Path, Index, _Fetcher]:
+def load_source(
+    data: RangedObject, index: RangedObject, workdir: Path
+) -> tuple[Path, Index, _Fetcher]:
+    """Read the whole index and the header range of ``data`` into a sparse copy in ``workdir``.
+
+    Returns:
+        (the sparse copy's path, the index with the header's contig names and lengths, the
+        fetcher holding the bytes read). An htsget server needs only the index: its names
+        make :func:`indexes.byte_ranges` work for BAM/CRAM.
+
+    Raises:
+        IndexFormatError: the index is not of its kind, or of another kind of file.
+        UserError: the data file is not BAM, CRAM or VCF.gz.
+    """
     raw = index.read(0, index.size)
     kind = data_kind(data.name)
     ikind = index_kind(index.name)
@@ -338,4 +351,4 @@ def _decode(
     return count
 
 
-__all__ = ["ByteRange", "RegionFetch", "data_kind", "fetch_region"]
+__all__ = ["ByteRange", "RegionFetch", "data_kind", "fetch_region", "load_source"]
