@@ -22,6 +22,21 @@ class ConfigError(UserError):
     """A setting is missing or invalid."""
 
 
+class RegionError(UserError):
+    """A genomic region the user typed cannot be used: bad syntax (``contig:start-end``, 1-based
+    inclusive, as samtools takes it), start after end, or a contig the file does not have.
+    The message says what to type instead."""
+
+
+class IndexFormatError(UserError):
+    """An index file (BAI, CSI, TBI, CRAI) or the data it indexes is not what its specification
+    says: wrong magic, truncated, or an offset outside the data file. Attributes: ``kind``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind} index: {message}")
+        self.kind = kind
+
+
 class LocalStackError(UserError):
     """The embedded local stack is not running or could not be started."""
 
