@@ -8,8 +8,10 @@ these commands parse options and render.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -255,3 +257,190 @@ def _user_error(message: str) -> Exception:
     from omics_toolkit.errors import UserError
 
     return UserError(message)
+
+
+RegionArg = Annotated[
+    str,
+    typer.Argument(
+        help="contig:start-end, 1-based inclusive like samtools (chr20:1,000,001-1,001,000); "
+        "a contig alone is the whole contig.",
+        show_default=False,
+    ),
+]
+ReferenceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reference",
+        help="The FASTA a CRAM read set was compressed against (with its .fai beside it).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def _aligned(ctx: typer.Context, read_set: str) -> tuple[ReadsContext, ReadSet, Any, Any]:
+    from omics_toolkit.reads.locate import read_set_objects, resolve
+
+    rc = reads_context(ctx)
+    rs = resolve(rc.omics, rc.store_id, read_set, aligned=True)
+    data, index = read_set_objects(rc.aws.client("s3"), rs)
+    return rc, rs, data, index
+
+
+def _transferred(bytes_read: int, file_size: int, requests: int, seconds: float) -> str:
+    share = 100.0 * bytes_read / file_size if file_size else 0.0
+    return (
+        f"{bytes_read:,} bytes transferred of {file_size:,} ({share:.2f}%) in {requests} "
+        f"range request{'s' if requests != 1 else ''}, {seconds:.2f} s"
+    )
+
+
+@app.command()
+def view(
+    ctx: typer.Context,
+    read_set: ReadSetArg,
+    region: RegionArg,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="sam (text, as `samtools view`) or bam (binary, with header: needs --output "
+            "or a pipe).",
+        ),
+    ] = "sam",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    header: Annotated[
+        bool, typer.Option("--header", "-h", help="SAM: print the header first (samtools -h).")
+    ] = False,
+    reference: ReferenceOpt = None,
+) -> None:
+    """The reads overlapping a region of an aligned read set, as `samtools view FILE REGION`
+    gives them, fetched by range requests through the read set's S3 URI and its index: only
+    the index, the header and the region's blocks move, never the whole file. Prints the bytes
+    transferred against the file's size on stderr."""
+    import sys
+
+    from omics_toolkit.errors import UserError
+    from omics_toolkit.reads.regions import parse_region
+    from omics_toolkit.reads.view import fetch_region
+
+    if fmt not in ("sam", "bam"):
+        raise UserError(f"--format {fmt}: use sam or bam")
+    wanted = parse_region(region)
+    if fmt == "bam" and output is None and sys.stdout.isatty():
+        raise UserError("--format bam writes binary: give --output FILE or pipe it")
+    _, rs, data, index = _aligned(ctx, read_set)
+    started = time.monotonic()
+    if output is not None:
+        with output.open("wb") as handle:
+            fetched = fetch_region(
+                data, index, wanted, fmt, handle, reference=reference, header=header
+            )  # type: ignore[arg-type]
+    else:
+        stream = sys.stdout.buffer
+        fetched = fetch_region(data, index, wanted, fmt, stream, reference=reference, header=header)  # type: ignore[arg-type]
+        stream.flush()
+    seconds = time.monotonic() - started
+    err.print(
+        f"read set {rs.id} (sample {rs.sample_id}, {rs.file_type}) {wanted.samtools}: "
+        f"{fetched.records:,} reads; "
+        + _transferred(fetched.bytes_read, fetched.file_size, fetched.requests, seconds),
+        highlight=False,
+    )
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    read_set: ReadSetArg,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="Also the flag statistics and coverage of this region (reads its bytes), "
+            "contig:start-end, 1-based inclusive.",
+        ),
+    ] = None,
+    reference: ReferenceOpt = None,
+) -> None:
+    """Per-contig mapped and unmapped read counts from the index alone (what `samtools
+    idxstats` gives: no read data moved) and, with --region, the region's flag statistics and
+    coverage (as `samtools flagstat` and `samtools coverage -r`, from the region's bytes). Each
+    figure says where it came from and how many bytes were read."""
+    from omics_toolkit.errors import UserError
+    from omics_toolkit.reads.regions import parse_region
+    from omics_toolkit.reads.stats import index_stats, region_stats
+    from omics_toolkit.reads.view import load_source
+
+    wanted = parse_region(region) if region else None
+    _, rs, data, index = _aligned(ctx, read_set)
+    # the index, with the contig names of the header (BAI/CSI name none): index + header bytes
+    if rs.file_type == "CRAM" and wanted is None:
+        raise UserError(
+            f"read set {rs.id} is CRAM: a .crai index holds no read counts; give --region "
+            "to count a region's reads from its bytes"
+        )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="omics-stats-") as tmp:
+        _, idx, _ = load_source(data, index, Path(tmp))
+    contigs = index_stats(idx)
+    index_seconds = time.monotonic() - started
+    index_bytes, index_requests = (
+        data.bytes_read + index.bytes_read,
+        (data.requests + index.requests),
+    )
+    result: dict[str, Any] = {
+        "read_set_id": rs.id,
+        "sample_id": rs.sample_id,
+        "file_size": data.size,
+        "index": {
+            "source": "index",
+            "bytes_read": index_bytes,
+            "requests": index_requests,
+            "contigs": [
+                {"contig": c.contig, "length": c.length, "mapped": c.mapped, "unmapped": c.unmapped}
+                for c in contigs
+            ],
+        },
+    }
+    if wanted is not None:
+        started = time.monotonic()
+        rstats = region_stats(data, index, wanted, reference=reference)
+        result["region"] = {
+            "source": "data",
+            "region": wanted.samtools,
+            "reads": rstats.records,
+            "bytes_read": rstats.bytes_read,
+            "requests": rstats.requests,
+            "flagstat": {k: list(v) for k, v in rstats.flagstat.items()},
+            "coverage": rstats.coverage,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+    if state(ctx).json_output:
+        emit_json(result)
+        return
+    table(
+        f"read set {rs.id} (sample {rs.sample_id}): reads per contig, from the index "
+        f"(no read data moved; {index_bytes:,} bytes of index and header read)",
+        ["contig", "length", "mapped", "unmapped"],
+        [[c.contig, _count(c.length), _count(c.mapped), _count(c.unmapped)] for c in contigs],
+    )
+    err.print(_transferred(index_bytes, data.size, index_requests, index_seconds), highlight=False)
+    if wanted is not None:
+        reg = result["region"]
+        table(
+            f"{wanted.samtools}: flag statistics, from the data ({reg['bytes_read']:,} bytes read)",
+            ["category", "QC-passed", "QC-failed"],
+            [[k, _count(v[0]), _count(v[1])] for k, v in rstats.flagstat.items()],
+        )
+        table(
+            f"{wanted.samtools}: coverage, from the data (as samtools coverage)",
+            ["measure", "value"],
+            [[k, f"{v:g}"] for k, v in rstats.coverage.items()],
+        )
+        err.print(
+            _transferred(reg["bytes_read"], data.size, reg["requests"], reg["seconds"]),
+            highlight=False,
+        )

@@ -302,3 +302,36 @@ def sequence_store_id(omics: Any, name: str) -> str | None:
             if item.get("name") == name and item.get("status") not in ("DELETING", "DELETED"):
                 return str(item["id"])
     return None
+
+
+#: Extensions that tell the region reader the kind of each file of an aligned read set.
+_DATA_EXT = {"BAM": ".bam", "CRAM": ".cram"}
+_INDEX_EXT = {"BAM": ".bai", "CRAM": ".crai"}
+
+
+def read_set_objects(s3: Any, rs: ReadSet) -> tuple[Any, Any]:
+    """The aligned read set's data file and index as ranged S3 objects, read through the
+    sequence store's S3 access point (sizes from ``files.*.contentLength``, so no HeadObject).
+
+    Returns:
+        ``(data, index)`` :class:`omics_toolkit.reads.ranged.S3Object` objects.
+
+    Raises:
+        ReadSetArchivedError: the read set is ARCHIVED or ACTIVATING.
+        UserError: not an aligned read set, or a file without an S3 URI.
+    """
+    from omics_toolkit.reads.ranged import S3Object
+
+    if not rs.aligned:
+        raise UserError(
+            f"read set {rs.id} is {rs.file_type}: region views need an aligned BAM or CRAM read set"
+        )
+    uris = require_readable(rs, "source1", "index")
+    data = S3Object.from_uri(s3, uris["source1"], rs.files["source1"].content_length)
+    index = S3Object.from_uri(s3, uris["index"], rs.files["index"].content_length)
+    # the kind comes from the read set's fileType, whatever the object keys are called
+    if not data.name.lower().endswith(_DATA_EXT[rs.file_type]):
+        data.name += _DATA_EXT[rs.file_type]
+    if not index.name.lower().endswith(_INDEX_EXT[rs.file_type]):
+        index.name += _INDEX_EXT[rs.file_type]
+    return data, index
