@@ -19,6 +19,7 @@ from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
 from omics_toolkit.errors import UserError
 from omics_toolkit.identity import Names
 from omics_toolkit.pipeline.status import wait_for_execution
+from omics_toolkit.transfer import download
 
 DEPLOYMENT = "ft-results"
 
@@ -91,6 +92,45 @@ def test_results_download_writes_the_runs_four_files_verified_and_equal_to_the_o
 
     table = cli("results", "download", "NA12878", "--out", str(out)).stdout
     assert table.count("already there") == 4 and "verified by" in table
+
+
+class Interrupted(Exception):
+    """Raised by the progress hook to stop a download midway (as Ctrl-C or a dropped link)."""
+
+
+def test_an_interrupted_results_download_resumes_without_fetching_completed_parts(
+    aws, sample, tmp_path
+):
+    bucket, key = sample["outputs"]["bam"].removeprefix("s3://").split("/", 1)
+    data = object_bytes(aws, sample["outputs"]["bam"])
+    part = len(data) // 5 + 1  # five parts
+    calls: list[int] = []
+
+    def stop_after_two(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) > 2:  # the first call reports what was already on disk
+            raise Interrupted
+
+    dest = tmp_path / key.rsplit("/", 1)[-1]
+    with pytest.raises(Interrupted):
+        download(
+            aws.client("s3"), bucket, key, dest, part_size=part, workers=1, progress=stop_after_two
+        )
+    assert not dest.exists() and dest.with_name(dest.name + ".part").exists()
+
+    report = json.loads(
+        cli("--json", "results", "download", "NA12878", "--out", str(tmp_path)).stdout
+    )
+    bam = report["files"][0]
+    assert (bam["name"], bam["parts_total"], bam["parts_reused"], bam["parts_fetched"]) == (
+        "bam",
+        5,
+        2,
+        3,
+    )
+    assert bam["bytes_fetched"] == len(data) - 2 * part and bam["verified"] is True
+    assert sha256(dest.read_bytes()) == sha256(data)
+    assert not dest.with_name(dest.name + ".part").exists()
 
 
 def test_results_download_refuses_to_replace_a_different_file_without_overwrite(
