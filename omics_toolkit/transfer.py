@@ -347,6 +347,8 @@ def download(
     if dest.exists():
         same_size = dest.is_file() and dest.stat().st_size == size
         if same_size and expected is not None and compute(dest, expected, size) == expected.value:
+            if progress:
+                progress(size, size)
             return DownloadResult(
                 source, dest, size, 0, 0, 0, 0, part_size, expected.label, expected.value,
                 verified=True, skipped=True,
