@@ -145,3 +145,29 @@ class PipelineError(ToolkitError):
 
 class RunOutputsMissingError(PipelineError):
     """A completed run did not produce the outputs the pipeline imports (name used in ASL Catch)."""
+
+
+class ChecksumMismatchError(ToolkitError):
+    """A downloaded file's checksum differs from the one S3 gives for the object.
+
+    The partial file is kept (``<dest>.part``) for inspection; the next download of the same
+    object starts over.
+
+    Attributes:
+        path: the partial file that failed verification.
+        source: the object, ``s3://bucket/key``.
+        kind: what was compared, e.g. ``"sha256"`` or ``"md5 of 3 part md5s (ETag)"``.
+        expected: the value S3 gives (base64 for S3 checksums, hex for ETags).
+        actual: the value computed from the downloaded bytes, in the same form.
+    """
+
+    def __init__(self, path: str, source: str, kind: str, expected: str, actual: str) -> None:
+        self.path = path
+        self.source = source
+        self.kind = kind
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{path}: {kind} of the downloaded bytes is {actual} but {source} has {expected}; "
+            "the partial file is kept for inspection and the next download starts over"
+        )

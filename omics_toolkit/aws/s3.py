@@ -76,3 +76,32 @@ def merge_object_tags(s3: Any, uri: str, tags: dict[str, str]) -> dict[str, str]
             Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(merged.items())]},
         )
     return merged
+
+
+#: Longest expiry of a presigned URL signed with SigV4 (S3 User Guide, "Sharing objects with
+#: presigned URLs": 7 days); URLs signed with temporary credentials end with the session.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+
+def presign(s3: Any, bucket: str, key: str, expires_in: int) -> str:
+    """A presigned GetObject URL for ``s3://bucket/key``, valid ``expires_in`` seconds.
+
+    Anyone holding the URL can read the object (a browser, IGV, htslib with HTTP range requests)
+    until it expires; signing sends no request.
+
+    Raises:
+        UserError: ``expires_in`` outside 1 .. 604800 seconds (SigV4's limit).
+
+    Source: S3 GetObject presigned with SigV4 (S3 User Guide, "Sharing objects with presigned
+    URLs"); botocore ``generate_presigned_url``.
+    """
+    if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
+        raise UserError(
+            f"a presigned URL expires after 1 to {MAX_PRESIGN_SECONDS} seconds (7 days), "
+            f"not {expires_in}"
+        )
+    return str(
+        s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+        )
+    )

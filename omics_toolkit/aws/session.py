@@ -112,6 +112,10 @@ class AwsContext:
             if self.is_local:
                 # omics host prefixes ("workflows-", ...) cannot be prepended to 127.0.0.1
                 options["inject_host_prefix"] = False
+            if service == "s3":
+                # botocore presigns S3 URLs with SigV2 in us-east-1 unless told otherwise; AWS
+                # accepts SigV4 everywhere (SigV2 is deprecated and refused in newer regions)
+                options["signature_version"] = "s3v4"
             config = Config(
                 retries={"mode": "standard", "total_max_attempts": 5},
                 connect_timeout=10,

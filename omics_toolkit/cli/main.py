@@ -20,6 +20,7 @@ from omics_toolkit.cli import (
     local,
     reads_cmd,
     report_cmd,
+    results_cmd,
     runs_cmd,
     workflows_cmd,
 )
@@ -43,6 +44,7 @@ app.add_typer(annotations_cmd.app, name="annotations")
 app.add_typer(workflows_cmd.app, name="workflows")
 app.add_typer(access_cmd.app, name="access")
 app.add_typer(reads_cmd.app, name="reads")
+app.add_typer(results_cmd.app, name="results")
 commands.register(app)
 app.command()(contigs_cmd.contigs)
 report_cmd.register(app)
