@@ -444,3 +444,136 @@ def stats(
             _transferred(reg["bytes_read"], data.size, reg["requests"], reg["seconds"]),
             highlight=False,
         )
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    read_set: ReadSetArg,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write the files into (created if missing).")
+    ],
+    url: Annotated[
+        bool,
+        typer.Option("--url", help="Print presigned URLs of the files (IGV, a browser) instead."),
+    ] = False,
+    expires: Annotated[
+        int, typer.Option("--expires", help="Seconds the --url URLs stay valid (1 to 604800).")
+    ] = 3600,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Parts of a file fetched at once.", min=1, max=64)
+    ] = 4,
+    part_size_mib: Annotated[
+        int, typer.Option("--part-size-mib", help="MiB per ranged GetObject.", min=1, max=5120)
+    ] = 8,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace different files already in --out.")
+    ] = False,
+) -> None:
+    """Download a read set's files (BAM or CRAM with its index, a FASTQ pair, a uBAM) through
+    its S3 URIs: parallel ranged parts, checksums verified, an interrupted export resumes."""
+    from omics_toolkit.aws.s3 import presign
+    from omics_toolkit.cli.transfers import download_progress, download_row
+    from omics_toolkit.reads.export import export_read_set
+    from omics_toolkit.reads.locate import require_readable, resolve
+    from omics_toolkit.reads.ranged import split_s3_uri
+
+    rc = reads_context(ctx)
+    rs = resolve(rc.omics, rc.store_id, read_set)
+    s3 = rc.aws.client("s3")
+    as_json = state(ctx).json_output
+    if url:
+        rows = []
+        for slot, uri in require_readable(rs).items():
+            bucket, key = split_s3_uri(uri)
+            rows.append({"file": slot, "uri": uri, "url": presign(s3, bucket, key, expires)})
+        if as_json:
+            emit_json({"read_set_id": rs.id, "sample_id": rs.sample_id, "files": rows})
+        else:
+            for row in rows:
+                out.print(f"{row['file']}\t{row['url']}", soft_wrap=True, highlight=False)
+        return
+    err.print(f"read set {rs.id} (sample {rs.sample_id}, {rs.file_type}) -> {out_dir}")
+    with download_progress(as_json) as start:
+        done = export_read_set(
+            s3,
+            rs,
+            out_dir,
+            workers=workers,
+            part_size=part_size_mib << 20,
+            overwrite=overwrite,
+            progress=start,
+        )
+    if as_json:
+        emit_json(
+            {
+                "read_set_id": rs.id,
+                "sample_id": rs.sample_id,
+                "files": [{"file": slot, **r.as_dict()} for slot, r in done],
+            }
+        )
+        return
+    rows = []
+    for slot, r in done:
+        verified, how = download_row(r)
+        rows.append(
+            [str(r.dest), slot, f"{r.bytes_total:,}", f"{r.bytes_fetched:,}", verified, how]
+        )
+    table(None, ["file", "read set file", "bytes", "fetched", "verified by", "status"], rows)
+
+
+@app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback unless told).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1)] = 8080,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="OMICS_TOOLKIT_HTSGET_TOKEN",
+            help="Require `Authorization: Bearer TOKEN` on every request.",
+        ),
+    ] = None,
+    expires: Annotated[
+        int,
+        typer.Option("--expires", help="Seconds the presigned URLs in a ticket stay valid."),
+    ] = 3600,
+) -> None:
+    """A GA4GH htsget 1.3 endpoint for the deployment: /reads/<read set id or sample> (its
+    aligned BAM or CRAM) and /variants/<sample> (its newest run's VCF). Tickets point at
+    presigned range URLs, so clients (htslib, IGV) stream regions straight from S3; the server
+    reads only indexes and headers. Runs until Ctrl-C."""
+    from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
+    from omics_toolkit.errors import UserError
+    from omics_toolkit.identity import Names
+    from omics_toolkit.reads.serve import create_app, serve
+    from omics_toolkit.reads.sources import deployment_resolver
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise UserError(
+            f"--host {host} would let anyone who reaches it read the deployment's reads: give "
+            "--token (or OMICS_TOOLKIT_HTSGET_TOKEN) as well"
+        )
+    rc = reads_context(ctx)
+    settings = state(ctx).settings
+    names = Names(settings.deployment, rc.aws.account_id, rc.aws.region)
+    resolver = deployment_resolver(
+        omics=rc.omics,
+        s3=rc.aws.client("s3"),
+        sfn=rc.aws.client("stepfunctions"),
+        store_id=rc.store_id,
+        state_machine_arn=deployment_state_machine_arn(rc.aws, names.state_machine),
+        expires_in=expires,
+    )
+    base = f"http://{host}:{port}"
+    err.print(
+        f"htsget 1.3 for deployment {settings.deployment}: {base}/reads/<read set or sample>, "
+        f"{base}/variants/<sample> (e.g. samtools view '{base}/reads/SAMPLE?referenceName="
+        "chr20&start=0&end=1000'); Ctrl-C stops",
+        highlight=False,
+        soft_wrap=True,
+    )
+    serve(create_app(resolver, token=token), host, port)

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from omics_toolkit.cli.common import emit_json, err, state, table
-
-if TYPE_CHECKING:
-    from omics_toolkit.pipeline.results import ResultFile
+from omics_toolkit.cli.transfers import download_progress, download_row
 
 app = typer.Typer(
     help="A sample's pipeline results (the run's BAM, VCF and their indexes).",
@@ -100,13 +98,7 @@ def download_cmd(
         return
     rows = []
     for f, r in zip(results.files, done, strict=True):
-        if r.skipped:
-            how = "already there"
-        elif r.parts_reused:
-            how = f"resumed: {r.parts_reused} of {r.parts_total} parts were on disk"
-        else:
-            how = "downloaded" + (f" (started over: {r.restarted})" if r.restarted else "")
-        verified = r.checksum_kind if r.verified else "NOT verified (size only)"
+        verified, how = download_row(r)
         rows.append(
             [str(r.dest), f.name, f"{r.bytes_total:,}", f"{r.bytes_fetched:,}", verified, how]
         )
@@ -122,35 +114,9 @@ def _download(
     overwrite: bool,
     quiet: bool,
 ) -> list[Any]:
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
     from omics_toolkit.pipeline.results import download_results
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-    ) as progress:
-
-        def start(item: ResultFile, size: int) -> Any:
-            task = progress.add_task(item.filename, total=size)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            return advance
-
+    with download_progress(quiet) as start:
         return download_results(
             s3,
             results,
@@ -158,5 +124,5 @@ def _download(
             workers=workers,
             part_size=part_size,
             overwrite=overwrite,
-            progress=start,
+            progress=lambda item, size: start(item.filename, size),
         )
