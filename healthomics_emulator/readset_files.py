@@ -163,7 +163,9 @@ def alignment_details(
                 if position < last:
                     coordinate_sorted = False
                 last = position
-    except (OSError, ValueError) as exc:
+    except (
+        Exception
+    ) as exc:  # htslib's errors arrive as OSError, ValueError, NotImplementedError...
         raise ReadSetFileError(f"unreadable {kind} ({exc})") from exc
     info = {
         "totalReadCount": reads,
