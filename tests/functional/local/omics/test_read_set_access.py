@@ -3,6 +3,7 @@ presigned URLs, samtools over HTTP), parts, archiving, activation and export job
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import subprocess
@@ -360,3 +361,59 @@ def test_export_job_writes_the_read_set_files_to_s3(
     assert index["ContentLength"] == rs["files"]["index"]["contentLength"]
     exports = omics.list_read_set_export_jobs(sequenceStoreId=store_id)["exportJobs"]
     assert job["id"] in [j["id"] for j in exports]
+
+
+def test_cram_read_set_gets_a_crai_and_counts(
+    omics: Any,
+    s3: Any,
+    bucket: str,
+    reference: dict[str, Any],
+    emulator: OmicsEmulator,
+    s3_ap: Any,
+    tmp_path: Path,
+) -> None:
+    from conftest import FASTA
+
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text(FASTA)
+    bam = write_bam(tmp_path / "C1.bam", reads=300)
+    cram = tmp_path / "C1.cram"
+    subprocess.run(
+        ["samtools", "view", "-C", "-T", str(fasta), "-o", str(cram), str(bam)], check=True
+    )
+    s3.put_object(Bucket=bucket, Key="aligned/C1.cram", Body=cram.read_bytes())
+    store = omics.create_sequence_store(name="crams")
+    wait_for(lambda: omics.get_sequence_store(id=store["id"]), "status", {"ACTIVE"})
+    job = omics.start_read_set_import_job(
+        sequenceStoreId=store["id"],
+        roleArn=ROLE,
+        sources=[
+            {
+                "sourceFiles": {"source1": f"s3://{bucket}/aligned/C1.cram"},
+                "sourceFileType": "CRAM",
+                "subjectId": "subj",
+                "sampleId": "C1",
+                "referenceArn": reference["arn"],
+            }
+        ],
+    )
+    done = wait_for(
+        lambda: omics.get_read_set_import_job(id=job["id"], sequenceStoreId=store["id"]),
+        "status",
+        JOB_DONE,
+    )
+    assert done["status"] == "COMPLETED", done
+    rs = omics.get_read_set_metadata(
+        sequenceStoreId=store["id"], id=done["sources"][0]["readSetId"]
+    )
+    assert rs["sequenceInformation"] == {
+        "totalReadCount": 303,
+        "totalBaseCount": 303 * 20,
+        "alignment": "ALIGNED",
+    }
+    assert rs["etag"]["algorithm"] == "CRAM_MD5up"
+    assert rs["files"]["index"]["s3Access"]["s3Uri"].endswith(f"/readSet/{rs['id']}/C1.cram.crai")
+    bucket_ap, key = _split(rs["files"]["index"]["s3Access"]["s3Uri"])
+    crai = s3_ap.get_object(Bucket=bucket_ap, Key=key)["Body"].read()
+    subprocess.run(["samtools", "index", str(cram)], check=True)
+    assert gzip.decompress(crai) == gzip.decompress((tmp_path / "C1.cram.crai").read_bytes())
