@@ -104,6 +104,12 @@ def s3_ap(emulator: OmicsEmulator) -> Any:
     )
 
 
+def _valid(shape: str, response: dict[str, Any]) -> list[str]:
+    """What in ``response`` (an omics output) breaks botocore's model (``[]``: nothing)."""
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    return validator_for("omics").validate_shape(shape, body)
+
+
 def _split(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
@@ -147,8 +153,8 @@ def test_bam_read_set_has_index_parts_uris_and_counts(
         "algorithm": "BAM_MD5up",
         "source1": hashlib.md5(bam_file.read_bytes()).hexdigest(),  # noqa: S324
     }
-    validator = validator_for("omics")
-    assert validator.validate_shape("ReadSetFiles", rs["files"]) == []
+    assert _valid("GetReadSetMetadataResponse", rs) == []
+    assert _valid("GetSequenceStoreResponse", imported["store"]) == []
     # an aligned BAM that is not coordinate-sorted cannot be indexed: no index file
     assert set(imported["unsorted"]["files"]) == {"source1"}
     assert imported["unsorted"]["sequenceInformation"]["totalReadCount"] == 403
@@ -315,8 +321,10 @@ def test_archived_read_set_has_no_s3_access_until_activated(
     )
     assert done["status"] == "COMPLETED", done
     assert done["sources"] == [{"readSetId": rs["id"], "status": "FINISHED"}]
-    listed_jobs = omics.list_read_set_activation_jobs(sequenceStoreId=store_id)["activationJobs"]
-    assert [j["id"] for j in listed_jobs] == [job["id"]]
+    assert _valid("GetReadSetActivationJobResponse", done) == []
+    listed = omics.list_read_set_activation_jobs(sequenceStoreId=store_id)
+    assert [j["id"] for j in listed["activationJobs"]] == [job["id"]]
+    assert _valid("ListReadSetActivationJobsResponse", listed) == []
     after = omics.get_read_set_metadata(sequenceStoreId=store_id, id=rs["id"])
     assert after["status"] == "ACTIVE"
     assert after["files"]["source1"]["s3Access"] == rs["files"]["source1"]["s3Access"]
@@ -359,8 +367,40 @@ def test_export_job_writes_the_read_set_files_to_s3(
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(bam_file.read_bytes()).hexdigest()
     index = s3.head_object(Bucket=bucket, Key=f"exports/{rs['id']}/S1.sorted.bam.bai")
     assert index["ContentLength"] == rs["files"]["index"]["contentLength"]
-    exports = omics.list_read_set_export_jobs(sequenceStoreId=store_id)["exportJobs"]
-    assert job["id"] in [j["id"] for j in exports]
+    assert _valid("GetReadSetExportJobResponse", done) == []
+    exports = omics.list_read_set_export_jobs(sequenceStoreId=store_id)
+    assert job["id"] in [j["id"] for j in exports["exportJobs"]]
+    assert _valid("ListReadSetExportJobsResponse", exports) == []
+
+
+def test_export_job_fails_when_the_role_may_not_write_the_destination(
+    omics: Any, moto_url: str, bucket: str, imported: dict[str, Any]
+) -> None:
+    from conftest import create_service_role
+
+    role = create_service_role(
+        moto_url,
+        "omics-export-read-only",
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        },
+    )
+    rs = imported["sorted"]
+    job = omics.start_read_set_export_job(
+        sequenceStoreId=rs["sequenceStoreId"],
+        destination=f"s3://{bucket}/denied/",
+        roleArn=role,
+        sources=[{"readSetId": rs["id"]}],
+    )
+    done = wait_for(
+        lambda: omics.get_read_set_export_job(sequenceStoreId=rs["sequenceStoreId"], id=job["id"]),
+        "status",
+        JOB_DONE,
+    )
+    assert done["status"] == "FAILED"
+    message = done["readSets"][0]["statusMessage"]
+    assert "s3:PutObject" in message and "omics-export-read-only" in message, message
 
 
 def test_cram_read_set_gets_a_crai_and_counts(
