@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from healthomics_emulator.backend import Backend
 
 REQUEST_ID = "0000000000000000"
+_QUOT = {'"': "&quot;"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -89,6 +90,13 @@ class _Object:
     key: str
     path: Path
     read_set: dict[str, Any]
+    slot: str
+
+    @property
+    def etag(self) -> str:
+        """The object's ETag (MD5 of the file, recorded at import; computed for older state)."""
+        recorded = (self.read_set.get("_md5") or {}).get(self.slot)
+        return f'"{recorded or md5_hex(self.path)}"'
 
 
 def _store_of(b: Backend, alias: str) -> dict[str, Any] | None:
@@ -105,9 +113,9 @@ def _objects(b: Backend, store: dict[str, Any]) -> list[_Object]:
     for rs in b.state.values("readSets"):
         if rs.get("sequenceStoreId") != store["id"]:
             continue
-        for path in (rs.get("_paths") or {}).values():
+        for slot, path in (rs.get("_paths") or {}).items():
             key = f"{prefix}readSet/{rs['id']}/{Path(path).name}"
-            found.append(_Object(key, Path(path), rs))
+            found.append(_Object(key, Path(path), rs, slot))
     return sorted(found, key=lambda o: o.key)
 
 
@@ -166,7 +174,7 @@ def _object(method: str, obj: _Object, range_header: str | None) -> S3Answer:
     headers = {
         "Content-Type": "application/octet-stream",
         "Accept-Ranges": "bytes",
-        "ETag": f'"{md5_hex(obj.path)}"',
+        "ETag": obj.etag,
         "Last-Modified": formatdate(obj.path.stat().st_mtime, usegmt=True),
     }
     start, length, status = 0, size, 200
@@ -251,7 +259,7 @@ def _list(b: Backend, store: dict[str, Any], alias: str, qs: dict[str, list[str]
     items = "".join(
         f"<Contents><Key>{escape(o.key)}</Key>"
         f"<LastModified>{_iso(o.path)}</LastModified>"
-        f"<ETag>&quot;{md5_hex(o.path)}&quot;</ETag><Size>{o.path.stat().st_size}</Size>"
+        f"<ETag>{escape(o.etag, _QUOT)}</ETag><Size>{o.path.stat().st_size}</Size>"
         "<StorageClass>STANDARD</StorageClass></Contents>"
         for o in contents
     )

@@ -433,11 +433,17 @@ def _import_source(b: Backend, src: dict[str, Any], rs_id: str, store_id: str) -
         for slot, path in paths.items()
     }
     family = _store_family(b, store_id)
+    # MD5 of every file, once: the S3 ETag of its object, and the read set's etag values
+    md5 = {slot: md5_hex(Path(path)) for slot, path in paths.items()}
     etag = {"algorithm": f"{'BAM' if kind == 'UBAM' else kind}_{family}"}
-    etag.update(
-        {slot: md5_hex(Path(paths[slot])) for slot in ("source1", "source2") if slot in paths}
-    )
-    return {"files": files, "_paths": paths, "sequenceInformation": info, "etag": etag}
+    etag.update({slot: md5[slot] for slot in ("source1", "source2") if slot in md5})
+    return {
+        "files": files,
+        "_paths": paths,
+        "_md5": md5,
+        "sequenceInformation": info,
+        "etag": etag,
+    }
 
 
 def _alias(b: Backend, store_id: str) -> str:

@@ -192,6 +192,7 @@ def test_range_head_and_list_through_the_access_point(
     store_prefix = _split(imported["store"]["s3Access"]["s3Uri"])[1]
     listed = s3_ap.list_objects_v2(Bucket=bucket, Prefix=store_prefix)
     keys = [o["Key"] for o in listed["Contents"]]
+    assert {o["Key"]: o["ETag"] for o in listed["Contents"]}[key] == head["ETag"]
     sorted_id, unsorted_id = imported["sorted"]["id"], imported["unsorted"]["id"]
     assert sorted(keys) == sorted(
         [
