@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +57,13 @@ class _Server(ThreadingHTTPServer):
     # otherwise sees connections reset, which no AWS endpoint does.
     request_queue_size = 512
     backend: Backend
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (htslib closing a keep-alive connection) is not an error."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            log.debug("%s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -192,6 +200,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        try:
+            self._write_answer(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            # htslib and browsers ask for "bytes=N-" and hang up once they have what they need
+            self.close_connection = True
+
+    def _write_answer(self, answer: s3_access.S3Answer) -> None:
         if answer.file is None:
             self.wfile.write(answer.body)
             return
