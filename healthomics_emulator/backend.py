@@ -34,6 +34,8 @@ Handler = Callable[["Backend", dict[str, Any]], dict[str, Any]]
 IN_FLIGHT: dict[str, tuple[str, ...]] = {
     "referenceImportJobs": ("SUBMITTED", "IN_PROGRESS", "CANCELLING"),
     "readSetImportJobs": ("SUBMITTED", "IN_PROGRESS", "CANCELLING"),
+    "readSetActivationJobs": ("SUBMITTED", "IN_PROGRESS", "CANCELLING"),
+    "readSetExportJobs": ("SUBMITTED", "IN_PROGRESS", "CANCELLING"),
     "variantImportJobs": ("SUBMITTED", "IN_PROGRESS"),
     "annotationImportJobs": ("SUBMITTED", "IN_PROGRESS"),
     "runs": ("PENDING", "STARTING", "RUNNING", "STOPPING"),
@@ -43,7 +45,13 @@ INTERRUPTED = "interrupted by local stack stop"
 #: ``evaluate_role_policies``: hold imports and runs to the identity policies of the role they are
 #: given (:mod:`healthomics_emulator.role_policy`), as HealthOmics is; turning it off is the only
 #: way to skip the check.
-DEFAULT_OPTIONS: dict[str, Any] = {"new_customer": False, "evaluate_role_policies": True}
+#: ``read_set_part_size_bytes``: the part size of read sets imported from then on (GetReadSet
+#: ``partNumber``, ``files.*.partSize``); the service's is 100 MiB, tests set small parts.
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "new_customer": False,
+    "evaluate_role_policies": True,
+    "read_set_part_size_bytes": 100 * 1024 * 1024,
+}
 OPTIONS_FILE = "options.json"
 #: The HealthOmics-owned account that holds the stores' Glue databases and shares them into the
 #: caller's account through AWS RAM (AWS does not publish its id; any 12-digit id other than the
@@ -149,6 +157,9 @@ class Backend:
                     else:
                         changes.update(completionTime=now, updateTime=now)
                     self.state.update(collection, key, **changes)
+        for key, rec in self.state.items("readSets"):
+            if rec.get("status") == "ACTIVATING":  # its activation job was interrupted
+                self.state.update("readSets", key, status="ARCHIVED")
         for collection in ("sequenceStores", "variantStores", "annotationStores", "workflows"):
             for key, rec in self.state.items(collection):
                 if rec.get("status") == "CREATING":

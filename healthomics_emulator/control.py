@@ -1,4 +1,5 @@
-"""Client of the emulator's fault injection endpoint ``/_toolkit/faults`` (urllib, no boto3).
+"""Client of the emulator's control endpoints (urllib, no boto3): fault injection
+``/_toolkit/faults`` and read-set archiving ``/_toolkit/readsets/archive``.
 
 Used by tests of the pipeline under faults and by the ``local`` CLI::
 
@@ -18,7 +19,7 @@ import urllib.request
 from typing import Any
 
 from healthomics_emulator.errors import EmulatorControlError
-from healthomics_emulator.server import FAULTS_PATH
+from healthomics_emulator.server import ARCHIVE_PATH, FAULTS_PATH
 
 TIMEOUT_SECONDS = 10.0
 
@@ -60,8 +61,10 @@ def clear_faults(emulator_url: str) -> int:
     return int(_call(emulator_url, "DELETE")["cleared"])
 
 
-def _call(emulator_url: str, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    url = emulator_url.rstrip("/") + FAULTS_PATH
+def _call(
+    emulator_url: str, method: str, body: dict[str, Any] | None = None, path: str = FAULTS_PATH
+) -> dict[str, Any]:
+    url = emulator_url.rstrip("/") + path
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode() if body is not None else None,
@@ -77,7 +80,7 @@ def _call(emulator_url: str, method: str, body: dict[str, Any] | None = None) ->
         except ValueError:
             message = str(exc)
         raise EmulatorControlError(
-            url, exc.code, f"the emulator refused {method} {FAULTS_PATH}: {message}"
+            url, exc.code, f"the emulator refused {method} {path}: {message}"
         ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -87,3 +90,21 @@ def _call(emulator_url: str, method: str, body: dict[str, Any] | None = None) ->
             f"the local HealthOmics emulator at {emulator_url} does not answer ({reason}); "
             "start the local stack with `omics-toolkit local start`",
         ) from exc
+
+
+def archive_read_sets(
+    emulator_url: str, sequence_store_id: str, read_set_ids: list[str]
+) -> list[dict[str, Any]]:
+    """Archive read sets now (``POST /_toolkit/readsets/archive``), as HealthOmics does after 30
+    days without access: they lose S3 access until StartReadSetActivationJob restores them.
+
+    Returns:
+        ``[{"id", "status": "ARCHIVED"}, ...]``.
+
+    Raises:
+        EmulatorControlError: an unknown store or read set (``status`` 404, nothing changed), a
+            malformed request (400) or an emulator that does not answer (``None``).
+    """
+    body = {"sequenceStoreId": sequence_store_id, "readSetIds": list(read_set_ids)}
+    answer = _call(emulator_url, "POST", body, path=ARCHIVE_PATH)
+    return list(answer["readSets"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from healthomics_emulator import (
+    readset_jobs,
     references,
     run_groups,
     runs,
@@ -23,7 +24,7 @@ from healthomics_emulator.run_exec import RunManager
 #: Every implemented operation (others answer ``NotImplementedException``).
 OPERATIONS: dict[str, Handler] = {
     name: handler
-    for module in (references, sequences, workflows, runs, run_groups, variants, tags)
+    for module in (references, sequences, readset_jobs, workflows, runs, run_groups, variants, tags)
     for name, handler in module.OPERATIONS.items()
 }
 

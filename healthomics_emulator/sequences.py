@@ -35,6 +35,15 @@ from healthomics_emulator.helpers import (
     paginate,
 )
 from healthomics_emulator.model import now_iso
+from healthomics_emulator.readset_files import (
+    PART_SIZE_BYTES,
+    ReadSetFileError,
+    alignment_details,
+    file_information,
+    md5_hex,
+    object_key,
+    store_s3_access,
+)
 from healthomics_emulator.references import resolve_reference_arn
 from healthomics_emulator.s3io import (
     JOB_MESSAGE_MAX,
@@ -82,10 +91,13 @@ def create_sequence_store(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         "eTagAlgorithmFamily": p.get("eTagAlgorithmFamily") or "MD5up",
         "status": "CREATING",
         "propagatedSetLevelTags": p.get("propagatedSetLevelTags"),
-        "s3Access": {
-            "s3Uri": f"s3://{ident}-{b.account_id}-{b.region}-omics/{ident}/",
-            "s3AccessPointArn": f"arn:aws:s3:{b.region}:{b.account_id}:accesspoint/{ident}",
-        },
+        "s3Access": store_s3_access(
+            b.account_id,
+            b.service_account_id,
+            b.region,
+            ident,
+            (p.get("s3AccessConfig") or {}).get("accessLogLocation"),
+        ),
         "_clientToken": token,
     }
     b.state.put(STORES, ident, rec)
@@ -370,10 +382,13 @@ def _middle(name: str, width: int) -> str:
     return name[: keep // 2] + "…" + name[len(name) - (keep - keep // 2) :]
 
 
-def _import_source(b: Backend, src: dict[str, Any], rs_id: str) -> dict[str, Any]:
+def _import_source(b: Backend, src: dict[str, Any], rs_id: str, store_id: str) -> dict[str, Any]:
+    """Copy a source's files into the read set's folder and describe them as GetReadSetMetadata
+    does (``files`` with parts and S3 URIs, ``sequenceInformation``, ``etag``); BAM/CRAM get an
+    index (:func:`healthomics_emulator.readset_files.alignment_details`)."""
     folder = readset_dir(b, rs_id)
     s3 = b.client("s3")
-    files: dict[str, Any] = {}
+    kind = src["sourceFileType"]
     paths: dict[str, str] = {}
     mates: list[tuple[Path, str]] = []
     for slot in ("source1", "source2"):
@@ -384,17 +399,62 @@ def _import_source(b: Backend, src: dict[str, Any], rs_id: str) -> dict[str, Any
         if slot == "source2" and name == Path(paths.get("source1", "")).name:
             name = f"source2_{name}"
         path = download(s3, uri, folder / name)
-        if src["sourceFileType"] in ("BAM", "UBAM", "CRAM"):
-            _check_binary(path, uri, src["sourceFileType"])
+        if kind in ("BAM", "UBAM", "CRAM"):
+            _check_binary(path, uri, kind)
         mates.append((path, uri))
-        size = path.stat().st_size
-        files[slot] = {"totalParts": 1, "partSize": max(size, 1), "contentLength": max(size, 1)}
         paths[slot] = str(path)
     info: dict[str, Any] = {"generatedFrom": src.get("generatedFrom")}
-    if src["sourceFileType"] == "FASTQ":
+    if kind == "FASTQ":
         reads, bases = check_fastq_files(mates)
-        info.update(totalReadCount=reads, totalBaseCount=bases)
-    return {"files": files, "_paths": paths, "sequenceInformation": info}
+        info.update(totalReadCount=reads, totalBaseCount=bases, alignment="UNALIGNED")
+    else:
+        reference = (
+            resolve_reference_arn(b, src["referenceArn"]) if src.get("referenceArn") else None
+        )
+        fasta = (
+            b.state_dir / "references" / reference["id"] / "reference.fasta" if reference else None
+        )
+        try:
+            counts, index = alignment_details(mates[0][0], kind, fasta)
+        except ReadSetFileError as exc:
+            raise SourceError(_about(str(exc), key_name(mates[0][1]))) from exc
+        info.update(counts)
+        if index is not None:
+            paths["index"] = str(index)
+    # GetReadSet part size: the service's 100 MiB unless the emulator option
+    # ``read_set_part_size_bytes`` sets another (tests use small parts)
+    part_size = int(b.options.get("read_set_part_size_bytes") or PART_SIZE_BYTES)
+    files = {
+        slot: file_information(
+            Path(path).stat().st_size,
+            f"s3://{_alias(b, store_id)}/{object_key(b.account_id, store_id, rs_id, Path(path).name)}",
+            part_size,
+        )
+        for slot, path in paths.items()
+    }
+    family = _store_family(b, store_id)
+    # MD5 of every file, once: the S3 ETag of its object, and the read set's etag values
+    md5 = {slot: md5_hex(Path(path)) for slot, path in paths.items()}
+    etag = {"algorithm": f"{'BAM' if kind == 'UBAM' else kind}_{family}"}
+    etag.update({slot: md5[slot] for slot in ("source1", "source2") if slot in md5})
+    return {
+        "files": files,
+        "_paths": paths,
+        "_md5": md5,
+        "sequenceInformation": info,
+        "etag": etag,
+    }
+
+
+def _alias(b: Backend, store_id: str) -> str:
+    """The bucket (access point alias) of the store's S3 URIs."""
+    uri = b.require(STORES, store_id, "Sequence store")["s3Access"]["s3Uri"]
+    return str(uri[len("s3://") :].split("/", 1)[0])
+
+
+def _store_family(b: Backend, store_id: str) -> str:
+    """The store's ETag algorithm family (``MD5up``, ``SHA256up``, ``SHA512up``)."""
+    return str(b.require(STORES, store_id, "Sequence store").get("eTagAlgorithmFamily") or "MD5up")
 
 
 def _check_binary(path: Path, uri: str, kind: str) -> None:
@@ -437,7 +497,7 @@ def _run_import(b: Backend, job_id: str) -> None:
             for uri in src["sourceFiles"].values():
                 if uri:
                     require_read(b, job["roleArn"], uri)
-            details = _import_source(b, src, rs_id)
+            details = _import_source(b, src, rs_id, job["sequenceStoreId"])
         except SourceError as exc:
             shutil.rmtree(readset_dir(b, rs_id), ignore_errors=True)
             src["status"] = "FAILED"

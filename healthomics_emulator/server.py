@@ -10,21 +10,28 @@ Usage::
 Errors are answered with the model's error shapes: status ``error.httpStatusCode``, header
 ``x-amzn-ErrorType: <Name>``, body ``{"message": "..."}``.
 
-Control endpoints (not AWS paths): ``GET|POST /_toolkit/options`` (emulator options, persisted) and
+Control endpoints (not AWS paths): ``GET|POST /_toolkit/options`` (emulator options, persisted),
 ``GET|POST|DELETE /_toolkit/faults`` (fault injection rules, in memory: see
-:mod:`healthomics_emulator.faults`).
+:mod:`healthomics_emulator.faults`) and ``POST /_toolkit/readsets/archive``
+(``{"sequenceStoreId", "readSetIds"}``: archive read sets now, as the service does after 30 days).
+
+Requests addressed to a sequence store's S3 access point alias (``/<...-s3alias>/<key>`` or
+``Host: <...-s3alias>.…``) are answered as S3 answers them (:mod:`healthomics_emulator.s3_access`):
+the local stack forwards them here from its S3 endpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from healthomics_emulator import readset_jobs, s3_access
 from healthomics_emulator.backend import SERVICE_ACCOUNT_ID, Backend
 from healthomics_emulator.errors import OmicsError
 from healthomics_emulator.faults import FaultRuleError, Rule
@@ -37,6 +44,10 @@ log = logging.getLogger(__name__)
 CONTROL_PATH = "/_toolkit/options"
 #: Fault injection control endpoint: GET lists, POST ``{"rules": [...]}`` adds, DELETE clears.
 FAULTS_PATH = "/_toolkit/faults"
+#: Archive read sets now: POST ``{"sequenceStoreId": str, "readSetIds": [str, ...]}``.
+ARCHIVE_PATH = "/_toolkit/readsets/archive"
+#: Bytes written at once when streaming a file.
+CHUNK_BYTES = 1024 * 1024
 
 
 class _Server(ThreadingHTTPServer):
@@ -47,6 +58,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 512
     backend: Backend
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (htslib closing a keep-alive connection) is not an error."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            log.debug("%s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -56,6 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._dispatch()
+
+    def do_HEAD(self) -> None:  # noqa: N802
         self._dispatch()
 
     def do_POST(self) -> None:  # noqa: N802
@@ -76,6 +97,12 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         raw_path, _, query = self.path.partition("?")
+        if s3_access.alias_of(self.headers.get("Host") or "", raw_path) is not None:
+            self._s3(raw_path, query)
+            return
+        if raw_path == ARCHIVE_PATH:
+            self._archive(body)
+            return
         if raw_path == CONTROL_PATH:
             self._control(body)
             return
@@ -99,6 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
                 result = _perform_then_inject(fault, operation, perform)
             else:
                 result = perform()
+            if isinstance(result.get("payload"), bytes):  # a streaming blob (GetReadSet)
+                self._send_bytes(route.response_code, result["payload"])
+                return
             payload, headers = model.serialize(operation, result)
             self._send(route.response_code, payload, headers)
             log.debug("%s -> %s", operation, route.response_code)
@@ -146,6 +176,81 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(400, {"message": str(exc)}, {})
         else:
             self._send(405, {"message": f"{self.command} is not allowed on {FAULTS_PATH}"}, {})
+
+    def _s3(self, raw_path: str, query: str) -> None:
+        """An S3 request to an access point alias (:mod:`healthomics_emulator.s3_access`)."""
+        try:
+            answer = s3_access.handle(
+                self.server.backend,
+                self.command,
+                self.headers.get("Host") or "",
+                raw_path,
+                query,
+                dict(self.headers.items()),
+            )
+        except Exception as exc:
+            log.exception("S3 %s %s crashed", self.command, raw_path)
+            answer = s3_access.error(500, "InternalError", f"internal error: {exc}")
+        self.send_response(answer.status)
+        length = answer.length if answer.file is not None else len(answer.body)
+        headers = {"Content-Length": str(length), **answer.headers}
+        headers["x-amz-request-id"] = s3_access.REQUEST_ID
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        try:
+            self._write_answer(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            # htslib and browsers ask for "bytes=N-" and hang up once they have what they need
+            self.close_connection = True
+
+    def _write_answer(self, answer: s3_access.S3Answer) -> None:
+        if answer.file is None:
+            self.wfile.write(answer.body)
+            return
+        with answer.file.open("rb") as fh:
+            fh.seek(answer.start)
+            left = answer.length
+            while left > 0:
+                chunk = fh.read(min(CHUNK_BYTES, left))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                left -= len(chunk)
+
+    def _archive(self, body: bytes) -> None:
+        """``POST /_toolkit/readsets/archive``: archive read sets now (not an AWS API)."""
+        if self.command != "POST":
+            self._send(405, {"message": f"{self.command} is not allowed on {ARCHIVE_PATH}"}, {})
+            return
+        try:
+            doc = json.loads(body or b"{}")
+            if (
+                not isinstance(doc, dict)
+                or not isinstance(doc.get("sequenceStoreId"), str)
+                or not isinstance(doc.get("readSetIds"), list)
+            ):
+                raise ValueError('the body must be {"sequenceStoreId": str, "readSetIds": [str]}')
+            records = readset_jobs.archive_read_sets(
+                self.server.backend, doc["sequenceStoreId"], [str(i) for i in doc["readSetIds"]]
+            )
+        except ValueError as exc:
+            self._send(400, {"message": str(exc)}, {})
+            return
+        except OmicsError as exc:
+            self._send(404, {"message": exc.message}, {"x-amzn-ErrorType": exc.code})
+            return
+        self._send(200, {"readSets": [{"id": r["id"], "status": r["status"]} for r in records]}, {})
+
+    def _send_bytes(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(payload).encode()

@@ -72,3 +72,27 @@ def stop(ctx: typer.Context) -> None:
     st = state(ctx)
     stopped = lifecycle.stop(st.settings.local_dir)
     out.print("local stack stopped" if stopped else "local stack was not running")
+
+
+@app.command("archive-read-set")
+def archive_read_set(
+    ctx: typer.Context,
+    read_set_ids: Annotated[list[str], typer.Argument(help="Read set ids to archive.")],
+    store: Annotated[
+        str, typer.Option("--store", help="The sequence store holding the read sets (its id).")
+    ],
+) -> None:
+    """Archive read sets in the local emulator now, as HealthOmics does after 30 days unread.
+
+    An archived read set has no S3 access until `StartReadSetActivationJob` activates it again;
+    use this to try that path locally.
+    """
+    from omics_toolkit.local.stack import lifecycle
+
+    st = state(ctx)
+    records = lifecycle.archive_read_sets(st.settings.local_dir, store, read_set_ids)
+    if st.json_output:
+        emit_json({"readSets": records})
+        return
+    for record in records:
+        out.print(f"{record['id']}: {record['status']}")

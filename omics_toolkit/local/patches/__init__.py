@@ -40,6 +40,9 @@ the patch and the supported moto versions (``guard.SUPPORTED_MOTO``).
   (moto's default identity, the local caller, is the account's administrator).
 - :mod:`.service_quotas`: Service Quotas for HealthOmics and Lambda (moto knows only VPC),
   ListServiceQuotas.
+- :mod:`.s3_access_points`: S3 requests to a sequence store's access point alias
+  (``<...>-s3alias`` buckets: read sets by GetObject/HeadObject/ListObjectsV2 and presigned URLs)
+  are forwarded to the HealthOmics emulator, which answers them as S3.
 - :mod:`.ram`: AWS RAM invitations (a share to another account is PENDING until accepted), Glue
   reads of a shared database in its owner's catalog (``CatalogId``, ``ResourceShareType``), Lake
   Formation grants refused on databases the caller cannot see (state in
@@ -69,6 +72,7 @@ def modules() -> tuple[ModuleType, ...]:
         local_identity,
         logs_kms,
         ram,
+        s3_access_points,
         s3_bucket_names,
         s3_bucket_policy,
         s3_notifications,
@@ -96,6 +100,7 @@ def modules() -> tuple[ModuleType, ...]:
         logs_kms,
         lakeformation,
         local_identity,
+        s3_access_points,
         s3_notifications,
     )
 

@@ -219,3 +219,30 @@ def emulator_options(local_dir: Path, **changes: Any) -> dict[str, Any]:
             return dict(json.loads(response.read()))
     except urllib.error.HTTPError as exc:
         raise ValueError(json.loads(exc.read() or b"{}").get("message", str(exc))) from exc
+
+
+def archive_read_sets(
+    local_dir: Path, sequence_store_id: str, read_set_ids: list[str]
+) -> list[dict[str, Any]]:
+    """Archive read sets of the local HealthOmics emulator now, as the service does after 30 days
+    without access (they lose S3 access until ``StartReadSetActivationJob``).
+
+    Returns:
+        ``[{"id", "status": "ARCHIVED"}, ...]``.
+
+    Raises:
+        LocalStackError: the stack (or its emulator) is not running, or the emulator refused
+            (an unknown store or read set: the message names it; nothing is changed then).
+    """
+    from healthomics_emulator.control import archive_read_sets as archive
+    from healthomics_emulator.errors import EmulatorControlError
+
+    record = status(local_dir)
+    if not record or not record.get("omics_ok"):
+        raise LocalStackError(
+            "the local HealthOmics emulator is not running; start it with `omics-toolkit local start`"
+        )
+    try:
+        return archive(str(record["omics"]), sequence_store_id, read_set_ids)
+    except EmulatorControlError as exc:
+        raise LocalStackError(str(exc)) from exc

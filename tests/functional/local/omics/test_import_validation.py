@@ -11,10 +11,12 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROLE
+from support.bams import write_bam
 
 from healthomics_emulator.sequences import BGZF_EOF
 
@@ -301,17 +303,28 @@ def test_one_bad_source_of_two_completes_with_failures(
 
 
 def test_bam_must_end_with_the_bgzf_eof_block(
-    run_import: Callable[..., dict[str, Any]], reference_arn: str
+    run_import: Callable[..., dict[str, Any]], reference_arn: str, tmp_path: Path
 ) -> None:
+    real = write_bam(tmp_path / "real.bam", reads=20).read_bytes()
+    assert real.endswith(BGZF_EOF)
     job = run_import(
-        {"S1.bam": BAM_BODY + BGZF_EOF, "S2.bam": BAM_BODY, "S3.bam": b"plain text"},
-        [["S1.bam"], ["S2.bam"], ["S3.bam"]],
+        {
+            "S1.bam": real,
+            "S2.bam": real[: -len(BGZF_EOF)],
+            "S3.bam": b"plain text",
+            "S4.bam": BAM_BODY + BGZF_EOF,
+        },
+        [["S1.bam"], ["S2.bam"], ["S3.bam"], ["S4.bam"]],
         file_type="BAM",
         reference=reference_arn,
     )
     assert job["status"] == "COMPLETED_WITH_FAILURES"
-    assert [(s["status"], s.get("statusMessage")) for s in job["sources"]] == [
+    outcomes = [(s["status"], s.get("statusMessage")) for s in job["sources"]]
+    assert outcomes[:3] == [
         ("FINISHED", None),
         ("FAILED", "S2.bam: truncated BAM (no BGZF end-of-file block)"),
         ("FAILED", "S3.bam: not a BGZF-compressed BAM file"),
     ]
+    # gzip but not BGZF, with an end-of-file block: htslib cannot read it
+    assert outcomes[3][0] == "FAILED"
+    assert outcomes[3][1].startswith("S4.bam: unreadable BAM (")
