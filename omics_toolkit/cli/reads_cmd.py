@@ -344,7 +344,7 @@ def view(
         stream.flush()
     seconds = time.monotonic() - started
     err.print(
-        f"read set {rs.id} (sample {rs.sample_id}, {rs.file_type}) {wanted.samtools}: "
+        f"read set {rs.id} (sample {rs.sample_id}, {rs.file_type}) {wanted.samtools()}: "
         f"{fetched.records:,} reads; "
         + _transferred(fetched.bytes_read, fetched.file_size, fetched.requests, seconds),
         highlight=False,
@@ -410,7 +410,7 @@ def stats(
         rstats = region_stats(data, index, wanted, reference=reference)
         result["region"] = {
             "source": "data",
-            "region": wanted.samtools,
+            "region": wanted.samtools(),
             "reads": rstats.records,
             "bytes_read": rstats.bytes_read,
             "requests": rstats.requests,
@@ -431,12 +431,12 @@ def stats(
     if wanted is not None:
         reg = result["region"]
         table(
-            f"{wanted.samtools}: flag statistics, from the data ({reg['bytes_read']:,} bytes read)",
+            f"{wanted.samtools()}: flag statistics, from the data ({reg['bytes_read']:,} bytes read)",
             ["category", "QC-passed", "QC-failed"],
             [[k, _count(v[0]), _count(v[1])] for k, v in rstats.flagstat.items()],
         )
         table(
-            f"{wanted.samtools}: coverage, from the data (as samtools coverage)",
+            f"{wanted.samtools()}: coverage, from the data (as samtools coverage)",
             ["measure", "value"],
             [[k, f"{v:g}"] for k, v in rstats.coverage.items()],
         )

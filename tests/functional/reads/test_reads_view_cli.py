@@ -71,7 +71,7 @@ def test_view_of_1kb_equals_samtools_on_the_whole_downloaded_bam(demo_sample, ex
     assert result.stdout == expected
     assert expected.count("\n") > 100  # ~40x over 1 kb of 151 bp reads
     stderr = " ".join(result.stderr.split())
-    assert f"{expected.count(chr(10)):,} reads;" in stderr
+    assert f"{REGION}: {expected.count(chr(10)):,} reads;" in stderr
     size = exported["bam"].stat().st_size
     assert f"bytes transferred of {size:,} (" in stderr
 
@@ -101,6 +101,7 @@ def test_stats_of_a_region_equal_samtools_flagstat_and_coverage(demo_sample, exp
     )
     region = result["region"]
     assert region["source"] == "data" and region["bytes_read"] > 0
+    assert region["region"] == REGION
     subset = tmp_path / "subset.bam"
     samtools("view", "-b", "-o", subset, exported["bam"], REGION)
     flagstat = samtools("flagstat", "-O", "json", subset)
