@@ -79,17 +79,25 @@ def archive_read_set(
     ctx: typer.Context,
     read_set_ids: Annotated[list[str], typer.Argument(help="Read set ids to archive.")],
     store: Annotated[
-        str, typer.Option("--store", help="The sequence store holding the read sets (its id).")
-    ],
+        str | None,
+        typer.Option(
+            "--store",
+            help="The sequence store holding the read sets (its id); default: the "
+            "deployment's.",
+        ),
+    ] = None,
 ) -> None:
     """Archive read sets in the local emulator now, as HealthOmics does after 30 days unread.
 
-    An archived read set has no S3 access until `StartReadSetActivationJob` activates it again;
-    use this to try that path locally.
+    An archived read set has no S3 access until `omics-toolkit reads activate` activates it
+    again; use this to try that path locally.
     """
+    from omics_toolkit.cli.reads_cmd import reads_context
     from omics_toolkit.local.stack import lifecycle
 
     st = state(ctx)
+    if store is None:
+        store = reads_context(ctx).store_id
     records = lifecycle.archive_read_sets(st.settings.local_dir, store, read_set_ids)
     if st.json_output:
         emit_json({"readSets": records})

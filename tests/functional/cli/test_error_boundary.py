@@ -62,6 +62,7 @@ ARGS: dict[str, list[str]] = {
     "annotations import": ["clinvar", "{files}/clinvar.vcf"],
     "workflows package": ["bcftools-germline", "--out", "{files}/workflow.zip"],
     "workflows register": ["bcftools-germline"],
+    "results download": ["S", "--out", "{files}/results"],
 }
 
 #: Not run at all, with why (they are covered elsewhere).

@@ -178,9 +178,8 @@ def test_archived_read_set_says_how_to_activate_and_activation_restores_it(
     demo_sample, bam_read_set
 ):
     """Last in the module: archives the shared read set, then activates it again."""
-    rs, store = bam_read_set["read_set_id"], bam_read_set["files"]["source1"]["s3_uri"]
-    store_id = store.split("/sequenceStore/")[1].split("/")[0]
-    reads_cli("local", "archive-read-set", rs, "--store", store_id)
+    rs = bam_read_set["read_set_id"]
+    reads_cli("local", "archive-read-set", rs)  # the deployment's sequence store
     try:
         shown = json.loads(reads_cli("--json", "reads", "show", rs).stdout)
         assert shown["status"] == "ARCHIVED"
