@@ -47,6 +47,8 @@ from omics_toolkit.reads.regions import Region
 OutFormat = Literal["sam", "bam", "vcf"]
 _PIECE = 64 * 1024
 _MAX_PIECE = 1024 * 1024
+#: Requests of ``_PIECE`` bytes before the piece starts doubling (up to ``_MAX_PIECE``).
+_STEADY_PIECES = 4
 _CRAM_PEEK = 1024
 
 
@@ -142,6 +144,7 @@ class _Blocks:
         self.starts: list[int] = []
         self.coffs: list[int] = []
         self.eof_at = fetch.data.size - len(BGZF_EOF)
+        self.misses = 0
 
     def more(self) -> bool:
         """Append the next block; False at the end of the data."""
@@ -150,8 +153,13 @@ class _Blocks:
         asked = self.fetch.data.requests
         size = bgzf_block_size(self.fetch.get(self.next_c, self.next_c + 18, self.piece))
         block = self.fetch.get(self.next_c, self.next_c + size, self.piece)
-        if self.fetch.data.requests != asked:  # a long region: fewer, larger requests
-            self.piece = min(self.piece * 2, _MAX_PIECE)
+        if self.fetch.data.requests != asked:
+            # A short region (the usual view: one variant's reads) needs a few 64 KiB pieces;
+            # doubling at once would read up to twice what it needs. A long region (many
+            # misses) gets fewer, larger requests.
+            self.misses += 1
+            if self.misses >= _STEADY_PIECES:
+                self.piece = min(self.piece * 2, _MAX_PIECE)
         try:
             dec = zlib.decompress(block[18:-8], -15)
         except zlib.error as exc:
