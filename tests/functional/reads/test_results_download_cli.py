@@ -1,11 +1,11 @@
 """`omics-toolkit results download` as a user types it, on a sample that went through the real
-pipeline on the local stack (the demo's NA12878 pair, uploaded with `upload`)."""
+pipeline on the local stack (the demo's NA12878 pair, uploaded with `upload`: the shared
+``demo_sample`` deployment of tests/functional/reads/conftest.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -13,15 +13,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
+from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn, execution_arn
 from omics_toolkit.cli.main import app
-from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
 from omics_toolkit.errors import UserError
-from omics_toolkit.identity import Names
-from omics_toolkit.pipeline.status import wait_for_execution
 from omics_toolkit.transfer import download
-
-DEPLOYMENT = "ft-results"
+from tests.support.demo_sample import DEPLOYMENT
 
 
 def cli(*args: str) -> Any:
@@ -31,27 +27,15 @@ def cli(*args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def sample(aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """NA12878 run through the pipeline; yields the SUCCEEDED execution's outputs
-    (``{name: s3 uri}``); the deployment is torn down afterwards."""
-    demo = fetch_demo_data()
-    cli("provision", "--reference", str(demo.reference))
-    names = Names(DEPLOYMENT, aws.account_id, aws.region)
-    arn = f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:{names.state_machine}"
-    r1, r2 = bam_to_fastq_pair(demo.bam, tmp_path_factory.mktemp("reads"), "NA12878")
-    started = json.loads(cli("--json", "upload", str(r1), str(r2)).stdout)
-    sfn = aws.client("stepfunctions")
-    deadline = time.monotonic() + 60
-    while not any(e["name"] == started["execution_name"] for e in list_executions(sfn, arn)):
-        assert time.monotonic() < deadline, "the upload started no execution"
-        time.sleep(0.5)
-    status = wait_for_execution(
-        sfn, execution_arn(arn, started["execution_name"]), poll_seconds=0.5, timeout_seconds=300
+def sample(aws: Any, demo_sample: Any) -> dict[str, Any]:
+    """NA12878 run through the pipeline (the shared ``demo_sample`` deployment): the SUCCEEDED
+    execution's name and outputs (``{name: s3 uri}``)."""
+    arn = execution_arn(
+        deployment_state_machine_arn(aws, demo_sample.names.state_machine),
+        demo_sample.execution_name,
     )
-    assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
-    output = json.loads(sfn.describe_execution(executionArn=status.arn)["output"])
-    yield {"execution": status.name, "outputs": output["outputs"]}
-    cli("--json", "teardown", "--yes", "--force-delete-data")
+    output = json.loads(aws.client("stepfunctions").describe_execution(executionArn=arn)["output"])
+    return {"execution": demo_sample.execution_name, "outputs": output["outputs"]}
 
 
 def object_bytes(aws: Any, uri: str) -> bytes:
