@@ -40,6 +40,8 @@ TABLES_FUNCTIONS = ("variant_loader",)
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 #: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
+#: Aligned inputs (omics_toolkit.pipeline.aligned.ALIGNED_EXTENSIONS).
+ALIGNED_SUFFIXES = (".bam",)
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,11 @@ class FunctionSteps(IamSteps):
         :meth:`remove_notifications` removes)."""
         return {
             suffix: f"{self.names.deployment}-{kind}{suffix.replace('.', '-')}"
-            for kind, suffixes in (("fastq", FASTQ_SUFFIXES), ("manifest-", MANIFEST_SUFFIXES))
+            for kind, suffixes in (
+                ("fastq", FASTQ_SUFFIXES),
+                ("manifest-", MANIFEST_SUFFIXES),
+                ("aligned", ALIGNED_SUFFIXES),
+            )
             for suffix in suffixes
         }
 
@@ -410,6 +416,7 @@ class FunctionSteps(IamSteps):
             "pair_detector": {
                 "STATE_MACHINE_ARN": state_machine_arn,
                 "POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds),
+                "OUTPUT_BUCKET": self.names.output_bucket,
                 **({"PAIR_PATTERN": pattern} if (pattern := self.settings.pair_pattern) else {}),
             },
             "failure_handler": {"TOPIC_ARN": topic_arn, "EVENT_BUS_NAME": "default"},
