@@ -313,7 +313,8 @@ def teardown(
 def upload(
     ctx: typer.Context,
     r1: Annotated[
-        Path | None, typer.Argument(help="Mate 1 FASTQ (.fastq/.fq, gzip or not).")
+        Path | None,
+        typer.Argument(help="Mate 1 FASTQ (.fastq/.fq, gzip or not), or an aligned BAM alone."),
     ] = None,
     r2: Annotated[Path | None, typer.Argument(help="Mate 2 FASTQ.")] = None,
     sample: Annotated[
@@ -334,7 +335,8 @@ def upload(
         ),
     ] = None,
 ) -> None:
-    """Upload a FASTQ pair, or a manifest and its files; the pipeline starts when all are there."""
+    """Upload a FASTQ pair, an aligned BAM, or a manifest and its files; the pipeline starts
+    when all are there."""
     from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
     from omics_toolkit.identity import Names
     from omics_toolkit.pipeline.upload import upload_manifest, upload_pair
@@ -342,6 +344,20 @@ def upload(
     st = state(ctx)
     if manifest is not None and (r1 or r2 or sample):
         raise UserError("give either a pair (R1 R2 [--sample]) or --manifest FILE, not both")
+    if manifest is None and r1 is not None and r2 is None and r1.name.endswith(".bam"):
+        from omics_toolkit.pipeline.upload import upload_aligned
+
+        aws = _context(ctx)
+        names = Names(st.settings.deployment, aws.account_id, aws.region)
+        result = upload_aligned(aws.client("s3"), names.input_bucket, r1, sample)
+        if st.json_output:
+            emit_json(result)
+        else:
+            out.print(
+                f"{result['uri']}: {'uploaded' if result['uploaded'] else 'identical, not uploaded'}"
+                "; the run starts from it (follow with `omics-toolkit runs`)"
+            )
+        return
     if manifest is None and (r1 is None or r2 is None):
         raise UserError("give both mates (R1 R2), or a manifest with --manifest FILE")
     if folder is not None and manifest is None:

@@ -224,7 +224,9 @@ def reference_contigs(s3: Any, output_bucket: str) -> list[str] | None:
     return [line for line in body.decode().splitlines() if line]
 
 
-def check_header(header: BamHeader, name_sample: str | None, reference: Iterable[str] | None) -> str:
+def check_header(
+    header: BamHeader, name_sample: str | None, reference: Iterable[str] | None
+) -> str:
     """The run's sample, after refusing what cannot be called against the deployment.
 
     Args:
@@ -263,7 +265,9 @@ def check_header(header: BamHeader, name_sample: str | None, reference: Iterable
         known = set(reference)
         missing = [name for name, _ in header.contigs if name not in known]
         if missing:
-            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            shown = ", ".join(missing[:10]) + (
+                f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            )
             raise AlignedInputError(
                 "ContigMismatch",
                 f"{len(missing)} of the BAM's {len(header.contigs)} contigs are not in the "

@@ -18,6 +18,7 @@ from omics_toolkit.aws.errors import translate
 from omics_toolkit.aws.s3 import head_object
 from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.errors import ResourceNotFoundError, UserError
+from omics_toolkit.pipeline.aligned import is_aligned
 from omics_toolkit.pipeline.manifest import Manifest, is_manifest, parse_manifest
 from omics_toolkit.pipeline.pairs import (
     LanePair,
@@ -442,3 +443,33 @@ def _exists(sfn: Any, state_machine_arn: str, name: str) -> bool:
     except ResourceNotFoundError:
         return False
     return True
+
+
+#: Folder of the input bucket aligned uploads go to.
+ALIGNED_FOLDER = "aligned/"
+
+
+def upload_aligned(s3: Any, bucket: str, path: Path, sample: str | None = None) -> dict[str, Any]:
+    """Upload an aligned BAM; the pair detector then starts its run (one per content).
+
+    The key is ``aligned/<sample>.bam`` with ``sample``, else ``aligned/<file name>`` (the
+    sample is then the file name's part before its first ``.``, or the header's ``@RG SM``:
+    :mod:`omics_toolkit.pipeline.aligned`). An identical object already there is not
+    uploaded again (S3 HeadObject, PutObject).
+
+    Returns:
+        ``{"uri", "key", "uploaded": bool}``.
+
+    Raises:
+        UserError: the file is not a ``.bam``, or ``sample`` contains ``.`` or ``/``.
+    """
+    if not is_aligned(path.name):
+        raise UserError(f"{path}: an aligned upload is a .bam file")
+    if sample is not None and (not sample or "." in sample or "/" in sample):
+        raise UserError(f"--sample {sample!r}: a sample id has no '.' or '/'")
+    key = ALIGNED_FOLDER + (f"{sample}.bam" if sample else path.name)
+    digest = local_digest(path)
+    uploaded = not _unchanged(head_object(s3, bucket, key), digest)
+    if uploaded:
+        _put(s3, bucket, path, key, digest[1])
+    return {"uri": f"s3://{bucket}/{key}", "key": key, "uploaded": uploaded}

@@ -312,7 +312,7 @@ task PrepareAligned {
     set -euo pipefail
     mkdir -p tmp
     # bcftools mpileup needs a coordinate-sorted, indexed BAM: sort one that is not
-    if samtools view -H "~{aligned}" | grep -q -P '^@HD\t.*SO:coordinate'; then
+    if samtools view -H "~{aligned}" | grep -q '^@HD.*SO:coordinate'; then
       cp "~{aligned}" "~{sample_name}.bam"
     else
       echo "aligned input not sorted by coordinate (@HD SO): sorting" >&2
