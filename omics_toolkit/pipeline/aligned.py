@@ -84,7 +84,7 @@ def sample_from_name(key: str) -> str | None:
     return base.split(".", 1)[0] or None
 
 
-def _inflate_bgzf(data: bytes) -> tuple[bytes, bool]:
+def inflate_bgzf(data: bytes) -> tuple[bytes, bool]:
     """Decompress the complete BGZF blocks at the start of ``data``.
 
     Returns:
@@ -144,7 +144,7 @@ def parse_bam_header(data: bytes) -> BamHeader | None:
         AlignedInputError: not a BAM (BGZF or magic wrong), or an ``@RG`` line without
             ``ID``.
     """
-    raw, partial = _inflate_bgzf(data)
+    raw, partial = inflate_bgzf(data)
     if len(raw) >= 4 and raw[:4] != b"BAM\x01":
         raise AlignedInputError(
             "AlignedInputInvalid",

@@ -8,6 +8,8 @@ Two kinds of trigger (see :mod:`omics_toolkit.pipeline.pairs` and
 - *aligned*: a BAM starts one run for itself (:mod:`omics_toolkit.pipeline.aligned`), its
   header read and checked first (s3:GetObject with Range; the reference's contig names from
   the output bucket);
+- *vcf*: a bgzipped VCF is imported into the variant data without a run
+  (:mod:`omics_toolkit.pipeline.vcf_upload`);
 - *manifest*: in a folder with a manifest, the manifest's event and every FASTQ event re-read the
   folder's manifests and start one run per sample once all the sample's files exist.
 
@@ -52,6 +54,13 @@ from omics_toolkit.pipeline.manifest import (
     is_manifest,
     read_manifest,
 )
+from omics_toolkit.pipeline.vcf_upload import (
+    is_vcf,
+    read_vcf_header,
+    vcf_execution_input,
+    vcf_execution_name,
+    vcf_sample,
+)
 from omics_toolkit.pipeline.pairs import (
     LanePair,
     base_execution_name,
@@ -83,7 +92,7 @@ class TriggerResult:
             execution: StartExecution answers the second with the running execution.
         sample: sample id, when known.
         execution_name: the deterministic execution name, once every file exists.
-        kind: ``pair``, ``manifest`` or ``aligned`` (the trigger), when known.
+        kind: ``pair``, ``manifest``, ``aligned`` or ``vcf`` (the trigger), when known.
         manifest: ``s3://`` URI of the manifest, for manifest triggers and invalid manifests.
         waiting_for: keys still missing, for ``waiting``.
         supersedes: for ``started``, earlier executions of the same sample (names without a
@@ -358,6 +367,60 @@ def _start_aligned(
     )
 
 
+def _start_vcf(
+    s3: Any,
+    sfn: Any,
+    *,
+    key: str,
+    bucket: str,
+    state_machine_arn: str,
+    poll_interval_seconds: int,
+) -> TriggerResult:
+    """Start the import of a VCF upload: header read first (sample columns); a refused
+    upload still starts an execution, which fails at once with the reason (``inputError``)."""
+    head = head_object(s3, bucket, key)
+    if head is None:
+        return TriggerResult(key=key, action="ignored", kind="vcf", detail="object gone")
+    etag = str(head["ETag"])
+    sample = sample_from_name(key) or "sample"
+    samples: list[str] = []
+    error: AlignedInputError | None = None
+    try:
+        header = read_vcf_header(s3, bucket, key, int(head["ContentLength"]))
+        samples = header.samples
+        sample = vcf_sample(header, key)
+    except AlignedInputError as exc:
+        error = exc
+    name = vcf_execution_name(sample, key, etag)
+    payload = vcf_execution_input(
+        sample=sample,
+        bucket=bucket,
+        key=key,
+        etag=etag,
+        name=name,
+        poll_interval_seconds=poll_interval_seconds,
+        samples=samples,
+        error=error,
+    )
+    started = start_execution_once(sfn, state_machine_arn, name, payload)
+    log.info(
+        "VCF upload %s: samples %s -> execution %s (%s%s)",
+        key,
+        ", ".join(samples),
+        name,
+        "started" if started else "already exists",
+        f"; refused: {error}" if error else "",
+    )
+    return TriggerResult(
+        key=key,
+        action="started" if started else "already-started",
+        sample=sample,
+        execution_name=name,
+        kind="vcf",
+        detail=str(error) if error else None,
+    )
+
+
 def handle_object(
     s3: Any,
     sfn: Any,
@@ -395,6 +458,17 @@ def handle_object(
                 state_machine_arn=state_machine_arn,
                 poll_interval_seconds=poll_interval_seconds,
                 output_bucket=output_bucket,
+            )
+        ]
+    if is_vcf(key):
+        return [
+            _start_vcf(
+                s3,
+                sfn,
+                key=key,
+                bucket=bucket,
+                state_machine_arn=state_machine_arn,
+                poll_interval_seconds=poll_interval_seconds,
             )
         ]
     if not (is_fastq(key) or is_manifest(key)):

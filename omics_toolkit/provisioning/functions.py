@@ -42,6 +42,8 @@ FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
 #: Aligned inputs (omics_toolkit.pipeline.aligned.ALIGNED_EXTENSIONS).
 ALIGNED_SUFFIXES = (".bam",)
+#: VCF uploads (omics_toolkit.pipeline.vcf_upload.VCF_EXTENSIONS).
+VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz")
 
 
 @dataclass(frozen=True)
@@ -311,6 +313,7 @@ class FunctionSteps(IamSteps):
                 ("fastq", FASTQ_SUFFIXES),
                 ("manifest-", MANIFEST_SUFFIXES),
                 ("aligned", ALIGNED_SUFFIXES),
+                ("vcf", VCF_SUFFIXES),
             )
             for suffix in suffixes
         }
@@ -425,6 +428,7 @@ class FunctionSteps(IamSteps):
             env["variant_loader"] = {
                 "TABLE_BUCKET_ARN": table_bucket_arn,
                 "NAMESPACE": self.names.table_namespace,
+                "OUTPUT_BUCKET": self.names.output_bucket,
             }
         return env
 

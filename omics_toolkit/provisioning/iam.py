@@ -504,7 +504,11 @@ def function_role_statements(
     }
     if table_bucket_arn:
         roles["variant_loader"] = [
-            allow(["s3:GetObject"], [f"{out_arn}/runs/*"]),
+            # The run's VCF, an uploaded VCF, and the reference's contig names.
+            allow(
+                ["s3:GetObject"],
+                [f"{out_arn}/runs/*", f"{in_arn}/*", f"{out_arn}/{REFERENCE_CONTIGS_KEY}"],
+            ),
             # The Iceberg table: its metadata pointer and its data (S3 API on table storage).
             allow(
                 [
