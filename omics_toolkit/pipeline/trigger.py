@@ -54,13 +54,6 @@ from omics_toolkit.pipeline.manifest import (
     is_manifest,
     read_manifest,
 )
-from omics_toolkit.pipeline.vcf_upload import (
-    is_vcf,
-    read_vcf_header,
-    vcf_execution_input,
-    vcf_execution_name,
-    vcf_sample,
-)
 from omics_toolkit.pipeline.pairs import (
     LanePair,
     base_execution_name,
@@ -69,6 +62,13 @@ from omics_toolkit.pipeline.pairs import (
     lane_sort_key,
     names_sample,
     parse_mate,
+)
+from omics_toolkit.pipeline.vcf_upload import (
+    is_vcf,
+    read_vcf_header,
+    vcf_execution_input,
+    vcf_execution_name,
+    vcf_sample,
 )
 
 log = logging.getLogger(__name__)
