@@ -30,16 +30,17 @@ pytestmark = pytest.mark.slow
 DEPLOYMENT = "ft-aligned"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    """``python -m omics_toolkit -d ft-aligned ARGS`` with 1-second polls."""
+def _cli(*args: str, deployment: str = DEPLOYMENT, **env: str) -> subprocess.CompletedProcess:
+    """``python -m omics_toolkit -d <deployment> ARGS`` with 1-second polls."""
     return subprocess.run(
-        [sys.executable, "-m", "omics_toolkit", "--deployment", DEPLOYMENT, *args],
+        [sys.executable, "-m", "omics_toolkit", "--deployment", deployment, *args],
         capture_output=True,
         text=True,
         env={
             **os.environ,
             "OMICS_TOOLKIT_POLL_INTERVAL_SECONDS": "1",
             "OMICS_TOOLKIT_MAX_POLL_INTERVAL_SECONDS": "2",
+            **env,
         },
         timeout=600,
     )
@@ -59,7 +60,7 @@ def _upload_and_wait(dep: dict[str, Any], path: Path, *extra: str) -> Any:
     """Upload through the CLI, find the execution the detector started for it, wait for its end."""
     sfn = dep["ctx"].client("stepfunctions")
     before = {e["name"] for e in list_executions(sfn, dep["state_machine"])}
-    uploaded = _cli("--json", "upload", str(path), *extra)
+    uploaded = _cli("--json", "upload", str(path), *extra, deployment=dep["names"].deployment)
     assert uploaded.returncode == 0, uploaded.stderr[-3000:]
     assert json.loads(uploaded.stdout)["uploaded"] is True
     deadline = time.monotonic() + 60
