@@ -226,13 +226,15 @@ def _interface(name: str) -> tuple[dict[str, str], dict[str, str]]:
         (
             "bcftools-germline",
             "BcftoolsGermline",
-            set(),
+            # fastq_1/fastq_2 default to [] since the aligned_bam input (issue 17)
+            {"reference", "sample_name"},
             {"bwa_image", "samtools_image", "bcftools_image"},
         ),
         (
             "gatk-germline",
             "GatkGermline",
-            {"known_sites_vcfs", "known_sites_indices"},
+            {"fastq_1", "fastq_2", "reference", "sample_name"}
+            | {"known_sites_vcfs", "known_sites_indices"},
             {"gatk_image", "bwa_image", "samtools_image"},
         ),
     ],
@@ -248,7 +250,7 @@ def test_germline_workflow_interface(
     assert wf.meta.get("description")
     template = parameter_template(wdl)
     required_inputs = {n for n, entry in template.items() if not entry["optional"]}
-    assert required_inputs == {"fastq_1", "fastq_2", "reference", "sample_name"} | required
+    assert required_inputs == required
     assert images <= set(template)
     defaults = {d.name: d.expr.literal.value for d in wf.inputs if d.name in images}
     assert all(v.startswith("quay.io/biocontainers/") for v in defaults.values()), defaults
