@@ -85,6 +85,15 @@ def test_demo_bam_is_imported_once_and_called(deployment: dict[str, Any]) -> Non
     name, status = _upload_and_wait(deployment, demo.bam)
     assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
     assert name.startswith("NA12878-")  # the file name's sample (the header's SM is "1")
+    shown = _cli("--json", "runs", "show", name)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    shown_json = json.loads(shown.stdout)
+    assert shown_json["input_kind"] == "aligned"
+    bucket = deployment["names"].input_bucket
+    assert shown_json["inputs"] == [f"s3://{bucket}/aligned/NA12878.chr22.tiny.bam"]
+    listed = _cli("runs")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "aligned" in listed.stdout and "input" in listed.stdout
 
     # One read set, the uploaded BAM: imported before the run, not again after it.
     omics = ctx.client("omics")
