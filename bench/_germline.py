@@ -317,16 +317,23 @@ mkdir MarkDuplicates; (cd MarkDuplicates; cpu=4
 ) 2> MarkDuplicates.stderr
 bam=$out/MarkDuplicates/${sample_name}.bam; bam_index=$bam.bai
 
-if [ -n "${ALIGNED_BAM:-}" ]; then  # the aligned_bam input (env ALIGNED_BAM) replaces the reads
-mkdir PrepareAligned; (cd PrepareAligned; cpu=2; aligned=$(realpath "$ALIGNED_BAM")
+if [ -n "${ALIGNED_READS:-}" ]; then  # the aligned_reads input (env ALIGNED_READS) replaces the reads
+mkdir PrepareAligned; (cd PrepareAligned; cpu=2; aligned=$(realpath "$ALIGNED_READS")
     set -euo pipefail
     mkdir -p tmp
+    ln -s "${reference}" ref.fa
+    # a CRAM is decoded to BAM with the reference (bcftools reads the BAM below)
+    if [ "$(head -c 4 "${aligned}")" = "CRAM" ]; then
+      samtools view -@ ${cpu} -b -T ref.fa -o input.bam "${aligned}"
+    else
+      ln -s "${aligned}" input.bam
+    fi
     # bcftools mpileup needs a coordinate-sorted, indexed BAM: sort one that is not
-    if samtools view -H "${aligned}" | grep -q '^@HD.*SO:coordinate'; then
-      cp "${aligned}" "${sample_name}.bam"
+    if samtools view -H input.bam | grep -q '^@HD.*SO:coordinate'; then
+      cp -L input.bam "${sample_name}.bam"
     else
       echo "aligned input not sorted by coordinate (@HD SO): sorting" >&2
-      samtools sort -@ ${cpu} -m 512M -T tmp/sort -o "${sample_name}.bam" "${aligned}"
+      samtools sort -@ ${cpu} -m 512M -T tmp/sort -o "${sample_name}.bam" input.bam
     fi
     samtools index -@ ${cpu} "${sample_name}.bam" "${sample_name}.bam.bai"
 ) 2> PrepareAligned.stderr

@@ -37,7 +37,7 @@ from omics_toolkit.errors import AwsError
 from omics_toolkit.pipeline.pairs import safe_sample
 
 #: Object name endings of aligned inputs (the S3 notification suffix filters).
-ALIGNED_EXTENSIONS = (".bam",)
+ALIGNED_EXTENSIONS = (".bam", ".cram")
 #: First ranged read; doubled until the header is complete, up to MAX_HEADER_BYTES.
 FIRST_READ_BYTES = 64 * 1024
 #: Largest compressed header read (a header of thousands of contigs and read groups fits).
@@ -74,7 +74,7 @@ class BamHeader:
 
 
 def is_aligned(key: str) -> bool:
-    """True when the key ends like an aligned input the pipeline takes (``.bam``)."""
+    """True when the key ends like an aligned input the pipeline takes (``.bam``, ``.cram``)."""
     return key.endswith(ALIGNED_EXTENSIONS)
 
 
@@ -169,15 +169,109 @@ def parse_bam_header(data: bytes) -> BamHeader | None:
         name = raw[pos + 4 : pos + 4 + l_name].rstrip(b"\0").decode("ascii", "replace")
         contigs.append((name, struct.unpack_from("<i", raw, pos + 4 + l_name)[0]))
         pos += 8 + l_name
+    return parse_sam_text(text, contigs)
+
+
+def parse_sam_text(text: str, contigs: list[tuple[str, int]] | None = None) -> BamHeader:
+    """The SAM header text's ``@SQ`` (unless ``contigs`` is given: a BAM's binary list),
+    ``@RG SM`` and ``@HD SO`` (SAMv1 section 1.3)."""
     samples: list[str] = []
     sort_order = None
+    listed: list[tuple[str, int]] = []
     for line in text.splitlines():
         fields = dict(f.split(":", 1) for f in line.split("\t")[1:] if ":" in f)
         if line.startswith("@HD"):
             sort_order = fields.get("SO")
+        elif line.startswith("@SQ") and "SN" in fields:
+            length = fields.get("LN", "0")
+            listed.append((fields["SN"], int(length) if length.isdigit() else 0))
         elif line.startswith("@RG") and fields.get("SM") and fields["SM"] not in samples:
             samples.append(fields["SM"])
-    return BamHeader(contigs=contigs, samples=samples, sort_order=sort_order)
+    return BamHeader(
+        contigs=listed if contigs is None else contigs, samples=samples, sort_order=sort_order
+    )
+
+
+def _itf8(data: bytes, pos: int) -> tuple[int, int]:
+    """CRAM ITF-8 integer at ``pos`` -> ``(value, next pos)`` (CRAMv3 section 2.3)."""
+    b0 = data[pos]
+    if b0 < 0x80:
+        return b0, pos + 1
+    if b0 < 0xC0:
+        return ((b0 << 8) | data[pos + 1]) & 0x3FFF, pos + 2
+    if b0 < 0xE0:
+        return ((b0 << 16) | (data[pos + 1] << 8) | data[pos + 2]) & 0x1FFFFF, pos + 3
+    if b0 < 0xF0:
+        value = int.from_bytes(data[pos : pos + 4], "big") & 0x0FFFFFFF
+        return value, pos + 4
+    b = data[pos : pos + 5]
+    value = ((b[0] & 0x0F) << 28) | (b[1] << 20) | (b[2] << 12) | (b[3] << 4) | (b[4] & 0x0F)
+    return value, pos + 5
+
+
+def _ltf8_end(data: bytes, pos: int) -> int:
+    """Position after the CRAM LTF-8 integer at ``pos`` (1 + its leading one bits, at most 9)."""
+    b0 = data[pos]
+    ones = 0
+    while ones < 8 and b0 & (0x80 >> ones):
+        ones += 1
+    return pos + 1 + ones
+
+
+def parse_cram_header(data: bytes) -> BamHeader | None:
+    """Parse the SAM header of a CRAM 3.x file from its first bytes (CRAMv3 sections 6-8: file
+    definition, then the header container whose first block holds the header text, raw or
+    gzip). ``None`` when ``data`` ends before the header does.
+
+    Raises:
+        AlignedInputError: not CRAM 3, or a header block compressed otherwise than raw/gzip.
+    """
+    if len(data) >= 4 and data[:4] != b"CRAM":
+        raise AlignedInputError(
+            "AlignedInputInvalid", "not a CRAM file (no CRAM magic): upload a CRAM 3 file"
+        )
+    if len(data) < 26:
+        return None
+    if data[4] != 3:
+        raise AlignedInputError(
+            "AlignedInputInvalid",
+            f"CRAM {data[4]}.{data[5]}: only CRAM 3 is read; convert with samtools view -C",
+        )
+    try:
+        pos = 26 + 4  # container length (int32)
+        for _ in range(4):  # reference id, start, span, records
+            _, pos = _itf8(data, pos)
+        pos = _ltf8_end(data, pos)  # record counter
+        pos = _ltf8_end(data, pos)  # bases
+        _, pos = _itf8(data, pos)  # blocks
+        landmarks, pos = _itf8(data, pos)
+        for _ in range(landmarks):
+            _, pos = _itf8(data, pos)
+        pos += 4  # crc32
+        method = data[pos]
+        pos += 2  # method, content type
+        _, pos = _itf8(data, pos)  # content id
+        size, pos = _itf8(data, pos)
+        raw_size, pos = _itf8(data, pos)
+    except IndexError:
+        return None
+    if len(data) < pos + size:
+        return None
+    block = data[pos : pos + size]
+    if method == 1:
+        try:
+            block = zlib.decompress(block, wbits=31)
+        except zlib.error as exc:
+            raise AlignedInputError(
+                "AlignedInputInvalid", f"corrupt CRAM header block: {exc}"
+            ) from exc
+    elif method != 0:
+        raise AlignedInputError(
+            "AlignedInputInvalid",
+            f"CRAM header block compressed with method {method}: only raw or gzip are read",
+        )
+    l_text = struct.unpack_from("<i", block, 0)[0]
+    return parse_sam_text(block[4 : 4 + l_text].split(b"\0", 1)[0].decode("utf-8", "replace"))
 
 
 def _truncated() -> None:
@@ -187,7 +281,8 @@ def _truncated() -> None:
 
 
 def read_bam_header(s3: Any, bucket: str, key: str, size: int) -> BamHeader:
-    """The header of ``s3://bucket/key`` from ranged reads of its start (S3 GetObject, Range).
+    """The header of the BAM or CRAM (by its key's ending) ``s3://bucket/key`` from ranged
+    reads of its start (S3 GetObject, Range).
 
     Reads :data:`FIRST_READ_BYTES`, doubling until the header is complete.
 
@@ -199,7 +294,8 @@ def read_bam_header(s3: Any, bucket: str, key: str, size: int) -> BamHeader:
     while True:
         end = min(want, size) - 1
         data = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{end}")["Body"].read()
-        header = parse_bam_header(data)
+        parse = parse_cram_header if key.endswith(".cram") else parse_bam_header
+        header = parse(data)
         if header is not None:
             return header
         if end + 1 >= size:
@@ -311,7 +407,7 @@ def aligned_execution_input(
         "lanes": [],
         "aligned": {
             "source1": f"s3://{bucket}/{key}",
-            "fileType": "BAM",
+            "fileType": "CRAM" if key.endswith(".cram") else "BAM",
             "sortOrder": (header.sort_order if header else None) or "unknown",
         },
         "token": name,

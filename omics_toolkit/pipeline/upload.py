@@ -452,11 +452,11 @@ VCF_FOLDER = "vcf/"
 
 
 def upload_file(s3: Any, bucket: str, path: Path, sample: str | None = None) -> dict[str, Any]:
-    """Upload an aligned BAM or a bgzipped VCF; the pair detector then starts its execution
+    """Upload an aligned BAM or CRAM, or a bgzipped VCF; the pair detector then starts its execution
     (one per content): the BAM is imported and called, the VCF imported into the variant data.
 
     The key is ``aligned/<file name>`` or ``vcf/<file name>``; with ``sample``, ``aligned/
-    <sample>.bam`` (a BAM's sample is its file name's part before the first ``.``, else the
+    <sample>.bam`` (``.cram``) (a BAM's sample is its file name's part before the first ``.``, else the
     header's ``@RG SM``: :mod:`omics_toolkit.pipeline.aligned`). A VCF's samples are its
     sample columns, so ``sample`` is refused for it. An identical object already there is not
     uploaded again (S3 HeadObject, PutObject).
@@ -465,13 +465,14 @@ def upload_file(s3: Any, bucket: str, path: Path, sample: str | None = None) -> 
         ``{"uri", "key", "kind": "aligned"|"vcf", "uploaded": bool}``.
 
     Raises:
-        UserError: neither ``.bam`` nor ``.vcf.gz``/``.vcf.bgz``; ``sample`` with ``.`` or
+        UserError: neither ``.bam``/``.cram`` nor ``.vcf.gz``/``.vcf.bgz``; ``sample`` with ``.`` or
             ``/``, or given for a VCF.
     """
     if is_aligned(path.name):
         if sample is not None and (not sample or "." in sample or "/" in sample):
             raise UserError(f"--sample {sample!r}: a sample id has no '.' or '/'")
-        kind, key = "aligned", ALIGNED_FOLDER + (f"{sample}.bam" if sample else path.name)
+        ext = ".cram" if path.name.endswith(".cram") else ".bam"
+        kind, key = "aligned", ALIGNED_FOLDER + (f"{sample}{ext}" if sample else path.name)
     elif is_vcf(path.name):
         if sample is not None:
             raise UserError(
@@ -481,7 +482,7 @@ def upload_file(s3: Any, bucket: str, path: Path, sample: str | None = None) -> 
         kind, key = "vcf", VCF_FOLDER + path.name
     else:
         raise UserError(
-            f"{path}: upload takes a FASTQ pair, an aligned .bam, or a bgzipped .vcf.gz"
+            f"{path}: upload takes a FASTQ pair, an aligned .bam or .cram, or a bgzipped .vcf.gz"
         )
     digest = local_digest(path)
     uploaded = not _unchanged(head_object(s3, bucket, key), digest)

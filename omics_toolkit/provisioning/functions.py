@@ -41,7 +41,7 @@ FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 #: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
 #: Aligned inputs (omics_toolkit.pipeline.aligned.ALIGNED_EXTENSIONS).
-ALIGNED_SUFFIXES = (".bam",)
+ALIGNED_SUFFIXES = (".bam", ".cram")
 #: VCF uploads (omics_toolkit.pipeline.vcf_upload.VCF_EXTENSIONS).
 VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz")
 

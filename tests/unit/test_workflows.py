@@ -226,7 +226,7 @@ def _interface(name: str) -> tuple[dict[str, str], dict[str, str]]:
         (
             "bcftools-germline",
             "BcftoolsGermline",
-            # fastq_1/fastq_2 default to [] since the aligned_bam input (issue 17)
+            # fastq_1/fastq_2 default to [] since the aligned_reads input (issue 17)
             {"reference", "sample_name"},
             {"bwa_image", "samtools_image", "bcftools_image"},
         ),

@@ -24,7 +24,7 @@ workflow BcftoolsGermline {
     Array[File] fastq_1 = []
     Array[File] fastq_2 = []
     Array[String]? read_groups
-    File? aligned_bam
+    File? aligned_reads
     File reference
     String sample_name
     String bwa_image = "quay.io/biocontainers/bwa:0.7.18--he4a0461_1"
@@ -38,7 +38,7 @@ workflow BcftoolsGermline {
   parameter_meta {
     fastq_1: "Read 1 of each lane's pair, FASTQ (gzip allowed), one file per lane."
     fastq_2: "Read 2 of each lane's pair, FASTQ (gzip allowed), same lanes and read order as fastq_1."
-    aligned_bam: "An aligned BAM (instead of fastq_1/fastq_2) against this reference: alignment is skipped; sorted by coordinate here if it is not, indexed, then called. The VCF sample column is sample_name whatever the read groups' SM."
+    aligned_reads: "BAM or CRAM aligned to this reference, instead of FASTQs: no alignment; sorted by coordinate if it is not, indexed, called. The VCF sample is sample_name whatever the @RG SM."
     read_groups: "Lane name of each pair (e.g. L001), used in the read group ID <sample>.<lane> and PU; default 1, 2, ..."
     reference: "Reference genome, uncompressed FASTA; its .fai and bwa index are built by the workflow."
     sample_name: "Sample id; becomes the read group ID/SM, the VCF sample column and the output file names."
@@ -53,7 +53,7 @@ workflow BcftoolsGermline {
     align_memory_gib: "Memory for bwa mem, GiB."
   }
 
-  Boolean from_aligned = defined(aligned_bam)
+  Boolean from_aligned = defined(aligned_reads)
 
   call FaidxReference {
     input:
@@ -99,7 +99,8 @@ workflow BcftoolsGermline {
   if (from_aligned) {
     call PrepareAligned {
       input:
-        aligned = select_first([aligned_bam]),
+        aligned = select_first([aligned_reads]),
+        reference = reference,
         sample_name = sample_name,
         image = samtools_image
     }
@@ -296,13 +297,15 @@ task MarkDuplicates {
 task PrepareAligned {
   input {
     File aligned
+    File reference
     String sample_name
     String image
     Int cpu = 2
   }
 
   parameter_meta {
-    aligned: "Aligned BAM (an imported read set's source1)."
+    aligned: "Aligned reads, BAM or CRAM (an imported read set's source1)."
+    reference: "Reference FASTA the reads were aligned to (decodes a CRAM)."
     sample_name: "Output file name stem."
     image: "Container image with samtools >= 1.10."
     cpu: "samtools threads and vCPUs."
@@ -311,12 +314,19 @@ task PrepareAligned {
   command <<<
     set -euo pipefail
     mkdir -p tmp
+    ln -s "~{reference}" ref.fa
+    # a CRAM is decoded to BAM with the reference (bcftools reads the BAM below)
+    if [ "$(head -c 4 "~{aligned}")" = "CRAM" ]; then
+      samtools view -@ ~{cpu} -b -T ref.fa -o input.bam "~{aligned}"
+    else
+      ln -s "~{aligned}" input.bam
+    fi
     # bcftools mpileup needs a coordinate-sorted, indexed BAM: sort one that is not
-    if samtools view -H "~{aligned}" | grep -q '^@HD.*SO:coordinate'; then
-      cp "~{aligned}" "~{sample_name}.bam"
+    if samtools view -H input.bam | grep -q '^@HD.*SO:coordinate'; then
+      cp -L input.bam "~{sample_name}.bam"
     else
       echo "aligned input not sorted by coordinate (@HD SO): sorting" >&2
-      samtools sort -@ ~{cpu} -m 512M -T tmp/sort -o "~{sample_name}.bam" "~{aligned}"
+      samtools sort -@ ~{cpu} -m 512M -T tmp/sort -o "~{sample_name}.bam" input.bam
     fi
     samtools index -@ ~{cpu} "~{sample_name}.bam" "~{sample_name}.bam.bai"
   >>>

@@ -1,7 +1,7 @@
-"""An aligned BAM uploaded as a user types it (``omics-toolkit upload sample.bam``) goes through the
-real pair detector Lambda, the real state machine and the emulator (miniwdl, samtools, bcftools):
-imported once as an aligned read set, called without alignment, variants queryable. Refused
-BAMs (contigs not in the reference, not a BAM) fail their execution with a clear root error.
+"""An aligned BAM or CRAM uploaded as a user types it (``omics-toolkit upload sample.bam``) goes
+through the real pair detector Lambda, the real state machine and the emulator (miniwdl,
+samtools, bcftools): imported once as an aligned read set, called without alignment, variants
+queryable. Refused BAMs (contigs not in the reference, not a BAM) fail their execution with a clear root error.
 """
 
 from __future__ import annotations
@@ -142,3 +142,33 @@ def test_file_that_is_not_a_bam_fails_clearly(deployment: dict[str, Any], tmp_pa
     assert status.status == "FAILED"
     assert status.error == "AlignedInputInvalid"
     assert "not a BGZF-compressed BAM" in status.cause
+
+
+def test_cram_with_the_deployment_reference_is_called(
+    deployment: dict[str, Any], tmp_path: Path
+) -> None:
+    demo = fetch_demo_data()
+    cram = tmp_path / "CRAM1.cram"
+    subprocess.run(
+        ["samtools", "view", "-C", "-T", str(demo.reference), "-o", str(cram), str(demo.bam)],
+        check=True,
+    )
+    name, status = _upload_and_wait(deployment, cram)
+    assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
+    assert name.startswith("CRAM1-")
+    ctx = deployment["ctx"]
+    omics = ctx.client("omics")
+    stores = omics.list_sequence_stores()["sequenceStores"]
+    store_id = next(s["id"] for s in stores if s["name"].startswith(DEPLOYMENT))
+    read_sets = omics.list_read_sets(sequenceStoreId=store_id)["readSets"]
+    assert [r["fileType"] for r in read_sets if r["sampleId"] == "CRAM1"] == ["CRAM"]
+    settings = Settings(deployment=DEPLOYMENT, home=Path(os.environ["OMICS_TOOLKIT_HOME"]))
+    qf = load_query("variants_in_region")
+    sql, params = bind_named(
+        qf.sql, {"contig": "q", "region_start": 0, "region_end": 12356}, qf.params
+    )
+    df = run_query(ctx, settings, sql, params)
+    rows = df[df["sampleid"] == "CRAM1"]
+    checks = compare_truth(rows, truth_records(demo.truth_vcf, "NA12878"))
+    assert [c.describe() for c in checks if c.status != "found"] == []
+    assert len(checks) == 14
