@@ -466,3 +466,15 @@ def test_package_command_writes_zip_and_template(tmp_path: Path) -> None:
     assert template == parameter_template(workflow_dir("gatk-germline") / "main.wdl")
     assert template["known_sites_vcfs"]["optional"] is False
     assert template["scatter_count"]["optional"] is True
+
+
+@pytest.mark.parametrize("name", ["bcftools-germline", "gatk-germline"])
+def test_parameter_descriptions_fit_createworkflow(name: str) -> None:
+    """CreateWorkflow refuses a parameterTemplate description over 256 characters
+    (WorkflowParameterDescription, botocore omics model): a long parameter_meta text fails
+    provisioning (found when the aligned_reads input was added)."""
+    template = parameter_template(workflow_dir(name) / "main.wdl")
+    too_long = {
+        n: len(e["description"]) for n, e in template.items() if len(e["description"]) > 256
+    }
+    assert too_long == {}
