@@ -98,6 +98,12 @@ def inflate_bgzf(data: bytes) -> tuple[bytes, bool]:
     while pos < len(data):
         if len(data) - pos < 18:
             return bytes(out), True
+        if data[pos : pos + 3] == b"\x1f\x8b\x08" and not data[pos + 3] & 0x04:
+            raise AlignedInputError(
+                "AlignedInputInvalid",
+                f"gzip member at byte {pos} without BGZF's extra field: a plain gzip file, "
+                "not BGZF",
+            )
         if data[pos : pos + 4] != b"\x1f\x8b\x08\x04":
             raise AlignedInputError(
                 "AlignedInputInvalid",
@@ -131,20 +137,21 @@ def inflate_bgzf(data: bytes) -> tuple[bytes, bool]:
     return bytes(out), False
 
 
-def parse_bam_header(data: bytes) -> BamHeader | None:
+def parse_bam_header(data: bytes, whole_file: bool = False) -> BamHeader | None:
     """Parse the BAM header from the first bytes of a BAM file.
 
     Args:
         data: the file's first bytes (any length).
+        whole_file: ``data`` is the whole file (a header it does not hold is truncated).
 
     Returns:
         The header, or ``None`` when ``data`` ends before the header does (read more).
 
     Raises:
-        AlignedInputError: not a BAM (BGZF or magic wrong), or an ``@RG`` line without
-            ``ID``.
+        AlignedInputError: not a BAM (BGZF or magic wrong), or truncated (``whole_file``).
     """
-    raw, partial = inflate_bgzf(data)
+    raw, _ = inflate_bgzf(data)
+    partial = not whole_file
     if len(raw) >= 4 and raw[:4] != b"BAM\x01":
         raise AlignedInputError(
             "AlignedInputInvalid",
@@ -294,8 +301,10 @@ def read_bam_header(s3: Any, bucket: str, key: str, size: int) -> BamHeader:
     while True:
         end = min(want, size) - 1
         data = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{end}")["Body"].read()
-        parse = parse_cram_header if key.endswith(".cram") else parse_bam_header
-        header = parse(data)
+        if key.endswith(".cram"):
+            header = parse_cram_header(data)
+        else:
+            header = parse_bam_header(data, whole_file=end + 1 >= size)
         if header is not None:
             return header
         if end + 1 >= size:

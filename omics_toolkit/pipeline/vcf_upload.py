@@ -44,15 +44,17 @@ def is_vcf(key: str) -> bool:
     return key.endswith(VCF_EXTENSIONS)
 
 
-def parse_vcf_header(data: bytes) -> VcfHeader | None:
-    """The header of a bgzipped VCF from its first bytes; ``None`` when more bytes are needed.
+def parse_vcf_header(data: bytes, whole_file: bool = False) -> VcfHeader | None:
+    """The header of a bgzipped VCF from its first bytes; ``None`` when more bytes are needed
+    (``whole_file``: ``data`` is the whole file, so a header it does not hold is an error).
 
     Raises:
         AlignedInputError: ``VcfInputInvalid``: not BGZF, or not VCF text (VCFv4.x: the first
             line is ``##fileformat=VCF...``, the header ends with ``#CHROM``).
     """
     try:
-        text, partial = inflate_bgzf(data)
+        text, _ = inflate_bgzf(data)
+        partial = not whole_file
     except AlignedInputError as exc:
         raise AlignedInputError(
             "VcfInputInvalid",
@@ -89,7 +91,7 @@ def read_vcf_header(s3: Any, bucket: str, key: str, size: int) -> VcfHeader:
     while True:
         end = min(want, size) - 1
         data = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{end}")["Body"].read()
-        header = parse_vcf_header(data)
+        header = parse_vcf_header(data, whole_file=end + 1 >= size)
         if header is not None:
             return header
         if end + 1 >= size:
