@@ -95,6 +95,14 @@ def test_demo_bam_is_imported_once_and_called(deployment: dict[str, Any]) -> Non
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert "aligned" in listed.stdout and "input" in listed.stdout
 
+    # The same file again: nothing uploaded, no second execution.
+    sfn = ctx.client("stepfunctions")
+    count = len(list_executions(sfn, deployment["state_machine"]))
+    again = _cli("--json", "upload", str(demo.bam))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(again.stdout)["uploaded"] is False
+    assert len(list_executions(sfn, deployment["state_machine"])) == count
+
     # One read set, the uploaded BAM: imported before the run, not again after it.
     omics = ctx.client("omics")
     store = omics.list_sequence_stores()["sequenceStores"]
@@ -172,3 +180,23 @@ def test_cram_with_the_deployment_reference_is_called(
     checks = compare_truth(rows, truth_records(demo.truth_vcf, "NA12878"))
     assert [c.describe() for c in checks if c.status != "found"] == []
     assert len(checks) == 14
+
+
+def test_bam_sorted_by_name_is_sorted_then_called(
+    deployment: dict[str, Any], tmp_path: Path
+) -> None:
+    demo = fetch_demo_data()
+    by_name = tmp_path / "BYNAME1.bam"
+    subprocess.run(["samtools", "sort", "-n", "-o", str(by_name), str(demo.bam)], check=True)
+    name, status = _upload_and_wait(deployment, by_name)
+    assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
+    settings = Settings(deployment=DEPLOYMENT, home=Path(os.environ["OMICS_TOOLKIT_HOME"]))
+    qf = load_query("variants_in_region")
+    sql, params = bind_named(
+        qf.sql, {"contig": "q", "region_start": 0, "region_end": 12356}, qf.params
+    )
+    rows = run_query(deployment["ctx"], settings, sql, params)
+    checks = compare_truth(
+        rows[rows["sampleid"] == "BYNAME1"], truth_records(demo.truth_vcf, "NA12878")
+    )
+    assert [c.describe() for c in checks if c.status != "found"] == []
