@@ -15,6 +15,8 @@ from typing import Any
 
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.lambda_facts import MAX_EPHEMERAL_STORAGE_MB, UNZIPPED_LIMIT_BYTES
+from omics_toolkit.pipeline.aligned import ALIGNED_EXTENSIONS
+from omics_toolkit.pipeline.vcf_upload import VCF_EXTENSIONS
 from omics_toolkit.provisioning import iam
 from omics_toolkit.provisioning.core import (
     canon,
@@ -40,10 +42,11 @@ TABLES_FUNCTIONS = ("variant_loader",)
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 #: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
-#: Aligned inputs (omics_toolkit.pipeline.aligned.ALIGNED_EXTENSIONS).
-ALIGNED_SUFFIXES = (".bam", ".cram")
-#: VCF uploads (omics_toolkit.pipeline.vcf_upload.VCF_EXTENSIONS).
-VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz")
+#: Aligned uploads (BAM, CRAM) and VCF uploads, as the pair detector recognises them.
+ALIGNED_SUFFIXES = ALIGNED_EXTENSIONS
+VCF_SUFFIXES = VCF_EXTENSIONS
+#: Every upload suffix besides FASTQs and manifests.
+UPLOAD_SUFFIXES = ALIGNED_SUFFIXES + VCF_SUFFIXES
 
 
 @dataclass(frozen=True)
