@@ -137,10 +137,17 @@ def test_bam_with_other_contigs_fails_naming_them(
         subprocess.run(
             ["samtools", "reheader", str(tmp_path / "h.sam"), str(demo.bam)], stdout=fh, check=True
         )
-    _, status = _upload_and_wait(deployment, renamed)
+    name, status = _upload_and_wait(deployment, renamed)
     assert status.status == "FAILED"
     assert status.error == "ContigMismatch"
     assert "chr22" in status.cause and "not in the deployment's reference" in status.cause
+
+    # A retry checks that the uploaded file is still the one the execution was for.
+    bucket = deployment["names"].input_bucket
+    deployment["ctx"].client("s3").delete_object(Bucket=bucket, Key="aligned/WRONG1.bam")
+    retried = _cli("runs", "retry", name)
+    assert retried.returncode == 1
+    assert f"s3://{bucket}/aligned/WRONG1.bam is gone" in retried.stdout + retried.stderr
 
 
 def test_file_that_is_not_a_bam_fails_clearly(deployment: dict[str, Any], tmp_path: Path) -> None:
