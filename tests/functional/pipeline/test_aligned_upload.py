@@ -20,6 +20,7 @@ from omics_toolkit.athena import bind_named, load_query, run_query
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.config import Settings
+from omics_toolkit.constants import LIFECYCLE_TAG
 from omics_toolkit.data import fetch_demo_data, truth_records, truth_snvs
 from omics_toolkit.demo import compare_truth
 from omics_toolkit.identity import Names
@@ -94,6 +95,13 @@ def test_demo_bam_is_imported_once_and_called(deployment: dict[str, Any]) -> Non
     listed = _cli("runs")
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert "aligned" in listed.stdout and "input" in listed.stdout
+
+    # The uploaded BAM is tagged as processed, its content untouched.
+    s3 = ctx.client("s3")
+    key = "aligned/NA12878.chr22.tiny.bam"
+    tags = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    assert {"Key": LIFECYCLE_TAG, "Value": "processed"} in tags
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == demo.bam.read_bytes()
 
     # The same file again: nothing uploaded, no second execution.
     sfn = ctx.client("stepfunctions")
