@@ -317,6 +317,29 @@ mkdir MarkDuplicates; (cd MarkDuplicates; cpu=4
 ) 2> MarkDuplicates.stderr
 bam=$out/MarkDuplicates/${sample_name}.bam; bam_index=$bam.bai
 
+if [ -n "${ALIGNED_READS:-}" ]; then  # the aligned_reads input (env ALIGNED_READS) replaces the reads
+mkdir PrepareAligned; (cd PrepareAligned; cpu=2; aligned=$(realpath "$ALIGNED_READS")
+    set -euo pipefail
+    mkdir -p tmp
+    ln -s "${reference}" ref.fa
+    # a CRAM is decoded to BAM with the reference (bcftools reads the BAM below)
+    if [ "$(head -c 4 "${aligned}")" = "CRAM" ]; then
+      samtools view -@ ${cpu} -b -T ref.fa -o input.bam "${aligned}"
+    else
+      ln -s "${aligned}" input.bam
+    fi
+    # bcftools mpileup needs a coordinate-sorted, indexed BAM: sort one that is not
+    if samtools view -H input.bam | grep -q '^@HD.*SO:coordinate'; then
+      cp -L input.bam "${sample_name}.bam"
+    else
+      echo "aligned input not sorted by coordinate (@HD SO): sorting" >&2
+      samtools sort -@ ${cpu} -m 512M -T tmp/sort -o "${sample_name}.bam" input.bam
+    fi
+    samtools index -@ ${cpu} "${sample_name}.bam" "${sample_name}.bam.bai"
+) 2> PrepareAligned.stderr
+bam=$out/PrepareAligned/${sample_name}.bam; bam_index=$bam.bai
+fi
+
 mkdir CallVariants; (cd CallVariants; cpu=2
     set -euo pipefail
     case "${ploidy}" in
@@ -327,8 +350,12 @@ mkdir CallVariants; (cd CallVariants; cpu=2
     ln -s "${reference_fai}" ref.fa.fai
     ln -s "${bam}" in.bam
     ln -s "${bam_index}" in.bam.bai
-    bcftools mpileup -f ref.fa -a FORMAT/AD,FORMAT/DP -Ou in.bam \
-      | bcftools call -mv --ploidy ${ploidy} --threads ${cpu} -Oz -o "${sample_name}.vcf.gz"
+    # --ignore-RG: one sample whatever the read groups say (an uploaded BAM's SM may differ
+    # from the pipeline's sample); reheader names it sample_name
+    bcftools mpileup --ignore-RG -f ref.fa -a FORMAT/AD,FORMAT/DP -Ou in.bam \
+      | bcftools call -mv --ploidy ${ploidy} --threads ${cpu} -Oz -o called.vcf.gz
+    printf '%s\n' "${sample_name}" > samples.txt
+    bcftools reheader -s samples.txt -o "${sample_name}.vcf.gz" called.vcf.gz
     bcftools index -t "${sample_name}.vcf.gz"
 ) 2> CallVariants.stderr
 """

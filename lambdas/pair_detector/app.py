@@ -1,7 +1,8 @@
-"""S3 ObjectCreated -> start one Step Functions execution per FASTQ pair or per manifest sample.
+"""S3 ObjectCreated -> start one Step Functions execution per FASTQ pair, manifest sample or BAM.
 
 Environment: STATE_MACHINE_ARN, POLL_INTERVAL_SECONDS, PAIR_PATTERN (optional: the
-``pair_pattern`` setting, a regular expression with named groups sample, mate and lane).
+``pair_pattern`` setting, a regular expression with named groups sample, mate and lane),
+OUTPUT_BUCKET (optional: where ``reference/contigs.txt`` is, to check an aligned upload's contigs).
 See :mod:`omics_toolkit.pipeline.trigger` for the AWS actions the handler needs.
 """
 
@@ -33,6 +34,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         state_machine_arn=os.environ["STATE_MACHINE_ARN"],
         poll_interval_seconds=int(os.environ.get("POLL_INTERVAL_SECONDS", "60")),
         pair_pattern=pair_pattern,
+        output_bucket=os.environ.get("OUTPUT_BUCKET") or None,
     )
     for result in results:
         if result["action"] == "invalid-manifest":

@@ -1,6 +1,7 @@
 """Step Functions task: merge lifecycle tags into the pipeline's S3 objects.
 
-Input: {"lanes": [{"fastq1": uri, "fastq2": uri, ...}], "outputs": {name: uri}, "tags": {k: v}}.
+Input: {"lanes": [{"fastq1": uri, "fastq2": uri, ...}], "inputs": [uri] (an aligned upload),
+"outputs": {name: uri}, "tags": {k: v}}.
 Output: {"tagged": int}.
 """
 
@@ -20,6 +21,7 @@ _aws = environment_context()
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     uris = [lane[k] for lane in event.get("lanes", []) for k in ("fastq1", "fastq2")]
+    uris += [str(uri) for uri in event.get("inputs", [])]
     uris += [uri for uri in dict(event.get("outputs", {})).values() if isinstance(uri, str)]
     count = tag_objects(_aws.client("s3"), uris, dict(event["tags"]))
     logger.info("tagged objects", extra={"count": count})

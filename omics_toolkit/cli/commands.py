@@ -313,7 +313,11 @@ def teardown(
 def upload(
     ctx: typer.Context,
     r1: Annotated[
-        Path | None, typer.Argument(help="Mate 1 FASTQ (.fastq/.fq, gzip or not).")
+        Path | None,
+        typer.Argument(
+            help="Mate 1 FASTQ (.fastq/.fq, gzip or not); or, alone, an aligned .bam (imported "
+            "and called) or a bgzipped .vcf.gz (imported into the variant data)."
+        ),
     ] = None,
     r2: Annotated[Path | None, typer.Argument(help="Mate 2 FASTQ.")] = None,
     sample: Annotated[
@@ -334,14 +338,30 @@ def upload(
         ),
     ] = None,
 ) -> None:
-    """Upload a FASTQ pair, or a manifest and its files; the pipeline starts when all are there."""
+    """Upload a FASTQ pair, an aligned BAM, a bgzipped VCF, or a manifest and its files; the
+    pipeline starts when all are there."""
     from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
     from omics_toolkit.identity import Names
+    from omics_toolkit.pipeline.pairs import is_fastq
     from omics_toolkit.pipeline.upload import upload_manifest, upload_pair
 
     st = state(ctx)
     if manifest is not None and (r1 or r2 or sample):
         raise UserError("give either a pair (R1 R2 [--sample]) or --manifest FILE, not both")
+    if manifest is None and r1 is not None and r2 is None and not is_fastq(r1.name):
+        from omics_toolkit.pipeline.upload import upload_file
+
+        aws = _context(ctx)
+        names = Names(st.settings.deployment, aws.account_id, aws.region)
+        result = upload_file(aws.client("s3"), names.input_bucket, r1, sample)
+        if st.json_output:
+            emit_json(result)
+        else:
+            out.print(
+                f"{result['uri']}: {'uploaded' if result['uploaded'] else 'identical, not uploaded'}"
+                "; the run starts from it (follow with `omics-toolkit runs`)"
+            )
+        return
     if manifest is None and (r1 is None or r2 is None):
         raise UserError("give both mates (R1 R2), or a manifest with --manifest FILE")
     if folder is not None and manifest is None:

@@ -144,10 +144,11 @@ def runs(ctx: typer.Context) -> None:
         return
     table(
         "pipeline executions",
-        ["sample", "status", "step", "started", "execution", "cause"],
+        ["sample", "input", "status", "step", "started", "execution", "cause"],
         [
             [
                 i.sample,
+                i.input_kind or "-",
                 i.status,
                 i.step,
                 i.started.strftime("%Y-%m-%d %H:%M:%S"),
@@ -258,6 +259,7 @@ def show(ctx: typer.Context, run: RunArg) -> None:
             ("started", status.started.isoformat()),
             ("stopped", status.stopped.isoformat() if status.stopped else "-"),
             ("HealthOmics run", status.run_id or "-"),
+            ("input kind", status.input_kind or "-"),
             ("inputs", "\n".join(status.inputs)),
         ]
         if status.status != "SUCCEEDED" and status.error:

@@ -156,10 +156,15 @@ def _log_locations(state: dict[str, Any], step: str, execution_name: str) -> lis
 
 
 def input_uris(state: dict[str, Any]) -> list[str]:
-    """The sample's FASTQ URIs from the execution state (``lanes``)."""
-    return [
+    """The sample's input URIs from the execution state: FASTQs (``lanes``) or the aligned
+    upload (``aligned.source1``)."""
+    uris = [
         uri for lane in state.get("lanes", []) for uri in (lane.get("fastq1"), lane.get("fastq2"))
     ]
+    aligned = state.get("aligned")
+    if isinstance(aligned, dict) and aligned.get("source1"):
+        uris.append(aligned["source1"])
+    return uris
 
 
 def _run_task_error(omics: Any, logs: Any, run_id: str) -> TaskError | None:

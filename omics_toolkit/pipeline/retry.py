@@ -73,10 +73,15 @@ def resume_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 def _check_inputs_unchanged(s3: Any, given: dict[str, Any]) -> None:
     """Refuse to retry on inputs that changed: the new upload already has its own execution."""
     bucket_of = {}
-    for lane in given.get("lanes", []):
-        for uri in (lane["fastq1"], lane["fastq2"]):
-            bucket, key = parse_s3_uri(uri)
-            bucket_of[key] = bucket
+    uploaded = [
+        (given.get("aligned") or {}).get("source1"),
+        (given.get("variants") or {}).get("vcf"),
+    ]
+    for uri in [u for lane in given.get("lanes", []) for u in (lane["fastq1"], lane["fastq2"])] + [
+        u for u in uploaded if u
+    ]:
+        bucket, key = parse_s3_uri(uri)
+        bucket_of[key] = bucket
     for obj in (given.get("source") or {}).get("objects", []):
         bucket = bucket_of.get(obj["key"])
         if bucket is None:

@@ -43,9 +43,11 @@ class ExecutionStatus:
         logs: where to read more about a failure (CloudWatch Logs group and stream).
         completed: steps whose results ``runs retry`` would reuse.
         run_id: the HealthOmics run, once started.
-        inputs: the sample's FASTQ S3 URIs.
+        inputs: the input S3 URIs: the sample's FASTQs, the aligned BAM or the VCF.
         failed_task / root_error: for a run that failed in a task, that task and the root
             error of its log, as the failure record names them (the cause starts with them).
+        input_kind: what started it (execution input ``source.kind``): ``pair`` or
+            ``manifest`` (FASTQs), ``aligned`` (a BAM) or ``vcf`` (a VCF, no run).
     """
 
     name: str
@@ -63,6 +65,7 @@ class ExecutionStatus:
     inputs: list[str] = field(default_factory=list)
     failed_task: str | None = None
     root_error: str | None = None
+    input_kind: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -154,7 +157,10 @@ def describe(sfn: Any, arn: str, *, detail: bool = False) -> ExecutionStatus:
         error=ex.get("error"),
         cause=ex.get("cause"),
         arn=ex["executionArn"],
-        inputs=[u for lane in given.get("lanes", []) for u in (lane["fastq1"], lane["fastq2"])],
+        inputs=[u for lane in given.get("lanes", []) for u in (lane["fastq1"], lane["fastq2"])]
+        + [u for u in ((given.get("aligned") or {}).get("source1"),) if u]
+        + [u for u in ((given.get("variants") or {}).get("vcf"),) if u],
+        input_kind=(given.get("source") or {}).get("kind"),
     )
     state: Any = None
     if ex["status"] == "SUCCEEDED":

@@ -5,6 +5,11 @@ Two kinds of trigger (see :mod:`omics_toolkit.pipeline.pairs` and
 
 - *pair*: a FASTQ mate in a folder without a manifest starts one run for its pair once the other
   mate exists (whichever mate arrives last triggers it);
+- *aligned*: a BAM starts one run for itself (:mod:`omics_toolkit.pipeline.aligned`), its
+  header read and checked first (s3:GetObject with Range; the reference's contig names from
+  the output bucket);
+- *vcf*: a bgzipped VCF is imported into the variant data without a run
+  (:mod:`omics_toolkit.pipeline.vcf_upload`);
 - *manifest*: in a folder with a manifest, the manifest's event and every FASTQ event re-read the
   folder's manifests and start one run per sample once all the sample's files exist.
 
@@ -29,6 +34,16 @@ from omics_toolkit.aws.errors import translate
 from omics_toolkit.aws.s3 import head_object
 from omics_toolkit.aws.stepfunctions import list_executions, start_execution_once
 from omics_toolkit.errors import AwsError
+from omics_toolkit.pipeline.aligned import (
+    AlignedInputError,
+    aligned_execution_input,
+    aligned_execution_name,
+    check_header,
+    is_aligned,
+    read_bam_header,
+    reference_contigs,
+    sample_from_name,
+)
 from omics_toolkit.pipeline.manifest import (
     Manifest,
     ManifestError,
@@ -47,6 +62,13 @@ from omics_toolkit.pipeline.pairs import (
     lane_sort_key,
     names_sample,
     parse_mate,
+)
+from omics_toolkit.pipeline.vcf_upload import (
+    is_vcf,
+    read_vcf_header,
+    vcf_execution_input,
+    vcf_execution_name,
+    vcf_sample,
 )
 
 log = logging.getLogger(__name__)
@@ -70,7 +92,7 @@ class TriggerResult:
             execution: StartExecution answers the second with the running execution.
         sample: sample id, when known.
         execution_name: the deterministic execution name, once every file exists.
-        kind: ``pair`` or ``manifest`` (the trigger), when known.
+        kind: ``pair``, ``manifest``, ``aligned`` or ``vcf`` (the trigger), when known.
         manifest: ``s3://`` URI of the manifest, for manifest triggers and invalid manifests.
         waiting_for: keys still missing, for ``waiting``.
         supersedes: for ``started``, earlier executions of the same sample (names without a
@@ -289,6 +311,116 @@ def _manifest_folder(
     ]
 
 
+def _start_aligned(
+    s3: Any,
+    sfn: Any,
+    *,
+    key: str,
+    bucket: str,
+    state_machine_arn: str,
+    poll_interval_seconds: int,
+    output_bucket: str | None,
+) -> TriggerResult:
+    """Start the run of an aligned upload (BAM): header read and checked first; a refused
+    upload still starts an execution, which fails at once with the reason (``inputError``)."""
+    head = head_object(s3, bucket, key)
+    if head is None:
+        return TriggerResult(key=key, action="ignored", kind="aligned", detail="object gone")
+    etag = str(head["ETag"])
+    name_sample = sample_from_name(key)
+    header = None
+    error: AlignedInputError | None = None
+    sample = name_sample or "sample"
+    try:
+        header = read_bam_header(s3, bucket, key, int(head["ContentLength"]))
+        reference = reference_contigs(s3, output_bucket) if output_bucket else None
+        sample = check_header(header, name_sample, reference)
+    except AlignedInputError as exc:
+        error = exc
+    name = aligned_execution_name(sample, key, etag)
+    payload = aligned_execution_input(
+        sample=sample,
+        bucket=bucket,
+        key=key,
+        etag=etag,
+        name=name,
+        poll_interval_seconds=poll_interval_seconds,
+        header=header,
+        error=error,
+    )
+    started = start_execution_once(sfn, state_machine_arn, name, payload)
+    log.info(
+        "aligned upload %s: sample %s -> execution %s (%s%s)",
+        key,
+        sample,
+        name,
+        "started" if started else "already exists",
+        f"; refused: {error}" if error else "",
+    )
+    return TriggerResult(
+        key=key,
+        action="started" if started else "already-started",
+        sample=sample,
+        execution_name=name,
+        kind="aligned",
+        detail=str(error) if error else None,
+    )
+
+
+def _start_vcf(
+    s3: Any,
+    sfn: Any,
+    *,
+    key: str,
+    bucket: str,
+    state_machine_arn: str,
+    poll_interval_seconds: int,
+) -> TriggerResult:
+    """Start the import of a VCF upload: header read first (sample columns); a refused
+    upload still starts an execution, which fails at once with the reason (``inputError``)."""
+    head = head_object(s3, bucket, key)
+    if head is None:
+        return TriggerResult(key=key, action="ignored", kind="vcf", detail="object gone")
+    etag = str(head["ETag"])
+    sample = sample_from_name(key) or "sample"
+    samples: list[str] = []
+    error: AlignedInputError | None = None
+    try:
+        header = read_vcf_header(s3, bucket, key, int(head["ContentLength"]))
+        samples = header.samples
+        sample = vcf_sample(header, key)
+    except AlignedInputError as exc:
+        error = exc
+    name = vcf_execution_name(sample, key, etag)
+    payload = vcf_execution_input(
+        sample=sample,
+        bucket=bucket,
+        key=key,
+        etag=etag,
+        name=name,
+        poll_interval_seconds=poll_interval_seconds,
+        samples=samples,
+        error=error,
+    )
+    started = start_execution_once(sfn, state_machine_arn, name, payload)
+    log.info(
+        "VCF upload %s: samples %s -> execution %s (%s%s)",
+        key,
+        ", ".join(samples),
+        name,
+        "started" if started else "already exists",
+        f"; refused: {error}" if error else "",
+    )
+    return TriggerResult(
+        key=key,
+        action="started" if started else "already-started",
+        sample=sample,
+        execution_name=name,
+        kind="vcf",
+        detail=str(error) if error else None,
+    )
+
+
 def handle_object(
     s3: Any,
     sfn: Any,
@@ -298,12 +430,16 @@ def handle_object(
     state_machine_arn: str,
     poll_interval_seconds: int,
     pair_pattern: str | None = None,
+    output_bucket: str | None = None,
 ) -> list[TriggerResult]:
     """Start what the object ``raw_key`` completes: its pair's run, or its manifest's samples'.
 
     Args:
         raw_key: the key as it appears in an S3 event (URL-encoded, ``+`` for spaces).
         pair_pattern: the ``pair_pattern`` setting (Lambda environment ``PAIR_PATTERN``).
+        output_bucket: the deployment's output bucket, whose ``reference/contigs.txt`` an
+            aligned upload's contigs are checked against (Lambda environment
+            ``OUTPUT_BUCKET``; ``None``: not checked).
 
     Returns:
         One :class:`TriggerResult` per sample concerned (one result when none is).
@@ -312,6 +448,29 @@ def handle_object(
         ConfigError: ``pair_pattern`` is invalid.
     """
     key = unquote_plus(raw_key)
+    if is_aligned(key):
+        return [
+            _start_aligned(
+                s3,
+                sfn,
+                key=key,
+                bucket=bucket,
+                state_machine_arn=state_machine_arn,
+                poll_interval_seconds=poll_interval_seconds,
+                output_bucket=output_bucket,
+            )
+        ]
+    if is_vcf(key):
+        return [
+            _start_vcf(
+                s3,
+                sfn,
+                key=key,
+                bucket=bucket,
+                state_machine_arn=state_machine_arn,
+                poll_interval_seconds=poll_interval_seconds,
+            )
+        ]
     if not (is_fastq(key) or is_manifest(key)):
         return [TriggerResult(key=key, action="ignored", detail="neither FASTQ nor a manifest")]
     manifest_keys = find_manifests(s3, bucket, folder_of(key))
@@ -357,6 +516,7 @@ def handle_s3_event(
     state_machine_arn: str,
     poll_interval_seconds: int,
     pair_pattern: str | None = None,
+    output_bucket: str | None = None,
 ) -> list[dict[str, Any]]:
     """Handle every record of an S3 event notification (not only the first).
 
@@ -377,6 +537,7 @@ def handle_s3_event(
                 state_machine_arn=state_machine_arn,
                 poll_interval_seconds=poll_interval_seconds,
                 pair_pattern=pair_pattern,
+                output_bucket=output_bucket,
             )
         )
     return results

@@ -18,6 +18,7 @@ from omics_toolkit.aws.errors import translate
 from omics_toolkit.aws.s3 import head_object
 from omics_toolkit.aws.stepfunctions import execution_arn, list_executions
 from omics_toolkit.errors import ResourceNotFoundError, UserError
+from omics_toolkit.pipeline.aligned import is_aligned
 from omics_toolkit.pipeline.manifest import Manifest, is_manifest, parse_manifest
 from omics_toolkit.pipeline.pairs import (
     LanePair,
@@ -27,6 +28,7 @@ from omics_toolkit.pipeline.pairs import (
     parse_mate,
 )
 from omics_toolkit.pipeline.status import iso_time
+from omics_toolkit.pipeline.vcf_upload import is_vcf
 
 INPUT_PREFIX = "fastq/"
 #: Illumina lane labels (``L001``), kept in the object names ``upload --sample`` gives.
@@ -442,3 +444,48 @@ def _exists(sfn: Any, state_machine_arn: str, name: str) -> bool:
     except ResourceNotFoundError:
         return False
     return True
+
+
+#: Folders of the input bucket aligned and VCF uploads go to.
+ALIGNED_FOLDER = "aligned/"
+VCF_FOLDER = "vcf/"
+
+
+def upload_file(s3: Any, bucket: str, path: Path, sample: str | None = None) -> dict[str, Any]:
+    """Upload an aligned BAM or CRAM, or a bgzipped VCF; the pair detector then starts its execution
+    (one per content): the BAM is imported and called, the VCF imported into the variant data.
+
+    The key is ``aligned/<file name>`` or ``vcf/<file name>``; with ``sample``, ``aligned/
+    <sample>.bam`` (``.cram``) (a BAM's sample is its file name's part before the first ``.``, else the
+    header's ``@RG SM``: :mod:`omics_toolkit.pipeline.aligned`). A VCF's samples are its
+    sample columns, so ``sample`` is refused for it. An identical object already there is not
+    uploaded again (S3 HeadObject, PutObject).
+
+    Returns:
+        ``{"uri", "key", "kind": "aligned"|"vcf", "uploaded": bool}``.
+
+    Raises:
+        UserError: neither ``.bam``/``.cram`` nor ``.vcf.gz``/``.vcf.bgz``; ``sample`` with ``.`` or
+            ``/``, or given for a VCF.
+    """
+    if is_aligned(path.name):
+        if sample is not None and (not sample or "." in sample or "/" in sample):
+            raise UserError(f"--sample {sample!r}: a sample id has no '.' or '/'")
+        ext = ".cram" if path.name.endswith(".cram") else ".bam"
+        kind, key = "aligned", ALIGNED_FOLDER + (f"{sample}{ext}" if sample else path.name)
+    elif is_vcf(path.name):
+        if sample is not None:
+            raise UserError(
+                "--sample does not go with a VCF: its samples are its sample columns "
+                "(rename them with bcftools reheader -s)"
+            )
+        kind, key = "vcf", VCF_FOLDER + path.name
+    else:
+        raise UserError(
+            f"{path}: upload takes a FASTQ pair, an aligned .bam or .cram, or a bgzipped .vcf.gz"
+        )
+    digest = local_digest(path)
+    uploaded = not _unchanged(head_object(s3, bucket, key), digest)
+    if uploaded:
+        _put(s3, bucket, path, key, digest[1])
+    return {"uri": f"s3://{bucket}/{key}", "key": key, "kind": kind, "uploaded": uploaded}

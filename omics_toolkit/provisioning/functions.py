@@ -15,6 +15,8 @@ from typing import Any
 
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.lambda_facts import MAX_EPHEMERAL_STORAGE_MB, UNZIPPED_LIMIT_BYTES
+from omics_toolkit.pipeline.aligned import ALIGNED_EXTENSIONS
+from omics_toolkit.pipeline.vcf_upload import VCF_EXTENSIONS
 from omics_toolkit.provisioning import iam
 from omics_toolkit.provisioning.core import (
     canon,
@@ -40,6 +42,11 @@ TABLES_FUNCTIONS = ("variant_loader",)
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 #: Object names that are sample manifests (see omics_toolkit/pipeline/manifest.py).
 MANIFEST_SUFFIXES = ("manifest.csv", "manifest.json", "samplesheet.csv")
+#: Aligned uploads (BAM, CRAM) and VCF uploads, as the pair detector recognises them.
+ALIGNED_SUFFIXES = ALIGNED_EXTENSIONS
+VCF_SUFFIXES = VCF_EXTENSIONS
+#: Every upload suffix besides FASTQs and manifests.
+UPLOAD_SUFFIXES = ALIGNED_SUFFIXES + VCF_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -305,7 +312,12 @@ class FunctionSteps(IamSteps):
         :meth:`remove_notifications` removes)."""
         return {
             suffix: f"{self.names.deployment}-{kind}{suffix.replace('.', '-')}"
-            for kind, suffixes in (("fastq", FASTQ_SUFFIXES), ("manifest-", MANIFEST_SUFFIXES))
+            for kind, suffixes in (
+                ("fastq", FASTQ_SUFFIXES),
+                ("manifest-", MANIFEST_SUFFIXES),
+                ("aligned", ALIGNED_SUFFIXES),
+                ("vcf", VCF_SUFFIXES),
+            )
             for suffix in suffixes
         }
 
@@ -410,6 +422,7 @@ class FunctionSteps(IamSteps):
             "pair_detector": {
                 "STATE_MACHINE_ARN": state_machine_arn,
                 "POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds),
+                "OUTPUT_BUCKET": self.names.output_bucket,
                 **({"PAIR_PATTERN": pattern} if (pattern := self.settings.pair_pattern) else {}),
             },
             "failure_handler": {"TOPIC_ARN": topic_arn, "EVENT_BUS_NAME": "default"},
@@ -418,6 +431,7 @@ class FunctionSteps(IamSteps):
             env["variant_loader"] = {
                 "TABLE_BUCKET_ARN": table_bucket_arn,
                 "NAMESPACE": self.names.table_namespace,
+                "OUTPUT_BUCKET": self.names.output_bucket,
             }
         return env
 

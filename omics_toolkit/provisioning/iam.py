@@ -20,7 +20,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from omics_toolkit.constants import HEALTHOMICS_LOG_GROUP, HEALTHOMICS_PRINCIPAL
+from omics_toolkit.constants import (
+    HEALTHOMICS_LOG_GROUP,
+    HEALTHOMICS_PRINCIPAL,
+    REFERENCE_CONTIGS_KEY,
+)
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.provisioning.core import Steps, canon, statement_diff, tags_list
 
@@ -467,6 +471,8 @@ def function_role_statements(
     roles = {
         "pair_detector": [
             allow(["s3:GetObject"], [f"{in_arn}/*"]),
+            # An aligned upload's contigs are checked against the reference's contig names.
+            allow(["s3:GetObject"], [f"{out_arn}/{REFERENCE_CONTIGS_KEY}"]),
             # Without ListBucket, HeadObject of a mate not yet uploaded is 403, not 404.
             allow(["s3:ListBucket"], [in_arn]),
             allow(["states:StartExecution"], [sm_arn]),
@@ -498,7 +504,11 @@ def function_role_statements(
     }
     if table_bucket_arn:
         roles["variant_loader"] = [
-            allow(["s3:GetObject"], [f"{out_arn}/runs/*"]),
+            # The run's VCF, an uploaded VCF, and the reference's contig names.
+            allow(
+                ["s3:GetObject"],
+                [f"{out_arn}/runs/*", f"{in_arn}/*", f"{out_arn}/{REFERENCE_CONTIGS_KEY}"],
+            ),
             # The Iceberg table: its metadata pointer and its data (S3 API on table storage).
             allow(
                 [

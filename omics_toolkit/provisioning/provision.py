@@ -36,6 +36,7 @@ from omics_toolkit.provisioning.functions import (
     FUNCTIONS,
     MANIFEST_SUFFIXES,
     TABLES_FUNCTIONS,
+    UPLOAD_SUFFIXES,
     FunctionSteps,
 )
 from omics_toolkit.provisioning.healthomics import HealthOmicsSteps, reference_name
@@ -62,6 +63,7 @@ __all__ = [
     "MANIFEST_SUFFIXES",
     "PIPELINE_RUN_PARAMETERS",
     "TABLES_FUNCTIONS",
+    "UPLOAD_SUFFIXES",
     "Action",
     "Deployment",
     "PlanMutationError",

@@ -29,6 +29,9 @@ VCF_BRANCHES = {
     "s3tables": STATEMACHINES_DIR / "germline" / "s3tables.json",
     "none": STATEMACHINES_DIR / "germline" / "none.json",
 }
+#: The StartRun states: FASTQ lanes (``StartRun``) and an aligned upload (``StartAlignedRun``);
+#: both get the same run parameters, options and tags.
+RUN_STATES = ("StartRun", "StartAlignedRun")
 #: Index of the VCF branch in the ``ImportResults`` Parallel state (0 is the BAM branch).
 VCF_BRANCH = 1
 
@@ -94,13 +97,14 @@ def render(
         ToolkitError: a placeholder of the template or of the chosen branch has no value.
     """
     definition = json.loads(_fill(template.read_text(), substitutions))
-    start = definition["States"]["StartRun"]["Parameters"]
-    start["Parameters"].update(run_parameters)
-    if workflow_version:
-        start["WorkflowVersionName"] = workflow_version
-    start.update(run_options)
-    fixed_tags = set(start["Tags"]) | {k.removesuffix(".$") for k in start["Tags"]}
-    start["Tags"].update({k: v for k, v in run_tags.items() if k not in fixed_tags})
+    for state in RUN_STATES:
+        start = definition["States"][state]["Parameters"]
+        start["Parameters"].update(run_parameters)
+        if workflow_version:
+            start["WorkflowVersionName"] = workflow_version
+        start.update(run_options)
+        fixed_tags = set(start["Tags"]) | {k.removesuffix(".$") for k in start["Tags"]}
+        start["Tags"].update({k: v for k, v in run_tags.items() if k not in fixed_tags})
     branch_file = VCF_BRANCHES.get(vcf_destination)
     if branch_file is not None:
         branch = json.loads(_fill(branch_file.read_text(), substitutions))

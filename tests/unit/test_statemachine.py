@@ -116,7 +116,8 @@ def test_idempotency_tokens_are_scoped_to_the_deployment():
         for key, value in state.get("Parameters", {}).items()
         if key in ("RequestId.$", "ClientToken.$")
     }
-    assert len(tokens) == 3, tokens
+    # ImportReads, ImportAligned, StartRun, StartAlignedRun, ImportBam
+    assert len(tokens) == 5, tokens
     for (name, key), value in tokens.items():
         assert value.startswith("States.Format('${TokenPrefix}/{}"), (name, key, value)
         assert value.endswith(", $.token)"), (name, key, value)

@@ -226,13 +226,15 @@ def _interface(name: str) -> tuple[dict[str, str], dict[str, str]]:
         (
             "bcftools-germline",
             "BcftoolsGermline",
-            set(),
+            # fastq_1/fastq_2 default to [] since the aligned_reads input (issue 17)
+            {"reference", "sample_name"},
             {"bwa_image", "samtools_image", "bcftools_image"},
         ),
         (
             "gatk-germline",
             "GatkGermline",
-            {"known_sites_vcfs", "known_sites_indices"},
+            {"fastq_1", "fastq_2", "reference", "sample_name"}
+            | {"known_sites_vcfs", "known_sites_indices"},
             {"gatk_image", "bwa_image", "samtools_image"},
         ),
     ],
@@ -248,7 +250,7 @@ def test_germline_workflow_interface(
     assert wf.meta.get("description")
     template = parameter_template(wdl)
     required_inputs = {n for n, entry in template.items() if not entry["optional"]}
-    assert required_inputs == {"fastq_1", "fastq_2", "reference", "sample_name"} | required
+    assert required_inputs == required
     assert images <= set(template)
     defaults = {d.name: d.expr.literal.value for d in wf.inputs if d.name in images}
     assert all(v.startswith("quay.io/biocontainers/") for v in defaults.values()), defaults
@@ -464,3 +466,15 @@ def test_package_command_writes_zip_and_template(tmp_path: Path) -> None:
     assert template == parameter_template(workflow_dir("gatk-germline") / "main.wdl")
     assert template["known_sites_vcfs"]["optional"] is False
     assert template["scatter_count"]["optional"] is True
+
+
+@pytest.mark.parametrize("name", ["bcftools-germline", "gatk-germline"])
+def test_parameter_descriptions_fit_createworkflow(name: str) -> None:
+    """CreateWorkflow refuses a parameterTemplate description over 256 characters
+    (WorkflowParameterDescription, botocore omics model): a long parameter_meta text fails
+    provisioning (found when the aligned_reads input was added)."""
+    template = parameter_template(workflow_dir(name) / "main.wdl")
+    too_long = {
+        n: len(e["description"]) for n, e in template.items() if len(e["description"]) > 256
+    }
+    assert too_long == {}

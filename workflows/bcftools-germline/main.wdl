@@ -21,9 +21,10 @@ version 1.0
 
 workflow BcftoolsGermline {
   input {
-    Array[File] fastq_1
-    Array[File] fastq_2
+    Array[File] fastq_1 = []
+    Array[File] fastq_2 = []
     Array[String]? read_groups
+    File? aligned_reads
     File reference
     String sample_name
     String bwa_image = "quay.io/biocontainers/bwa:0.7.18--he4a0461_1"
@@ -37,6 +38,7 @@ workflow BcftoolsGermline {
   parameter_meta {
     fastq_1: "Read 1 of each lane's pair, FASTQ (gzip allowed), one file per lane."
     fastq_2: "Read 2 of each lane's pair, FASTQ (gzip allowed), same lanes and read order as fastq_1."
+    aligned_reads: "BAM or CRAM aligned to this reference, instead of FASTQs: no alignment; sorted by coordinate if it is not, indexed, called. The VCF sample is sample_name whatever the @RG SM."
     read_groups: "Lane name of each pair (e.g. L001), used in the read group ID <sample>.<lane> and PU; default 1, 2, ..."
     reference: "Reference genome, uncompressed FASTA; its .fai and bwa index are built by the workflow."
     sample_name: "Sample id; becomes the read group ID/SM, the VCF sample column and the output file names."
@@ -51,16 +53,19 @@ workflow BcftoolsGermline {
     align_memory_gib: "Memory for bwa mem, GiB."
   }
 
-  call BwaIndex {
-    input:
-      reference = reference,
-      image = bwa_image
-  }
+  Boolean from_aligned = defined(aligned_reads)
 
   call FaidxReference {
     input:
       reference = reference,
       image = samtools_image
+  }
+
+  if (!from_aligned) {
+  call BwaIndex {
+    input:
+      reference = reference,
+      image = bwa_image
   }
 
   scatter (i in range(length(fastq_1))) {
@@ -89,11 +94,25 @@ workflow BcftoolsGermline {
       sample_name = sample_name,
       image = samtools_image
   }
+  }
+
+  if (from_aligned) {
+    call PrepareAligned {
+      input:
+        aligned = select_first([aligned_reads]),
+        reference = reference,
+        sample_name = sample_name,
+        image = samtools_image
+    }
+  }
+
+  File called_bam = select_first([MarkDuplicates.bam, PrepareAligned.bam])
+  File called_bam_index = select_first([MarkDuplicates.bam_index, PrepareAligned.bam_index])
 
   call CallVariants {
     input:
-      bam = MarkDuplicates.bam,
-      bam_index = MarkDuplicates.bam_index,
+      bam = called_bam,
+      bam_index = called_bam_index,
       reference = reference,
       reference_fai = FaidxReference.fai,
       sample_name = sample_name,
@@ -102,8 +121,8 @@ workflow BcftoolsGermline {
   }
 
   output {
-    File bam = MarkDuplicates.bam
-    File bam_index = MarkDuplicates.bam_index
+    File bam = called_bam
+    File bam_index = called_bam_index
     File vcf = CallVariants.vcf
     File vcf_index = CallVariants.vcf_index
   }
@@ -275,6 +294,55 @@ task MarkDuplicates {
   }
 }
 
+task PrepareAligned {
+  input {
+    File aligned
+    File reference
+    String sample_name
+    String image
+    Int cpu = 2
+  }
+
+  parameter_meta {
+    aligned: "Aligned reads, BAM or CRAM (an imported read set's source1)."
+    reference: "Reference FASTA the reads were aligned to (decodes a CRAM)."
+    sample_name: "Output file name stem."
+    image: "Container image with samtools >= 1.10."
+    cpu: "samtools threads and vCPUs."
+  }
+
+  command <<<
+    set -euo pipefail
+    mkdir -p tmp
+    ln -s "~{reference}" ref.fa
+    # a CRAM is decoded to BAM with the reference (bcftools reads the BAM below)
+    if [ "$(head -c 4 "~{aligned}")" = "CRAM" ]; then
+      samtools view -@ ~{cpu} -b -T ref.fa -o input.bam "~{aligned}"
+    else
+      ln -s "~{aligned}" input.bam
+    fi
+    # bcftools mpileup needs a coordinate-sorted, indexed BAM: sort one that is not
+    if samtools view -H input.bam | grep -q '^@HD.*SO:coordinate'; then
+      cp -L input.bam "~{sample_name}.bam"
+    else
+      echo "aligned input not sorted by coordinate (@HD SO): sorting" >&2
+      samtools sort -@ ~{cpu} -m 512M -T tmp/sort -o "~{sample_name}.bam" input.bam
+    fi
+    samtools index -@ ~{cpu} "~{sample_name}.bam" "~{sample_name}.bam.bai"
+  >>>
+
+  output {
+    File bam = "~{sample_name}.bam"
+    File bam_index = "~{sample_name}.bam.bai"
+  }
+
+  runtime {
+    docker: image
+    cpu: cpu
+    memory: "4 GiB"
+  }
+}
+
 task CallVariants {
   input {
     File bam
@@ -308,8 +376,12 @@ task CallVariants {
     ln -s "~{reference_fai}" ref.fa.fai
     ln -s "~{bam}" in.bam
     ln -s "~{bam_index}" in.bam.bai
-    bcftools mpileup -f ref.fa -a FORMAT/AD,FORMAT/DP -Ou in.bam \
-      | bcftools call -mv --ploidy ~{ploidy} --threads ~{cpu} -Oz -o "~{sample_name}.vcf.gz"
+    # --ignore-RG: one sample whatever the read groups say (an uploaded BAM's SM may differ
+    # from the pipeline's sample); reheader names it sample_name
+    bcftools mpileup --ignore-RG -f ref.fa -a FORMAT/AD,FORMAT/DP -Ou in.bam \
+      | bcftools call -mv --ploidy ~{ploidy} --threads ~{cpu} -Oz -o called.vcf.gz
+    printf '%s\n' "~{sample_name}" > samples.txt
+    bcftools reheader -s samples.txt -o "~{sample_name}.vcf.gz" called.vcf.gz
     bcftools index -t "~{sample_name}.vcf.gz"
   >>>
 

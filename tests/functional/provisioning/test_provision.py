@@ -11,7 +11,12 @@ from support.inventory import tagged_resources
 from omics_toolkit.aws.session import local_context
 from omics_toolkit.config import Settings
 from omics_toolkit.data import fetch_demo_data
-from omics_toolkit.provisioning.provision import FASTQ_SUFFIXES, MANIFEST_SUFFIXES, Provisioner
+from omics_toolkit.provisioning.provision import (
+    FASTQ_SUFFIXES,
+    MANIFEST_SUFFIXES,
+    UPLOAD_SUFFIXES,
+    Provisioner,
+)
 from omics_toolkit.provisioning.teardown import Teardown
 
 DEPLOYMENT = "ft-prov"
@@ -50,7 +55,9 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(local_stack, refere
     # A notification configuration the user added survives provisioning and teardown.
     s3 = ctx.client("s3")
     conf = s3.get_bucket_notification_configuration(Bucket=dep.names.input_bucket)
-    assert len(conf["LambdaFunctionConfigurations"]) == len(FASTQ_SUFFIXES) + len(MANIFEST_SUFFIXES)
+    assert len(conf["LambdaFunctionConfigurations"]) == len(FASTQ_SUFFIXES) + len(
+        MANIFEST_SUFFIXES
+    ) + len(UPLOAD_SUFFIXES)
 
     # Without --force-delete-data, buckets holding data are kept (the reference FASTA is in output).
     kept = Teardown(_ctx(local_stack), _settings()).run(force_delete_data=False)

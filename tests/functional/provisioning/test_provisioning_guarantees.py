@@ -28,7 +28,12 @@ from omics_toolkit.constants import DEPLOYMENT_TAG, LIFECYCLE_TAG
 from omics_toolkit.data import bam_to_fastq_pair, fetch_demo_data
 from omics_toolkit.errors import AccessDeniedError, UserError
 from omics_toolkit.provisioning.layers import LAMBDA_RUNTIME
-from omics_toolkit.provisioning.provision import FASTQ_SUFFIXES, MANIFEST_SUFFIXES, Provisioner
+from omics_toolkit.provisioning.provision import (
+    FASTQ_SUFFIXES,
+    MANIFEST_SUFFIXES,
+    UPLOAD_SUFFIXES,
+    Provisioner,
+)
 from omics_toolkit.provisioning.teardown import Teardown
 
 
@@ -146,7 +151,7 @@ def test_user_notifications_and_tags_are_merged_and_kept(local_stack, reference)
     lambdas = {c["Id"]: c for c in conf["LambdaFunctionConfigurations"]}
     assert lambdas["lab-thumbnails"]["LambdaFunctionArn"] == function_arn
     ours = [c for c in lambdas.values() if c["Id"].startswith("ft-merge-")]
-    assert len(ours) == len(FASTQ_SUFFIXES) + len(MANIFEST_SUFFIXES)
+    assert len(ours) == len(FASTQ_SUFFIXES) + len(MANIFEST_SUFFIXES) + len(UPLOAD_SUFFIXES)
     assert len(lambdas) == len(ours) + 1
     assert _tags(s3.get_bucket_tagging(Bucket=bucket)["TagSet"]) == {
         "owner": "lab-7",

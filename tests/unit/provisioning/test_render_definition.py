@@ -4,7 +4,9 @@ The expected definitions in ``render_definition/`` were produced by ``Provisione
 before the renderer was split out (it then rewrote the branches in Python), for every back end,
 with default run settings (``plain``) and with every run option set (``full``); since issue 15
 the idempotency tokens carry the deployment (``<Deployment>/``, the only change made to them),
-and since issue 16 its incarnation (``<TokenPrefix>/``, see ``core.token_prefix``).
+and since issue 16 its incarnation (``<TokenPrefix>/``, see ``core.token_prefix``); issue 17 added
+the states of aligned and VCF uploads (``InputKind`` and what it leads to, ``StartAlignedRun``
+getting the same run settings as ``StartRun``).
 """
 
 import json
