@@ -82,8 +82,7 @@ def archive_read_set(
         str | None,
         typer.Option(
             "--store",
-            help="The sequence store holding the read sets (its id); default: the "
-            "deployment's.",
+            help="The sequence store holding the read sets (its id); default: the deployment's.",
         ),
     ] = None,
 ) -> None:
