@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from omics_toolkit import workflows
 from omics_toolkit.errors import AwsError, UserError
 from omics_toolkit.identity import VARIANT_BACKEND_TAG
 from omics_toolkit.provisioning import iam, statemachine
@@ -59,6 +60,7 @@ class OrchestrationSteps(Steps):
             self.settings.run_tags,
             workflow_version=workflow_version,
             vcf_destination=vcf_destination,
+            aligned_refusal=aligned_refusal(self.settings.workflow),
         )
 
     def ensure_topic(self) -> str:
@@ -387,3 +389,17 @@ class OrchestrationSteps(Steps):
                 self._delete(
                     "log group", name, "", lambda: logs.delete_log_group(logGroupName=name)
                 )
+
+
+def aligned_refusal(workflow: str) -> str | None:
+    """Why an aligned (BAM/CRAM) upload cannot run on ``workflow``, or ``None`` when its
+    ``main.wdl`` takes ``aligned_reads`` (bcftools-germline does; gatk-germline takes FASTQ
+    pairs only)."""
+    template = workflows.parameter_template(workflows.workflow_dir(workflow) / workflows.MAIN_WDL)
+    if "aligned_reads" in template:
+        return None
+    return (
+        f"this deployment runs workflow {workflow}, which takes FASTQ pairs only: convert the "
+        "BAM/CRAM (samtools collate + samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz) and upload "
+        "the pair, or upload it to a deployment provisioned with --workflow bcftools-germline"
+    )

@@ -77,6 +77,7 @@ def render(
     *,
     workflow_version: str | None = None,
     vcf_destination: str = "stores",
+    aligned_refusal: str | None = None,
     template: Path = TEMPLATE,
 ) -> str:
     """The state machine definition (Amazon States Language JSON, keys sorted, indent 2).
@@ -91,6 +92,9 @@ def render(
         vcf_destination: ``"stores"`` (StartVariantImportJob into the variant store, the
             template's branch), ``"s3tables"`` (the ``LoadVariants`` Lambda task) or ``"none"``
             (a Pass state: the VCF stays in the output bucket).
+        aligned_refusal: when the workflow takes no aligned input (no ``aligned_reads``, e.g.
+            gatk-germline), why: an aligned upload then fails at ``ImportAligned`` with error
+            ``AlignedInputUnsupported`` and this cause, before anything is imported or run.
         template: the template file (default ``statemachines/germline.asl.json``).
 
     Raises:
@@ -105,6 +109,15 @@ def render(
         start.update(run_options)
         fixed_tags = set(start["Tags"]) | {k.removesuffix(".$") for k in start["Tags"]}
         start["Tags"].update({k: v for k, v in run_tags.items() if k not in fixed_tags})
+    if aligned_refusal is not None:
+        definition["States"]["ImportAligned"] = {
+            "Type": "Pass",
+            "Comment": "This deployment's workflow takes no aligned input: the upload fails at "
+            "once, saying what to do, instead of at StartRun with the service's parameter error.",
+            "Parameters": {"Error": "AlignedInputUnsupported", "Cause": aligned_refusal},
+            "ResultPath": "$.error",
+            "Next": "RecordFailure",
+        }
     branch_file = VCF_BRANCHES.get(vcf_destination)
     if branch_file is not None:
         branch = json.loads(_fill(branch_file.read_text(), substitutions))

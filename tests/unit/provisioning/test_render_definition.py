@@ -102,3 +102,24 @@ def test_a_placeholder_without_a_value_is_refused() -> None:
     assert render(no_loader, {}, run_options(settings), {}, vcf_destination="none")
     with pytest.raises(ToolkitError, match="VariantLoaderFunctionArn"):
         render(no_loader, {}, run_options(settings), {}, vcf_destination="s3tables")
+
+
+def test_an_aligned_upload_to_a_workflow_without_aligned_input_fails_saying_what_to_do() -> None:
+    from omics_toolkit.provisioning.orchestration import aligned_refusal
+    from omics_toolkit.provisioning.statemachine import RUN_STATES
+
+    settings, _, _ = _case("plain")
+    assert aligned_refusal("bcftools-germline") is None
+    why = aligned_refusal("gatk-germline")
+    assert why is not None and "takes FASTQ pairs only" in why and "samtools fastq" in why
+    plain = json.loads(render(SUBSTITUTIONS, {}, run_options(settings), {}))
+    assert plain["States"]["ImportAligned"]["Type"] == "Task"
+    refused = json.loads(render(SUBSTITUTIONS, {}, run_options(settings), {}, aligned_refusal=why))
+    state = refused["States"]["ImportAligned"]
+    assert state["Type"] == "Pass" and state["Next"] == "RecordFailure"
+    assert state["Parameters"] == {"Error": "AlignedInputUnsupported", "Cause": why}
+    assert state["ResultPath"] == "$.error"
+    # everything else is the same definition
+    del plain["States"]["ImportAligned"], refused["States"]["ImportAligned"]
+    assert plain == refused
+    assert set(RUN_STATES) <= set(refused["States"])
