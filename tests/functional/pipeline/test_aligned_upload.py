@@ -172,10 +172,12 @@ def test_cram_with_the_deployment_reference_is_called(
 ) -> None:
     demo = fetch_demo_data()
     cram = tmp_path / "CRAM1.cram"
+    # coordinate-sorted, so HealthOmics (the emulator) indexes it and `reads view` can use it
     subprocess.run(
-        ["samtools", "view", "-C", "-T", str(demo.reference), "-o", str(cram), str(demo.bam)],
+        ["samtools", "sort", "-O", "cram", "--reference", str(demo.reference), "-o", str(cram),
+         str(demo.bam)],
         check=True,
-    )
+    )  # fmt: skip
     name, status = _upload_and_wait(deployment, cram)
     assert status.status == "SUCCEEDED", (status.step, status.error, status.cause)
     assert name.startswith("CRAM1-")
@@ -195,6 +197,18 @@ def test_cram_with_the_deployment_reference_is_called(
     checks = compare_truth(rows, truth_records(demo.truth_vcf, "NA12878"))
     assert [c.describe() for c in checks if c.status != "found"] == []
     assert len(checks) == 14
+
+    # the CRAM read set's region, through its S3 URI and CRAI, as samtools reads the file
+    region = "q:5001-6000"
+    view = _cli("reads", "view", "CRAM1", region, "--reference", str(demo.reference))
+    assert view.returncode == 0, view.stderr[-3000:]
+    subprocess.run(["samtools", "index", str(cram)], check=True)
+    expected = subprocess.run(
+        ["samtools", "view", "-T", str(demo.reference), str(cram), region],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert view.stdout == expected and expected.count("\n") > 100
+    assert "CRAM) q:5001-6000:" in " ".join(view.stderr.split())
 
 
 def test_bam_sorted_by_name_is_sorted_then_called(
