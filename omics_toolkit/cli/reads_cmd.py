@@ -8,6 +8,7 @@ these commands parse options and render.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -205,52 +206,81 @@ def activate(
     readable again at the same S3 URIs. Activation takes minutes to hours in AWS; the same
     command twice starts one job."""
     from omics_toolkit.provisioning.core import token
-    from omics_toolkit.reads.locate import activation_job, resolve, start_activation
+    from omics_toolkit.reads.locate import (
+        activation_job,
+        activation_job_ids,
+        get_read_set,
+        resolve,
+        start_activation,
+    )
 
     rc = reads_context(ctx)
     rs = resolve(rc.omics, rc.store_id, read_set)
+    as_json = state(ctx).json_output
+    report: dict[str, Any] = {"read_set_id": rs.id, "sample_id": rs.sample_id}
     if rs.status == "ACTIVE":
-        out.print(f"read set {rs.id} (sample {rs.sample_id}) is already ACTIVE; nothing to do")
+        if as_json:
+            emit_json({**report, "status": "ACTIVE", "activation_job_id": None})
+        else:
+            out.print(f"read set {rs.id} (sample {rs.sample_id}) is already ACTIVE; nothing to do")
         return
     if rs.status not in ("ARCHIVED", "ACTIVATING"):
         raise _user_error(f"read set {rs.id} is {rs.status}; only ARCHIVED read sets activate")
-    # A retry within the hour reuses the job (same clientToken); a read set archived again (30
-    # days without access at the earliest) gets a new token, so a new job.
-    hour = time.strftime("%Y-%m-%dT%H", time.gmtime())
-    job_id = start_activation(
-        rc.omics, rc.store_id, [rs.id], token(rc.store_id, rs.id, "activate", hour)
-    )
-    if state(ctx).json_output and not wait:
-        emit_json({"read_set_id": rs.id, "activation_job_id": job_id, "status": "SUBMITTED"})
-        return
-    err.print(f"activation job {job_id} started for read set {rs.id} (sample {rs.sample_id})")
+    job_id = None
+    if rs.status == "ARCHIVED":
+        # The token is deterministic for this request (a retried call starts one job) and new
+        # for every archival: it names the store's activation jobs so far, which grow by one
+        # each time (a finished job's token would return that job, not activate again).
+        earlier = activation_job_ids(rc.omics, rc.store_id)
+        job_id = start_activation(
+            rc.omics, rc.store_id, [rs.id], token(rc.store_id, rs.id, "activate", *earlier)
+        )
+        err.print(f"activation job {job_id} started for read set {rs.id} (sample {rs.sample_id})")
+    else:
+        err.print(f"read set {rs.id} (sample {rs.sample_id}) is already ACTIVATING")
     if not wait:
-        out.print(f"`omics-toolkit reads show {rs.id}` shows ACTIVE when it is done")
+        if as_json:
+            emit_json({**report, "status": "ACTIVATING", "activation_job_id": job_id})
+        else:
+            out.print(f"`omics-toolkit reads show {rs.id}` shows ACTIVE when it is done")
         return
     settings = state(ctx).settings
     delay = float(settings.poll_interval_seconds)
+    job = None
     while True:
-        job = activation_job(rc.omics, rc.store_id, job_id)
-        if job.status in ("COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"):
+        if job_id is not None:
+            job = activation_job(rc.omics, rc.store_id, job_id)
+            done = job.status in ("COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED")
+        else:
+            done = get_read_set(rc.omics, rc.store_id, rs.id).status != "ACTIVATING"
+        if done:
             break
         time.sleep(delay)
         delay = min(delay * 2, float(settings.max_poll_interval_seconds))
-    if state(ctx).json_output:
+    now = get_read_set(rc.omics, rc.store_id, rs.id)
+    if as_json:
         emit_json(
             {
-                "read_set_id": rs.id,
+                **report,
+                "status": now.status,
                 "activation_job_id": job_id,
-                "status": job.status,
-                "sources": job.sources,
+                "job_status": job.status if job else None,
+                "sources": job.sources if job else None,
             }
         )
-        return
-    if job.status != "COMPLETED":
-        reason = job.status_message or "; ".join(
-            str(s.get("statusMessage")) for s in job.sources if s.get("statusMessage")
+    if now.status != "ACTIVE":
+        reason = ""
+        if job is not None:
+            reason = job.status_message or "; ".join(
+                str(s.get("statusMessage")) for s in job.sources if s.get("statusMessage")
+            )
+        raise _user_error(
+            f"read set {rs.id} is still {now.status}"
+            + (f" after activation job {job_id} ended {job.status}" if job else "")
+            + (f": {reason}" if reason else "")
         )
-        raise _user_error(f"activation job {job_id} ended {job.status}: {reason}")
-    out.print(f"read set {rs.id} is ACTIVE again")
+    if not as_json:
+        out.print(f"read set {rs.id} is ACTIVE again")
 
 
 def _user_error(message: str) -> Exception:
@@ -287,11 +317,16 @@ def _aligned(ctx: typer.Context, read_set: str) -> tuple[ReadsContext, ReadSet, 
     return rc, rs, data, index
 
 
-def _transferred(bytes_read: int, file_size: int, requests: int, seconds: float) -> str:
-    share = 100.0 * bytes_read / file_size if file_size else 0.0
+def _transferred(
+    bytes_read: int, index_bytes: int, file_size: int, requests: int, seconds: float
+) -> str:
+    """``N bytes transferred: I of index, D of the F-byte file (P%), in R range requests, S s``."""
+    data = max(bytes_read - index_bytes, 0)
+    share = 100.0 * data / file_size if file_size else 0.0
     return (
-        f"{bytes_read:,} bytes transferred of {file_size:,} ({share:.2f}%) in {requests} "
-        f"range request{'s' if requests != 1 else ''}, {seconds:.2f} s"
+        f"{bytes_read:,} bytes transferred: {index_bytes:,} of index, {data:,} of the "
+        f"{file_size:,}-byte file ({share:.2f}%), in {requests} range "
+        f"request{'s' if requests != 1 else ''}, {seconds:.2f} s"
     )
 
 
@@ -301,16 +336,19 @@ def view(
     read_set: ReadSetArg,
     region: RegionArg,
     fmt: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             help="sam (text, as `samtools view`) or bam (binary, with header: needs --output "
-            "or a pipe).",
+            "or a pipe); default: bam for an --output ending in .bam, else sam.",
         ),
-    ] = "sam",
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --output file.")
+    ] = False,
     header: Annotated[
         bool, typer.Option("--header", "-h", help="SAM: print the header first (samtools -h).")
     ] = False,
@@ -326,27 +364,53 @@ def view(
     from omics_toolkit.reads.regions import parse_region
     from omics_toolkit.reads.view import fetch_region
 
+    if fmt is None:
+        fmt = "bam" if output is not None and output.suffix.lower() == ".bam" else "sam"
     if fmt not in ("sam", "bam"):
         raise UserError(f"--format {fmt}: use sam or bam")
     wanted = parse_region(region)
     if fmt == "bam" and output is None and sys.stdout.isatty():
         raise UserError("--format bam writes binary: give --output FILE or pipe it")
+    if output is not None and output.exists() and not overwrite:
+        raise UserError(f"{output} exists; give --overwrite to replace it, or another --output")
     _, rs, data, index = _aligned(ctx, read_set)
     started = time.monotonic()
     if output is not None:
-        with output.open("wb") as handle:
-            fetched = fetch_region(
-                data, index, wanted, fmt, handle, reference=reference, header=header
-            )  # type: ignore[arg-type]
+        # written beside the output and renamed at the end: a failure leaves the output as it was
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            with partial.open("wb") as handle:
+                fetched = fetch_region(
+                    data,
+                    index,
+                    wanted,
+                    fmt,  # type: ignore[arg-type]
+                    handle,
+                    reference=reference,
+                    header=header,
+                )
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
     else:
         stream = sys.stdout.buffer
-        fetched = fetch_region(data, index, wanted, fmt, stream, reference=reference, header=header)  # type: ignore[arg-type]
+        fetched = fetch_region(
+            data,
+            index,
+            wanted,
+            fmt,  # type: ignore[arg-type]
+            stream,
+            reference=reference,
+            header=header,
+        )
         stream.flush()
     seconds = time.monotonic() - started
     err.print(
         f"read set {rs.id} (sample {rs.sample_id}, {rs.file_type}) {wanted.samtools()}: "
         f"{fetched.records:,} reads; "
-        + _transferred(fetched.bytes_read, fetched.file_size, fetched.requests, seconds),
+        + _transferred(
+            fetched.bytes_read, fetched.index_size, fetched.file_size, fetched.requests, seconds
+        ),
         highlight=False,
     )
 
@@ -376,35 +440,37 @@ def stats(
 
     wanted = parse_region(region) if region else None
     _, rs, data, index = _aligned(ctx, read_set)
-    # the index, with the contig names of the header (BAI/CSI name none): index + header bytes
-    if rs.file_type == "CRAM" and wanted is None:
+    cram = rs.file_type == "CRAM"
+    if cram and wanted is None:
         raise UserError(
             f"read set {rs.id} is CRAM: a .crai index holds no read counts; give --region "
             "to count a region's reads from its bytes"
         )
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="omics-stats-") as tmp:
-        _, idx, _ = load_source(data, index, Path(tmp))
-    contigs = index_stats(idx)
-    index_seconds = time.monotonic() - started
-    index_bytes, index_requests = (
-        data.bytes_read + index.bytes_read,
-        (data.requests + index.requests),
-    )
     result: dict[str, Any] = {
         "read_set_id": rs.id,
         "sample_id": rs.sample_id,
+        "file_type": rs.file_type,
         "file_size": data.size,
-        "index": {
+    }
+    contigs: list[Any] = []
+    if not cram:
+        # the index, with the contig names of the header (BAI/CSI name none)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="omics-stats-") as tmp:
+            _, idx, _ = load_source(data, index, Path(tmp))
+        contigs = index_stats(idx)
+        result["index"] = {
             "source": "index",
-            "bytes_read": index_bytes,
-            "requests": index_requests,
+            "bytes_read": data.bytes_read + index.bytes_read,
+            "index_bytes": index.bytes_read,
+            "requests": data.requests + index.requests,
+            "seconds": round(time.monotonic() - started, 3),
             "contigs": [
                 {"contig": c.contig, "length": c.length, "mapped": c.mapped, "unmapped": c.unmapped}
                 for c in contigs
             ],
-        },
-    }
+        }
+    rstats = None
     if wanted is not None:
         started = time.monotonic()
         rstats = region_stats(data, index, wanted, reference=reference)
@@ -421,17 +487,25 @@ def stats(
     if state(ctx).json_output:
         emit_json(result)
         return
-    table(
-        f"read set {rs.id} (sample {rs.sample_id}): reads per contig, from the index "
-        f"(no read data moved; {index_bytes:,} bytes of index and header read)",
-        ["contig", "length", "mapped", "unmapped"],
-        [[c.contig, _count(c.length), _count(c.mapped), _count(c.unmapped)] for c in contigs],
-    )
-    err.print(_transferred(index_bytes, data.size, index_requests, index_seconds), highlight=False)
-    if wanted is not None:
+    if "index" in result:
+        ind = result["index"]
+        table(
+            f"read set {rs.id} (sample {rs.sample_id}): reads per contig, from the index (no "
+            "read data moved)",
+            ["contig", "length", "mapped", "unmapped"],
+            [[c.contig, _count(c.length), _count(c.mapped), _count(c.unmapped)] for c in contigs],
+        )
+        err.print(
+            "per-contig counts: "
+            + _transferred(
+                ind["bytes_read"], ind["index_bytes"], data.size, ind["requests"], ind["seconds"]
+            ),
+            highlight=False,
+        )
+    if rstats is not None and wanted is not None:
         reg = result["region"]
         table(
-            f"{wanted.samtools()}: flag statistics, from the data ({reg['bytes_read']:,} bytes read)",
+            f"{wanted.samtools()}: flag statistics, from the data",
             ["category", "QC-passed", "QC-failed"],
             [[k, _count(v[0]), _count(v[1])] for k, v in rstats.flagstat.items()],
         )
@@ -441,7 +515,10 @@ def stats(
             [[k, f"{v:g}"] for k, v in rstats.coverage.items()],
         )
         err.print(
-            _transferred(reg["bytes_read"], data.size, reg["requests"], reg["seconds"]),
+            f"{wanted.samtools()}: "
+            + _transferred(
+                reg["bytes_read"], index.size, data.size, reg["requests"], reg["seconds"]
+            ),
             highlight=False,
         )
 
@@ -451,8 +528,9 @@ def export(
     ctx: typer.Context,
     read_set: ReadSetArg,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder to write the files into (created if missing).")
-    ],
+        Path | None,
+        typer.Option("--out", help="Folder to write the files into (created if missing)."),
+    ] = None,
     url: Annotated[
         bool,
         typer.Option("--url", help="Print presigned URLs of the files (IGV, a browser) instead."),
@@ -472,12 +550,17 @@ def export(
 ) -> None:
     """Download a read set's files (BAM or CRAM with its index, a FASTQ pair, a uBAM) through
     its S3 URIs: parallel ranged parts, checksums verified, an interrupted export resumes."""
-    from omics_toolkit.aws.s3 import presign
-    from omics_toolkit.cli.transfers import download_progress, download_row
+    from omics_toolkit.aws.s3 import MAX_PRESIGN_SECONDS, presign
+    from omics_toolkit.cli.transfers import download_progress, download_row, resumable
+    from omics_toolkit.errors import UserError
     from omics_toolkit.reads.export import export_read_set
     from omics_toolkit.reads.locate import require_readable, resolve
     from omics_toolkit.reads.ranged import split_s3_uri
 
+    if not url and out_dir is None:
+        raise UserError("say where to write the files with --out DIR (or print URLs with --url)")
+    if url and not 1 <= expires <= MAX_PRESIGN_SECONDS:
+        raise UserError(f"--expires: 1 to {MAX_PRESIGN_SECONDS} seconds (7 days), not {expires}")
     rc = reads_context(ctx)
     rs = resolve(rc.omics, rc.store_id, read_set)
     s3 = rc.aws.client("s3")
@@ -486,15 +569,24 @@ def export(
         rows = []
         for slot, uri in require_readable(rs).items():
             bucket, key = split_s3_uri(uri)
-            rows.append({"file": slot, "uri": uri, "url": presign(s3, bucket, key, expires)})
+            rows.append(
+                {
+                    "file": slot,
+                    "uri": uri,
+                    "bytes": rs.files[slot].content_length,
+                    "url": presign(s3, bucket, key, expires),
+                    "expires_in": expires,
+                }
+            )
         if as_json:
             emit_json({"read_set_id": rs.id, "sample_id": rs.sample_id, "files": rows})
         else:
-            for row in rows:
-                out.print(f"{row['file']}\t{row['url']}", soft_wrap=True, highlight=False)
+            for row in rows:  # tab-separated: `cut -f2` gives the URL
+                sys.stdout.write(f"{row['file']}\t{row['url']}\n")
         return
+    assert out_dir is not None
     err.print(f"read set {rs.id} (sample {rs.sample_id}, {rs.file_type}) -> {out_dir}")
-    with download_progress(as_json) as start:
+    with download_progress(as_json) as start, resumable(out_dir):
         done = export_read_set(
             s3,
             rs,
@@ -528,7 +620,9 @@ def serve_cmd(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (loopback unless told).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1)] = 8080,
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8080,
     token: Annotated[
         str | None,
         typer.Option(
@@ -546,12 +640,15 @@ def serve_cmd(
     aligned BAM or CRAM) and /variants/<sample> (its newest run's VCF). Tickets point at
     presigned range URLs, so clients (htslib, IGV) stream regions straight from S3; the server
     reads only indexes and headers. Runs until Ctrl-C."""
+    from omics_toolkit.aws.s3 import MAX_PRESIGN_SECONDS
     from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
     from omics_toolkit.errors import UserError
     from omics_toolkit.identity import Names
     from omics_toolkit.reads.serve import create_app, serve
     from omics_toolkit.reads.sources import deployment_resolver
 
+    if not 1 <= expires <= MAX_PRESIGN_SECONDS:
+        raise UserError(f"--expires: 1 to {MAX_PRESIGN_SECONDS} seconds (7 days), not {expires}")
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         raise UserError(
             f"--host {host} would let anyone who reaches it read the deployment's reads: give "
@@ -568,6 +665,7 @@ def serve_cmd(
         state_machine_arn=deployment_state_machine_arn(rc.aws, names.state_machine),
         expires_in=expires,
     )
+    _check_port(host, port)
     base = f"http://{host}:{port}"
     err.print(
         f"htsget 1.3 for deployment {settings.deployment}: {base}/reads/<read set or sample>, "
@@ -577,3 +675,19 @@ def serve_cmd(
         soft_wrap=True,
     )
     serve(create_app(resolver, token=token), host, port)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port that is taken, with the fix, before uvicorn reports it in its own words."""
+    import socket
+
+    from omics_toolkit.errors import UserError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UserError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port"
+            ) from exc

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from omics_toolkit.cli.common import emit_json, err, state, table
-from omics_toolkit.cli.transfers import download_progress, download_row
+from omics_toolkit.cli.transfers import download_progress, download_row, resumable
 
 app = typer.Typer(
     help="A sample's pipeline results (the run's BAM, VCF and their indexes).",
@@ -116,7 +116,7 @@ def _download(
 ) -> list[Any]:
     from omics_toolkit.pipeline.results import download_results
 
-    with download_progress(quiet) as start:
+    with download_progress(quiet) as start, resumable(out_dir):
         return download_results(
             s3,
             results,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from omics_toolkit.cli.common import err
@@ -42,6 +43,23 @@ def download_progress(quiet: bool) -> Iterator[Callable[[str, int], Any]]:
             return advance
 
         yield start
+
+
+@contextlib.contextmanager
+def resumable(out_dir: Path) -> Iterator[None]:
+    """Ctrl-C during a download says that finished parts are kept and how to resume (exit 130,
+    as a shell reports an interrupt), instead of stopping silently."""
+    import typer
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: the parts fetched so far are kept in {out_dir} (*.part); run the same "
+            "command again to resume without fetching them again",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
 
 
 def download_row(result: Any) -> tuple[str, str]:

@@ -283,6 +283,17 @@ def start_activation(omics: Any, store_id: str, read_set_ids: list[str], token: 
     return str(resp["id"])
 
 
+def activation_job_ids(omics: Any, store_id: str) -> list[str]:
+    """Ids of the store's read set activation jobs, sorted (ListReadSetActivationJobs, every
+    page)."""
+    ids: list[str] = []
+    for page in omics.get_paginator("list_read_set_activation_jobs").paginate(
+        sequenceStoreId=store_id
+    ):
+        ids.extend(str(job["id"]) for job in page.get("activationJobs", []))
+    return sorted(ids)
+
+
 def activation_job(omics: Any, store_id: str, job_id: str) -> ActivationJob:
     """The activation job's status (GetReadSetActivationJob)."""
     resp = omics.get_read_set_activation_job(sequenceStoreId=store_id, id=job_id)

@@ -13,6 +13,7 @@ window rather than whole bins.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import tempfile
@@ -262,6 +263,8 @@ def fetch_region(
             for rng in ranges:
                 fetch.get(rng.start, rng.end)
         fetch.write_to(path, data.size)
+        for index_file in workdir.glob(f"{path.name}.*"):
+            os.utime(index_file)  # newer than the copy it indexes: no htslib staleness warning
         records = _decode(path, kind, region, fmt, out, reference, header, workdir)
     used = (
         data.bytes_read - data_before[0] + index.bytes_read - index_before[0],
@@ -336,6 +339,35 @@ def _decode(
                 if out is not None:
                     out.write(line.encode() + b"\n")
         return count
+    if kind == "CRAM":
+        # htslib finds a CRAM's reference by --reference, else by its @SQ UR/M5 (REF_PATH); when
+        # none is found it prints errors and fails mid-slice: one line that says what to give
+        quiet = pysam.set_verbosity(0)
+        try:
+            return _decode_reads(path, kind, region, fmt, out, reference, header, workdir)
+        except (OSError, ValueError) as exc:
+            given = f" ({reference} does not decode it)" if reference is not None else ""
+            raise UserError(
+                f"this CRAM cannot be decoded without the reference it was compressed "
+                f"against{given}: give --reference FASTA (with its .fai beside it) ({exc})"
+            ) from exc
+        finally:
+            pysam.set_verbosity(quiet)
+    return _decode_reads(path, kind, region, fmt, out, reference, header, workdir)
+
+
+def _decode_reads(
+    path: Path,
+    kind: str,
+    region: Region,
+    fmt: OutFormat,
+    out: BinaryIO | None,
+    reference: Path | None,
+    header: bool,
+    workdir: Path,
+) -> int:
+    stop = region.end
+    count = 0
     mode = "rc" if kind == "CRAM" else "rb"
     ref = str(reference) if reference is not None else None
     with pysam.AlignmentFile(str(path), mode, reference_filename=ref) as bam:

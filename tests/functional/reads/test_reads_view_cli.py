@@ -73,7 +73,7 @@ def test_view_of_1kb_equals_samtools_on_the_whole_downloaded_bam(demo_sample, ex
     stderr = " ".join(result.stderr.split())
     assert f"{REGION}: {expected.count(chr(10)):,} reads;" in stderr
     size = exported["bam"].stat().st_size
-    assert f"bytes transferred of {size:,} (" in stderr
+    assert f"of the {size:,}-byte file (" in stderr and "bytes transferred: " in stderr
 
 
 def test_view_bam_output_and_header(demo_sample, exported, tmp_path):
@@ -112,6 +112,23 @@ def test_stats_of_a_region_equal_samtools_flagstat_and_coverage(demo_sample, exp
     cov = samtools("coverage", "-r", REGION, subset).splitlines()[1].split("\t")
     assert region["coverage"]["numreads"] == float(cov[3])
     assert region["coverage"]["meandepth"] == pytest.approx(float(cov[6]), rel=1e-4)
+
+
+def test_output_file_is_never_emptied_or_replaced_without_overwrite(demo_sample, tmp_path):
+    """Before: -o truncated the file before the contig was checked, then failed (0 bytes)."""
+    keep = tmp_path / "keep.sam"
+    keep.write_text("precious\n")
+    failed = reads_cli("reads", "view", demo_sample.sample, "chr1:1-10", "-o", str(keep), ok=False)
+    assert failed.exit_code != 0 and keep.read_text() == "precious\n"
+    refused = reads_cli("reads", "view", demo_sample.sample, REGION, "-o", str(keep), ok=False)
+    assert "--overwrite" in str(refused.exception) and keep.read_text() == "precious\n"
+    reads_cli("reads", "view", demo_sample.sample, REGION, "-o", str(keep), "--overwrite")
+    assert keep.read_text().count("\n") > 100
+    assert not list(tmp_path.glob(".*partial"))
+    # an output named .bam gets BAM, as samtools picks the format from the extension
+    bam = tmp_path / "region.bam"
+    reads_cli("reads", "view", demo_sample.sample, REGION, "-o", str(bam))
+    assert bam.read_bytes()[:2] == b"\x1f\x8b"
 
 
 def test_bad_region_and_unknown_contig_say_what_to_type(demo_sample):
@@ -177,19 +194,31 @@ def test_serve_answers_the_ga4gh_client_with_the_regions_reads(demo_sample, expo
 def test_archived_read_set_says_how_to_activate_and_activation_restores_it(
     demo_sample, bam_read_set
 ):
-    """Last in the module: archives the shared read set, then activates it again."""
+    """Last in the module: archives the shared read set twice, activating it each time (before,
+    the second activation returned the first, finished job and the read set stayed ARCHIVED)."""
     rs = bam_read_set["read_set_id"]
-    reads_cli("local", "archive-read-set", rs)  # the deployment's sequence store
-    try:
-        shown = json.loads(reads_cli("--json", "reads", "show", rs).stdout)
-        assert shown["status"] == "ARCHIVED"
-        result = reads_cli("reads", "view", rs, REGION, ok=False)
-        assert isinstance(result.exception, ReadSetArchivedError)
-        assert f"run `omics-toolkit reads activate {rs}`" in str(result.exception)
-        exported = reads_cli("reads", "export", rs, "--out", "/nonexistent-never-written", ok=False)
-        assert isinstance(exported.exception, ReadSetArchivedError)
-    finally:
-        done = reads_cli("reads", "activate", rs, "--wait")
-    assert "is ACTIVE again" in done.stdout
-    again = reads_cli("reads", "view", rs, REGION)
-    assert again.stdout.count("\n") > 100
+    jobs = []
+    for _ in range(2):
+        reads_cli("local", "archive-read-set", rs)  # the deployment's sequence store
+        try:
+            shown = json.loads(reads_cli("--json", "reads", "show", rs).stdout)
+            assert shown["status"] == "ARCHIVED"
+            result = reads_cli("reads", "view", rs, REGION, ok=False)
+            assert isinstance(result.exception, ReadSetArchivedError)
+            assert f"run `omics-toolkit reads activate {rs}`" in str(result.exception)
+            exported = reads_cli("reads", "export", rs, "--out", "/nonexistent-never", ok=False)
+            assert isinstance(exported.exception, ReadSetArchivedError)
+        finally:
+            done = json.loads(reads_cli("--json", "reads", "activate", rs, "--wait").stdout)
+        assert done["status"] == "ACTIVE" and done["job_status"] == "COMPLETED"
+        jobs.append(done["activation_job_id"])
+        again = reads_cli("reads", "view", rs, REGION)
+        assert again.stdout.count("\n") > 100
+    assert jobs[0] != jobs[1]
+    already = json.loads(reads_cli("--json", "reads", "activate", rs).stdout)
+    assert already == {
+        "read_set_id": rs,
+        "sample_id": demo_sample.sample,
+        "status": "ACTIVE",
+        "activation_job_id": None,
+    }

@@ -172,3 +172,29 @@ def test_vcf_region_equals_tabix(read_files: ReadFiles, region: str, index_ext: 
 def test_absent_contig_names_the_contigs_the_file_has(read_files: ReadFiles) -> None:
     with pytest.raises(RegionError, match=r"contig 'chr22' is not in this file.*big, second"):
         view(read_files.big, Path(f"{read_files.big}.bai"), "chr22:1-100")
+
+
+def test_cram_whose_reference_is_gone_says_give_reference(
+    read_files: ReadFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: htslib's errors, then an OSError traceback ("truncated file")."""
+    import shutil
+
+    from omics_toolkit.errors import UserError
+
+    gone = tmp_path / "gone.fa"
+    shutil.copy(read_files.reference, gone)
+    cram = tmp_path / "orphan.cram"
+    subprocess.run(
+        ["samtools", "view", "-C", "-T", str(gone), "-o", str(cram), str(read_files.tiny)],
+        check=True,
+    )
+    subprocess.run(["samtools", "index", str(cram)], check=True)
+    gone.unlink()
+    # no reference server either (htslib would ask the ENA for the M5 otherwise)
+    monkeypatch.setenv("REF_PATH", str(tmp_path / "no-refs" / "%s"))
+    monkeypatch.setenv("REF_CACHE", str(tmp_path / "no-cache" / "%s"))
+    with pytest.raises(UserError, match="give --reference FASTA"):
+        view(cram, Path(f"{cram}.crai"), "q:1000-2000")
+    got, _ = view(cram, Path(f"{cram}.crai"), "q:1000-2000", reference=read_files.reference)
+    assert got.count("\n") == 283
