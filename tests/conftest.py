@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-
 #: Directories whose test files share session-scoped fixtures (a deployment per variant back end,
 #: a private moto server): under ``--dist loadfile`` each is sent to one worker as a whole, so the
 #: fixture is built once, not once per worker.
