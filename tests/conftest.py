@@ -22,6 +22,27 @@ import pytest
 SHARED_SESSION_DIRS = ("tests/functional/queries/", "tests/functional/local/omics/")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """(xdist, on the controller) Hand the controller's ``COLUMNS`` to each worker."""
+    node.workerinput["omics_toolkit_columns"] = os.environ.get("COLUMNS")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In an xdist worker, restore the controller's ``COLUMNS``: workers start with
+    ``COLUMNS=80`` set, which narrows the CLI's console (``omics_toolkit.cli.common``) from
+    unwrapped to 80 columns and wraps error lines the tests read whole."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or "omics_toolkit_columns" not in workerinput:
+        return
+    columns = workerinput["omics_toolkit_columns"]
+    if columns is None:
+        os.environ.pop("COLUMNS", None)
+    else:
+        os.environ["COLUMNS"] = columns
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile`` that keeps each of :data:`SHARED_SESSION_DIRS` on one worker."""
     if config.getvalue("dist") != "loadfile":
