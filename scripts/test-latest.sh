@@ -33,8 +33,9 @@ print("; ".join(rows) if rows else "none")
 echo "==> newest allowed versions vs requirements.lock: $differences" >&2
 
 start=$SECONDS
+workers=$(nproc 2>/dev/null || echo 1); [ "$workers" -le 2 ] || workers=2  # as scripts/test.sh
 OMICS_TOOLKIT_HOME="$work/test-home" "$venv/bin/python" -m pytest -m "not slow" \
-  -p no:cacheprovider -q --timeout 900
+  -n "$workers" --dist loadfile -p no:cacheprovider -q --timeout 900
 tests=$?
 tests_s=$((SECONDS - start))
 start=$SECONDS

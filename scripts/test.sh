@@ -10,4 +10,10 @@ if [ ! -x /usr/bin/chromium ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
-exec .venv/bin/python -m pytest "$@"
+# Both cores (pytest-xdist): each worker starts its own local stack; a test file (or a directory
+# whose files share session fixtures, see tests/conftest.py) runs on one worker. At most 2 workers
+# (each stack is a few processes); OMICS_TOOLKIT_TEST_WORKERS overrides, `-n 0` in "$@" disables.
+workers=$(nproc 2>/dev/null || echo 1)
+[ "$workers" -le 2 ] || workers=2
+workers=${OMICS_TOOLKIT_TEST_WORKERS:-$workers}
+exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@"

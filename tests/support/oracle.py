@@ -31,6 +31,7 @@ HealthOmics variant-store schema (column names, order and FORMAT fields from
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -180,30 +181,48 @@ def read(vcf: Path | str) -> OracleVcf:
     return OracleVcf(samples, rows)
 
 
+#: Types whose values :func:`normalise` returns unchanged (exact types: numpy scalars, which
+#: subclass some of them, take the general path).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+@functools.cache
+def _pandas_missing() -> tuple[Any, ...]:
+    """pandas' missing-value singletons (``pd.NA``, ``pd.NaT``); ``()`` without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return ()
+    return (pd.NA, pd.NaT)
+
+
+def _inner(value: Any) -> Any:
+    """:func:`normalise` of an element of a list or map (most are plain: no call needed)."""
+    return value if type(value) in _PLAIN else normalise(value)
+
+
 def normalise(value: Any) -> Any:
     """A hashable plain-Python form of one cell (of a DataFrame or of an oracle row): NULL/NaN/NA
     -> ``None``; lists and arrays -> tuples; maps (dicts or lists of key/value pairs) -> sorted
     tuples of pairs; numpy scalars -> Python scalars."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind in _PLAIN:  # most cells: answered before any isinstance check
+        return value
+    if kind is float:
+        return None if value != value else value
     if isinstance(value, dict):
-        return tuple(sorted((k, normalise(v)) for k, v in value.items()))
+        return tuple(sorted((k, _inner(v)) for k, v in value.items()))
     if isinstance(value, list | tuple | np.ndarray):
         items = list(value)
         if items and all(isinstance(x, tuple) and len(x) == 2 for x in items):
-            return tuple(sorted((k, normalise(v)) for k, v in items))
-        return tuple(normalise(x) for x in items)
+            return tuple(sorted((k, _inner(v)) for k, v in items))
+        return tuple(_inner(x) for x in items)
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value != value:
         return None
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
+    if any(value is missing for missing in _pandas_missing()):
+        return None
     return value
 
 
@@ -222,17 +241,29 @@ def mismatches(
     from collections import Counter
 
     columns = columns or COLUMNS
-    keys_frame = list(zip(*(map(normalise, frame[k]) for k in KEY), strict=True))
-    keys_rows = [tuple(normalise(r[k]) for k in KEY) for r in rows]
+    # Each distinct KEY becomes a small int once (same key, same int on both sides), so the
+    # per-column counts hash ints, not nested key tuples; messages show the keys again.
+    ids: dict[Any, int] = {}
+    keys_frame = [
+        ids.setdefault(key, len(ids))
+        for key in zip(*(map(normalise, frame[k]) for k in KEY), strict=True)
+    ]
+    keys_rows = [ids.setdefault(tuple(normalise(r[k]) for k in KEY), len(ids)) for r in rows]
+    key_of = list(ids)
+
+    def shown(pairs: Counter[Any]) -> list[Any]:
+        return [(key_of[i], value) for i, value in list(pairs)[:examples]]
+
     out = {}
     for column in columns:
         got = Counter(zip(keys_frame, map(normalise, frame[column]), strict=True))
         want = Counter(zip(keys_rows, (normalise(r[column]) for r in rows), strict=True))
-        if got != want:
+        # counts from zip are never zero, so plain dict equality (in C) is Counter equality
+        if not dict.__eq__(got, want):
             extra, missing = got - want, want - got
             out[column] = (
                 f"{sum(missing.values())} oracle (key, value) pairs missing, "
-                f"{sum(extra.values())} unexpected; oracle: {list(missing)[:examples]}; "
-                f"table: {list(extra)[:examples]}"
+                f"{sum(extra.values())} unexpected; oracle: {shown(missing)}; "
+                f"table: {shown(extra)}"
             )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -57,12 +58,13 @@ def _build_deb(tmp_path: Path, files: dict[str, bytes]) -> Path:
     return deb
 
 
-def _fake_apt(tmp_path: Path, deb: Path | None, calls: Path) -> str:
-    """PATH with an apt-get that logs its call to ``calls`` and copies ``deb`` into the cwd."""
+def _fake_apt(tmp_path: Path, deb: Path | None, calls: Path, delay_seconds: float = 0) -> str:
+    """PATH with an apt-get that logs its call to ``calls``, waits ``delay_seconds`` and copies
+    ``deb`` into the cwd."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "apt-get"
-    body = f'#!/bin/sh\necho "$@" >> {calls}\n'
+    body = f'#!/bin/sh\necho "$@" >> {calls}\nsleep {delay_seconds}\n'
     if deb is None:
         body += "echo 'E: Version 1.0-1 for fakedata was not found' >&2\nexit 100\n"
     else:
@@ -100,6 +102,30 @@ def test_deb_extracts_only_the_member(tmp_path: Path, monkeypatch: pytest.Monkey
     # second call: cached, no second download
     assert data.fetch_data_set(_deb_set(), cache) == path
     assert calls.read_text().splitlines() == ["download fakedata=1.0-1"]
+
+
+def _fetch_in_child(cache: Path) -> None:
+    os._exit(0 if data.fetch_data_set(_deb_set(), cache).read_bytes() == BODY else 1)
+
+
+@needs_dpkg
+def test_two_processes_fetching_at_once_download_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes sharing a cache (the workers of ``pytest -n 2``) download the file once."""
+    deb = _build_deb(tmp_path, {MEMBER: BODY})
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("PATH", _fake_apt(tmp_path, deb, calls, delay_seconds=1))
+    cache = tmp_path / "cache"
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_fetch_in_child, args=(cache,)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [child.exitcode for child in children] == [0, 0]
+    assert calls.read_text().splitlines() == ["download fakedata=1.0-1"]
+    assert [p.name for p in cache.iterdir()] == ["cohort.vcf.gz"]
 
 
 @needs_dpkg

@@ -93,12 +93,24 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _accept_pending_invitations(ram: Any) -> None:
+    """Accept every PENDING RAM share invitation: a ready account has accepted HealthOmics'
+    shares (earlier test files of this session's stack may have left some waiting)."""
+    pages = ram.get_paginator("get_resource_share_invitations").paginate()
+    for invitation in [i for page in pages for i in page["resourceShareInvitations"]]:
+        if invitation["status"] == "PENDING":
+            ram.accept_resource_share_invitation(
+                resourceShareInvitationArn=invitation["resourceShareInvitationArn"]
+            )
+
+
 def test_every_check_passes_on_a_ready_account_with_reads_only(
-    local_stack: dict[str, Any], lake_formation: Any
+    local_stack: dict[str, Any], aws: Any, lake_formation: Any
 ) -> None:
     ctx = local_context(local_stack["moto"], local_stack["omics"])
     caller = str(ctx.client("sts").get_caller_identity()["Arn"])
     _governed_by_lake_formation(lake_formation, caller)
+    _accept_pending_invitations(aws.client("ram"))
     checks = run_account_checks(ctx, _settings())
     _reads_only(ctx)
     assert [c.name for c in checks] == CHECK_NAMES
@@ -110,7 +122,7 @@ def test_every_check_passes_on_a_ready_account_with_reads_only(
     # session may have made some), else unknown (AWS has no read-only answer)
     has_stores = bool(ctx.client("omics").list_variant_stores(maxResults=1)["variantStores"])
     assert found["healthomics: variant stores"].status == ("ok" if has_stores else "unknown")
-    # the local stack's RAM answers invitations as AWS does; none waits on a fresh account
+    # the local stack's RAM answers invitations as AWS does; none waits on a ready account
     ram = found["ram: share invitations"]
     assert ram.status == "ok" and ram.detail.endswith("none pending"), ram
     assert found["caller"].detail == caller

@@ -30,6 +30,7 @@ from healthomics_emulator.vcf_parquet import (
     iter_rows,
     write_parquet,
 )
+from omics_toolkit.constants import DEPLOYMENT_TAG
 from omics_toolkit.data import fetch_clinvar_vcf, fetch_cohort_vcf, fetch_demo_data
 from omics_toolkit.identity import Names
 
@@ -83,6 +84,9 @@ def _deployment(aws: Any, deployment: str, tables: dict[str, tuple[Path, list[An
             "EnforceWorkGroupConfiguration": True,
             "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
         },
+        # tagged as provisioning tags it: moto answers ListTagsForResource on an untagged
+        # workgroup with "Does Not Exist", which broke the inventory of later test files
+        Tags=[{"Key": DEPLOYMENT_TAG, "Value": deployment}],
     )
 
 
