@@ -19,7 +19,11 @@ import pytest
 #: Directories whose test files share session-scoped fixtures (a deployment per variant back end,
 #: a private moto server): under ``--dist loadfile`` each is sent to one worker as a whole, so the
 #: fixture is built once, not once per worker.
-SHARED_SESSION_DIRS = ("tests/functional/queries/", "tests/functional/local/omics/")
+SHARED_SESSION_DIRS = (
+    "tests/functional/queries/",
+    "tests/functional/local/omics/",
+    "tests/functional/reads/",
+)
 
 
 @pytest.hookimpl(optionalhook=True)
