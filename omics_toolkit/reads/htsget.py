@@ -1,4 +1,4 @@
-"""GA4GH htsget 1.3 tickets: which byte ranges of an indexed BAM/CRAM/VCF/BCF a client fetches.
+"""GA4GH htsget 1.3 tickets: which byte ranges of an indexed BAM/CRAM/VCF a client fetches.
 
 The protocol (https://samtools.github.io/hts-specs/htsget.html, version 1.3.0): a client asks
 ``GET /reads/{id}`` (or ``/variants/{id}``) with ``format``, ``class``, ``referenceName``,
@@ -34,8 +34,10 @@ MEDIA_TYPE = f"application/vnd.ga4gh.htsget.v{HTSGET_VERSION}+json"
 
 Kind = Literal["reads", "variants"]
 
-FORMATS: dict[str, tuple[str, ...]] = {"reads": ("BAM", "CRAM"), "variants": ("VCF", "BCF")}
-"""Formats per endpoint, the default first (spec query parameter ``format``)."""
+FORMATS: dict[str, tuple[str, ...]] = {"reads": ("BAM", "CRAM"), "variants": ("VCF",)}
+"""Formats served per endpoint, the default first (spec query parameter ``format``). The spec
+also names BCF for variants; no source here is BCF and nothing is converted, so it is not
+offered (service-info advertises exactly these)."""
 
 READ_FIELDS = frozenset(
     ("QNAME", "FLAG", "RNAME", "POS", "MAPQ", "CIGAR", "RNEXT", "PNEXT", "TLEN", "SEQ", "QUAL")
@@ -179,7 +181,7 @@ class Source(Protocol):
     """One stored, indexed file an htsget id resolves to.
 
     Attributes:
-        format: ``"BAM"``, ``"CRAM"``, ``"VCF"`` (bgzipped) or ``"BCF"``.
+        format: ``"BAM"``, ``"CRAM"`` or ``"VCF"`` (bgzipped): one of :data:`FORMATS`.
         eof: the format's end-of-file marker (:data:`BGZF_EOF`, :data:`CRAM3_EOF`), appended to
             every region ticket as a ``data:`` URI; ``b""`` if the format has none.
     """
@@ -214,7 +216,7 @@ class Source(Protocol):
 
 @runtime_checkable
 class ChunkSource(Source, Protocol):
-    """A BGZF :class:`Source` (BAM, bgzipped VCF, BCF) that also gives virtual offsets.
+    """A BGZF :class:`Source` (BAM, bgzipped VCF) that also gives virtual offsets.
 
     A virtual offset is ``compressed block offset << 16 | offset in the block's data`` (SAMv1
     section 4.1.1); BAI, CSI and tabix chunks are pairs of them.
@@ -593,9 +595,12 @@ def _check(request: TicketRequest, source: Source) -> str:
     stored = source.format.upper()
     wanted = request.format or FORMATS[request.kind][0]
     if wanted != stored:
+        asked = f"format={request.format}" if request.format else f"no format (default {wanted})"
         raise UnsupportedFormatError(
-            f"this {request.kind} id is stored as {stored} and is served as stored; "
-            f"ask for format={stored}"
+            f"this {request.kind} id is stored as {stored} and served as stored (never "
+            f"converted), but the request has {asked}: add `&format={stored}` to the query "
+            f'string (POST: `"format": "{stored}"` in the body), e.g. samtools view '
+            f"'URL?referenceName=chr1&start=0&end=1000&format={stored}'"
         )
     contigs = list(source.contigs())
     for region in request.regions:

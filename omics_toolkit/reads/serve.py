@@ -8,7 +8,15 @@ Routes (https://samtools.github.io/hts-specs/htsget.html):
 - ``POST /reads/{id}``, ``POST /variants/{id}``: a ticket for a JSON body with ``regions``.
 - ``OPTIONS`` on any of them: the CORS preflight.
 
-Every answer, errors included, is JSON of type ``application/vnd.ga4gh.htsget.v1.3.0+json``.
+Every answer, errors included, is JSON of type ``application/vnd.ga4gh.htsget.v1.3.0+json``;
+any other path or method is ``NotFound`` (404), never a redirect.
+
+Browsers: a ticket holds presigned URLs, so which web pages may read tickets matters. Without a
+token only loopback pages (``http(s)://localhost``, ``127.0.0.1``, ``[::1]``, any port) and the
+``allowed_origins`` get CORS headers; a request carrying another ``Origin`` is refused
+(``PermissionDenied``) before any read set is looked up. With a token any origin is echoed (the
+token is the protection). ``allowed_hosts`` refuses requests whose ``Host`` is another name
+(a DNS-rebinding page reaches a loopback server under its own host name).
 The app never reads the genome data itself: ``resolver(kind, id)`` returns a
 :class:`~omics_toolkit.reads.htsget.Source` (presigned URL + index) and tickets point at it.
 """
@@ -21,13 +29,15 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omics_toolkit import __version__
 from omics_toolkit.errors import AccessDeniedError, ResourceNotFoundError
@@ -62,6 +72,44 @@ PREFLIGHT_MAX_AGE_SECONDS = 30 * 24 * 3600
 """``Access-Control-Max-Age`` of a CORS preflight: 30 days, as the spec's CORS section sets."""
 DEFAULT_HOST = "127.0.0.1"
 KINDS: tuple[Kind, ...] = ("reads", "variants")
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+"""Host names of the loopback interface: ``allowed_hosts`` for a server bound to loopback."""
+
+
+def _host_name(value: str) -> str:
+    """``Host``/origin authority without its port, lower case, IPv6 without brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _loopback_origin(origin: str) -> bool:
+    try:
+        parts = urlsplit(origin)
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and parts.hostname in LOOPBACK_HOSTS
+        and not parts.path
+        and not parts.query
+        and not parts.username
+    )
+
+
+def _origin_check(
+    allowed_origins: Sequence[str] | None, token: str | None
+) -> Callable[[str], bool]:
+    explicit = {o.strip().rstrip("/").lower() for o in allowed_origins or ()}
+
+    def allowed(origin: str) -> bool:
+        if token is not None:
+            return True
+        return _loopback_origin(origin) or origin.strip().rstrip("/").lower() in explicit
+
+    return allowed
 
 
 def _json(content: dict[str, Any], status: int = 200, **headers: str) -> JSONResponse:
@@ -91,6 +139,8 @@ def create_app(
     token: str | None = None,
     max_post_bytes: int = DEFAULT_MAX_POST_BYTES,
     max_block_bytes: int | None = None,
+    allowed_origins: Sequence[str] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """A FastAPI app answering htsget 1.3 for the ids ``resolver`` knows.
 
@@ -101,16 +151,49 @@ def create_app(
         max_post_bytes: larger POST bodies get ``PayloadTooLarge`` (413).
         max_block_bytes: longest byte range in one ticket URL (default
             :data:`~omics_toolkit.reads.htsget.DEFAULT_MAX_BLOCK_BYTES`).
+        allowed_origins: without a token, the web origins (``scheme://host[:port]``) besides
+            loopback ones whose pages may read tickets; a request with any other ``Origin``
+            header gets ``PermissionDenied`` (403) and no CORS headers. Ignored with a token.
+        allowed_hosts: if given, the ``Host`` names (port ignored; e.g.
+            :data:`LOOPBACK_HOSTS`) this server answers to; another ``Host`` gets
+            ``PermissionDenied`` (403). Guards a loopback server against DNS rebinding.
 
     Returns:
         The app; run it with :func:`serve` or :func:`running`.
+
+    Source: htsget 1.3 "CORS", "Errors"; the Fetch standard's ``Origin`` header.
     """
-    app = FastAPI(title="omics-toolkit htsget", version=__version__, openapi_url=None)
+    app = FastAPI(
+        title="omics-toolkit htsget",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
     limits = {} if max_block_bytes is None else {"max_block_bytes": max_block_bytes}
+    origin_allowed = _origin_check(allowed_origins, token)
+    hosts = None if allowed_hosts is None else {_host_name(h) for h in allowed_hosts}
 
     @app.middleware("http")
     async def cors_and_errors(request: Request, call_next: Callable[[Request], Any]) -> Response:
         origin = request.headers.get("origin")
+        host = request.headers.get("host", "")
+        if hosts is not None and _host_name(host) not in hosts:
+            return _error(
+                PermissionDeniedError(
+                    f"this server answers to Host {', '.join(sorted(hosts))}, not {host!r}: "
+                    "open it by one of those names"
+                )
+            )
+        if origin is not None and not origin_allowed(origin):
+            return _error(
+                PermissionDeniedError(
+                    f"web pages from origin {origin!r} may not read this server's tickets: only "
+                    "loopback origins and the server's allowed origins may without a token; "
+                    "serve with a token to allow any origin"
+                )
+            )
         if request.method == "OPTIONS":
             wanted = request.headers.get("access-control-request-method", "")
             if wanted not in ("GET", "POST"):
@@ -139,6 +222,19 @@ def create_app(
     async def htsget_error(request: Request, exc: HtsgetError) -> JSONResponse:
         return _error(exc)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def not_routed(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # unknown path (404) or method (405): htsget JSON, not FastAPI's {"detail": ...}
+        if exc.status_code not in (404, 405):
+            return _error(InvalidInputError(str(exc.detail)))
+        return _error(
+            NotFoundError(
+                f"no htsget route {request.method} {request.url.path}: this server answers "
+                "GET/POST /reads/<id>, /variants/<id> and GET /reads/service-info, "
+                "/variants/service-info"
+            )
+        )
+
     @app.exception_handler(ResourceNotFoundError)
     @app.exception_handler(AccessDeniedError)
     async def aws_error(request: Request, exc: Exception) -> JSONResponse:
@@ -147,6 +243,8 @@ def create_app(
         return _error(translated)
 
     def _ticket(kind: Kind, id_: str, parsed: TicketRequest) -> JSONResponse:
+        if not id_:
+            raise NotFoundError(f"no id: ask for /{kind}/<id>")
         source = resolver(kind, id_)
         built = ticket(parsed, source, **limits)
         logger.info(

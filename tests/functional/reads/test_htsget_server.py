@@ -22,7 +22,9 @@ import requests
 from omics_toolkit.data import fetch_demo_data
 from omics_toolkit.errors import AccessDeniedError
 from omics_toolkit.reads.htsget import BGZF_EOF, MEDIA_TYPE, NotFoundError, Region
-from omics_toolkit.reads.serve import create_app, running
+from omics_toolkit.reads.ranged import LocalObject
+from omics_toolkit.reads.serve import LOOPBACK_HOSTS, create_app, running
+from omics_toolkit.reads.sources import IndexedSource
 from tests.support.range_server import RangeServer, range_server
 from tests.support.scanned_files import BlockRanges, Scanned
 
@@ -183,7 +185,8 @@ def test_unplaced_unmapped_is_an_empty_valid_bam(base: str, tmp_path: Path) -> N
 
 
 def test_service_info(base: str) -> None:
-    for kind, formats in (("reads", ["BAM", "CRAM"]), ("variants", ["VCF", "BCF"])):
+    """Each endpoint advertises what it serves: no BCF (nothing is stored or converted to it)."""
+    for kind, formats in (("reads", ["BAM", "CRAM"]), ("variants", ["VCF"])):
         answer = requests.get(f"{base}/{kind}/service-info", timeout=30)
         assert answer.status_code == 200
         assert answer.headers["content-type"] == f"{MEDIA_TYPE}; charset=utf-8"
@@ -249,15 +252,14 @@ def test_bearer_token(source: BlockRanges, tmp_path: Path) -> None:
         subprocess.run(["samtools", "quickcheck", str(out)], check=True)
 
 
-def test_cors(base: str) -> None:
-    origin = "https://dashboard.example"
+def _cors(url: str, origin: str) -> tuple[requests.Response, requests.Response]:
+    """A GET with ``Origin`` and the browser's preflight for it."""
     answer = requests.get(
-        f"{base}/reads/{READ_ID}", params={"class": "header"}, headers={"Origin": origin},
+        f"{url}/reads/{READ_ID}", params={"class": "header"}, headers={"Origin": origin},
         timeout=30,
     )  # fmt: skip
-    assert answer.headers["access-control-allow-origin"] == origin
     preflight = requests.options(
-        f"{base}/reads/{READ_ID}",
+        f"{url}/reads/{READ_ID}",
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": "GET",
@@ -265,6 +267,17 @@ def test_cors(base: str) -> None:
         },
         timeout=30,
     )
+    return answer, preflight
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://localhost:3000", "http://127.0.0.1:8080", "https://[::1]", "http://localhost"],
+)
+def test_cors_loopback_origins(base: str, origin: str) -> None:
+    answer, preflight = _cors(base, origin)
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == origin
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == origin
     assert preflight.headers["access-control-allow-headers"] == "authorization"
@@ -277,9 +290,159 @@ def test_cors(base: str) -> None:
     assert refused.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "http://localhost.evil.example",
+        "http://127.0.0.1.evil.example:8080",
+        "null",
+        "http://localhost:notaport",
+    ],
+)
+def test_cors_other_origins_refused_without_token(base: str, origin: str) -> None:
+    """Any web page could otherwise read the presigned URLs of every read set on a loopback
+    server without a token: the request is refused before the resolver, with no CORS header."""
+    answer, preflight = _cors(base, origin)
+    for got in (answer, preflight):
+        assert got.status_code == 403
+        assert got.json()["htsget"]["error"] == "PermissionDenied"
+        assert origin in got.json()["htsget"]["message"]
+        assert "access-control-allow-origin" not in got.headers
+
+
+def test_cors_allowed_origins_and_token(source: BlockRanges) -> None:
+    dashboard = "https://dashboard.example"
+    with running(create_app(_resolver(source), allowed_origins=[dashboard + "/"])) as url:
+        answer, preflight = _cors(url, dashboard)
+        assert answer.headers["access-control-allow-origin"] == dashboard
+        assert preflight.headers["access-control-allow-origin"] == dashboard
+        assert _cors(url, "https://evil.example")[0].status_code == 403
+    # with a token any origin is echoed: the token protects the tickets
+    with running(create_app(_resolver(source), token="s3cret")) as url:
+        answer = requests.get(
+            f"{url}/reads/{READ_ID}",
+            params={"class": "header"},
+            headers={"Origin": "https://evil.example", "Authorization": "Bearer s3cret"},
+            timeout=30,
+        )
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "https://evil.example"
+        _, preflight = _cors(url, "https://evil.example")
+        assert preflight.headers["access-control-allow-origin"] == "https://evil.example"
+
+
+def test_host_check(source: BlockRanges) -> None:
+    """DNS rebinding: a page of evil.example resolved to 127.0.0.1 is same-origin with the
+    server (no Origin header) but sends ``Host: evil.example``."""
+    with running(create_app(_resolver(source), allowed_hosts=LOOPBACK_HOSTS)) as url:
+        port = url.rsplit(":", 1)[1]
+        for host in (f"evil.example:{port}", "evil.example", f"127.0.0.2:{port}"):
+            answer = requests.get(f"{url}/reads/{READ_ID}", headers={"Host": host}, timeout=30)
+            assert answer.status_code == 403, host
+            assert answer.headers["content-type"] == f"{MEDIA_TYPE}; charset=utf-8"
+            assert answer.json()["htsget"]["error"] == "PermissionDenied"
+            assert repr(host) in answer.json()["htsget"]["message"]
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+            answer = requests.get(
+                f"{url}/reads/{READ_ID}", params={"class": "header"}, headers={"Host": host},
+                timeout=30,
+            )  # fmt: skip
+            assert answer.status_code == 200, host
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/service-info"),
+        ("GET", "/reads"),
+        ("GET", "/reads/"),
+        ("GET", "/variants"),
+        ("GET", "/docs"),
+        ("GET", "/genomes/x"),
+        ("PUT", f"/reads/{READ_ID}"),
+        ("DELETE", "/reads/service-info"),
+    ],
+)
+def test_unknown_routes_are_htsget_not_found(base: str, method: str, path: str) -> None:
+    answer = requests.request(method, base + path, timeout=30, allow_redirects=False)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == f"{MEDIA_TYPE}; charset=utf-8"
+    body = answer.json()
+    assert list(body) == ["htsget"]
+    assert body["htsget"]["error"] == "NotFound"
+    assert body["htsget"]["message"]
+
+
 def test_presigned_query_survives(base: str, source: BlockRanges) -> None:
     """The data URL is the Source's presigned URL verbatim (its signature percent-encoded)."""
     answer = requests.get(f"{base}/reads/{READ_ID}", params={"referenceName": "q"}, timeout=30)
     urls = [u["url"] for u in answer.json()["htsget"]["urls"] if u["url"].startswith("http")]
     assert set(urls) == {source.url}
     assert json.dumps(answer.json()).count("X-Amz-Signature=abc%2Fdef") == len(urls)
+
+
+# --- a CRAM id (served as stored: the client must ask for format=CRAM) --------------------------
+
+CRAM_ID = "NA12878/cram"
+
+
+@pytest.fixture(scope="module")
+def cram_base(bam: Path) -> Iterator[tuple[str, Path, Path]]:
+    """The sorted demo BAM as CRAM 3 (samtools, with its reference) behind the real
+    :class:`~omics_toolkit.reads.sources.IndexedSource` (its CRAI read by range)."""
+    reference = fetch_demo_data().reference
+    cram = bam.with_name("NA12878.cram")
+    subprocess.run(
+        ["samtools", "view", "-C", "-T", str(reference), "-o", str(cram), str(bam)], check=True
+    )
+    subprocess.run(["samtools", "index", str(cram)], check=True)
+    with range_server({"NA12878.cram": cram}) as server:
+        source = IndexedSource(
+            LocalObject(cram), LocalObject(f"{cram}.crai"), f"{server.url}/NA12878.cram"
+        )
+
+        def resolve(kind: str, id_: str) -> IndexedSource:
+            if kind == "reads" and id_ == CRAM_ID:
+                return source
+            raise NotFoundError(f"no {kind} id {id_!r}")
+
+        with running(create_app(resolve)) as url:
+            yield url, cram, reference
+
+
+def test_cram_without_format_says_the_query_to_add(cram_base: tuple[str, Path, Path]) -> None:
+    """The spec's default format is BAM; a CRAM is never converted, and the error says exactly
+    what to add to the URL."""
+    base, _, _ = cram_base
+    answer = requests.get(f"{base}/reads/{CRAM_ID}", params={"referenceName": "q"}, timeout=30)
+    assert answer.status_code == 400
+    assert answer.json()["htsget"]["error"] == "UnsupportedFormat"
+    message = answer.json()["htsget"]["message"]
+    assert "stored as CRAM" in message
+    assert "no format (default BAM)" in message
+    assert "`&format=CRAM`" in message
+
+
+def test_htslib_client_on_a_cram_id(cram_base: tuple[str, Path, Path]) -> None:
+    """``samtools view -T REF 'URL&format=CRAM'``: htslib follows the ticket of whole CRAM
+    containers (from the CRAI) and decodes them; the region's reads come out, in order."""
+    base, cram, reference = cram_base
+    url = f"{base}/reads/{CRAM_ID}?referenceName=q&start={REGION.start}&end={REGION.end}"
+    got = subprocess.run(
+        ["samtools", "view", "-T", str(reference), f"{url}&format=CRAM"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    records = got.stdout.splitlines()
+    expected = subprocess.run(
+        ["samtools", "view", "-T", str(reference), str(cram), SAMTOOLS_REGION],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(expected) == 283  # the BAM's count for the region
+    wanted = set(expected)
+    assert [r for r in records if r in wanted] == expected
