@@ -635,6 +635,14 @@ def serve_cmd(
         int,
         typer.Option("--expires", help="Seconds the presigned URLs in a ticket stay valid."),
     ] = 3600,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="A web origin (e.g. https://igv.org) whose pages may read tickets without a "
+            "token; loopback origins always may. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """A GA4GH htsget 1.3 endpoint for the deployment: /reads/<read set id or sample> (its
     aligned BAM or CRAM) and /variants/<sample> (its newest run's VCF). Tickets point at
@@ -644,12 +652,12 @@ def serve_cmd(
     from omics_toolkit.aws.stepfunctions import deployment_state_machine_arn
     from omics_toolkit.errors import UserError
     from omics_toolkit.identity import Names
-    from omics_toolkit.reads.serve import create_app, serve
+    from omics_toolkit.reads.serve import LOOPBACK_HOSTS, create_app, serve
     from omics_toolkit.reads.sources import deployment_resolver
 
     if not 1 <= expires <= MAX_PRESIGN_SECONDS:
         raise UserError(f"--expires: 1 to {MAX_PRESIGN_SECONDS} seconds (7 days), not {expires}")
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+    if host not in LOOPBACK_HOSTS and not token:
         raise UserError(
             f"--host {host} would let anyone who reaches it read the deployment's reads: give "
             "--token (or OMICS_TOOLKIT_HTSGET_TOKEN) as well"
@@ -674,7 +682,10 @@ def serve_cmd(
         highlight=False,
         soft_wrap=True,
     )
-    serve(create_app(resolver, token=token), host, port)
+    # bound to loopback, only loopback Host names are answered (DNS rebinding cannot reach it)
+    hosts = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else None
+    app_ = create_app(resolver, token=token, allowed_hosts=hosts, allowed_origins=allow_origin)
+    serve(app_, host, port)
 
 
 def _check_port(host: str, port: int) -> None:

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +188,17 @@ def test_serve_answers_the_ga4gh_client_with_the_regions_reads(demo_sample, expo
             ["bcftools", "view", "-H", str(vcf)], capture_output=True, text=True, check=True
         ).stdout
         assert records.count("\n") >= 14  # the 14 GIAB SNVs are called (notes/data.md)
+        # a web page from elsewhere, or a rebinding DNS name, gets no ticket (403 htsget JSON)
+        url = f"http://127.0.0.1:{port}/reads/{demo_sample.sample}?referenceName=q"
+        for header in ({"Origin": "https://evil.example"}, {"Host": "evil.example"}):
+            request = urllib.request.Request(url, headers=header)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == 403, header
+            assert json.loads(refused.value.read())["htsget"]["error"] == "PermissionDenied"
+        local = urllib.request.Request(url, headers={"Origin": "http://localhost:3000"})
+        with urllib.request.urlopen(local, timeout=10) as answer:
+            assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     finally:
         server.terminate()
         server.wait(timeout=10)
