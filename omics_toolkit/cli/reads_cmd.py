@@ -109,7 +109,7 @@ def list_(
     from omics_toolkit.reads.locate import list_read_sets
 
     rc = reads_context(ctx)
-    found = list_read_sets(rc.omics, rc.store_id, sample=sample)
+    found = list_read_sets(rc.omics, rc.store_id, sample=sample, with_files=True)
     if state(ctx).json_output:
         emit_json([rs.as_row() for rs in found])
         return
@@ -128,6 +128,7 @@ def list_(
             "reference",
             "reads",
             "bases",
+            "size",
             "created",
         ],
         [
@@ -140,6 +141,7 @@ def list_(
                 _reference(rs.reference_arn),
                 _count(rs.total_read_count),
                 _count(rs.total_base_count),
+                _size(rs.size),
                 _created(rs),
             ]
             for rs in found

@@ -151,10 +151,14 @@ def _read_set(item: dict[str, Any]) -> ReadSet:
     )
 
 
-def list_read_sets(omics: Any, store_id: str, *, sample: str | None = None) -> list[ReadSet]:
+def list_read_sets(
+    omics: Any, store_id: str, *, sample: str | None = None, with_files: bool = False
+) -> list[ReadSet]:
     """The store's read sets, oldest first (ListReadSets, every page; ``filter.sampleId``).
 
-    Returns summaries: ``files`` is empty (only GetReadSetMetadata gives them).
+    Returns summaries, whose ``files`` are empty (only GetReadSetMetadata gives them), unless
+    ``with_files``: then one GetReadSetMetadata per read set (8 at a time) fills them, so sizes
+    are known.
     """
     params: dict[str, Any] = {"sequenceStoreId": store_id}
     if sample:
@@ -163,6 +167,17 @@ def list_read_sets(omics: Any, store_id: str, *, sample: str | None = None) -> l
     for page in omics.get_paginator("list_read_sets").paginate(**params):
         found.extend(_read_set(item) for item in page.get("readSets", []))
     found.sort(key=lambda r: (str(r.creation_time or ""), r.id))
+    if with_files and found:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def files(rs: ReadSet) -> ReadSet:
+            try:
+                return get_read_set(omics, store_id, rs.id)
+            except UserError:  # deleted since it was listed
+                return rs
+
+        with ThreadPoolExecutor(max_workers=min(8, len(found))) as pool:
+            found = list(pool.map(files, found))
     return found
 
 

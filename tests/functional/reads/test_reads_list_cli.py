@@ -16,6 +16,10 @@ def test_list_shows_the_fastq_and_the_aligned_bam_read_sets(demo_sample):
     # 1,633 complete pairs of 2x151 reads (notes/data.md); HealthOmics counts both mates
     assert fastq["total_read_count"] == 3266
     assert all(r["status"] == "ACTIVE" for r in mine)
+    # sizes and files as `reads show` gives them (one GetReadSetMetadata per read set)
+    bam = next(r for r in mine if r["file_type"] == "BAM")
+    assert set(bam["files"]) == {"source1", "index"} and bam["size_bytes"] > 100_000
+    assert set(fastq["files"]) == {"source1", "source2"}
     only = json.loads(reads_cli("--json", "reads", "list", "--sample", "nobody").stdout)
     assert only == []
     text = reads_cli("reads", "list", "--sample", demo_sample.sample).stdout
