@@ -63,6 +63,7 @@ ARGS: dict[str, list[str]] = {
     "workflows package": ["bcftools-germline", "--out", "{files}/workflow.zip"],
     "workflows register": ["bcftools-germline"],
     "results download": ["S", "--out", "{files}/results"],
+    "reads export": ["S", "--out", "{files}/export"],
 }
 
 #: Not run at all, with why (they are covered elsewhere).

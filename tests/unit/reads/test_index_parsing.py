@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pysam
 import pytest
-from conftest import ReadFiles
 
 from omics_toolkit.errors import IndexFormatError, UserError
 from omics_toolkit.reads.indexes import (
@@ -25,6 +24,7 @@ from omics_toolkit.reads.indexes import (
 from omics_toolkit.reads.ranged import LocalObject
 from omics_toolkit.reads.regions import parse_region
 from omics_toolkit.reads.stats import index_stats
+from tests.support.read_files import ReadFiles
 
 
 def bam_index(bam: Path, ext: str) -> HtsIndex:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import ReadFiles
 
 from omics_toolkit.errors import UserError
 from omics_toolkit.reads.ranged import LocalObject
 from omics_toolkit.reads.regions import parse_region
 from omics_toolkit.reads.stats import region_stats
+from tests.support.read_files import ReadFiles
 
 
 @pytest.mark.parametrize(

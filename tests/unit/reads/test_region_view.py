@@ -8,12 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import OFFSETS, ReadFiles
 
 from omics_toolkit.errors import RegionError
 from omics_toolkit.reads.ranged import LocalObject
 from omics_toolkit.reads.regions import parse_region
 from omics_toolkit.reads.view import fetch_region
+from tests.support.read_files import OFFSETS, ReadFiles
 
 BIG_REGIONS = [
     "big",  # whole contig (placed unmapped reads included, unplaced excluded)

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import ROLE
 
 from healthomics_emulator.control import add_faults, clear_faults, get_faults
 from healthomics_emulator.errors import EmulatorControlError
 from healthomics_emulator.server import CONTROL_PATH
+from tests.support.omics_helpers import ROLE
 
 JOB_DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES", "CANCELLED"}
 RUN_DONE = {"COMPLETED", "FAILED", "CANCELLED"}

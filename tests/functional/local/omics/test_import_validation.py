@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROLE
 from support.bams import write_bam
 
 from healthomics_emulator.sequences import BGZF_EOF
+from tests.support.omics_helpers import ROLE
 
 JOB_DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES"}
 FASTA = ">chr1\n" + "ACGT" * 30 + "\n"

@@ -17,10 +17,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import ROLE, wait_for, zip_wdl
 
 from healthomics_emulator.runs import CHECK_IMAGES_ENV
 from omics_toolkit.local.patches import ecr_pull_through
+from tests.support.omics_helpers import ROLE, wait_for, zip_wdl
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

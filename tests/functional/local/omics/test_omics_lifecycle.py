@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROLE, _client, wait_for, zip_wdl
 
 from healthomics_emulator.server import OmicsEmulator
+from tests.support.omics_helpers import ROLE, _client, wait_for, zip_wdl
 
 SLEEPY_WDL = """version 1.0
 workflow Sleepy {

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROLE, wait_for
 
 from healthomics_emulator.backend import SERVICE_ACCOUNT_ID
+from tests.support.omics_helpers import ROLE, wait_for
 
 JOB_DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES", "CANCELLED"}
 

@@ -18,13 +18,13 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import ROLE, wait_for
 from support.bams import write_bam
 
 from healthomics_emulator.backend import SERVICE_ACCOUNT_ID
 from healthomics_emulator.botocore_model import validator_for
 from healthomics_emulator.control import archive_read_sets
 from healthomics_emulator.server import OmicsEmulator
+from tests.support.omics_helpers import ROLE, wait_for
 
 JOB_DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES", "CANCELLED"}
 PART_BYTES = 2048
@@ -377,7 +377,7 @@ def test_export_job_writes_the_read_set_files_to_s3(
 def test_export_job_fails_when_the_role_may_not_write_the_destination(
     omics: Any, moto_url: str, bucket: str, imported: dict[str, Any]
 ) -> None:
-    from conftest import create_service_role
+    from tests.support.omics_helpers import create_service_role
 
     role = create_service_role(
         moto_url,
@@ -413,7 +413,7 @@ def test_cram_read_set_gets_a_crai_and_counts(
     s3_ap: Any,
     tmp_path: Path,
 ) -> None:
-    from conftest import FASTA
+    from tests.support.omics_helpers import FASTA
 
     fasta = tmp_path / "genome.fa"
     fasta.write_text(FASTA)

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FASTA
 from support.bams import write_bam
 from typer.testing import CliRunner
 
 from omics_toolkit.cli.main import app
 from omics_toolkit.errors import AwsError, LocalStackError
+from tests.support.omics_helpers import FASTA
 
 DONE = {"COMPLETED", "FAILED", "COMPLETED_WITH_FAILURES", "CANCELLED"}
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROLE, wait_for, zip_wdl
+
+from tests.support.omics_helpers import ROLE, wait_for, zip_wdl
 
 RUN_DONE = {"COMPLETED", "FAILED", "CANCELLED"}
 

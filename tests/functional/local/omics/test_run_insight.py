@@ -15,7 +15,6 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from conftest import ROLE, wait_for, zip_wdl
 from typer.testing import CliRunner
 
 from omics_toolkit.cli.main import app
@@ -24,6 +23,7 @@ from omics_toolkit.pipeline.status import ExecutionStatus
 from omics_toolkit.runs.insight import resolve_run
 from omics_toolkit.runs.logs import LOG_GROUP
 from omics_toolkit.runs.pricing import PriceTable
+from tests.support.omics_helpers import ROLE, wait_for, zip_wdl
 
 RUN_DONE = {"COMPLETED", "FAILED", "CANCELLED"}
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import create_service_role, wait_for, zip_wdl
 
 from omics_toolkit.provisioning import iam as iam_docs
+from tests.support.omics_helpers import create_service_role, wait_for, zip_wdl
 
 ACCOUNT = "123456789012"
 OMICS = f"arn:aws:omics:us-east-1:{ACCOUNT}"
