@@ -375,7 +375,12 @@ def test_teardown_finishes_imports_before_deleting_the_stores(
     # Not under fastq/ suffixes the pair detector watches: these are imported by hand below.
     s3.put_object(Bucket=bucket, Key="manual/imp_1.data", Body=r1.read_bytes())
     s3.put_object(Bucket=bucket, Key="manual/imp_2.data", Body=r2.read_bytes())
-    s3.put_object(Bucket=bucket, Key="manual/truth.vcf.gz", Body=demo.truth_vcf.read_bytes())
+    # The VCF goes to the output bucket (where the pipeline's own VCFs are imported from): a
+    # .vcf.gz in the input bucket is an upload the pair detector runs through the pipeline, and
+    # its execution would (rightly) make teardown refuse to start.
+    s3.put_object(
+        Bucket=dep.names.output_bucket, Key="manual/truth.vcf.gz", Body=demo.truth_vcf.read_bytes()
+    )
     omics_url = local_stack["omics"]
     control.add_faults(
         omics_url,
@@ -389,7 +394,7 @@ def test_teardown_finishes_imports_before_deleting_the_stores(
         variant_job = omics.start_variant_import_job(
             destinationName=dep.names.variant_store,
             roleArn=role,
-            items=[{"source": f"s3://{bucket}/manual/truth.vcf.gz"}],
+            items=[{"source": f"s3://{dep.names.output_bucket}/manual/truth.vcf.gz"}],
         )["jobId"]
         reads_job = omics.start_read_set_import_job(
             sequenceStoreId=dep.sequence_store_id,
