@@ -348,23 +348,10 @@ def _start_aligned(
         header=header,
         error=error,
     )
-    started = start_execution_once(sfn, state_machine_arn, name, payload)
-    log.info(
-        "aligned upload %s: sample %s -> execution %s (%s%s)",
-        key,
-        sample,
-        name,
-        "started" if started else "already exists",
-        f"; refused: {error}" if error else "",
-    )
-    return TriggerResult(
-        key=key,
-        action="started" if started else "already-started",
-        sample=sample,
-        execution_name=name,
-        kind="aligned",
-        detail=str(error) if error else None,
-    )
+    return _start_upload(
+        sfn, state_machine_arn, name, payload, key=key, sample=sample, kind="aligned",
+        shown=f"sample {sample}", error=error,
+    )  # fmt: skip
 
 
 def _start_vcf(
@@ -402,11 +389,32 @@ def _start_vcf(
         samples=samples,
         error=error,
     )
+    return _start_upload(
+        sfn, state_machine_arn, name, payload, key=key, sample=sample, kind="vcf",
+        shown=f"samples {', '.join(samples)}", error=error,
+    )  # fmt: skip
+
+
+def _start_upload(
+    sfn: Any,
+    state_machine_arn: str,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    sample: str,
+    kind: str,
+    shown: str,
+    error: AlignedInputError | None,
+) -> TriggerResult:
+    """Start the execution of one aligned or VCF upload (once per name) and report it; a
+    refused upload (``error``) is started too: it fails at once with the reason."""
     started = start_execution_once(sfn, state_machine_arn, name, payload)
     log.info(
-        "VCF upload %s: samples %s -> execution %s (%s%s)",
+        "%s upload %s: %s -> execution %s (%s%s)",
+        kind,
         key,
-        ", ".join(samples),
+        shown,
         name,
         "started" if started else "already exists",
         f"; refused: {error}" if error else "",
@@ -416,7 +424,7 @@ def _start_vcf(
         action="started" if started else "already-started",
         sample=sample,
         execution_name=name,
-        kind="vcf",
+        kind=kind,
         detail=str(error) if error else None,
     )
 

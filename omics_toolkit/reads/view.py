@@ -13,12 +13,14 @@ window rather than whole bins.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import struct
 import tempfile
 import zlib
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -339,56 +341,49 @@ def _decode(
                 if out is not None:
                     out.write(line.encode() + b"\n")
         return count
-    if kind == "CRAM":
-        # htslib finds a CRAM's reference by --reference, else by its @SQ UR/M5 (REF_PATH); when
-        # none is found it prints errors and fails mid-slice: one line that says what to give
-        quiet = pysam.set_verbosity(0)
-        try:
-            return _decode_reads(path, kind, region, fmt, out, reference, header, workdir)
-        except (OSError, ValueError) as exc:
-            given = f" ({reference} does not decode it)" if reference is not None else ""
-            raise UserError(
-                f"this CRAM cannot be decoded without the reference it was compressed "
-                f"against{given}: give --reference FASTA (with its .fai beside it) ({exc})"
-            ) from exc
-        finally:
-            pysam.set_verbosity(quiet)
-    return _decode_reads(path, kind, region, fmt, out, reference, header, workdir)
+    with _cram_reference_errors(kind, reference):
+        mode = "rc" if kind == "CRAM" else "rb"
+        ref = str(reference) if reference is not None else None
+        with pysam.AlignmentFile(str(path), mode, reference_filename=ref) as bam:
+            reads = bam.fetch(region.contig, region.start, stop)
+            if fmt == "bam":
+                out_path = workdir / "region.bam"
+                with pysam.AlignmentFile(str(out_path), "wb", template=bam) as writer:
+                    for read in reads:
+                        writer.write(read)
+                        count += 1
+                if out is not None:
+                    with out_path.open("rb") as handle:
+                        shutil.copyfileobj(handle, out)
+                return count
+            if out is not None and header:
+                out.write(str(bam.header).encode())
+            for read in reads:
+                count += 1
+                if out is not None:
+                    out.write(read.to_string().encode() + b"\n")
+        return count
 
 
-def _decode_reads(
-    path: Path,
-    kind: str,
-    region: Region,
-    fmt: OutFormat,
-    out: BinaryIO | None,
-    reference: Path | None,
-    header: bool,
-    workdir: Path,
-) -> int:
-    stop = region.end
-    count = 0
-    mode = "rc" if kind == "CRAM" else "rb"
-    ref = str(reference) if reference is not None else None
-    with pysam.AlignmentFile(str(path), mode, reference_filename=ref) as bam:
-        reads = bam.fetch(region.contig, region.start, stop)
-        if fmt == "bam":
-            out_path = workdir / "region.bam"
-            with pysam.AlignmentFile(str(out_path), "wb", template=bam) as writer:
-                for read in reads:
-                    writer.write(read)
-                    count += 1
-            if out is not None:
-                with out_path.open("rb") as handle:
-                    shutil.copyfileobj(handle, out)
-            return count
-        if out is not None and header:
-            out.write(str(bam.header).encode())
-        for read in reads:
-            count += 1
-            if out is not None:
-                out.write(read.to_string().encode() + b"\n")
-    return count
+@contextlib.contextmanager
+def _cram_reference_errors(kind: str, reference: Path | None) -> Iterator[None]:
+    """A CRAM whose reference htslib cannot find (``--reference``, else its @SQ UR/M5 through
+    REF_PATH) fails mid-slice after printing errors: htslib is kept quiet and the failure is one
+    line saying what to give. BAM decoding passes through untouched."""
+    if kind != "CRAM":
+        yield
+        return
+    quiet = pysam.set_verbosity(0)
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        given = f" ({reference} does not decode it)" if reference is not None else ""
+        raise UserError(
+            f"this CRAM cannot be decoded without the reference it was compressed "
+            f"against{given}: give --reference FASTA (with its .fai beside it) ({exc})"
+        ) from exc
+    finally:
+        pysam.set_verbosity(quiet)
 
 
 __all__ = ["ByteRange", "RegionFetch", "data_kind", "fetch_region", "load_source"]
