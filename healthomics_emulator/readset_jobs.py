@@ -182,25 +182,28 @@ def _finish(b: Backend, jobs: str, job_id: str, field: str, sources: list[dict[s
     )
 
 
+def _get_job(b: Backend, p: dict[str, Any], jobs: str, label: str) -> dict[str, Any]:
+    """One job of a sequence store (``ResourceNotFoundException`` for another store's)."""
+    b.require(STORES, p["sequenceStoreId"], "Sequence store")
+    return get_store_job(b, jobs, p["id"], "sequenceStoreId", p["sequenceStoreId"], label)
+
+
+def _list_jobs(b: Backend, p: dict[str, Any], jobs: str, member: str) -> dict[str, Any]:
+    """A sequence store's jobs, filtered and paginated, under the response member ``member``."""
+    found = list_store_jobs(
+        b, p, jobs=jobs, stores=STORES, store_key="sequenceStoreId", store_label="Sequence store"
+    )
+    return {member: found["importJobs"], "nextToken": found["nextToken"]}
+
+
 def get_read_set_activation_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """GetReadSetActivationJob."""
-    b.require(STORES, p["sequenceStoreId"], "Sequence store")
-    return get_store_job(
-        b, ACTIVATION_JOBS, p["id"], "sequenceStoreId", p["sequenceStoreId"], "Activation job"
-    )
+    return _get_job(b, p, ACTIVATION_JOBS, "Activation job")
 
 
 def list_read_set_activation_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """ListReadSetActivationJobs with ``filter`` status/createdAfter/createdBefore."""
-    found = list_store_jobs(
-        b,
-        p,
-        jobs=ACTIVATION_JOBS,
-        stores=STORES,
-        store_key="sequenceStoreId",
-        store_label="Sequence store",
-    )
-    return {"activationJobs": found["importJobs"], "nextToken": found["nextToken"]}
+    return _list_jobs(b, p, ACTIVATION_JOBS, "activationJobs")
 
 
 # ---------------------------------------------------------------------- export
@@ -272,23 +275,12 @@ def _run_export(b: Backend, job_id: str) -> None:
 
 def get_read_set_export_job(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """GetReadSetExportJob."""
-    b.require(STORES, p["sequenceStoreId"], "Sequence store")
-    return get_store_job(
-        b, EXPORT_JOBS, p["id"], "sequenceStoreId", p["sequenceStoreId"], "Export job"
-    )
+    return _get_job(b, p, EXPORT_JOBS, "Export job")
 
 
 def list_read_set_export_jobs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     """ListReadSetExportJobs with ``filter`` status/createdAfter/createdBefore."""
-    found = list_store_jobs(
-        b,
-        p,
-        jobs=EXPORT_JOBS,
-        stores=STORES,
-        store_key="sequenceStoreId",
-        store_label="Sequence store",
-    )
-    return {"exportJobs": found["importJobs"], "nextToken": found["nextToken"]}
+    return _list_jobs(b, p, EXPORT_JOBS, "exportJobs")
 
 
 OPERATIONS = {

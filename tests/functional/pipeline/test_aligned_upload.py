@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from omics_toolkit.data import fetch_demo_data, truth_records, truth_snvs
 from omics_toolkit.demo import compare_truth
 from omics_toolkit.identity import Names
 from omics_toolkit.pipeline.status import wait_for_execution
+from tests.support.cli_process import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -33,18 +33,7 @@ DEPLOYMENT = "ft-aligned"
 
 def _cli(*args: str, deployment: str = DEPLOYMENT, **env: str) -> subprocess.CompletedProcess:
     """``python -m omics_toolkit -d <deployment> ARGS`` with 1-second polls."""
-    return subprocess.run(
-        [sys.executable, "-m", "omics_toolkit", "--deployment", deployment, *args],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "OMICS_TOOLKIT_POLL_INTERVAL_SECONDS": "1",
-            "OMICS_TOOLKIT_MAX_POLL_INTERVAL_SECONDS": "2",
-            **env,
-        },
-        timeout=600,
-    )
+    return run_cli(deployment, *args, **env)
 
 
 @pytest.fixture(scope="module")

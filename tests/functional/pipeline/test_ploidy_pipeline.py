@@ -9,10 +9,8 @@ run it; the calls must come back as GT ``1`` (``calls = [1]``), not ``1/1``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from omics_toolkit.aws.stepfunctions import execution_arn
 from omics_toolkit.data import fetch_demo_data
 from omics_toolkit.identity import Names
 from omics_toolkit.pipeline.status import wait_for_execution
+from tests.support.cli_process import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -33,18 +32,7 @@ SAMPLE = "HAP1"
 
 def _cli(*args: str, deployment: str = DEPLOYMENT, **env: str) -> subprocess.CompletedProcess:
     """``python -m omics_toolkit -d <deployment> ARGS`` with 1-second polls."""
-    return subprocess.run(
-        [sys.executable, "-m", "omics_toolkit", "--deployment", deployment, *args],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "OMICS_TOOLKIT_POLL_INTERVAL_SECONDS": "1",
-            "OMICS_TOOLKIT_MAX_POLL_INTERVAL_SECONDS": "2",
-            **env,
-        },
-        timeout=600,
-    )
+    return run_cli(deployment, *args, **env)
 
 
 @pytest.fixture(scope="module")
